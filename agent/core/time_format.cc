@@ -1,0 +1,144 @@
+#include "agent/core/time_format.h"
+
+// date::parse trips a false -Wmaybe-uninitialized in g++ 12 at -O2.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <date/date.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace linkwatch {
+namespace {
+
+struct Unit {
+  std::string_view suffix;
+  long long ms;
+};
+// Longest suffix first so "ms" is not read as "m".
+constexpr Unit kUnits[] = {{"ms", 1},          {"y", 365LL * 86400000}, {"w", 7LL * 86400000},
+                           {"d", 86400000LL},  {"h", 3600000LL},        {"m", 60000LL},
+                           {"s", 1000LL}};
+
+}  // namespace
+
+Result<Millis> ParseDuration(std::string_view text) {
+  if (text.empty()) return Status::Error("empty duration");
+  if (text == "0") return Millis(0);
+  long long total = 0;
+  size_t i = 0;
+  int last_rank = -1;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start) {
+      return Status::Error("invalid duration \"" + std::string(text) +
+                           "\" (expected e.g. 500ms, 30s, 5m, 1h30m, 1d)");
+    }
+    long long n = 0;
+    auto [p, ec] = std::from_chars(text.data() + start, text.data() + i, n);
+    (void)p;
+    if (ec != std::errc()) return Status::Error("duration out of range: " + std::string(text));
+    int rank = -1;
+    for (int u = 0; u < static_cast<int>(std::size(kUnits)); ++u) {
+      if (text.substr(i, kUnits[u].suffix.size()) == kUnits[u].suffix) {
+        rank = u;
+        break;
+      }
+    }
+    if (rank < 0) {
+      return Status::Error("invalid duration \"" + std::string(text) +
+                           "\" (missing or unknown unit; use ms, s, m, h, d, w, y)");
+    }
+    // Units must go from largest to smallest: "1h30m", not "30m1h".
+    int order = rank == 0 ? 100 : rank;  // ms is the smallest
+    if (order <= last_rank) {
+      return Status::Error("invalid duration \"" + std::string(text) +
+                           "\" (units must go from largest to smallest)");
+    }
+    last_rank = order;
+    total += n * kUnits[rank].ms;
+    i += kUnits[rank].suffix.size();
+  }
+  return Millis(total);
+}
+
+std::string FormatDuration(Millis d) {
+  long long ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  const long long days = ms / 86400000;
+  ms %= 86400000;
+  const long long hours = ms / 3600000;
+  ms %= 3600000;
+  const long long minutes = ms / 60000;
+  ms %= 60000;
+  const long long seconds = ms / 1000;
+  ms %= 1000;
+  if (days) out += std::to_string(days) + "d";
+  if (hours) out += std::to_string(hours) + "h";
+  if (minutes) out += std::to_string(minutes) + "m";
+  if (seconds) out += std::to_string(seconds) + "s";
+  if (ms) out += std::to_string(ms) + "ms";
+  return out;
+}
+
+std::string FormatDurationSeconds(double seconds) {
+  if (!std::isfinite(seconds)) return "";
+  // Round to whole seconds above a minute, keep milliseconds below.
+  long long ms = static_cast<long long>(std::llround(seconds * 1000.0));
+  if (std::llabs(ms) >= 60000) ms = (ms / 1000) * 1000;
+  return FormatDuration(Millis(ms));
+}
+
+Result<double> ParseDateTime(std::string_view text) {
+  std::string s(text);
+  // Accept a space instead of 'T' (SQLite's datetime() writes one).
+  if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
+  using namespace date;
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp;
+  {
+    std::istringstream in(s);
+    in >> date::parse("%FT%TZ", tp);
+    if (!in.fail() && in.peek() == EOF) return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+  }
+  {
+    std::istringstream in(s);
+    std::chrono::minutes offset{0};
+    in >> date::parse("%FT%T%Ez", tp, offset);
+    if (!in.fail() && in.peek() == EOF) {
+      return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+    }
+  }
+  {
+    std::istringstream in(s);
+    in >> date::parse("%FT%T", tp);  // no zone: UTC
+    if (!in.fail() && in.peek() == EOF) return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+  }
+  {
+    std::istringstream in(s);
+    date::sys_days day;
+    in >> date::parse("%F", day);
+    if (!in.fail() && in.peek() == EOF) return ToEpochSeconds(TimePoint(day));
+  }
+  return Status::Error("invalid datetime \"" + std::string(text) +
+                       "\" (expected ISO-8601 UTC, e.g. 2026-01-01T00:00:00Z)");
+}
+
+std::string FormatDateTime(double epoch_seconds) {
+  auto ms = static_cast<long long>(std::llround(epoch_seconds * 1000.0));
+  date::sys_time<std::chrono::milliseconds> tp{std::chrono::milliseconds(ms)};
+  if (ms % 1000 == 0) {
+    return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(tp));
+  }
+  return date::format("%FT%TZ", tp);
+}
+
+std::string FormatDateTime(TimePoint t) { return FormatDateTime(ToEpochSeconds(t)); }
+
+}  // namespace linkwatch

@@ -1,0 +1,171 @@
+#include "agent/state/db.h"
+
+#include <sqlite3.h>
+
+#include <unordered_map>
+
+namespace linkwatch::state {
+
+Statement::Statement(Statement&& o) noexcept
+    : db_(o.db_), stmt_(o.stmt_), status_(std::move(o.status_)) {
+  o.stmt_ = nullptr;
+}
+Statement& Statement::operator=(Statement&& o) noexcept {
+  if (this != &o) {
+    if (stmt_) sqlite3_finalize(stmt_);
+    db_ = o.db_;
+    stmt_ = o.stmt_;
+    status_ = std::move(o.status_);
+    o.stmt_ = nullptr;
+  }
+  return *this;
+}
+Statement::~Statement() {
+  if (stmt_) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::Bind(int i, std::string_view v) {
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::Bind(int i, double v) {
+  sqlite3_bind_double(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::BindNull(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+bool Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) status_ = Status::Error(sqlite3_errmsg(db_));
+  return false;
+}
+
+Status Statement::Run() {
+  while (Step()) {
+  }
+  Status s = status_;
+  Reset();
+  return s;
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  status_ = Status::Ok();
+}
+
+int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }
+bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+int64_t Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+double Statement::Real(int col) const { return sqlite3_column_double(stmt_, col); }
+std::string Statement::Text(int col) const { return std::string(TextView(col)); }
+std::string_view Statement::TextView(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+  if (p == nullptr) return {};
+  return std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+int Statement::Type(int col) const { return sqlite3_column_type(stmt_, col); }
+std::string_view Statement::ColumnName(int col) const { return sqlite3_column_name(stmt_, col); }
+
+struct Db::Cache {
+  std::unordered_map<std::string, Statement> statements;
+};
+
+Db::Db(sqlite3* db, std::string path)
+    : db_(db), path_(std::move(path)), cache_(std::make_unique<Cache>()) {}
+
+Db::~Db() {
+  cache_.reset();  // finalize statements before closing
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  switch (mode) {
+    case Mode::kReadWriteCreate:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
+    case Mode::kReadWrite:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case Mode::kReadOnly:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
+  }
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    if (raw) sqlite3_close_v2(raw);
+    return Status::Error("opening " + path + ": " + msg);
+  }
+  std::unique_ptr<Db> db(new Db(raw, path));
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  if (mode != Mode::kReadOnly) {
+    if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+      return s.WithContext("opening " + path);
+    }
+  }
+  if (auto s = db->Exec("PRAGMA foreign_keys=ON;"); !s.ok()) return s;
+  return db;
+}
+
+Status Db::Exec(std::string_view sql) {
+  char* err = nullptr;
+  std::string text(sql);
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return Status::Error(path_ + ": " + msg);
+  }
+  return Status::Ok();
+}
+
+Result<Statement> Db::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    return Status::Error(path_ + ": " + sqlite3_errmsg(db_) + " in: " + std::string(sql));
+  }
+  return Statement(db_, stmt);
+}
+
+Statement* Db::Cached(const std::string& sql) {
+  auto it = cache_->statements.find(sql);
+  if (it == cache_->statements.end()) {
+    auto st = Prepare(sql);
+    if (!st.ok()) return nullptr;
+    it = cache_->statements.emplace(sql, std::move(st).value()).first;
+  }
+  it->second.Reset();
+  return &it->second;
+}
+
+Status Db::Begin() { return Exec("BEGIN IMMEDIATE"); }
+Status Db::Commit() { return Exec("COMMIT"); }
+void Db::Rollback() { (void)Exec("ROLLBACK"); }
+
+Result<int64_t> Db::DataVersion() {
+  Statement* st = Cached("PRAGMA data_version");
+  if (st == nullptr) return Status::Error(LastError());
+  if (!st->Step()) return Status::Error(path_ + ": " + LastError());
+  int64_t v = st->Int(0);
+  st->Reset();
+  return v;
+}
+
+int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+int Db::Changes() const { return sqlite3_changes(db_); }
+std::string Db::LastError() const { return sqlite3_errmsg(db_); }
+
+}  // namespace linkwatch::state

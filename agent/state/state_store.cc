@@ -1,0 +1,230 @@
+#include "agent/state/state_store.h"
+
+#include <random>
+#include <set>
+
+#include "agent/core/time_format.h"
+
+namespace linkwatch::state {
+namespace {
+
+// Ids default to a random lower-case GUID so that plain SQL inserts need not
+// make one up; timestamps default to now, as Dataverse fills them.
+constexpr const char* kGuidDefault =
+    "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+    "substr(lower(hex(randomblob(2))), 2) || '-' || "
+    "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || '-' "
+    "|| lower(hex(randomblob(6))))";
+constexpr const char* kNowDefault = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
+std::string SqlType(ColumnType t) {
+  switch (t) {
+    case ColumnType::kInt:
+    case ColumnType::kBool:
+    case ColumnType::kChoice:
+      return "INTEGER";
+    default:
+      return "TEXT";
+  }
+}
+
+// linkwatch's own tables. Version 1 is the first schema; later versions
+// append entries to kMigrations and never edit earlier ones.
+const char* const kLinkwatchTablesV1 = R"SQL(
+CREATE TABLE IF NOT EXISTS linkwatch_alert (
+  fingerprint  TEXT PRIMARY KEY,
+  rule         TEXT NOT NULL,
+  labels       TEXT NOT NULL,
+  annotations  TEXT NOT NULL DEFAULT '{}',
+  state        TEXT NOT NULL,
+  active_at    REAL,
+  starts_at    REAL,
+  ends_at      REAL,
+  last_true_at REAL,
+  value        TEXT,
+  updated_at   REAL
+);
+CREATE TABLE IF NOT EXISTS linkwatch_outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  receiver        TEXT NOT NULL,
+  group_key       TEXT NOT NULL,
+  payload         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending',
+  created_at      REAL NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at REAL NOT NULL,
+  last_error      TEXT,
+  dead_reason     TEXT
+);
+CREATE INDEX IF NOT EXISTS linkwatch_outbox_by_receiver
+  ON linkwatch_outbox (state, receiver, id);
+CREATE TABLE IF NOT EXISTS linkwatch_nflog (
+  receiver  TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  firing    TEXT NOT NULL,
+  resolved  TEXT NOT NULL,
+  sent_at   REAL NOT NULL,
+  PRIMARY KEY (receiver, group_key)
+);
+CREATE TABLE IF NOT EXISTS linkwatch_sync_error (
+  profile   TEXT NOT NULL,
+  entity    TEXT NOT NULL,
+  error     TEXT NOT NULL,
+  at        REAL NOT NULL,
+  attempts  INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (profile, entity)
+);
+)SQL";
+
+struct Migration {
+  int version;
+  std::string sql;
+};
+
+std::vector<Migration> Migrations() {
+  std::string v1;
+  for (const auto& t : AllTables()) v1 += SixTableDdl(t) + ";\n";
+  v1 += kLinkwatchTablesV1;
+  return {{1, v1}};
+}
+
+}  // namespace
+
+std::string SixTableDdl(const TableDef& table) {
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + std::string(table.name) + " (\n";
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    const auto& c = table.columns[i];
+    sql += "  " + std::string(c.name) + " " + SqlType(c.type);
+    if (i == 0) {
+      sql += std::string(" PRIMARY KEY NOT NULL DEFAULT ") + kGuidDefault;
+    } else if (c.name == "createdon" || c.name == "modifiedon") {
+      sql += std::string(" DEFAULT ") + kNowDefault;
+    } else if (c.name == "statecode") {
+      sql += " DEFAULT 0";
+    } else if (c.name == "statuscode") {
+      sql += " DEFAULT 1";
+    } else if (c.type == ColumnType::kLookup && c.lookup_table) {
+      // Deleting a profile entity removes its state rows (state-tables.md).
+      const auto& target = Table(*c.lookup_table);
+      if (table.id == TableId::kEntityState && c.name == "profileentity") {
+        sql += " REFERENCES " + std::string(target.name) + "(" +
+               std::string(target.columns[0].name) + ") ON DELETE CASCADE";
+      }
+    }
+    sql += i + 1 < table.columns.size() ? ",\n" : "\n";
+  }
+  sql += ")";
+  return sql;
+}
+
+Status Migrate(Db& db) {
+  auto st = db.Prepare("PRAGMA user_version");
+  if (!st) return st.status();
+  int version = st->Step() ? static_cast<int>(st->Int(0)) : 0;
+  if (version > kSchemaVersion) {
+    return Status::Error(db.path() + " has schema version " + std::to_string(version) +
+                         ", newer than this linkwatch (" + std::to_string(kSchemaVersion) + ")");
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  for (const auto& m : Migrations()) {
+    if (m.version <= version) continue;
+    if (auto s = db.Exec(m.sql); !s.ok()) {
+      return s.WithContext("migrating to schema version " + std::to_string(m.version));
+    }
+  }
+  if (auto s = db.Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s.ok()) {
+    return s;
+  }
+  return tx.Commit();
+}
+
+Snapshot::Snapshot() {
+  for (const auto& t : AllTables()) tables[static_cast<int>(t.id)].def = &t;
+}
+
+Result<Snapshot> ReadSnapshot(Db& db) {
+  Snapshot snap;
+  for (const auto& table : AllTables()) {
+    // Only select the columns this file has: other tools may write fewer.
+    std::set<std::string, std::less<>> present;
+    {
+      auto info = db.Prepare("PRAGMA table_info(" + std::string(table.name) + ")");
+      if (!info) return info.status();
+      while (info->Step()) present.insert(info->Text(1));
+      if (!info->status().ok()) return info->status();
+    }
+    if (present.empty()) continue;  // table missing: no rows
+    std::vector<int> selected;
+    std::string sql = "SELECT ";
+    for (size_t i = 0; i < table.columns.size(); ++i) {
+      if (!present.count(table.columns[i].name)) continue;
+      if (!selected.empty()) sql += ", ";
+      sql += std::string(table.columns[i].name);
+      selected.push_back(static_cast<int>(i));
+    }
+    sql += " FROM " + std::string(table.name);
+    auto st = db.Prepare(sql);
+    if (!st) return st.status();
+    auto& out = snap[table.id].rows;
+    while (st->Step()) {
+      Row row(table.columns.size());
+      for (size_t k = 0; k < selected.size(); ++k) {
+        const int col = static_cast<int>(k);
+        if (st->IsNull(col)) continue;
+        const ColumnDef& def = table.columns[selected[k]];
+        Cell& cell = row[selected[k]];
+        switch (def.type) {
+          case ColumnType::kInt:
+          case ColumnType::kBool:
+          case ColumnType::kChoice:
+            if (st->Type(col) == 3 /*TEXT*/ && def.type == ColumnType::kBool) {
+              auto t = st->TextView(col);
+              cell = Cell::Number(t == "true" || t == "1" ? 1 : 0);
+            } else {
+              cell = Cell::Number(st->Real(col));
+            }
+            break;
+          case ColumnType::kDateTime: {
+            auto parsed = ParseDateTime(st->TextView(col));
+            if (parsed) {
+              cell = Cell::Number(*parsed);
+            } else {
+              snap.warnings.push_back(std::string(table.name) + "." + std::string(def.name) +
+                                      ": " + parsed.message());
+            }
+            break;
+          }
+          default:
+            cell = Cell::Text(st->Text(col));
+        }
+      }
+      out.push_back(std::move(row));
+    }
+    if (!st->status().ok()) return st->status().WithContext("reading " + std::string(table.name));
+  }
+  return snap;
+}
+
+std::string NewGuid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant
+  char buf[37];
+  snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+           static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+           static_cast<unsigned>(b >> 48),
+           static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
+  auto db = Db::Open(path);
+  if (!db) return db.status();
+  if (auto s = Migrate(**db); !s.ok()) return s;
+  return std::unique_ptr<StateStore>(new StateStore(std::move(db).value()));
+}
+
+}  // namespace linkwatch::state

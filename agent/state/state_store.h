@@ -1,0 +1,45 @@
+// StateStore: linkwatch's SQLite state file. Creates and migrates the schema
+// (the six Synapse Link tables of schema.h plus linkwatch_ tables: alerts,
+// outbox, notification log, ...) and reads typed snapshots. The schema
+// version is PRAGMA user_version; migrations run in order in one transaction.
+//
+// ReadSnapshot works on any SQLite file holding the six tables, including
+// files written by other tools with missing columns (read as null).
+// A StateStore owns one connection and is not thread-safe; threads that need
+// the file open their own StateStore or Db.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/core/status.h"
+#include "agent/state/db.h"
+#include "agent/state/snapshot.h"
+
+namespace linkwatch::state {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Creates missing tables and applies pending migrations.
+Status Migrate(Db& db);
+// The CREATE TABLE statement of one of the six tables.
+std::string SixTableDdl(const TableDef& table);
+// Reads the six tables; tables or columns that do not exist read as empty/null.
+Result<Snapshot> ReadSnapshot(Db& db);
+// Lower-case random GUID text.
+std::string NewGuid();
+
+class StateStore {
+ public:
+  // Opens (creating if needed) and migrates the state store at `path`.
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& path);
+
+  Db& db() { return *db_; }
+  Result<Snapshot> Read() { return ReadSnapshot(*db_); }
+
+ private:
+  explicit StateStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace linkwatch::state

@@ -1,0 +1,60 @@
+#include "exporters/metrics.h"
+
+namespace linkwatch {
+namespace {
+
+template <typename T>
+prometheus::Family<T>& Make(prometheus::Registry& r, const char* name, const char* help) {
+  if constexpr (std::is_same_v<T, prometheus::Counter>) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+  } else if constexpr (std::is_same_v<T, prometheus::Gauge>) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+  } else {
+    return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+  }
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      notifications_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_notifications_total", "Notifications delivered.")),
+      notifications_failed_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_notifications_failed_total",
+          "Failed notification attempts, by reason.")),
+      notifications_dead_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_notifications_dead_total",
+          "Notifications dead-lettered, by reason.")),
+      notification_latency_seconds(Make<prometheus::Histogram>(
+          *registry_, "linkwatch_notification_latency_seconds",
+          "Time from a notification's creation to its delivery.")),
+      outbox_pending(Make<prometheus::Gauge>(*registry_, "linkwatch_outbox_pending",
+                                             "Notifications waiting in the outbox.")),
+      watch_polls_total(Make<prometheus::Counter>(*registry_, "linkwatch_watch_polls_total",
+                                                  "Polls of watched state sources.")),
+      watch_poll_errors_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_watch_poll_errors_total", "Polls that failed.")),
+      rule_evaluation_duration_seconds(Make<prometheus::Histogram>(
+          *registry_, "linkwatch_rule_evaluation_duration_seconds",
+          "Time to evaluate one rule group over one source's state.")),
+      sync_changes_total(Make<prometheus::Counter>(*registry_, "linkwatch_sync_changes_total",
+                                                   "Changes committed to a destination.")),
+      sync_lag_seconds(Make<prometheus::Histogram>(
+          *registry_, "linkwatch_sync_lag_seconds",
+          "Source change to committed in the destination.")) {
+  prometheus::BuildGauge()
+      .Name("linkwatch_build_info")
+      .Help("linkwatch build information.")
+      .Register(*registry_)
+      .Add({{"version", LINKWATCH_VERSION}})
+      .Set(1);
+}
+
+const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets{
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  return kBuckets;
+}
+
+}  // namespace linkwatch

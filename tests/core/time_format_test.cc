@@ -1,0 +1,44 @@
+#include "agent/core/time_format.h"
+
+#include <gtest/gtest.h>
+
+namespace linkwatch {
+namespace {
+
+TEST(DurationTest, ParsesPrometheusStyle) {
+  EXPECT_EQ(ParseDuration("500ms")->count(), 500);
+  EXPECT_EQ(ParseDuration("30s")->count(), 30000);
+  EXPECT_EQ(ParseDuration("1h30m")->count(), 5400000);
+  EXPECT_EQ(ParseDuration("1d")->count(), 86400000);
+  EXPECT_EQ(ParseDuration("0")->count(), 0);
+}
+
+TEST(DurationTest, RejectsMalformed) {
+  EXPECT_FALSE(ParseDuration("").ok());
+  EXPECT_FALSE(ParseDuration("10").ok());
+  EXPECT_FALSE(ParseDuration("5x").ok());
+  EXPECT_FALSE(ParseDuration("30m1h").ok());
+  EXPECT_FALSE(ParseDuration("-5s").ok());
+}
+
+TEST(DurationTest, FormatsCompactly) {
+  EXPECT_EQ(FormatDuration(Millis(21 * 60000)), "21m");
+  EXPECT_EQ(FormatDuration(Millis(3900000)), "1h5m");
+  EXPECT_EQ(FormatDuration(Millis(1500)), "1s500ms");
+  EXPECT_EQ(FormatDurationSeconds(1261.7), "21m1s");
+}
+
+TEST(DateTimeTest, RoundTripsIso8601) {
+  auto t = ParseDateTime("2026-01-01T00:21:00Z");
+  ASSERT_TRUE(t.ok());
+  EXPECT_DOUBLE_EQ(*t, 1767226860.0);
+  EXPECT_EQ(FormatDateTime(*t), "2026-01-01T00:21:00Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.250Z")),
+            "2026-01-01T00:00:00.250Z");
+  EXPECT_DOUBLE_EQ(*ParseDateTime("2026-01-01T01:00:00+01:00"), 1767225600.0);
+  EXPECT_DOUBLE_EQ(*ParseDateTime("2026-01-01 00:00:00"), 1767225600.0);
+  EXPECT_FALSE(ParseDateTime("yesterday").ok());
+}
+
+}  // namespace
+}  // namespace linkwatch
