@@ -18,31 +18,31 @@ prometheus::Family<T>& Make(prometheus::Registry& r, const char* name, const cha
 
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      notifications_total(Make<prometheus::Counter>(
-          *registry_, "linkwatch_notifications_total", "Notifications delivered.")),
-      notifications_failed_total(Make<prometheus::Counter>(
-          *registry_, "linkwatch_notifications_failed_total",
-          "Failed notification attempts, by reason.")),
-      notifications_dead_total(Make<prometheus::Counter>(
-          *registry_, "linkwatch_notifications_dead_total",
-          "Notifications dead-lettered, by reason.")),
-      notification_latency_seconds(Make<prometheus::Histogram>(
-          *registry_, "linkwatch_notification_latency_seconds",
-          "Time from a notification's creation to its delivery.")),
+      notifications_total(Make<prometheus::Counter>(*registry_, "linkwatch_notifications_total",
+                                                    "Notifications delivered.")),
+      notifications_failed_total(
+          Make<prometheus::Counter>(*registry_, "linkwatch_notifications_failed_total",
+                                    "Failed notification attempts, by reason.")),
+      notifications_dead_total(
+          Make<prometheus::Counter>(*registry_, "linkwatch_notifications_dead_total",
+                                    "Notifications dead-lettered, by reason.")),
+      notification_latency_seconds(
+          Make<prometheus::Histogram>(*registry_, "linkwatch_notification_latency_seconds",
+                                      "Time from a notification's creation to its delivery.")),
       outbox_pending(Make<prometheus::Gauge>(*registry_, "linkwatch_outbox_pending",
                                              "Notifications waiting in the outbox.")),
       watch_polls_total(Make<prometheus::Counter>(*registry_, "linkwatch_watch_polls_total",
                                                   "Polls of watched state sources.")),
       watch_poll_errors_total(Make<prometheus::Counter>(
           *registry_, "linkwatch_watch_poll_errors_total", "Polls that failed.")),
-      rule_evaluation_duration_seconds(Make<prometheus::Histogram>(
-          *registry_, "linkwatch_rule_evaluation_duration_seconds",
-          "Time to evaluate one rule group over one source's state.")),
+      rule_evaluation_duration_seconds(
+          Make<prometheus::Histogram>(*registry_, "linkwatch_rule_evaluation_duration_seconds",
+                                      "Time to evaluate one rule group over one source's state.")),
       sync_changes_total(Make<prometheus::Counter>(*registry_, "linkwatch_sync_changes_total",
                                                    "Changes committed to a destination.")),
-      sync_lag_seconds(Make<prometheus::Histogram>(
-          *registry_, "linkwatch_sync_lag_seconds",
-          "Source change to committed in the destination.")) {
+      sync_lag_seconds(
+          Make<prometheus::Histogram>(*registry_, "linkwatch_sync_lag_seconds",
+                                      "Source change to committed in the destination.")) {
   prometheus::BuildGauge()
       .Name("linkwatch_build_info")
       .Help("linkwatch build information.")

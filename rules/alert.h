@@ -24,6 +24,9 @@ struct Alert {
   double ends_at = 0;     // when it resolved (0 while firing)
   double last_true_at = 0;  // last evaluation where expr held (keep_firing_for)
   std::string value;      // $value as text
+  // A label or annotation template failed at runtime: its text is the error
+  // message, and the notification counts a `template` failure.
+  bool template_error = false;
   std::string fingerprint;  // LabelFingerprint(labels)
 };
 

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS linkwatch_alert (
   ends_at      REAL,
   last_true_at REAL,
   value        TEXT,
-  updated_at   REAL
+  updated_at   REAL,
+  template_error INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS linkwatch_outbox (
   id              INTEGER PRIMARY KEY AUTOINCREMENT,

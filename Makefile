@@ -1,0 +1,86 @@
+# linkwatch — the two set-up commands are `make demo` and `make test`.
+# Both install missing Debian packages (apt), configure and build into build/.
+
+BUILD      ?= build
+GENERATOR  ?= Ninja
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build and test dependencies (Debian 12 package names).
+BUILD_PKGS := cmake ninja-build g++ pkg-config libboost-dev libsqlite3-dev libcurl4-openssl-dev \
+  nlohmann-json3-dev libyaml-cpp-dev prometheus-cpp-dev libgtest-dev libgmock-dev \
+  libbenchmark-dev libssl-dev libcli11-dev libspdlog-dev libhowardhinnant-date-dev
+TEST_PKGS  := sqlite3 python3 python3-yaml python3-aiosmtpd prometheus prometheus-alertmanager \
+  clang libclang-rt-14-dev
+
+.PHONY: all deps test-deps configure build test demo asan fuzz bench clean format
+
+all: build
+
+deps:
+	@missing=$$(for p in $(BUILD_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "== installing build dependencies:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else echo "== build dependencies: all installed"; fi
+
+test-deps: deps
+	@missing=$$(for p in $(TEST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "== installing test dependencies:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else echo "== test dependencies: all installed"; fi
+
+$(BUILD)/build.ninja:
+	@echo "== configuring $(BUILD)/"
+	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+configure: $(BUILD)/build.ninja
+
+build: deps configure
+	@echo "== building $(BUILD)/linkwatch"
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: test-deps configure
+	@echo "== building everything in $(BUILD)/"
+	cmake --build $(BUILD) -j $(JOBS)
+	@echo "== running tests"
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+demo: build
+	@echo "== running build/linkwatch demo (Ctrl-C to stop)"
+	./$(BUILD)/linkwatch demo
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
+asan: test-deps
+	@echo "== building build-asan/ with ASan+UBSan"
+	CC=clang CXX=clang++ cmake -S . -B build-asan -G $(GENERATOR) -DLINKWATCH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
+
+# Each libFuzzer target for FUZZ_SECONDS.
+fuzz: test-deps
+	@echo "== building build-fuzz/ (libFuzzer)"
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G $(GENERATOR) -DLINKWATCH_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/fuzz/*_fuzz; do \
+	  n=$$(basename $$f); echo "== $$f for $(FUZZ_SECONDS)s"; \
+	  mkdir -p build-fuzz/corpus/$$n; \
+	  seeds=$$( [ -d fuzz/corpus/$$n ] && echo fuzz/corpus/$$n ); \
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n $$seeds > build-fuzz/$$n.log 2>&1; then \
+	    tail -40 build-fuzz/$$n.log; echo "== $$n FAILED"; exit 1; fi; \
+	  tail -3 build-fuzz/$$n.log; \
+	done
+
+bench: build
+	@echo "== see docs/performance.md for what each figure means"
+	./$(BUILD)/bench/rule_eval_bench
+	./$(BUILD)/bench/metrics_bench
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,360 @@
+#include "agent/app.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "agent/core/config.h"
+#include "agent/core/time_format.h"
+#include "agent/http/api.h"
+#include "agent/http/server.h"
+#include "agent/state/monitor.h"
+#include "agent/state/state_store.h"
+#include "agent/watch/local_source.h"
+#include "agent/watch/watcher.h"
+#include "exporters/exposition.h"
+#include "exporters/metrics.h"
+#include "exporters/state_collector.h"
+#include "notifiers/outbox.h"
+#include "notifiers/receivers.h"
+#include "notifiers/router.h"
+#include "rules/alert_store.h"
+#include "rules/rule_engine.h"
+#include "rules/rule_file.h"
+#include "rules/rule_test.h"
+
+namespace linkwatch {
+namespace {
+
+void PrintProblems(const InputError& e) {
+  for (const auto& p : e.problems()) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+}
+
+// Everything a config names, loaded and validated together so that every
+// problem is reported at once and a reload is all-or-nothing.
+struct Loaded {
+  Config config;
+  std::vector<RuleGroup> groups;
+  std::vector<notifiers::ReceiverConfig> receivers;
+  notifiers::RouteConfig route;
+};
+
+Loaded LoadAll(const std::string& path) {
+  std::vector<Problem> problems;
+  Loaded out;
+  try {
+    out.config = LoadConfig(path);
+  } catch (const InputError& e) {
+    // Without a readable config nothing else can be checked.
+    throw;
+  }
+  Problems p(out.config.path);
+  if (out.config.receivers) {
+    out.receivers =
+        notifiers::ParseReceivers(out.config.receivers, out.config.path, out.config.dir, p);
+  }
+  std::set<std::string> names;
+  for (const auto& r : out.receivers) names.insert(r.name);
+  if (out.config.route) {
+    out.route = notifiers::ParseRoute(out.config.route, out.config.path, names, p);
+  } else if (!out.receivers.empty()) {
+    p.Add(0, 0, "receivers are configured but there is no route: add route: {receiver: NAME}");
+  }
+  problems = p.list();
+  try {
+    out.groups = LoadRuleFiles(out.config.watch.rule_files, out.config.watch.interval);
+  } catch (const InputError& e) {
+    problems.insert(problems.end(), e.problems().begin(), e.problems().end());
+  }
+  if (!problems.empty()) throw InputError(problems);
+  return out;
+}
+
+std::map<std::string, bool> SendResolved(const std::vector<notifiers::ReceiverConfig>& rs) {
+  std::map<std::string, bool> m;
+  for (const auto& r : rs) m[r.name] = r.send_resolved;
+  return m;
+}
+
+std::string ExternalUrl(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return "http://" + host + ":" + std::to_string(port) + "/";
+}
+
+nlohmann::json MonitorJson(const state::MonitorRow& m) {
+  nlohmann::json j{{"profile", m.profile},
+                   {"table", m.table},
+                   {"syncStatus", m.sync_status},
+                   {"initialSync", m.initial_sync},
+                   {"appendOnly", m.append_only},
+                   {"partitionStrategy", m.partition}};
+  j["lastSyncedOn"] = m.last_synced ? nlohmann::json(FormatDateTime(*m.last_synced)) : nullptr;
+  j["count"] = m.count ? nlohmann::json(*m.count) : nullptr;
+  j["sourceCount"] = m.source_count ? nlohmann::json(*m.source_count) : nullptr;
+  return j;
+}
+
+// What the watcher thread publishes for the HTTP threads to read.
+class Published {
+ public:
+  void SetSnapshot(const std::string& source, std::shared_ptr<const state::Snapshot> s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshots_[source] = std::move(s);
+  }
+  void SetAlerts(std::vector<Alert> alerts) {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts_ = std::move(alerts);
+  }
+  void SetSources(std::vector<watch::SourceStatus> sources) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sources_ = std::move(sources);
+  }
+  std::vector<Alert> Alerts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return alerts_;
+  }
+  nlohmann::json Status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    nlohmann::json sources = nlohmann::json::array();
+    for (const auto& s : sources_) {
+      nlohmann::json j{{"name", s.name}, {"up", s.up}, {"lastError", s.last_error}};
+      j["lastPoll"] = s.last_poll > 0 ? nlohmann::json(FormatDateTime(s.last_poll)) : nullptr;
+      j["lastSuccess"] =
+          s.last_success > 0 ? nlohmann::json(FormatDateTime(s.last_success)) : nullptr;
+      sources.push_back(j);
+    }
+    nlohmann::json profiles = nlohmann::json::array();
+    nlohmann::json tables = nlohmann::json::array();
+    for (const auto& [source, snap] : snapshots_) {
+      const auto& prows = (*snap)[state::TableId::kProfile];
+      const auto& pd = *prows.def;
+      for (const auto& r : prows.rows) {
+        const int st = pd.ColumnIndex("profilestate");
+        profiles.push_back({{"source", source},
+                            {"name", r[pd.ColumnIndex("name")].text},
+                            {"id", r[0].text},
+                            {"state", state::ChoiceLabel(pd.columns[st], r[st])}});
+      }
+      for (const auto& m : state::MonitorTable(*snap)) {
+        auto j = MonitorJson(m);
+        j["source"] = source;
+        tables.push_back(std::move(j));
+      }
+    }
+    return {{"sources", sources}, {"profiles", profiles}, {"tables", tables}};
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const state::Snapshot>> snapshots_;
+  std::vector<Alert> alerts_;
+  std::vector<watch::SourceStatus> sources_;
+};
+
+}  // namespace
+
+int CheckConfig(const std::string& config_path) {
+  try {
+    Loaded loaded = LoadAll(config_path);
+    std::printf("ok: %zu rule group(s) in %zu file(s), %zu receiver(s), %zu watch source(s)\n",
+                loaded.groups.size(), loaded.config.watch.rule_files.size(),
+                loaded.receivers.size(), loaded.config.watch.sources.size());
+    return 0;
+  } catch (const InputError& e) {
+    PrintProblems(e);
+    return 2;
+  }
+}
+
+int RulesCheck(const std::vector<std::string>& files) {
+  try {
+    auto groups = LoadRuleFiles(files, Millis(15000));
+    size_t rules = 0;
+    for (const auto& g : groups) rules += g.rules.size();
+    std::printf("ok: %zu group(s), %zu rule(s)\n", groups.size(), rules);
+    return 0;
+  } catch (const InputError& e) {
+    PrintProblems(e);
+    return 2;
+  }
+}
+
+int RulesTest(const std::vector<std::string>& files) {
+  try {
+    return RunRuleTestFiles(files, std::cout);
+  } catch (const InputError& e) {
+    PrintProblems(e);
+    return 2;
+  }
+}
+
+int PrintStatus(const std::string& config_path, const std::string& profile, bool json) {
+  Config config;
+  try {
+    config = LoadConfig(config_path);
+  } catch (const InputError& e) {
+    PrintProblems(e);
+    return 2;
+  }
+  auto db = state::Db::Open(config.state_db, state::Db::Mode::kReadOnly);
+  if (!db) {
+    std::fprintf(stderr, "%s\n", db.message().c_str());
+    return 1;
+  }
+  auto snap = state::ReadSnapshot(**db);
+  if (!snap) {
+    std::fprintf(stderr, "%s\n", snap.message().c_str());
+    return 1;
+  }
+  auto rows = state::MonitorTable(*snap);
+  std::erase_if(rows, [&](const auto& r) { return !profile.empty() && r.profile != profile; });
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : rows) out.push_back(MonitorJson(r));
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-16s %-24s %-14s %-22s %-21s %10s %-11s %s\n", "Profile", "Table", "Sync status",
+              "Initial sync", "Last synced on", "Count", "Append only", "Partition strategy");
+  for (const auto& r : rows) {
+    std::printf("%-16s %-24s %-14s %-22s %-21s %10s %-11s %s\n", r.profile.c_str(),
+                r.table.c_str(), r.sync_status.c_str(), r.initial_sync.c_str(),
+                r.last_synced ? FormatDateTime(*r.last_synced).c_str() : "",
+                r.count ? std::to_string(*r.count).c_str() : "", r.append_only ? "Yes" : "No",
+                r.partition.c_str());
+  }
+  return 0;
+}
+
+int RunAgent(const RunOptions& options, Controls& controls) {
+  Loaded loaded;
+  try {
+    loaded = LoadAll(options.config_path);
+  } catch (const InputError& e) {
+    PrintProblems(e);
+    return 2;
+  }
+  Config& config = loaded.config;
+  if (!options.listen_override.empty()) config.http.listen = options.listen_override;
+  SetupLogging(config.log_level);
+  for (const auto& s : config.watch.sources) {
+    if (s.type != "local") {
+      spdlog::error("watch source {}: type {} is not supported by this version yet", s.name,
+                    s.type);
+      return 2;
+    }
+  }
+  if (!config.profiles.empty()) {
+    spdlog::warn("profiles are configured but the sync core is not part of this version yet; "
+                 "watching the state tables only");
+  }
+
+  auto store = state::StateStore::Open(config.state_db);
+  if (!store) {
+    spdlog::error("state store: {}", store.message());
+    return 1;
+  }
+  const Clock& clock = SystemClock::Instance();
+  Metrics metrics;
+  StateCollector collector;
+  Published published;
+
+  http::HttpServerOptions http_options;
+  http_options.request_timeout = config.http.read_timeout;
+  http::HttpServer server(config.http.listen, http_options);
+
+  auto outbox_or = notifiers::Outbox::Open(config.state_db, clock, &metrics);
+  if (!outbox_or) {
+    spdlog::error("outbox: {}", outbox_or.message());
+    return 1;
+  }
+  notifiers::Outbox& outbox = **outbox_or;
+  outbox.SetReceivers(loaded.receivers);
+
+  AlertStore alert_store((*store)->db());
+  RuleEngine engine(std::move(loaded.groups), &alert_store, &metrics);
+  if (auto s = engine.Restore(); !s.ok()) {
+    spdlog::error("restoring alerts: {}", s.message());
+    return 1;
+  }
+
+  std::unique_ptr<watch::Watcher> watcher;
+  http::ApiSources api;
+  api.alerts = [&] { return published.Alerts(); };
+  api.status = [&] { return published.Status(); };
+  api.notifications = [&](const std::string& state) { return outbox.ListJson(state); };
+  std::atomic<bool> ready{false};
+  api.ready = [&] { return ready.load(); };
+  api.metrics = [&] {
+    return SerializeMetrics({&metrics.registry(), &collector});
+  };
+  http::AddApiRoutes(server, api);
+  if (auto s = server.Start(); !s.ok()) {
+    spdlog::error("http: {}", s.message());
+    return 1;
+  }
+  const std::string url = ExternalUrl(config.http.listen, server.port());
+  spdlog::info("linkwatch {} listening on {}", LINKWATCH_VERSION, url);
+
+  notifiers::Router router(loaded.route, outbox, clock, url, SendResolved(loaded.receivers));
+  std::vector<std::unique_ptr<watch::StateSource>> sources;
+  for (const auto& s : config.watch.sources) {
+    sources.push_back(std::make_unique<watch::LocalSource>(s.name, s.path));
+  }
+  watch::WatcherCallbacks callbacks;
+  callbacks.snapshot = [&](const std::string& source, std::shared_ptr<const state::Snapshot> s) {
+    collector.Publish(source, s);
+    published.SetSnapshot(source, std::move(s));
+  };
+  callbacks.alerts = [&](const std::vector<Alert>& alerts) {
+    collector.PublishAlerts(alerts);
+    published.SetAlerts(alerts);
+  };
+  callbacks.sources = [&](const std::vector<watch::SourceStatus>& list) {
+    published.SetSources(list);
+  };
+  watcher = std::make_unique<watch::Watcher>(
+      watch::WatcherOptions{config.watch.interval, config.watch.source_unreachable_for},
+      std::move(sources), engine, router, clock, &metrics, callbacks);
+  outbox.Start();
+  if (options.on_listening) options.on_listening(url);
+
+  // The watcher checks for changes every kTick, so a committed change is seen
+  // within tens of milliseconds; timed work (polls, group flushes) wakes it too.
+  constexpr auto kTick = std::chrono::milliseconds(25);
+  while (!controls.stop_requested()) {
+    watcher->RunOnce();
+    if (!ready && watcher->Ready()) ready = true;
+    if (controls.TakeReload()) {
+      spdlog::info("reloading {}", options.config_path);
+      try {
+        Loaded next = LoadAll(options.config_path);
+        outbox.SetReceivers(next.receivers);
+        router.Replace(next.route, SendResolved(next.receivers));
+        engine.Replace(std::move(next.groups));
+        watcher->set_options(
+            {next.config.watch.interval, next.config.watch.source_unreachable_for});
+        spdlog::info("reload done");
+      } catch (const InputError& e) {
+        spdlog::error("reload failed, keeping the running configuration:\n{}", e.what());
+      }
+    }
+    const auto until_next = watcher->NextWakeup() - clock.Now();
+    controls.WaitFor(std::clamp<Duration>(until_next, Duration::zero(), kTick));
+  }
+  spdlog::info("stopping: finishing deliveries in flight");
+  server.Stop();
+  outbox.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace linkwatch

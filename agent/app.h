@@ -1,0 +1,28 @@
+// The commands of the linkwatch binary, each a function returning the exit
+// code (0 ok, 1 runtime failure, 2 bad usage or invalid input). main.cc only
+// parses the command line and calls these.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agent/controls.h"
+
+namespace linkwatch {
+
+struct RunOptions {
+  std::string config_path;
+  std::string listen_override;  // demo --listen
+  // Called once the HTTP server listens, with its URL (e.g. http://127.0.0.1:9464/).
+  std::function<void(const std::string& url)> on_listening;
+};
+
+// `run --config FILE`: runs until controls.RequestStop().
+int RunAgent(const RunOptions& options, Controls& controls);
+int CheckConfig(const std::string& config_path);
+int RulesCheck(const std::vector<std::string>& files);
+int RulesTest(const std::vector<std::string>& files);
+int PrintStatus(const std::string& config_path, const std::string& profile, bool json);
+
+}  // namespace linkwatch

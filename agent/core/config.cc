@@ -1,0 +1,306 @@
+#include "agent/core/config.h"
+
+#include <glob.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "agent/core/yaml_util.h"
+
+namespace linkwatch {
+namespace {
+
+bool IsName(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+bool HasGlob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+void ParseHttp(const YAML::Node& node, const std::string& dir, Problems& p, HttpConfig& out) {
+  if (!CheckKeys(node, {"listen", "api_token", "read_timeout"}, p, "http")) return;
+  if (node["listen"]) {
+    if (auto s = GetString(node["listen"], p, "http.listen")) {
+      if (s->rfind(':') == std::string::npos) {
+        p.Add(node["listen"], "http.listen must be HOST:PORT, e.g. 127.0.0.1:9464");
+      } else {
+        out.listen = *s;
+      }
+    }
+  }
+  if (node["api_token"]) out.api_token = Secret::FromYaml(node["api_token"], dir, p, "http.api_token");
+  if (node["read_timeout"]) {
+    if (auto d = GetDuration(node["read_timeout"], p, "http.read_timeout")) out.read_timeout = *d;
+  }
+}
+
+void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
+                   std::vector<ProfileConfig>& out) {
+  if (!node.IsSequence()) {
+    p.Add(node, "profiles must be a list");
+    return;
+  }
+  std::set<std::string> names;
+  for (const auto& prof : node) {
+    if (!CheckKeys(prof,
+                   {"name", "source", "destination", "sync_interval", "snapshot_interval",
+                    "snapshots_to_keep", "tables"},
+                   p, "profile")) {
+      continue;
+    }
+    ProfileConfig pc;
+    if (!prof["name"]) {
+      p.Add(prof, "profile needs a name");
+    } else if (auto s = GetString(prof["name"], p, "profile name")) {
+      if (!IsName(*s)) {
+        p.Add(prof["name"], "profile name \"" + *s + "\" may only hold letters, digits, '-' and '_'");
+      } else if (!names.insert(*s).second) {
+        p.Add(prof["name"], "duplicate profile name \"" + *s + "\"");
+      }
+      pc.name = *s;
+    }
+    auto endpoint = [&](const char* key, const std::vector<std::string>& types, std::string& type,
+                        std::string& path) {
+      const YAML::Node n = prof[key];
+      if (!n) {
+        p.Add(prof, std::string("profile ") + pc.name + " needs a " + key);
+        return;
+      }
+      if (!CheckKeys(n, {"type", "path", "url", "tenant_id", "client_id", "client_secret",
+                         "authority", "webhook_key"},
+                     p, key)) {
+        return;
+      }
+      if (!n["type"]) {
+        p.Add(n, std::string(key) + " needs a type");
+      } else if (auto t = GetString(n["type"], p, std::string(key) + ".type")) {
+        bool known = false;
+        for (const auto& k : types) known = known || k == *t;
+        if (!known) {
+          std::string list;
+          for (const auto& k : types) list += (list.empty() ? "" : ", ") + k;
+          p.Add(n["type"], std::string("unknown ") + key + " type \"" + *t + "\" (one of: " + list + ")");
+        }
+        type = *t;
+      }
+      if (n["path"]) {
+        if (auto s = GetString(n["path"], p, std::string(key) + ".path")) path = ResolvePath(dir, *s);
+      } else if (type != "dataverse") {
+        p.Add(n, std::string(key) + " needs a path");
+      }
+    };
+    endpoint("source", {"sqlite", "dataverse"}, pc.source_type, pc.source_path);
+    endpoint("destination", {"lake", "sqlite"}, pc.destination_type, pc.destination_path);
+    if (prof["sync_interval"]) {
+      if (auto d = GetDuration(prof["sync_interval"], p, "sync_interval")) pc.sync_interval = *d;
+    }
+    if (prof["snapshot_interval"]) {
+      if (auto d = GetDuration(prof["snapshot_interval"], p, "snapshot_interval")) {
+        pc.snapshot_interval = *d;
+      }
+    }
+    if (prof["snapshots_to_keep"]) {
+      if (auto n = GetInt(prof["snapshots_to_keep"], p, "snapshots_to_keep")) {
+        if (*n < 0 || *n > 100) {
+          p.Add(prof["snapshots_to_keep"], "snapshots_to_keep must be between 0 and 100");
+        }
+        pc.snapshots_to_keep = static_cast<int>(*n);
+      }
+    }
+    if (!prof["tables"] || !prof["tables"].IsSequence() || prof["tables"].size() == 0) {
+      p.Add(prof["tables"] ? prof["tables"] : prof, "profile " + pc.name + " needs a list of tables");
+    } else {
+      std::set<std::string> tables;
+      for (const auto& t : prof["tables"]) {
+        TableConfig tc;
+        if (t.IsScalar()) {
+          tc.name = t.Scalar();
+        } else if (CheckKeys(t, {"name", "append_only", "partition"}, p, "table")) {
+          if (!t["name"]) {
+            p.Add(t, "table needs a name");
+          } else if (auto s = GetString(t["name"], p, "table name")) {
+            tc.name = *s;
+          }
+          if (t["append_only"]) {
+            if (auto b = GetBool(t["append_only"], p, "append_only")) tc.append_only = *b;
+          }
+          if (t["partition"]) {
+            if (auto s = GetString(t["partition"], p, "partition")) {
+              if (*s != "year" && *s != "month") {
+                p.Add(t["partition"], "partition must be year or month");
+              }
+              tc.partition = *s;
+            }
+          }
+          if (tc.append_only) tc.partition = "year";  // append_only forces year
+        } else {
+          continue;
+        }
+        if (!tc.name.empty() && !tables.insert(tc.name).second) {
+          p.Add(t, "table " + tc.name + " is listed twice in profile " + pc.name);
+        }
+        pc.tables.push_back(tc);
+      }
+    }
+    out.push_back(std::move(pc));
+  }
+}
+
+void ParseWatch(const YAML::Node& node, const std::string& dir, const std::string& state_db,
+                Problems& p, WatchConfig& out) {
+  if (!CheckKeys(node, {"interval", "sources", "rule_files", "source_unreachable_for"}, p,
+                 "watch")) {
+    return;
+  }
+  if (node["interval"]) {
+    if (auto d = GetDuration(node["interval"], p, "watch.interval")) {
+      if (d->count() <= 0) {
+        p.Add(node["interval"], "watch.interval must be greater than 0");
+      } else {
+        out.interval = *d;
+      }
+    }
+  }
+  if (node["source_unreachable_for"]) {
+    if (auto d = GetDuration(node["source_unreachable_for"], p, "watch.source_unreachable_for")) {
+      out.source_unreachable_for = *d;
+    }
+  }
+  if (node["sources"]) {
+    if (!node["sources"].IsSequence()) {
+      p.Add(node["sources"], "watch.sources must be a list");
+    } else {
+      std::set<std::string> names;
+      for (const auto& s : node["sources"]) {
+        if (!CheckKeys(s, {"name", "type", "path", "url", "tenant_id", "client_id",
+                           "client_secret", "authority"},
+                       p, "watch source")) {
+          continue;
+        }
+        WatchSourceConfig sc;
+        if (!s["name"]) {
+          p.Add(s, "watch source needs a name");
+        } else if (auto n = GetString(s["name"], p, "source name")) {
+          if (!names.insert(*n).second) p.Add(s["name"], "duplicate watch source \"" + *n + "\"");
+          sc.name = *n;
+        }
+        if (!s["type"]) {
+          p.Add(s, "watch source needs a type (local or dataverse)");
+        } else if (auto t = GetString(s["type"], p, "source type")) {
+          if (*t != "local" && *t != "dataverse") {
+            p.Add(s["type"], "unknown watch source type \"" + *t + "\" (local or dataverse)");
+          }
+          sc.type = *t;
+        }
+        auto str = [&](const char* key, std::string& field) {
+          if (s[key]) {
+            if (auto v = GetString(s[key], p, key)) field = *v;
+          }
+        };
+        str("path", sc.path);
+        str("url", sc.url);
+        str("tenant_id", sc.tenant_id);
+        str("client_id", sc.client_id);
+        str("authority", sc.authority);
+        if (sc.type == "local") {
+          sc.path = sc.path.empty() ? state_db : ResolvePath(dir, sc.path);
+        } else if (sc.type == "dataverse") {
+          for (const char* key : {"url", "tenant_id", "client_id", "client_secret"}) {
+            if (!s[key]) p.Add(s, std::string("dataverse source ") + sc.name + " needs " + key);
+          }
+          if (s["client_secret"]) {
+            sc.client_secret = Secret::FromYaml(s["client_secret"], dir, p, "client_secret");
+          }
+        }
+        out.sources.push_back(std::move(sc));
+      }
+    }
+  }
+  if (out.sources.empty()) {
+    out.sources.push_back(WatchSourceConfig{"local", "local", state_db, {}, {}, {}, {}, {}});
+  }
+  if (node["rule_files"]) {
+    for (const auto& item : node["rule_files"].IsSequence() ? node["rule_files"]
+                                                            : YAML::Node(YAML::NodeType::Null)) {
+      auto pat = GetString(item, p, "watch.rule_files item");
+      if (!pat) continue;
+      std::string full = ResolvePath(dir, *pat);
+      out.rule_file_patterns.push_back(full);
+      if (HasGlob(full)) {
+        glob_t g{};
+        if (::glob(full.c_str(), 0, nullptr, &g) == 0) {
+          for (size_t i = 0; i < g.gl_pathc; ++i) out.rule_files.push_back(g.gl_pathv[i]);
+        }
+        globfree(&g);
+      } else if (!std::filesystem::exists(full)) {
+        p.Add(item, "rule file " + full + " does not exist");
+      } else {
+        out.rule_files.push_back(full);
+      }
+    }
+    if (!node["rule_files"].IsSequence()) p.Add(node["rule_files"], "watch.rule_files must be a list");
+  }
+  std::sort(out.rule_files.begin(), out.rule_files.end());
+  out.rule_files.erase(std::unique(out.rule_files.begin(), out.rule_files.end()),
+                       out.rule_files.end());
+}
+
+}  // namespace
+
+std::string ResolvePath(const std::string& base_dir, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_absolute() || base_dir.empty()) return path.lexically_normal().string();
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+Config ParseConfig(const std::string& text, const std::string& path) {
+  Config cfg;
+  cfg.path = path;
+  cfg.dir = std::filesystem::absolute(path).parent_path().string();
+  YAML::Node root = LoadYamlString(text, path);
+  Problems p(path);
+  if (!root.IsMap()) {
+    p.Add(root, "the config file must be a YAML mapping");
+    p.ThrowIfAny();
+  }
+  CheckKeys(root,
+            {"state_db", "log_level", "http", "profiles", "watch", "receivers", "route",
+             "inhibit_rules"},
+            p, "config");
+  if (!root["state_db"]) {
+    p.Add(root, "state_db is required (the SQLite file holding the state tables)");
+  } else if (auto s = GetString(root["state_db"], p, "state_db")) {
+    cfg.state_db = ResolvePath(cfg.dir, *s);
+  }
+  if (root["log_level"]) {
+    if (auto s = GetString(root["log_level"], p, "log_level")) {
+      static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
+      if (!kLevels.count(*s)) p.Add(root["log_level"], "log_level must be trace, debug, info, warn or error");
+      cfg.log_level = *s;
+    }
+  }
+  if (root["http"]) ParseHttp(root["http"], cfg.dir, p, cfg.http);
+  if (root["profiles"]) ParseProfiles(root["profiles"], cfg.dir, p, cfg.profiles);
+  ParseWatch(root["watch"] ? root["watch"] : YAML::Node(YAML::NodeType::Map), cfg.dir,
+             cfg.state_db, p, cfg.watch);
+  cfg.receivers = root["receivers"];
+  cfg.route = root["route"];
+  cfg.inhibit_rules = root["inhibit_rules"];
+  p.ThrowIfAny();
+  return cfg;
+}
+
+Config LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError({Problem{path, 0, 0, "cannot open config file"}});
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+}  // namespace linkwatch

@@ -1,0 +1,82 @@
+// Config: the agent's config file (contract.md section 3) as plain structs.
+// LoadConfig reads and validates everything this layer knows (state_db, http,
+// profiles, watch) and keeps `receivers`, `route` and `inhibit_rules` as YAML
+// nodes: the notifiers library validates those (each integration owns its
+// keys), so the app calls both and reports every problem together.
+// Relative paths are resolved against the config file's folder.
+// Immutable after loading; safe to share read-only between threads.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/problem.h"
+#include "agent/core/secret.h"
+
+namespace linkwatch {
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9464";
+  Secret api_token;  // empty: mutating API calls are refused
+  // Slow or idle clients are cut off after this long.
+  Millis read_timeout{30000};
+};
+
+struct WatchSourceConfig {
+  std::string name;
+  std::string type;  // local | dataverse
+  std::string path;  // local: SQLite file (default: state_db)
+  // dataverse (validated now; polled once the Dataverse source lands)
+  std::string url, tenant_id, client_id, authority;
+  Secret client_secret;
+};
+
+struct WatchConfig {
+  Millis interval{15000};
+  std::vector<WatchSourceConfig> sources;
+  std::vector<std::string> rule_file_patterns;  // as written (resolved against the config folder)
+  std::vector<std::string> rule_files;          // patterns expanded, sorted
+  Millis source_unreachable_for{60000};
+};
+
+struct TableConfig {
+  std::string name;
+  bool append_only = false;
+  std::string partition = "year";  // year | month
+};
+
+struct ProfileConfig {
+  std::string name;
+  std::string source_type, source_path;
+  std::string destination_type, destination_path;
+  Millis sync_interval{1000};
+  Millis snapshot_interval{3600000};
+  int snapshots_to_keep = 5;
+  std::vector<TableConfig> tables;
+};
+
+struct Config {
+  std::string path;  // the config file
+  std::string dir;   // its folder
+  std::string state_db;
+  std::string log_level = "info";
+  HttpConfig http;
+  std::vector<ProfileConfig> profiles;
+  WatchConfig watch;
+  YAML::Node receivers;      // validated by notifiers::ParseReceivers
+  YAML::Node route;          // validated by notifiers::ParseRoute
+  YAML::Node inhibit_rules;  // reserved for inhibition (later issue)
+};
+
+// Throws InputError listing every problem (file:line:column).
+Config LoadConfig(const std::string& path);
+// Same, from text (tests, fuzzing); `path` names the file and its folder.
+Config ParseConfig(const std::string& text, const std::string& path);
+
+// Resolves `p` against `base_dir` unless absolute.
+std::string ResolvePath(const std::string& base_dir, const std::string& p);
+
+}  // namespace linkwatch

@@ -1,0 +1,35 @@
+// The monitor table: what the Synapse Link portal shows per linked table
+// (Profile, Table, Sync status, Initial sync, Last synced on, Count,
+// Append only, Partition strategy), derived from a Snapshot. Used by
+// `linkwatch status`, /api/v1/status and the status page, so the three agree.
+// Pure functions over an immutable Snapshot; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/state/snapshot.h"
+
+namespace linkwatch::state {
+
+struct MonitorRow {
+  std::string profile;         // profile name ("" when the lookup is dangling)
+  std::string profile_state;   // choice label
+  std::string table;           // entityname
+  std::string sync_status;     // syncstate label
+  std::string initial_sync;    // initialsyncstate label
+  std::optional<double> last_synced;  // lastsynceddatatime, epoch seconds
+  std::optional<long long> count;     // lakerecordcount (as the portal)
+  std::optional<long long> source_count;  // crmrecordcount
+  bool append_only = false;
+  std::string partition;       // partition strategy label
+};
+
+// Rows sorted by profile then table.
+std::vector<MonitorRow> MonitorTable(const Snapshot& snap);
+
+// The label of a choice cell, the code as text for an unknown code, "" for null.
+std::string ChoiceLabel(const ColumnDef& column, const Cell& cell);
+
+}  // namespace linkwatch::state

@@ -1,0 +1,53 @@
+#include "agent/watch/local_source.h"
+
+#include <filesystem>
+
+namespace linkwatch::watch {
+
+LocalSource::LocalSource(std::string name, std::string path)
+    : name_(std::move(name)), path_(std::move(path)) {}
+
+Status LocalSource::EnsureOpen() {
+  if (db_) return Status::Ok();
+  if (!std::filesystem::exists(path_)) {
+    return Status::Error("state file " + path_ + " does not exist");
+  }
+  // Read-only: the watcher never writes a source and must not change a
+  // foreign file's journal mode.
+  auto db = state::Db::Open(path_, state::Db::Mode::kReadOnly);
+  if (!db) return db.status();
+  db_ = std::move(db).value();
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const state::Snapshot>> LocalSource::Poll() {
+  if (auto s = EnsureOpen(); !s.ok()) return s;
+  // Read the version first: a commit landing during the read bumps it again
+  // and the next Changed() sees it.
+  auto version = db_->DataVersion();
+  if (!version) {
+    db_.reset();
+    return version.status();
+  }
+  // One read transaction so the six tables are consistent with each other.
+  if (auto s = db_->Exec("BEGIN"); !s.ok()) {
+    db_.reset();
+    return s;
+  }
+  auto snap = state::ReadSnapshot(*db_);
+  (void)db_->Exec("COMMIT");
+  if (!snap) {
+    db_.reset();
+    return snap.status().WithContext("polling " + path_);
+  }
+  last_version_ = *version;
+  return std::make_shared<const state::Snapshot>(std::move(snap).value());
+}
+
+bool LocalSource::Changed() {
+  if (!db_) return false;
+  auto version = db_->DataVersion();
+  return version.ok() && *version != last_version_;
+}
+
+}  // namespace linkwatch::watch

@@ -1,0 +1,28 @@
+// StateSource: where the watcher reads the six state tables from — the local
+// SQLite state store (or any SQLite file holding them) or, in a later issue, a
+// Dataverse environment over its Web API. A source is used from the watcher
+// thread only; implementations need not be thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/core/status.h"
+#include "agent/state/snapshot.h"
+
+namespace linkwatch::watch {
+
+class StateSource {
+ public:
+  virtual ~StateSource() = default;
+  virtual const std::string& name() const = 0;
+  // Reads the six tables. A failure makes the source unreachable until a
+  // later poll succeeds.
+  virtual Result<std::shared_ptr<const state::Snapshot>> Poll() = 0;
+  // Cheap check between polls: true when the data may have changed since the
+  // last successful Poll. Sources that cannot tell return false and are
+  // polled every watch.interval only.
+  virtual bool Changed() = 0;
+};
+
+}  // namespace linkwatch::watch

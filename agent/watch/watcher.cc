@@ -1,0 +1,105 @@
+#include "agent/watch/watcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "exporters/metrics.h"
+#include "notifiers/router.h"
+#include "rules/rule_engine.h"
+
+namespace linkwatch::watch {
+
+struct Watcher::Tracked {
+  std::unique_ptr<StateSource> source;
+  SourceStatus status;
+  double next_poll = 0;  // epoch seconds
+  double down_since = 0;
+};
+
+Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource>> sources,
+                 RuleEngine& engine, notifiers::Router& router, const Clock& clock,
+                 Metrics* metrics, WatcherCallbacks callbacks)
+    : options_(options),
+      engine_(engine),
+      router_(router),
+      clock_(clock),
+      metrics_(metrics),
+      callbacks_(std::move(callbacks)) {
+  for (auto& s : sources) {
+    auto t = std::make_unique<Tracked>();
+    t->status.name = s->name();
+    t->source = std::move(s);
+    sources_.push_back(std::move(t));
+  }
+}
+
+Watcher::~Watcher() = default;
+
+void Watcher::PollSource(Tracked& t, double now, bool changed) {
+  const std::string& name = t.status.name;
+  t.status.last_poll = now;
+  t.next_poll = now + std::chrono::duration<double>(options_.interval).count();
+  if (metrics_) metrics_->watch_polls_total.Add({{"source", name}}).Increment();
+  auto snap = t.source->Poll();
+  if (!snap.ok()) {
+    if (metrics_) metrics_->watch_poll_errors_total.Add({{"source", name}}).Increment();
+    if (t.status.up || t.down_since == 0) {
+      spdlog::warn("watch source {} unreachable: {}", name, snap.message());
+      t.down_since = now;
+    }
+    t.status.up = false;
+    t.status.last_error = snap.message();
+    engine_.SourceDown(name, t.down_since,
+                       std::chrono::duration<double>(options_.source_unreachable_for).count(), now);
+    return;
+  }
+  if (!t.status.up && t.status.polled) spdlog::info("watch source {} reachable again", name);
+  t.status.up = true;
+  t.status.polled = true;
+  t.status.last_success = now;
+  t.status.last_error.clear();
+  t.down_since = 0;
+  engine_.SourceUp(name, now);
+  for (const auto& w : (*snap)->warnings) spdlog::warn("watch source {}: {}", name, w);
+  if (callbacks_.snapshot) callbacks_.snapshot(name, *snap);
+  // A change in the data re-evaluates every group at once; otherwise groups
+  // run on their own interval.
+  engine_.Evaluate(name, **snap, now, changed);
+}
+
+void Watcher::RunOnce() {
+  const double now = ToEpochSeconds(clock_.Now());
+  bool polled = false;
+  for (auto& t : sources_) {
+    const bool changed = t->source->Changed();
+    if (changed || now >= t->next_poll) {
+      PollSource(*t, now, changed || !t->status.polled);
+      polled = true;
+    }
+  }
+  if (polled) router_.Update(engine_.Alerts());
+  auto forget = router_.Flush();
+  if (!forget.empty()) engine_.Forget(forget);
+  if (polled || !forget.empty()) {
+    if (callbacks_.alerts) callbacks_.alerts(engine_.Alerts());
+    if (callbacks_.sources) {
+      std::vector<SourceStatus> list;
+      for (const auto& t : sources_) list.push_back(t->status);
+      callbacks_.sources(list);
+    }
+  }
+}
+
+TimePoint Watcher::NextWakeup() const {
+  TimePoint next = router_.NextFlush();
+  for (const auto& t : sources_) next = std::min(next, FromEpochSeconds(t->next_poll));
+  return next;
+}
+
+bool Watcher::Ready() const {
+  return std::all_of(sources_.begin(), sources_.end(),
+                     [](const auto& t) { return t->status.polled; });
+}
+
+}  // namespace linkwatch::watch

@@ -1,0 +1,82 @@
+// Watcher: the poll loop. Each cycle it asks every StateSource whether its
+// data changed (cheap) and polls it when it did or when watch.interval has
+// passed; evaluates the rules over the fresh snapshot; hands every alert to
+// the router and flushes the groups that are due. A failed poll marks the
+// source down: its alerts freeze and SourceUnreachable fires after
+// watch.source_unreachable_for.
+//
+// The Watcher owns its sources and borrows the engine and router; it is
+// driven by one thread (RunOnce in a loop), which is also the only thread
+// that touches the engine and router. Results leave through the publish
+// callbacks, which must be thread-safe on the receiving side.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/watch/state_source.h"
+#include "rules/alert.h"
+
+namespace linkwatch {
+class Metrics;
+class RuleEngine;
+namespace notifiers {
+class Router;
+}
+}  // namespace linkwatch
+
+namespace linkwatch::watch {
+
+struct WatcherOptions {
+  Millis interval{15000};
+  Millis source_unreachable_for{60000};
+};
+
+struct SourceStatus {
+  std::string name;
+  bool up = false;
+  bool polled = false;  // at least one successful poll
+  double last_poll = 0;  // epoch seconds of the last attempt
+  double last_success = 0;
+  std::string last_error;
+};
+
+struct WatcherCallbacks {
+  std::function<void(const std::string& source, std::shared_ptr<const state::Snapshot>)> snapshot;
+  std::function<void(const std::vector<Alert>&)> alerts;
+  std::function<void(const std::vector<SourceStatus>&)> sources;
+};
+
+class Watcher {
+ public:
+  Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource>> sources,
+          RuleEngine& engine, notifiers::Router& router, const Clock& clock, Metrics* metrics,
+          WatcherCallbacks callbacks);
+  ~Watcher();
+
+  // One cycle; returns when it is done. Never throws.
+  void RunOnce();
+  // When the next cycle has timed work (a poll due, a group to flush).
+  TimePoint NextWakeup() const;
+  // True once every source has been polled successfully at least once.
+  bool Ready() const;
+  void set_options(WatcherOptions options) { options_ = options; }
+
+ private:
+  struct Tracked;
+  void PollSource(Tracked& t, double now, bool changed);
+
+  WatcherOptions options_;
+  std::vector<std::unique_ptr<Tracked>> sources_;
+  RuleEngine& engine_;
+  notifiers::Router& router_;
+  const Clock& clock_;
+  Metrics* metrics_;
+  WatcherCallbacks callbacks_;
+};
+
+}  // namespace linkwatch::watch

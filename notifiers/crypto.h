@@ -1,0 +1,19 @@
+// Small cryptographic helpers over OpenSSL shared by the integrations that
+// sign or hash what they send (webhook hmac_secret; later the ACS SMS
+// signature). Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace linkwatch::notifiers {
+
+// Raw 32-byte digests.
+std::string Sha256(std::string_view data);
+std::string HmacSha256(std::string_view key, std::string_view data);
+
+// Lower-case hex and standard (padded) base64 of raw bytes.
+std::string HexEncode(std::string_view bytes);
+std::string Base64Encode(std::string_view bytes);
+
+}  // namespace linkwatch::notifiers

@@ -1,0 +1,174 @@
+#include "notifiers/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <mutex>
+
+namespace linkwatch::notifiers {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+size_t WriteBody(char* data, size_t size, size_t n, void* user) {
+  auto* r = static_cast<HttpResponse*>(user);
+  const size_t len = size * n;
+  const size_t room = HttpResponse::kMaxBody - std::min(HttpResponse::kMaxBody, r->body.size());
+  r->body.append(data, std::min(len, room));
+  return len;  // keep reading (and discard) so the connection stays reusable
+}
+
+size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
+  auto* r = static_cast<HttpResponse*>(user);
+  const size_t len = size * n;
+  std::string_view line(data, len);
+  if (line.rfind("HTTP/", 0) == 0) {
+    r->headers.clear();  // a new response (after 100 Continue or a redirect)
+  } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    r->headers.emplace_back(std::string(Trim(line.substr(0, colon))),
+                            std::string(Trim(line.substr(colon + 1))));
+  }
+  return len;
+}
+
+std::string ShortBody(const std::string& body) {
+  constexpr size_t kMax = 200;
+  std::string s = body.size() > kMax ? body.substr(0, kMax) + "..." : body;
+  std::replace_if(
+      s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> HttpResponse::Header(std::string_view name) const {
+  std::optional<std::string> found;
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) found = v;
+  }
+  return found;
+}
+
+struct HttpClient::Impl {
+  CURL* curl = nullptr;
+};
+
+HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  impl_->curl = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
+}
+
+HttpResponse HttpClient::Send(const HttpRequest& request) {
+  HttpResponse response;
+  CURL* c = impl_->curl;
+  if (c == nullptr) {
+    response.error = HttpResponse::Error::kTransport;
+    response.error_message = "curl_easy_init failed";
+    return response;
+  }
+  curl_easy_reset(c);  // keeps the connection cache
+  curl_slist* headers = nullptr;
+  for (const auto& [k, v] : request.headers) {
+    headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  }
+  // curl waits up to a second for "100 Continue" on larger bodies otherwise.
+  headers = curl_slist_append(headers, "Expect:");
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "linkwatch/" LINKWATCH_VERSION);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (request.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+  } else if (request.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (request.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
+
+  const CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK) {
+    response.error = rc == CURLE_OPERATION_TIMEDOUT ? HttpResponse::Error::kTimeout
+                                                    : HttpResponse::Error::kTransport;
+    // curl's messages name host and port at most, never the path or query.
+    response.error_message = error[0] != '\0' ? error : curl_easy_strerror(rc);
+    response.status = 0;
+    return response;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+std::optional<Millis> ParseRetryAfter(std::string_view value, TimePoint now) {
+  value = Trim(value);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(),
+                  [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+    long long seconds = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    (void)p;
+    if (ec != std::errc()) return std::nullopt;
+    return Millis(std::min<long long>(seconds, 365LL * 86400) * 1000);
+  }
+  // IMF-fixdate, the only form servers must send (RFC 9110 section 5.6.7).
+  std::tm tm{};
+  const std::string text(value);
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  const TimePoint at = std::chrono::system_clock::from_time_t(timegm(&tm));
+  if (at <= now) return Millis(0);
+  return std::chrono::duration_cast<Millis>(at - now);
+}
+
+SendResult ClassifyHttpResponse(const HttpResponse& r, const Clock& clock) {
+  if (r.error == HttpResponse::Error::kTimeout) {
+    return SendResult::Retry("timeout", "request timed out: " + r.error_message);
+  }
+  if (r.error == HttpResponse::Error::kTransport) {
+    return SendResult::Retry("other", "transport error: " + r.error_message);
+  }
+  const long s = r.status;
+  if (s >= 200 && s < 300) return SendResult::Ok();
+  std::string detail = "HTTP " + std::to_string(s);
+  if (!r.body.empty()) detail += ": " + ShortBody(r.body);
+  std::optional<Millis> retry_after;
+  if (auto h = r.Header("Retry-After")) retry_after = ParseRetryAfter(*h, clock.Now());
+  if (s == 429) return SendResult::Retry("rateLimited", detail, retry_after);
+  if (s >= 500 && s < 600) return SendResult::Retry("serverError", detail, retry_after);
+  if (s == 401 || s == 403) return SendResult::Permanent("authError", detail);
+  if (s >= 400 && s < 500) return SendResult::Permanent("clientError", detail);
+  // Redirects are not followed: the configured URL is wrong, like a 4xx.
+  return SendResult::Permanent("clientError", "unexpected " + detail);
+}
+
+}  // namespace linkwatch::notifiers

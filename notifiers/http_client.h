@@ -1,0 +1,76 @@
+// HttpClient: a small blocking HTTP client over libcurl, shared by every
+// integration that talks HTTP (webhook now; teams, sms, alertmanager later).
+// It returns the answer (status, headers, body) or a transport error or
+// timeout as a value; ClassifyHttpResponse turns that into a SendResult with
+// the delivery model's rules (notifications.md), in one place.
+//
+// One HttpClient owns one curl handle and keeps its connection alive between
+// requests; it is not thread-safe (each outbox worker owns its notifier and
+// so its client). Error messages never contain the URL (it may be a secret).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "notifiers/notifier.h"
+
+namespace linkwatch::notifiers {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr Millis kDefaultHttpTimeout{10000};
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  HttpHeaders headers;
+  std::string body;
+  Millis timeout = kDefaultHttpTimeout;  // whole request, connect included
+};
+
+struct HttpResponse {
+  enum class Error { kNone, kTimeout, kTransport };
+  Error error = Error::kNone;
+  std::string error_message;  // transport errors only
+  long status = 0;
+  HttpHeaders headers;  // names as sent by the server
+  std::string body;     // at most kMaxBody bytes are kept
+
+  static constexpr size_t kMaxBody = 64 * 1024;
+  bool answered() const { return error == Error::kNone; }
+  // Case-insensitive lookup; the last occurrence wins.
+  std::optional<std::string> Header(std::string_view name) const;
+};
+
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  HttpResponse Send(const HttpRequest& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Retry-After as delta-seconds ("120") or an HTTP-date
+// ("Wed, 21 Oct 2015 07:28:00 GMT", relative to `now`); nullopt if malformed.
+// A date in the past gives 0.
+std::optional<Millis> ParseRetryAfter(std::string_view value, TimePoint now);
+
+// 2xx ok; 429 rateLimited (retry, Retry-After honoured); 5xx serverError
+// (retry, Retry-After honoured); 401/403 authError (permanent); other 4xx
+// clientError (permanent); other statuses (1xx, 3xx: redirects are not
+// followed) clientError (permanent);
+// timeout -> timeout (retry); transport error -> other (retry).
+SendResult ClassifyHttpResponse(const HttpResponse& response, const Clock& clock);
+
+}  // namespace linkwatch::notifiers

@@ -1,0 +1,56 @@
+// Notifier: one integration (webhook, file, log; later teams, email, sms,
+// alertmanager). An integration only builds its request and classifies the
+// answer; retries, backoff, rate limits, dead letters and metrics live in the
+// outbox (notifiers/outbox.h), in one place.
+//
+// A Notifier is owned by the outbox worker of its receiver and is called from
+// that one thread only, so implementations need not be thread-safe (they may
+// keep a connection between calls).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "agent/core/clock.h"
+#include "notifiers/notification.h"
+
+namespace linkwatch::notifiers {
+
+struct SendResult {
+  enum Kind { kOk, kRetry, kPermanent };
+  Kind kind = kOk;
+  // Metric reason of a failure: clientError, serverError, authError,
+  // rateLimited, timeout, template, other.
+  std::string reason;
+  std::string detail;  // for logs and the API; never contains a secret
+  std::optional<Millis> retry_after;
+
+  static SendResult Ok() { return {}; }
+  static SendResult Retry(std::string reason, std::string detail,
+                          std::optional<Millis> retry_after = std::nullopt) {
+    return {kRetry, std::move(reason), std::move(detail), retry_after};
+  }
+  static SendResult Permanent(std::string reason, std::string detail) {
+    return {kPermanent, std::move(reason), std::move(detail), std::nullopt};
+  }
+  bool ok() const { return kind == kOk; }
+};
+
+// Token bucket: `per_second` tokens per second, at most `burst` saved up.
+struct RateLimit {
+  double per_second = 0;
+  double burst = 1;
+};
+
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  // The YAML key of the integration, e.g. "webhook"; a metric label.
+  virtual const std::string& integration() const = 0;
+  virtual SendResult Send(const Notification& n) = 0;
+  // The provider's published limit (Teams: 4 per second); a receiver's
+  // rate_limit overrides it. None by default.
+  virtual std::optional<RateLimit> DefaultRateLimit() const { return std::nullopt; }
+};
+
+}  // namespace linkwatch::notifiers

@@ -1,0 +1,546 @@
+#include "notifiers/outbox.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <cmath>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "agent/core/time_format.h"
+#include "agent/state/db.h"
+#include "agent/state/state_store.h"
+#include "exporters/metrics.h"
+
+namespace linkwatch::notifiers {
+namespace {
+
+// Workers re-check at least this often even when nothing wakes them.
+constexpr Duration kMaxIdleWait = std::chrono::minutes(1);
+constexpr Duration kDbErrorWait = std::chrono::seconds(1);
+
+TimePoint At(double epoch_seconds) { return FromEpochSeconds(epoch_seconds); }
+
+// Token bucket over the injected clock.
+class TokenBucket {
+ public:
+  explicit TokenBucket(RateLimit limit) : limit_(limit), tokens_(limit.burst) {}
+  // How long until a token is there (0 if one is).
+  Duration Wait(TimePoint now) {
+    Refill(now);
+    if (tokens_ >= 1) return Duration::zero();
+    const double seconds = (1 - tokens_) / limit_.per_second;
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds)) +
+           Duration(1);
+  }
+  void Take(TimePoint now) {
+    Refill(now);
+    tokens_ -= 1;
+  }
+  const RateLimit& limit() const { return limit_; }
+
+ private:
+  void Refill(TimePoint now) {
+    if (last_ != TimePoint{} && now > last_) {
+      tokens_ =
+          std::min(limit_.burst, tokens_ + std::chrono::duration<double>(now - last_).count() *
+                                               limit_.per_second);
+    }
+    if (now > last_) last_ = now;
+  }
+  RateLimit limit_;
+  double tokens_;
+  TimePoint last_{};
+};
+
+}  // namespace
+
+struct Outbox::Row {
+  int64_t id = 0;
+  std::string receiver;
+  std::string group_key;
+  std::string payload;
+  double created_at = 0;
+  int attempts = 0;
+  double next_attempt_at = 0;
+};
+
+struct Outbox::Worker {
+  std::string receiver;
+  std::shared_ptr<Notifier> notifier;
+  std::optional<TokenBucket> bucket;
+  std::condition_variable cv;
+  bool wake = false;
+  bool stop = false;
+  int64_t in_flight = 0;  // row id being sent, 0 if none
+  std::mt19937_64 rng{std::random_device{}()};
+  std::thread thread;
+};
+
+Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& state_db_path, const Clock& clock,
+                                             Metrics* metrics, OutboxOptions options) {
+  auto db = state::Db::Open(state_db_path);
+  if (!db.ok()) return db.status();
+  if (auto s = state::Migrate(**db); !s.ok()) return s;
+  const double cutoff =
+      ToEpochSeconds(clock.Now()) - std::chrono::duration<double>(options.dead_retention).count();
+  auto prune =
+      (*db)->Prepare("DELETE FROM linkwatch_outbox WHERE state = 'dead' AND created_at < ?");
+  if (!prune.ok()) return prune.status();
+  if (auto s = prune->Bind(1, cutoff).Run(); !s.ok()) return s.WithContext("pruning the outbox");
+  return std::unique_ptr<Outbox>(
+      new Outbox(std::move(db).value(), clock, metrics, std::move(options)));
+}
+
+Outbox::Outbox(std::unique_ptr<state::Db> db, const Clock& clock, Metrics* metrics,
+               OutboxOptions options)
+    : clock_(clock), metrics_(metrics), options_(std::move(options)), db_(std::move(db)) {}
+
+Outbox::~Outbox() { Stop(); }
+
+void Outbox::Stop() {
+  std::vector<std::unique_ptr<Worker>> workers;
+  {
+    std::lock_guard lk(mu_);
+    stopped_ = true;
+    for (auto& [name, w] : workers_) {
+      w->stop = true;
+      w->cv.notify_all();
+      workers.push_back(std::move(w));
+    }
+    workers_.clear();
+  }
+  for (auto& w : workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Outbox::SetReceivers(const std::vector<ReceiverConfig>& receivers) {
+  std::vector<std::unique_ptr<Worker>> removed;
+  {
+    std::lock_guard lk(mu_);
+    if (stopped_) return;
+    std::set<std::string> names;
+    for (const auto& rc : receivers) {
+      if (rc.notifier == nullptr) {
+        spdlog::error("outbox: receiver {} has no notifier; ignored", rc.name);
+        continue;
+      }
+      names.insert(rc.name);
+      auto& slot = workers_[rc.name];
+      if (slot == nullptr) {
+        slot = std::make_unique<Worker>();
+        slot->receiver = rc.name;
+      }
+      slot->notifier = rc.notifier;
+      if (!rc.rate_limit) {
+        slot->bucket.reset();
+      } else if (!slot->bucket || slot->bucket->limit().per_second != rc.rate_limit->per_second ||
+                 slot->bucket->limit().burst != rc.rate_limit->burst) {
+        slot->bucket.emplace(*rc.rate_limit);
+      }
+      if (started_ && !slot->thread.joinable()) {
+        StartWorkerLocked(slot.get());
+      } else {
+        slot->wake = true;
+        slot->cv.notify_all();
+      }
+      UpdatePendingGaugeLocked(rc.name);
+    }
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (names.count(it->first)) {
+        ++it;
+        continue;
+      }
+      it->second->stop = true;
+      it->second->cv.notify_all();
+      removed.push_back(std::move(it->second));
+      it = workers_.erase(it);
+    }
+    // Rows of receivers that no longer exist can never be delivered: make
+    // them visible as dead letters instead of letting them wait forever.
+    auto orphans = db_->Prepare(
+        "SELECT id, receiver, group_key, created_at, attempts FROM linkwatch_outbox "
+        "WHERE state = 'pending' ORDER BY id");
+    std::vector<Row> dead;
+    if (orphans.ok()) {
+      while (orphans->Step()) {
+        if (names.count(orphans->Text(1))) continue;
+        Row r;
+        r.id = orphans->Int(0);
+        r.receiver = orphans->Text(1);
+        r.group_key = orphans->Text(2);
+        r.created_at = orphans->Real(3);
+        r.attempts = static_cast<int>(orphans->Int(4));
+        dead.push_back(std::move(r));
+      }
+    }
+    for (const auto& r : dead) {
+      spdlog::warn("outbox: receiver {} is no longer configured; notification {} for {} is a "
+                   "dead letter",
+                   r.receiver, r.id, r.group_key);
+      DeadLocked(r, "unknown", "receiverRemoved", "receiver removed from the config", false);
+    }
+  }
+  for (auto& w : removed) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Outbox::Start() {
+  std::lock_guard lk(mu_);
+  if (started_ || stopped_) return;
+  started_ = true;
+  for (auto& [name, w] : workers_) StartWorkerLocked(w.get());
+}
+
+void Outbox::StartWorkerLocked(Worker* w) {
+  w->thread = std::thread([this, w] { Run(w); });
+}
+
+void Outbox::CountFailed(const std::string& receiver, const std::string& integration,
+                         const std::string& reason) {
+  if (metrics_ == nullptr) return;
+  metrics_->notifications_failed_total
+      .Add({{"receiver", receiver}, {"integration", integration}, {"reason", reason}})
+      .Increment();
+}
+
+void Outbox::CountDead(const std::string& receiver, const std::string& integration,
+                       const std::string& reason) {
+  if (metrics_ == nullptr) return;
+  metrics_->notifications_dead_total
+      .Add({{"receiver", receiver}, {"integration", integration}, {"reason", reason}})
+      .Increment();
+}
+
+Status Outbox::Enqueue(const std::vector<Notification>& batch,
+                       const std::function<Status(state::Db&)>& also) {
+  std::lock_guard lk(mu_);
+  state::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status().WithContext("outbox");
+  state::Statement* supersede = db_->Cached(
+      "DELETE FROM linkwatch_outbox WHERE state = 'pending' AND receiver = ? AND group_key = ? "
+      "AND id <> ?");
+  state::Statement* insert = db_->Cached(
+      "INSERT INTO linkwatch_outbox (receiver, group_key, payload, state, created_at, attempts, "
+      "next_attempt_at) VALUES (?, ?, ?, 'pending', ?, 0, ?)");
+  if (supersede == nullptr || insert == nullptr) {
+    return Status::Error("outbox: preparing statements: " + db_->LastError());
+  }
+  const double now = ToEpochSeconds(clock_.Now());
+  std::set<std::string> receivers;
+  for (const auto& n : batch) {
+    Notification copy;
+    const Notification* item = &n;
+    if (n.created_at == 0) {
+      copy = n;
+      copy.created_at = now;
+      item = &copy;
+    }
+    int64_t in_flight = 0;
+    if (auto it = workers_.find(n.receiver); it != workers_.end())
+      in_flight = it->second->in_flight;
+    if (auto s = supersede->Bind(1, n.receiver).Bind(2, n.group_key).Bind(3, in_flight).Run();
+        !s.ok()) {
+      return s.WithContext("outbox: superseding");
+    }
+    if (auto s = insert->Bind(1, n.receiver)
+                     .Bind(2, n.group_key)
+                     .Bind(3, ToPayload(*item))
+                     .Bind(4, item->created_at)
+                     .Bind(5, now)
+                     .Run();
+        !s.ok()) {
+      return s.WithContext("outbox: inserting");
+    }
+    receivers.insert(n.receiver);
+  }
+  if (also) {
+    if (auto s = also(*db_); !s.ok()) return s;
+  }
+  if (auto s = tx.Commit(); !s.ok()) return s.WithContext("outbox: committing");
+  for (const auto& n : batch) {
+    const bool template_error = std::any_of(n.alerts.begin(), n.alerts.end(),
+                                            [](const Alert& a) { return a.template_error; });
+    if (!template_error) continue;
+    auto it = workers_.find(n.receiver);
+    const std::string integration =
+        it != workers_.end() && it->second->notifier ? it->second->notifier->integration()
+                                                     : "unknown";
+    // Sent anyway with the error text, never dropped; counted once.
+    CountFailed(n.receiver, integration, "template");
+    spdlog::warn("outbox: notification for {} to {} carries a template error", n.group_key,
+                 n.receiver);
+  }
+  for (const auto& r : receivers) {
+    UpdatePendingGaugeLocked(r);
+    if (auto it = workers_.find(r); it != workers_.end()) {
+      it->second->wake = true;
+      it->second->cv.notify_all();
+    }
+  }
+  return Status::Ok();
+}
+
+Status Outbox::WithDb(const std::function<Status(state::Db&)>& fn) {
+  std::lock_guard lk(mu_);
+  return fn(*db_);
+}
+
+Result<std::vector<OutboxEntry>> Outbox::List(std::string_view state) {
+  if (state != "" && state != "pending" && state != "dead") {
+    return Status::Error("state must be pending or dead");
+  }
+  std::lock_guard lk(mu_);
+  auto st = db_->Prepare(
+      "SELECT id, receiver, group_key, state, attempts, next_attempt_at, last_error, "
+      "dead_reason, created_at FROM linkwatch_outbox WHERE ?1 = '' OR state = ?1 ORDER BY id");
+  if (!st.ok()) return st.status();
+  st->Bind(1, state);
+  std::vector<OutboxEntry> out;
+  while (st->Step()) {
+    OutboxEntry e;
+    e.id = st->Int(0);
+    e.receiver = st->Text(1);
+    e.group_key = st->Text(2);
+    e.state = st->Text(3);
+    e.attempts = static_cast<int>(st->Int(4));
+    e.next_attempt_at = st->Real(5);
+    e.last_error = st->Text(6);
+    e.dead_reason = st->Text(7);
+    e.created_at = st->Real(8);
+    out.push_back(std::move(e));
+  }
+  if (!st->status().ok()) return st->status();
+  return out;
+}
+
+nlohmann::json Outbox::ListJson(std::string_view state) {
+  nlohmann::json out = nlohmann::json::array();
+  auto entries = List(state);
+  if (!entries.ok()) {
+    spdlog::error("outbox: listing notifications: {}", entries.message());
+    return out;
+  }
+  for (const auto& e : *entries) {
+    nlohmann::json j{{"id", e.id},
+                     {"receiver", e.receiver},
+                     {"group", e.group_key},
+                     {"state", e.state},
+                     {"attempts", e.attempts},
+                     {"createdAt", FormatDateTime(e.created_at)}};
+    j["nextAttempt"] =
+        e.state == "pending" ? nlohmann::json(FormatDateTime(e.next_attempt_at)) : nullptr;
+    j["lastError"] = e.last_error.empty() ? nullptr : nlohmann::json(e.last_error);
+    j["deadReason"] = e.dead_reason.empty() ? nullptr : nlohmann::json(e.dead_reason);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void Outbox::Wake() {
+  std::lock_guard lk(mu_);
+  for (auto& [name, w] : workers_) {
+    w->wake = true;
+    w->cv.notify_all();
+  }
+}
+
+Result<std::optional<Outbox::Row>> Outbox::LoadHeadLocked(const std::string& receiver) {
+  state::Statement* st = db_->Cached(
+      "SELECT id, group_key, payload, created_at, attempts, next_attempt_at FROM "
+      "linkwatch_outbox WHERE state = 'pending' AND receiver = ? ORDER BY id LIMIT 1");
+  if (st == nullptr) return Status::Error("outbox: " + db_->LastError());
+  st->Bind(1, receiver);
+  std::optional<Row> row;
+  if (st->Step()) {
+    row.emplace();
+    row->id = st->Int(0);
+    row->receiver = receiver;
+    row->group_key = st->Text(1);
+    row->payload = st->Text(2);
+    row->created_at = st->Real(3);
+    row->attempts = static_cast<int>(st->Int(4));
+    row->next_attempt_at = st->Real(5);
+  }
+  Status s = st->status();
+  st->Reset();
+  if (!s.ok()) return s;
+  return row;
+}
+
+void Outbox::WaitLocked(Worker* w, std::unique_lock<std::mutex>& lk, Duration d) {
+  d = std::clamp(d, Duration::zero(), kMaxIdleWait);
+  w->cv.wait_for(lk, d, [w] { return w->wake || w->stop; });
+  w->wake = false;
+}
+
+void Outbox::Run(Worker* w) {
+  std::unique_lock lk(mu_);
+  while (!w->stop) {
+    auto head = LoadHeadLocked(w->receiver);
+    if (!head.ok()) {
+      spdlog::warn("outbox: receiver {}: {}", w->receiver, head.message());
+      WaitLocked(w, lk, kDbErrorWait);
+      continue;
+    }
+    if (!head->has_value()) {
+      w->cv.wait(lk, [w] { return w->wake || w->stop; });
+      w->wake = false;
+      continue;
+    }
+    const Row row = std::move(**head);
+    const std::string integration = w->notifier->integration();
+    const TimePoint now = clock_.Now();
+    const TimePoint expires = At(row.created_at) + options_.max_age;
+    if (now >= expires) {
+      DeadLocked(row, integration, "expired",
+                 "not delivered within max_age " + FormatDuration(options_.max_age), false);
+      continue;
+    }
+    const TimePoint due = At(row.next_attempt_at);
+    if (due > now) {
+      WaitLocked(w, lk, std::min(due, expires) - now);
+      continue;
+    }
+    if (w->bucket) {
+      if (Duration wait = w->bucket->Wait(now); wait > Duration::zero()) {
+        WaitLocked(w, lk, std::min(now + wait, expires) - now);
+        continue;
+      }
+      w->bucket->Take(now);
+    }
+    auto notification = FromPayload(row.payload);
+    if (!notification.ok()) {
+      DeadLocked(row, integration, "other", notification.message(), true);
+      continue;
+    }
+    w->in_flight = row.id;
+    std::shared_ptr<Notifier> notifier = w->notifier;
+    lk.unlock();
+    const SendResult result = notifier->Send(*notification);
+    lk.lock();
+    w->in_flight = 0;
+    if (result.ok()) {
+      DeliveredLocked(w, row, integration);
+    } else {
+      FailedLocked(w, row, integration, result);
+    }
+  }
+}
+
+void Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integration) {
+  state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
+  if (del == nullptr) {
+    spdlog::error("outbox: {}", db_->LastError());
+  } else if (auto s = del->Bind(1, row.id).Run(); !s.ok()) {
+    // The row stays pending: one duplicate later rather than a lost one.
+    spdlog::error("outbox: marking notification {} delivered: {}", row.id, s.message());
+  }
+  const double latency = std::max(0.0, ToEpochSeconds(clock_.Now()) - row.created_at);
+  if (metrics_ != nullptr) {
+    metrics_->notifications_total.Add({{"receiver", w->receiver}, {"integration", integration}})
+        .Increment();
+    metrics_->notification_latency_seconds
+        .Add({{"receiver", w->receiver}, {"integration", integration}}, Metrics::LatencyBuckets())
+        .Observe(latency);
+  }
+  spdlog::debug("outbox: receiver {}: delivered {} ({} after creation)", w->receiver, row.group_key,
+                FormatDurationSeconds(latency));
+  UpdatePendingGaugeLocked(row.receiver);
+}
+
+void Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integration,
+                          const SendResult& result) {
+  const std::string reason = result.reason.empty() ? "other" : result.reason;
+  const std::string error = reason + ": " + result.detail;
+  if (result.kind == SendResult::kPermanent) {
+    spdlog::warn("outbox: receiver {}: notification for {} failed permanently ({}); dead letter",
+                 w->receiver, row.group_key, error);
+    DeadLocked(row, integration, reason, error, true);
+    return;
+  }
+  CountFailed(w->receiver, integration, reason);
+  const int attempts = row.attempts + 1;
+  // A newer notification for the group arrived while this one was in flight:
+  // it carries the current state, so this one is not retried.
+  state::Statement* newer = db_->Cached(
+      "SELECT 1 FROM linkwatch_outbox WHERE state = 'pending' AND receiver = ? AND "
+      "group_key = ? AND id > ? LIMIT 1");
+  bool superseded = false;
+  if (newer != nullptr) {
+    newer->Bind(1, row.receiver).Bind(2, row.group_key).Bind(3, row.id);
+    superseded = newer->Step();
+    newer->Reset();
+  }
+  if (superseded) {
+    state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
+    if (del != nullptr) (void)del->Bind(1, row.id).Run();
+    spdlog::warn("outbox: receiver {}: attempt {} for {} failed ({}); superseded by a newer one",
+                 w->receiver, attempts, row.group_key, error);
+    UpdatePendingGaugeLocked(row.receiver);
+    return;
+  }
+  Millis delay = result.retry_after
+                     ? std::clamp(*result.retry_after, Millis(0), options_.max_retry_after)
+                     : BackoffLocked(w, attempts);
+  const double next = ToEpochSeconds(clock_.Now() + delay);
+  state::Statement* upd = db_->Cached(
+      "UPDATE linkwatch_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?");
+  if (upd == nullptr) {
+    spdlog::error("outbox: {}", db_->LastError());
+  } else if (auto s = upd->Bind(1, attempts).Bind(2, next).Bind(3, error).Bind(4, row.id).Run();
+             !s.ok()) {
+    spdlog::error("outbox: recording attempt of notification {}: {}", row.id, s.message());
+  }
+  spdlog::warn("outbox: receiver {}: attempt {} for {} failed ({}); retrying in {}", w->receiver,
+               attempts, row.group_key, error, FormatDuration(delay));
+}
+
+void Outbox::DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
+                        const std::string& error, bool count_attempt) {
+  if (count_attempt) CountFailed(row.receiver, integration, reason);
+  state::Statement* upd = db_->Cached(
+      "UPDATE linkwatch_outbox SET state = 'dead', dead_reason = ?, last_error = ?, "
+      "attempts = attempts + ? WHERE id = ?");
+  if (upd == nullptr) {
+    spdlog::error("outbox: {}", db_->LastError());
+  } else if (auto s = upd->Bind(1, reason)
+                          .Bind(2, error)
+                          .Bind(3, count_attempt ? 1 : 0)
+                          .Bind(4, row.id)
+                          .Run();
+             !s.ok()) {
+    spdlog::error("outbox: dead-lettering notification {}: {}", row.id, s.message());
+    return;
+  }
+  CountDead(row.receiver, integration, reason);
+  UpdatePendingGaugeLocked(row.receiver);
+}
+
+void Outbox::UpdatePendingGaugeLocked(const std::string& receiver) {
+  if (metrics_ == nullptr) return;
+  state::Statement* count =
+      db_->Cached("SELECT COUNT(*) FROM linkwatch_outbox WHERE state = 'pending' AND receiver = ?");
+  if (count == nullptr) return;
+  count->Bind(1, receiver);
+  const double n = count->Step() ? static_cast<double>(count->Int(0)) : 0;
+  count->Reset();
+  metrics_->outbox_pending.Add({{"receiver", receiver}}).Set(n);
+}
+
+Millis Outbox::BackoffLocked(Worker* w, int attempts) {
+  const double base = static_cast<double>(options_.backoff_base.count());
+  const double cap = static_cast<double>(options_.backoff_cap.count());
+  const double backoff =
+      std::min(cap, base * std::pow(options_.backoff_factor, std::max(0, attempts - 1)));
+  if (!options_.jitter) return Millis(static_cast<long long>(backoff));
+  std::uniform_real_distribution<double> dist(0, backoff);
+  return Millis(static_cast<long long>(dist(w->rng)));
+}
+
+}  // namespace linkwatch::notifiers

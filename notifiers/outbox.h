@@ -1,0 +1,156 @@
+// Outbox: durable, at-least-once delivery of notifications (notifications.md,
+// "Delivery model"), over the linkwatch_outbox table of the state store.
+//
+// * A notification is written (one transaction per Enqueue batch, together
+//   with the caller's notification log rows) before any attempt, and its row
+//   is deleted only after the receiver acknowledged it; rows still pending
+//   after a crash or restart are sent when the receiver's worker starts.
+// * One worker thread per receiver, so a slow receiver never blocks another;
+//   per receiver delivery is first-in-first-out.
+// * Per (receiver, group) at most one notification waits: a newer one
+//   supersedes an undelivered older one, unless that one is being sent right
+//   now (then the older one is dropped if its attempt fails).
+// * Transport errors, timeouts, 5xx and 429 retry with exponential backoff
+//   (500 ms, factor 2, cap 60 s, full jitter) or the answer's Retry-After (up
+//   to 10 min); permanent failures (other 4xx) are dead-lettered with their
+//   reason; rows older than max_age (24 h) are dead-lettered as "expired".
+// * Optional token bucket per receiver; waiting for a token is no failure.
+// * A notification whose alerts carry a template error is sent (with the
+//   error text) and counted once as a failure with reason "template".
+// Decisions use the injected Clock. Tests with a ManualClock call Wake()
+// after advancing it (workers also re-check by themselves after the computed
+// wait, in real time).
+//
+// Lifecycle: Open, SetReceivers (again on reload), Start (workers begin
+// delivering), Stop. Thread-safe: every method may be called from any
+// thread. The outbox owns its own state::Db connection (guarded by one
+// mutex) and shares the receivers' Notifiers with the caller's configs.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/status.h"
+#include "notifiers/notification.h"
+#include "notifiers/receivers.h"
+
+namespace linkwatch {
+class Metrics;
+}
+namespace linkwatch::state {
+class Db;
+}
+
+namespace linkwatch::notifiers {
+
+struct OutboxOptions {
+  Millis backoff_base{500};
+  double backoff_factor = 2;
+  Millis backoff_cap{60000};
+  bool jitter = true;  // full jitter: a uniform wait in [0, backoff]
+  Millis max_retry_after{600000};
+  Millis max_age{24LL * 3600 * 1000};
+  // Dead rows older than this are removed when the outbox opens.
+  Millis dead_retention{7LL * 24 * 3600 * 1000};
+};
+
+// One row, for /api/v1/notifications.
+struct OutboxEntry {
+  int64_t id = 0;
+  std::string receiver;
+  std::string group_key;
+  std::string state;  // pending | dead
+  int attempts = 0;
+  double next_attempt_at = 0;  // epoch seconds
+  std::string last_error;      // "reason: detail" of the last failed attempt
+  std::string dead_reason;     // clientError, authError, expired, ...
+  double created_at = 0;       // epoch seconds
+};
+
+class Outbox {
+ public:
+  // Opens its own connection to the state store at `state_db_path` (migrating
+  // it if needed). `metrics` may be null (nothing is counted).
+  static Result<std::unique_ptr<Outbox>> Open(const std::string& state_db_path, const Clock& clock,
+                                              Metrics* metrics, OutboxOptions options = {});
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Installs the receivers (at start and on reload): new receivers get a
+  // worker, kept ones get the new Notifier for their next attempt, removed
+  // ones stop (an attempt in flight finishes first) and their pending rows
+  // are dead-lettered with reason "receiverRemoved".
+  void SetReceivers(const std::vector<ReceiverConfig>& receivers);
+
+  // Starts the workers (pending rows of earlier runs go out now). Workers of
+  // receivers added later start at once. Idempotent.
+  void Start();
+
+  // Writes `batch` in one transaction, superseding waiting notifications of
+  // the same (receiver, group); `also`, when given, runs inside the same
+  // transaction (the router writes its notification log there). Wakes the
+  // receivers' workers once committed. created_at 0 means now.
+  Status Enqueue(const std::vector<Notification>& batch,
+                 const std::function<Status(state::Db&)>& also = nullptr);
+
+  // Runs `fn` with the outbox's connection, serialized with everything else
+  // (the router reads its notification log this way).
+  Status WithDb(const std::function<Status(state::Db&)>& fn);
+
+  // Rows in `state` ("pending" or "dead"; "" for both), oldest first.
+  Result<std::vector<OutboxEntry>> List(std::string_view state);
+  // The same for /api/v1/notifications: [{id, receiver, group, state,
+  // attempts, createdAt, nextAttempt, lastError, deadReason}], times in
+  // ISO-8601 UTC. A failure to read is logged and gives [].
+  nlohmann::json ListJson(std::string_view state);
+
+  // Makes every worker re-read the clock now.
+  void Wake();
+  // Stops every worker (attempts in flight finish first). Idempotent.
+  void Stop();
+
+ private:
+  struct Worker;
+  struct Row;
+  Outbox(std::unique_ptr<state::Db> db, const Clock& clock, Metrics* metrics,
+         OutboxOptions options);
+  void StartWorkerLocked(Worker* w);
+  // Metric updates; no-ops without metrics.
+  void CountFailed(const std::string& receiver, const std::string& integration,
+                   const std::string& reason);
+  void CountDead(const std::string& receiver, const std::string& integration,
+                 const std::string& reason);
+  void Run(Worker* w);
+  // The helpers below need mu_ held.
+  Result<std::optional<Row>> LoadHeadLocked(const std::string& receiver);
+  void WaitLocked(Worker* w, std::unique_lock<std::mutex>& lk, Duration d);
+  void DeliveredLocked(Worker* w, const Row& row, const std::string& integration);
+  void FailedLocked(Worker* w, const Row& row, const std::string& integration,
+                    const SendResult& result);
+  void DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
+                  const std::string& error, bool count_attempt);
+  void UpdatePendingGaugeLocked(const std::string& receiver);
+  Millis BackoffLocked(Worker* w, int attempts);
+
+  const Clock& clock_;
+  Metrics* metrics_;
+  const OutboxOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<state::Db> db_;
+  std::map<std::string, std::unique_ptr<Worker>> workers_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace linkwatch::notifiers

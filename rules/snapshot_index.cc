@@ -1,0 +1,457 @@
+#include "rules/snapshot_index.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <optional>
+
+namespace linkwatch::rules {
+namespace {
+
+using state::Cell;
+using state::Row;
+using state::TableId;
+
+inline char LowerChar(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
+
+// Ids, names and entity names match case-insensitively: other tools may
+// write GUIDs in upper case, and Dataverse names are case-insensitive.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the usual case: one writer, one spelling
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (LowerChar(a[i]) != LowerChar(b[i])) return false;
+  }
+  return true;
+}
+
+// A fast case-insensitive hash: 8 bytes at a time with the ASCII case bit
+// set (which folds A-Z onto a-z; the few punctuation pairs it also folds
+// only collide, equality is still exact).
+inline uint64_t Mix(uint64_t h, uint64_t w) {
+  h ^= w;
+  h *= 0x9E3779B97F4A7C15ULL;
+  return h ^ (h >> 29);
+}
+inline uint64_t HashFolded(uint64_t h, std::string_view s) {
+  constexpr uint64_t kCase = 0x2020202020202020ULL;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = Mix(h, w | kCase);
+  }
+  uint64_t tail = 0;
+  for (size_t k = 0; i + k < s.size(); ++k) {
+    tail |= static_cast<uint64_t>(static_cast<unsigned char>(s[i + k]) | 0x20) << (8 * k);
+  }
+  return Mix(h, tail ^ (static_cast<uint64_t>(s.size()) << 56));
+}
+
+struct PairKey {
+  std::string_view a, b;
+};
+inline uint64_t HashKey(const PairKey& k) { return HashFolded(HashFolded(0x12345678, k.a), k.b); }
+
+std::string_view TextOf(const Row& r, int col) {
+  if (col < 0 || static_cast<size_t>(col) >= r.size()) return {};
+  const Cell& c = r[col];
+  return c.kind == Cell::Kind::kText ? std::string_view(c.text) : std::string_view();
+}
+
+std::optional<double> NumberOf(const Row& r, int col) {
+  if (col < 0 || static_cast<size_t>(col) >= r.size()) return std::nullopt;
+  const Cell& c = r[col];
+  if (c.kind != Cell::Kind::kNumber) return std::nullopt;
+  return c.number;
+}
+
+// An open-addressing index of a table's rows by one or two text columns
+// (col_b may be -1). No allocation per row and one probe per lookup, where
+// std::unordered_map costs several cache misses per operation.
+class FlatMap {
+ public:
+  // `prefer(old_row, new_row)`: whether a later row with the same key wins.
+  template <typename Prefer>
+  FlatMap(const std::vector<Row>& rows, int col_a, int col_b, Prefer prefer)
+      : rows_(rows), col_a_(col_a), col_b_(col_b) {
+    size_t cap = 16;
+    while (cap < rows.size() * 2) cap <<= 1;
+    slots_.assign(cap, Slot{0, -1});
+    mask_ = cap - 1;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const auto row = static_cast<int32_t>(r);
+      const PairKey k = KeyOf(row);
+      if (k.a.empty()) continue;
+      const uint64_t h = HashKey(k);
+      size_t i = h & mask_;
+      for (; slots_[i].row >= 0; i = (i + 1) & mask_) {
+        if (slots_[i].hash == h && Same(slots_[i].row, k)) break;
+      }
+      if (slots_[i].row < 0) {
+        slots_[i] = Slot{h, row};
+        ++size_;
+      } else if (prefer(slots_[i].row, row)) {
+        slots_[i].row = row;
+      }
+    }
+  }
+  int32_t Find(const PairKey& k) const {
+    if (k.a.empty()) return -1;
+    const uint64_t h = HashKey(k);
+    for (size_t i = h & mask_; slots_[i].row >= 0; i = (i + 1) & mask_) {
+      if (slots_[i].hash == h && Same(slots_[i].row, k)) return slots_[i].row;
+    }
+    return -1;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t hash;
+    int32_t row;
+  };
+  PairKey KeyOf(int32_t r) const {
+    return PairKey{TextOf(rows_[r], col_a_),
+                   col_b_ < 0 ? std::string_view() : TextOf(rows_[r], col_b_)};
+  }
+  bool Same(int32_t r, const PairKey& k) const {
+    const PairKey mine = KeyOf(r);
+    return EqualsIgnoreCase(mine.a, k.a) && EqualsIgnoreCase(mine.b, k.b);
+  }
+  const std::vector<Row>& rows_;
+  int col_a_, col_b_;
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+bool FirstWins(int32_t, int32_t) { return false; }
+
+int Col(TableId t, std::string_view name) { return state::Table(t).ColumnIndex(name); }
+
+// Column indexes used by the joins, looked up once.
+struct Cols {
+  int profile_name = Col(TableId::kProfile, "name");
+  int profile_state = Col(TableId::kProfile, "profilestate");
+  int pe_profile = Col(TableId::kProfileEntity, "profile");
+  int pe_entityname = Col(TableId::kProfileEntity, "entityname");
+  int es_profile = Col(TableId::kEntityState, "profile");
+  int es_profileentity = Col(TableId::kEntityState, "profileentity");
+  int es_entityname = Col(TableId::kEntityState, "entityname");
+  int ext_entityname = Col(TableId::kExternalTableState, "entityname");
+  int ext_workspace = Col(TableId::kExternalTableState, "synapseworkspacename");
+  int ext_tablestate = Col(TableId::kExternalTableState, "tablestate");
+  int sch_profile = Col(TableId::kSchedule, "profile");
+  int sch_entityname = Col(TableId::kSchedule, "entityname");
+  int sch_type = Col(TableId::kSchedule, "type");
+};
+const Cols& C() {
+  static const Cols cols;
+  return cols;
+}
+
+constexpr double kDeleted = 3;  // profilestate Deleted and externaltablestate Deleted
+
+}  // namespace
+
+struct SnapshotIndex::Maps {
+  std::array<std::optional<FlatMap>, state::kTableCount> by_id;
+  std::optional<FlatMap> profile_by_name;
+  std::optional<FlatMap> entity_by_profile_and_name;
+  std::optional<FlatMap> external_by_workspace_and_name;
+  std::optional<FlatMap> schedule_by_profile_and_name;  // per-table schedules
+  std::vector<int32_t> snapshot_schedule_of_profile;    // per profile row
+};
+
+const char* SubjectName(Subject s) {
+  switch (s) {
+    case Subject::kEntity:
+      return "entity";
+    case Subject::kProfile:
+      return "profile";
+    case Subject::kExternal:
+      return "external";
+  }
+  return "entity";
+}
+
+TableId SubjectTable(Subject s) {
+  switch (s) {
+    case Subject::kProfile:
+      return TableId::kProfile;
+    case Subject::kExternal:
+      return TableId::kExternalTableState;
+    default:
+      return TableId::kEntityState;
+  }
+}
+
+TableId SlotTable(Subject subject, int slot) {
+  switch (slot) {
+    case kSlotProfile:
+      return TableId::kProfile;
+    case kSlotEntity:
+      return TableId::kProfileEntity;
+    case kSlotExternal:
+      return TableId::kExternalTableState;
+    case kSlotSchedule:
+      return TableId::kSchedule;
+    default:
+      return SubjectTable(subject);
+  }
+}
+
+SnapshotIndex::SnapshotIndex(const state::Snapshot& snap)
+    : snap_(snap), maps_(std::make_unique<Maps>()) {
+  for (int s = 0; s < kSubjectCount; ++s) {
+    const auto subject = static_cast<Subject>(s);
+    const size_t n = snap_[SubjectTable(subject)].rows.size();
+    auto& joins = joins_[s];
+    joins.resize(n);
+    for (size_t r = 0; r < n; ++r) {
+      joins[r].fill(-1);
+      joins[r][kSlotSelf] = static_cast<int32_t>(r);
+    }
+    prepared_[s] = SlotBit(kSlotSelf);
+  }
+  for (int t = 0; t < state::kTableCount; ++t) {
+    lookups_[t].resize(state::Table(static_cast<TableId>(t)).columns.size());
+  }
+}
+
+SnapshotIndex::~SnapshotIndex() = default;
+
+void SnapshotIndex::Prepare(const IndexNeeds& needs) {
+  for (int s = 0; s < kSubjectCount; ++s) {
+    if (needs.slots[s]) PrepareJoins(static_cast<Subject>(s), needs.slots[s]);
+  }
+  for (const auto& [table, column] : needs.lookups) PrepareLookup(table, column);
+  for (int t = 0; t < state::kTableCount; ++t) {
+    if (!needs.columns[t].empty()) PrepareColumns(static_cast<TableId>(t), needs.columns[t]);
+  }
+}
+
+void SnapshotIndex::PrepareColumns(TableId table, const std::vector<int>& columns) {
+  const auto& def = state::Table(table);
+  const auto& rows = snap_[table].rows;
+  auto& numbers = numbers_[static_cast<int>(table)];
+  auto& texts = texts_[static_cast<int>(table)];
+  numbers.resize(def.columns.size());
+  texts.resize(def.columns.size());
+  std::vector<int> num_cols, text_cols;
+  for (int c : columns) {
+    if (c < 0 || static_cast<size_t>(c) >= def.columns.size() || rows.empty()) continue;
+    const auto type = def.columns[c].type;
+    const bool text = type == state::ColumnType::kString || type == state::ColumnType::kGuid ||
+                      type == state::ColumnType::kLookup;
+    auto& list = text ? text_cols : num_cols;
+    if ((text ? texts[c].empty() : numbers[c].empty()) &&
+        std::find(list.begin(), list.end(), c) == list.end()) {
+      list.push_back(c);
+    }
+  }
+  if (num_cols.empty() && text_cols.empty()) return;
+  for (int c : num_cols) numbers[c].resize(rows.size());
+  for (int c : text_cols) texts[c].resize(rows.size());
+  constexpr double kNull = std::numeric_limits<double>::quiet_NaN();
+  // One pass, row by row: each row's cells are read while in cache.
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Row& row = rows[r];
+    for (int c : num_cols) {
+      const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;
+      numbers[c][r] = cell && cell->kind == Cell::Kind::kNumber ? cell->number : kNull;
+    }
+    for (int c : text_cols) {
+      const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;
+      texts[c][r] = cell && cell->kind == Cell::Kind::kText ? std::string_view(cell->text)
+                                                             : std::string_view();
+    }
+  }
+}
+
+int32_t SnapshotIndex::FindById(TableId table, std::string_view id) {
+  if (id.empty()) return -1;
+  auto& map = maps_->by_id[static_cast<int>(table)];
+  if (!map) map.emplace(snap_[table].rows, 0, -1, FirstWins);
+  return map->Find(PairKey{id, {}});
+}
+
+void SnapshotIndex::PrepareLookup(TableId table, int column) {
+  const auto& def = state::Table(table);
+  if (column < 0 || static_cast<size_t>(column) >= def.columns.size()) return;
+  const auto& col = def.columns[column];
+  if (col.type != state::ColumnType::kLookup || !col.lookup_table) return;
+  auto& targets = lookups_[static_cast<int>(table)][column];
+  const auto& rows = snap_[table].rows;
+  if (!targets.empty() || rows.empty()) return;
+  targets.resize(rows.size());
+  // Consecutive rows usually reference the same row (tables of one profile).
+  std::string_view last_key;
+  int32_t last = -1;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::string_view key = TextOf(rows[r], column);
+    if (r == 0 || key != last_key) {
+      last_key = key;
+      last = FindById(*col.lookup_table, key);
+    }
+    targets[r] = last;
+  }
+}
+
+void SnapshotIndex::PrepareJoins(Subject subject, uint8_t slot_mask) {
+  const int s = static_cast<int>(subject);
+  // Every join goes through the row's profile.
+  if (slot_mask & (SlotBit(kSlotEntity) | SlotBit(kSlotExternal) | SlotBit(kSlotSchedule))) {
+    slot_mask |= SlotBit(kSlotProfile);
+  }
+  for (int slot : {kSlotProfile, kSlotEntity, kSlotExternal, kSlotSchedule}) {
+    if ((slot_mask & SlotBit(slot)) && !(prepared_[s] & SlotBit(slot))) {
+      ComputeSlot(subject, slot);
+      prepared_[s] |= SlotBit(slot);
+    }
+  }
+}
+
+void SnapshotIndex::ComputeSlot(Subject subject, int slot) {
+  const Cols& c = C();
+  Maps& m = *maps_;
+  auto& joins = joins_[static_cast<int>(subject)];
+  const auto& subject_rows = snap_[SubjectTable(subject)].rows;
+  const auto& profiles = snap_[TableId::kProfile].rows;
+
+  // The entity name of subject row r, and the id of its profile row.
+  const int name_col = subject == Subject::kEntity     ? c.es_entityname
+                       : subject == Subject::kExternal ? c.ext_entityname
+                                                       : -1;
+  auto entity_name = [&](size_t r) { return TextOf(subject_rows[r], name_col); };
+  auto profile_id = [&](size_t r) -> std::string_view {
+    const int32_t p = joins[r][kSlotProfile];
+    return p < 0 ? std::string_view() : TextOf(profiles[p], 0);
+  };
+
+  switch (slot) {
+    case kSlotProfile: {
+      if (subject == Subject::kProfile) {
+        for (auto& j : joins) j[kSlotProfile] = j[kSlotSelf];
+      } else if (subject == Subject::kEntity) {
+        PrepareLookup(TableId::kEntityState, c.es_profile);
+        const auto& targets = lookups_[static_cast<int>(TableId::kEntityState)][c.es_profile];
+        for (size_t r = 0; r < joins.size() && r < targets.size(); ++r) {
+          joins[r][kSlotProfile] = targets[r];
+        }
+      } else {
+        // External tables name their profile by its name (the workspace name);
+        // a live profile wins over a soft-deleted one of the same name.
+        if (!m.profile_by_name) {
+          m.profile_by_name.emplace(profiles, c.profile_name, -1, [&](int32_t old, int32_t now) {
+            return NumberOf(profiles[old], c.profile_state) == kDeleted &&
+                   NumberOf(profiles[now], c.profile_state) != kDeleted;
+          });
+        }
+        std::string_view last_key;
+        int32_t last = -1;
+        for (size_t r = 0; r < joins.size(); ++r) {
+          std::string_view key = TextOf(subject_rows[r], c.ext_workspace);
+          if (r == 0 || key != last_key) {
+            last = m.profile_by_name->Find(PairKey{key, {}});
+            last_key = key;
+          }
+          joins[r][kSlotProfile] = last;
+        }
+      }
+      break;
+    }
+    case kSlotEntity: {
+      if (subject == Subject::kProfile) break;
+      const auto& pe_rows = snap_[TableId::kProfileEntity].rows;
+      auto by_name = [&](std::string_view pid, std::string_view name) -> int32_t {
+        if (pid.empty()) return -1;
+        if (!m.entity_by_profile_and_name) {
+          m.entity_by_profile_and_name.emplace(pe_rows, c.pe_profile, c.pe_entityname, FirstWins);
+        }
+        return m.entity_by_profile_and_name->Find(PairKey{pid, name});
+      };
+      if (subject == Subject::kEntity) PrepareLookup(TableId::kEntityState, c.es_profileentity);
+      for (size_t r = 0; r < joins.size(); ++r) {
+        const std::string_view name = entity_name(r);
+        int32_t found = -1;
+        if (subject == Subject::kEntity) {
+          const std::string_view pid = TextOf(subject_rows[r], c.es_profile);
+          // The sync core fills the profileentity lookup: use it when it
+          // agrees with the contract's join (same profile and entityname).
+          const int32_t t =
+              LookupTarget(TableId::kEntityState, c.es_profileentity, static_cast<int32_t>(r));
+          if (t >= 0 && EqualsIgnoreCase(TextOf(pe_rows[t], c.pe_entityname), name) &&
+              EqualsIgnoreCase(TextOf(pe_rows[t], c.pe_profile), pid)) {
+            found = t;
+          } else {
+            found = by_name(pid, name);
+            // Rows written by other tools may only carry the lookup.
+            if (found < 0) found = t;
+          }
+        } else {
+          found = by_name(profile_id(r), name);
+        }
+        joins[r][kSlotEntity] = found;
+      }
+      break;
+    }
+    case kSlotExternal: {
+      if (subject == Subject::kProfile) break;
+      if (subject == Subject::kExternal) {
+        for (auto& j : joins) j[kSlotExternal] = j[kSlotSelf];
+        break;
+      }
+      const auto& ext_rows = snap_[TableId::kExternalTableState].rows;
+      if (!m.external_by_workspace_and_name) {
+        // A removed table leaves a Deleted row behind; a re-added one wins.
+        m.external_by_workspace_and_name.emplace(
+            ext_rows, c.ext_workspace, c.ext_entityname, [&](int32_t old, int32_t now) {
+              return NumberOf(ext_rows[old], c.ext_tablestate) == kDeleted &&
+                     NumberOf(ext_rows[now], c.ext_tablestate) != kDeleted;
+            });
+      }
+      for (size_t r = 0; r < joins.size(); ++r) {
+        const int32_t p = joins[r][kSlotProfile];
+        if (p < 0) continue;
+        joins[r][kSlotExternal] = m.external_by_workspace_and_name->Find(
+            PairKey{TextOf(profiles[p], c.profile_name), entity_name(r)});
+      }
+      break;
+    }
+    case kSlotSchedule: {
+      const auto& rows = snap_[TableId::kSchedule].rows;
+      if (!m.schedule_by_profile_and_name) {
+        m.schedule_by_profile_and_name.emplace(rows, c.sch_profile, c.sch_entityname, FirstWins);
+        m.snapshot_schedule_of_profile.assign(profiles.size(), -1);
+        for (size_t r = 0; r < rows.size(); ++r) {
+          if (!TextOf(rows[r], c.sch_entityname).empty()) continue;
+          if (NumberOf(rows[r], c.sch_type) != 0.0) continue;  // Snapshot schedules only
+          const int32_t p = FindById(TableId::kProfile, TextOf(rows[r], c.sch_profile));
+          if (p >= 0 && m.snapshot_schedule_of_profile[p] < 0) {
+            m.snapshot_schedule_of_profile[p] = static_cast<int32_t>(r);
+          }
+        }
+      }
+      // Per-table schedules are rare: only look for them when there are some.
+      bool per_table = false;
+      for (const auto& row : rows) per_table |= !TextOf(row, c.sch_entityname).empty();
+      for (size_t r = 0; r < joins.size(); ++r) {
+        const int32_t p = joins[r][kSlotProfile];
+        if (p < 0) continue;
+        int32_t found = -1;
+        if (per_table) {
+          const std::string_view name = entity_name(r);
+          if (!name.empty()) found = m.schedule_by_profile_and_name->Find(PairKey{profile_id(r), name});
+        }
+        joins[r][kSlotSchedule] = found >= 0 ? found : m.snapshot_schedule_of_profile[p];
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace linkwatch::rules

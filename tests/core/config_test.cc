@@ -1,0 +1,102 @@
+#include "agent/core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace linkwatch {
+namespace {
+
+std::vector<std::string> ProblemsOf(const std::string& text) {
+  try {
+    ParseConfig(text, "/etc/lw/linkwatch.yaml");
+  } catch (const InputError& e) {
+    std::vector<std::string> out;
+    for (const auto& p : e.problems()) out.push_back(p.ToString());
+    return out;
+  }
+  return {};
+}
+
+TEST(ConfigTest, MinimalConfigGetsDefaults) {
+  Config c = ParseConfig("state_db: state.db\n", "/etc/lw/linkwatch.yaml");
+  EXPECT_EQ(c.state_db, "/etc/lw/state.db");
+  EXPECT_EQ(c.http.listen, "127.0.0.1:9464");
+  EXPECT_EQ(c.watch.interval, Millis(15000));
+  ASSERT_EQ(c.watch.sources.size(), 1u);
+  EXPECT_EQ(c.watch.sources[0].name, "local");
+  EXPECT_EQ(c.watch.sources[0].path, "/etc/lw/state.db");
+}
+
+TEST(ConfigTest, ParsesProfilesWithShorthandTables) {
+  Config c = ParseConfig(R"(state_db: s.db
+profiles:
+  - name: crm
+    source: {type: sqlite, path: crm.db}
+    destination: {type: lake, path: lake}
+    sync_interval: 2s
+    tables:
+      - {name: account, append_only: true, partition: month}
+      - contact
+)",
+                         "/x/c.yaml");
+  ASSERT_EQ(c.profiles.size(), 1u);
+  const auto& p = c.profiles[0];
+  EXPECT_EQ(p.source_path, "/x/crm.db");
+  EXPECT_EQ(p.sync_interval, Millis(2000));
+  ASSERT_EQ(p.tables.size(), 2u);
+  EXPECT_TRUE(p.tables[0].append_only);
+  EXPECT_EQ(p.tables[0].partition, "year");  // append_only forces year
+  EXPECT_EQ(p.tables[1].name, "contact");
+}
+
+TEST(ConfigTest, UnknownKeyIsReportedWithPositionAndSuggestion) {
+  auto problems = ProblemsOf("state_db: s.db\nwatch:\n  intervall: 5s\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0],
+            "/etc/lw/linkwatch.yaml:3:3: unknown key \"intervall\" in watch (did you mean "
+            "\"interval\"?)");
+}
+
+TEST(ConfigTest, BadDurationIsReportedAtTheValue) {
+  auto problems = ProblemsOf("state_db: s.db\nwatch: {interval: 5 minutes}\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].rfind("/etc/lw/linkwatch.yaml:2:19: watch.interval: invalid duration", 0),
+            0u)
+      << problems[0];
+}
+
+TEST(ConfigTest, EveryProblemIsListed) {
+  auto problems = ProblemsOf(R"(http: {listen: nohostport}
+watch:
+  sources:
+    - {name: a, type: ftp}
+profiles:
+  - name: "bad name"
+    source: {type: sqlite}
+    destination: {type: lake, path: l}
+    tables: []
+)");
+  // state_db missing, listen, source type, profile name, source path, tables
+  EXPECT_EQ(problems.size(), 6u);
+}
+
+TEST(ConfigTest, MissingSecretEnvIsAProblem) {
+  ::unsetenv("LW_TEST_UNSET");
+  auto problems = ProblemsOf("state_db: s.db\nhttp: {api_token: {env: LW_TEST_UNSET}}\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("LW_TEST_UNSET is not set"), std::string::npos);
+  ::setenv("LW_TEST_SET", "s3cret", 1);
+  Config c = ParseConfig("state_db: s.db\nhttp: {api_token: {env: LW_TEST_SET}}\n", "/c.yaml");
+  EXPECT_EQ(c.http.api_token.Reveal(), "s3cret");
+  EXPECT_EQ(c.http.api_token.Describe().find("s3cret"), std::string::npos);
+}
+
+TEST(ConfigTest, MissingRuleFileIsAProblem) {
+  auto problems = ProblemsOf("state_db: s.db\nwatch: {rule_files: [nope.yaml, 'r/*.yaml']}\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("nope.yaml does not exist"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace linkwatch

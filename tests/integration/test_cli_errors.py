@@ -1,0 +1,172 @@
+"""Each kind of mistake in a config, rule or rule-test file gives exit code 2
+and a file:line:column message naming where it is."""
+import os
+import re
+import unittest
+
+from harness import ROOT, TempDirTest, run_cli
+
+GOOD_RULES = """groups:
+  - name: g
+    rules:
+      - alert: A
+        expr: syncstate == "InProgress"
+"""
+
+
+class CliErrorTest(TempDirTest):
+    def assertProblem(self, args, path, line, message, column=None):
+        code, out, err = run_cli(*args)
+        text = out + err
+        self.assertEqual(code, 2, "exit code for %s\n%s" % (args, text))
+        pattern = re.escape(path) + r":%d:(\d+): .*%s" % (line, re.escape(message))
+        m = re.search(pattern, text)
+        self.assertTrue(m, "expected %s:%d:<col>: ...%s... in:\n%s" % (path, line, message, text))
+        if column is not None:
+            self.assertEqual(int(m.group(1)), column, text)
+        return text
+
+    # --- config ---------------------------------------------------------------------------
+    def config(self, text):
+        return self.write("linkwatch.yaml", text)
+
+    def test_config_unknown_key(self):
+        p = self.config("state_db: s.db\nwatch:\n  intervall: 5s\n")
+        self.assertProblem(["check-config", "--config", p], p, 3, 'did you mean "interval"', 3)
+
+    def test_config_bad_duration(self):
+        p = self.config("state_db: s.db\nwatch:\n  interval: 5 minutes\n")
+        self.assertProblem(["check-config", "--config", p], p, 3, "invalid duration", 13)
+
+    def test_config_yaml_syntax(self):
+        p = self.config("state_db: s.db\nwatch: [1, 2\n")
+        self.assertProblem(["check-config", "--config", p], p, 3, "YAML syntax error")
+
+    def test_config_unset_secret(self):
+        p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    webhook:\n"
+                        "      url: {env: LW_SURELY_UNSET_VAR}\nroute: {receiver: h}\n")
+        self.assertProblem(["check-config", "--config", p], p, 5, "LW_SURELY_UNSET_VAR")
+
+    def test_config_route_to_unknown_receiver(self):
+        p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    log: {}\n"
+                        "route:\n  receiver: nobody\n")
+        self.assertProblem(["check-config", "--config", p], p, 6, "nobody")
+
+    def test_config_unknown_integration(self):
+        p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    pager: {}\n"
+                        "route: {receiver: h}\n")
+        self.assertProblem(["check-config", "--config", p], p, 4, "pager")
+
+    def test_config_reports_rule_file_problems_too(self):
+        rules = self.write("rules/bad.yaml", GOOD_RULES.replace('"InProgress"', '"Running"'))
+        p = self.config("state_db: s.db\nwatch: {rule_files: [rules/*.yaml]}\n")
+        self.assertProblem(["check-config", "--config", p], rules, 5, "Running")
+
+    def test_good_config_is_ok(self):
+        self.write("rules/ok.yaml", GOOD_RULES)
+        p = self.config("state_db: s.db\nwatch: {rule_files: [rules/*.yaml]}\n"
+                        "receivers: [{name: c, log: {}}]\nroute: {receiver: c}\n")
+        code, out, err = run_cli("check-config", "--config", p)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("ok", out)
+
+    # --- rule files ---------------------------------------------------------------------------
+    def rules(self, text):
+        return self.write("rules.yaml", text)
+
+    def test_rule_unknown_column(self):
+        p = self.rules(GOOD_RULES.replace("syncstate ==", "syncstat =="))
+        self.assertProblem(["rules", "check", p], p, 5, "syncstat", 15)
+
+    def test_rule_unknown_choice_label(self):
+        p = self.rules(GOOD_RULES.replace('"InProgress"', '"Running"'))
+        self.assertProblem(["rules", "check", p], p, 5, "Running")
+
+    def test_rule_type_error(self):
+        p = self.rules(GOOD_RULES.replace('syncstate == "InProgress"',
+                                          "age(lastsynceddatatime) > 900"))
+        self.assertProblem(["rules", "check", p], p, 5, "duration")
+
+    def test_rule_syntax_error(self):
+        p = self.rules(GOOD_RULES.replace('syncstate == "InProgress"', "syncstate == (1"))
+        self.assertProblem(["rules", "check", p], p, 5, "")
+
+    def test_rule_bad_for(self):
+        p = self.rules(GOOD_RULES + "        for: 5 minutes\n")
+        self.assertProblem(["rules", "check", p], p, 6, "invalid duration", 14)
+
+    def test_rule_unknown_key(self):
+        p = self.rules(GOOD_RULES + "        labelz: {a: b}\n")
+        self.assertProblem(["rules", "check", p], p, 6, 'did you mean "labels"', 9)
+
+    def test_good_rules_are_ok(self):
+        p = self.rules(GOOD_RULES)
+        code, out, err = run_cli("rules", "check", p)
+        self.assertEqual(code, 0, out + err)
+
+    # --- rule-test files ------------------------------------------------------------------------
+    def rule_test(self, body):
+        self.write("r.yaml", GOOD_RULES)
+        return self.write("r.test.yaml", "rule_files: [r.yaml]\ntests:\n" + body)
+
+    def test_rule_test_at_not_multiple_of_interval(self):
+        p = self.rule_test("  - name: t\n    interval: 1m\n    states:\n      - at: 90s\n"
+                           "        synapselinkprofile: [{name: crm}]\n")
+        self.assertProblem(["rules", "test", p], p, 6, "interval")
+
+    def test_rule_test_unknown_table(self):
+        p = self.rule_test("  - name: t\n    interval: 1m\n    states:\n      - at: 0m\n"
+                           "        synapselinkprofiles: [{name: crm}]\n")
+        self.assertProblem(["rules", "test", p], p, 7, "synapselinkprofiles")
+
+    def test_rule_test_unknown_column(self):
+        p = self.rule_test("  - name: t\n    interval: 1m\n    states:\n      - at: 0m\n"
+                           "        synapselinkprofile: [{nam: crm}]\n")
+        self.assertProblem(["rules", "test", p], p, 7, "nam")
+
+    def test_rule_test_missing_rule_file(self):
+        p = self.write("x.test.yaml", "rule_files: [nope.yaml]\ntests: []\n")
+        self.assertProblem(["rules", "test", p], p, 1, "nope.yaml")
+
+
+class ShippedRulesTest(TempDirTest):
+    def test_example_rule_tests_pass(self):
+        path = os.path.join(ROOT, "examples", "rules", "synapse-link.test.yaml")
+        code, out, err = run_cli("rules", "test", path)
+        self.assertEqual(code, 0, out + err)
+        self.assertNotIn("FAIL", out)
+
+    def test_example_rules_check(self):
+        path = os.path.join(ROOT, "examples", "rules", "synapse-link.yaml")
+        code, out, err = run_cli("rules", "check", path)
+        self.assertEqual(code, 0, out + err)
+
+    def test_wrong_expectation_fails_with_diff(self):
+        rules = os.path.join(ROOT, "examples", "rules", "synapse-link.yaml")
+        p = self.write("wrong.test.yaml", """rule_files: [%s]
+tests:
+  - name: expects the wrong severity
+    start: 2026-01-01T00:00:00Z
+    interval: 1m
+    states:
+      - at: 0m
+        synapselinkprofile: [{name: crm, profilestate: Active}]
+        synapselinkprofileentitystate:
+          - {profile: crm, entityname: account, syncstate: InProgress, initialsyncstate: Completed,
+             lastsynceddatatime: 2026-01-01T00:00:00Z, crmrecordcount: 10, lakerecordcount: 10}
+    alerts:
+      - at: 21m
+        firing:
+          - {alertname: SyncStalled, labels: {profile: crm, entity: account, severity: warning}}
+""" % rules)
+        code, out, err = run_cli("rules", "test", p)
+        self.assertEqual(code, 1, out + err)
+        text = out + err
+        self.assertIn("FAIL", text)
+        self.assertIn("expects the wrong severity", text)
+        self.assertRegex(text, r"-.*severity=\"?warning")
+        self.assertRegex(text, r"\+.*severity=\"?critical")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,154 @@
+#include "notifiers/http_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/fakes/http_receiver.h"
+#include "tests/notifiers/test_util.h"
+
+namespace linkwatch::notifiers {
+namespace {
+
+using fakes::HttpReceiver;
+
+// A loopback port nobody listens on.
+int ClosedPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+HttpResponse Answer(long status, HttpHeaders headers = {}, std::string body = {}) {
+  HttpResponse r;
+  r.status = status;
+  r.headers = std::move(headers);
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(HttpClientTest, PostsBodyAndHeadersAndReadsTheAnswer) {
+  HttpReceiver server;
+  server.Push(202, {{"Retry-After", "7"}, {"X-Id", "abc"}}, "accepted");
+  HttpClient client;
+  HttpRequest req;
+  req.url = server.Url("/alerts?x=1");
+  req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer t"}};
+  req.body = R"({"a":1})";
+  HttpResponse r = client.Send(req);
+  ASSERT_TRUE(r.answered()) << r.error_message;
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "accepted");
+  EXPECT_EQ(r.Header("x-id"), "abc");
+  EXPECT_EQ(r.Header("retry-after"), "7");
+  EXPECT_FALSE(r.Header("missing").has_value());
+
+  auto got = server.Requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].target, "/alerts?x=1");
+  EXPECT_EQ(got[0].body, R"({"a":1})");
+  EXPECT_EQ(got[0].Header("Content-Type"), "application/json");
+  EXPECT_EQ(got[0].Header("Authorization"), "Bearer t");
+  EXPECT_FALSE(got[0].Header("Expect").has_value());
+}
+
+TEST(HttpClientTest, ReusesTheClientForSeveralRequests) {
+  HttpReceiver server;
+  server.Push(500);
+  HttpClient client;
+  HttpRequest req;
+  req.url = server.Url();
+  req.body = std::string(5000, 'x');  // large enough that curl would send Expect
+  EXPECT_EQ(client.Send(req).status, 500);
+  EXPECT_EQ(client.Send(req).status, 200);
+  ASSERT_EQ(server.Count(), 2u);
+  EXPECT_EQ(server.Requests()[1].body.size(), 5000u);
+}
+
+TEST(HttpClientTest, SlowServerTimesOut) {
+  HttpReceiver server;
+  server.Push(fakes::ScriptedResponse{200, {}, {}, std::chrono::seconds(5)});
+  HttpClient client;
+  HttpRequest req;
+  req.url = server.Url();
+  req.timeout = Millis(150);
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse r = client.Send(req);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(r.error, HttpResponse::Error::kTimeout);
+  SendResult s = ClassifyHttpResponse(r, SystemClock::Instance());
+  EXPECT_EQ(s.kind, SendResult::kRetry);
+  EXPECT_EQ(s.reason, "timeout");
+}
+
+TEST(HttpClientTest, RefusedConnectionIsARetryableTransportError) {
+  HttpClient client;
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ClosedPort()) + "/secret-path-token";
+  HttpResponse r = client.Send(req);
+  EXPECT_EQ(r.error, HttpResponse::Error::kTransport);
+  EXPECT_EQ(r.error_message.find("secret-path-token"), std::string::npos);
+  SendResult s = ClassifyHttpResponse(r, SystemClock::Instance());
+  EXPECT_EQ(s.kind, SendResult::kRetry);
+  EXPECT_EQ(s.reason, "other");
+}
+
+TEST(HttpClientTest, ClassifiesAnswersByTheDeliveryRules) {
+  ManualClock clock(testutil::T0());
+  struct Case {
+    long status;
+    SendResult::Kind kind;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {200, SendResult::kOk, ""},
+      {202, SendResult::kOk, ""},
+      {204, SendResult::kOk, ""},
+      {429, SendResult::kRetry, "rateLimited"},
+      {500, SendResult::kRetry, "serverError"},
+      {503, SendResult::kRetry, "serverError"},
+      {401, SendResult::kPermanent, "authError"},
+      {403, SendResult::kPermanent, "authError"},
+      {400, SendResult::kPermanent, "clientError"},
+      {404, SendResult::kPermanent, "clientError"},
+      {413, SendResult::kPermanent, "clientError"},
+      {301, SendResult::kPermanent, "clientError"},
+  };
+  for (const auto& c : cases) {
+    SendResult s = ClassifyHttpResponse(Answer(c.status, {}, "why"), clock);
+    EXPECT_EQ(s.kind, c.kind) << c.status;
+    EXPECT_EQ(s.reason, c.reason) << c.status;
+    if (c.kind != SendResult::kOk) {
+      EXPECT_NE(s.detail.find(std::to_string(c.status)), std::string::npos) << s.detail;
+    }
+  }
+}
+
+TEST(HttpClientTest, HonoursRetryAfterSecondsAndHttpDate) {
+  ManualClock clock(FromEpochSeconds(*ParseDateTime("2015-10-21T07:27:00Z")));
+  SendResult s = ClassifyHttpResponse(Answer(429, {{"Retry-After", "120"}}), clock);
+  ASSERT_TRUE(s.retry_after.has_value());
+  EXPECT_EQ(*s.retry_after, Millis(120000));
+
+  s = ClassifyHttpResponse(Answer(503, {{"retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"}}), clock);
+  ASSERT_TRUE(s.retry_after.has_value());
+  EXPECT_EQ(*s.retry_after, Millis(60000));
+
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:00:00 GMT", clock.Now()), Millis(0));
+  EXPECT_FALSE(ParseRetryAfter("soon", clock.Now()).has_value());
+  EXPECT_FALSE(ParseRetryAfter("", clock.Now()).has_value());
+  EXPECT_FALSE(
+      ClassifyHttpResponse(Answer(429, {{"Retry-After", "soon"}}), clock).retry_after.has_value());
+}
+
+}  // namespace
+}  // namespace linkwatch::notifiers

@@ -1,0 +1,468 @@
+#include "notifiers/outbox.h"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/core/problem.h"
+#include "agent/core/yaml_util.h"
+#include "agent/state/db.h"
+#include "exporters/metrics.h"
+#include "tests/fakes/http_receiver.h"
+#include "tests/notifiers/test_util.h"
+
+namespace linkwatch::notifiers {
+namespace {
+
+using fakes::HttpReceiver;
+using fakes::ScriptedResponse;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testutil::MakeAlert;
+using testutil::WaitUntil;
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.jitter = false;  // exact backoff, so the test can check it
+    Open();
+  }
+
+  void Open() {
+    outbox_.reset();
+    auto o = Outbox::Open(dir_.File("state.db"), clock_, &metrics_, options_);
+    ASSERT_TRUE(o.ok()) << o.message();
+    outbox_ = std::move(o).value();
+  }
+
+  // Webhook receivers named after the servers' keys.
+  void Receivers(const std::map<std::string, const HttpReceiver*>& servers,
+                 const std::string& extra = "", bool start = true) {
+    std::string yaml = "receivers:\n";
+    for (const auto& [name, server] : servers) {
+      yaml +=
+          "  - name: " + name + "\n    webhook: {url: '" + server->Url("/" + name) + "'}\n" + extra;
+    }
+    Problems problems("config.yaml");
+    auto rs = ParseReceivers(LoadYamlString(yaml, "config.yaml")["receivers"], "config.yaml",
+                             dir_.path().string(), problems, clock_);
+    ASSERT_TRUE(problems.empty()) << problems.list()[0].ToString();
+    outbox_->SetReceivers(rs);
+    if (start) outbox_->Start();
+  }
+
+  Notification Make(const std::string& receiver, const std::string& group,
+                    std::vector<std::string> entities = {"account"}) {
+    Notification n;
+    n.receiver = receiver;
+    n.group_labels = {{"alertname", group}};
+    n.group_key = "{}:{alertname=\"" + group + "\"}";
+    n.created_at = ToEpochSeconds(clock_.Now());
+    for (const auto& e : entities) {
+      n.alerts.push_back(MakeAlert({{"alertname", group}, {"entity", e}}, AlertState::kFiring,
+                                   ToEpochSeconds(clock_.Now())));
+    }
+    return n;
+  }
+
+  void Enqueue(const Notification& n) {
+    Status s = outbox_->Enqueue({n});
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+
+  std::vector<OutboxEntry> List(const std::string& state) {
+    auto l = outbox_->List(state);
+    EXPECT_TRUE(l.ok()) << l.message();
+    return l.ok() ? *l : std::vector<OutboxEntry>{};
+  }
+
+  // Waits until the head pending row has `attempts` attempts recorded.
+  bool WaitForAttempts(int attempts) {
+    return WaitUntil([&] {
+      auto l = List("pending");
+      return !l.empty() && l[0].attempts == attempts;
+    });
+  }
+
+  double Counter(prometheus::Family<prometheus::Counter>& f,
+                 const std::map<std::string, std::string>& labels) {
+    return f.Add(labels).Value();
+  }
+  double Delivered(const std::string& receiver) {
+    return Counter(metrics_.notifications_total,
+                   {{"receiver", receiver}, {"integration", "webhook"}});
+  }
+  double Failed(const std::string& receiver, const std::string& reason) {
+    return Counter(metrics_.notifications_failed_total,
+                   {{"receiver", receiver}, {"integration", "webhook"}, {"reason", reason}});
+  }
+  double Dead(const std::string& receiver, const std::string& reason) {
+    return Counter(metrics_.notifications_dead_total,
+                   {{"receiver", receiver}, {"integration", "webhook"}, {"reason", reason}});
+  }
+  double Pending(const std::string& receiver) {
+    return metrics_.outbox_pending.Add({{"receiver", receiver}}).Value();
+  }
+  void AdvanceAndWake(Duration d) {
+    clock_.Advance(d);
+    outbox_->Wake();
+  }
+
+  testutil::TempDir dir_;
+  ManualClock clock_{testutil::T0()};
+  Metrics metrics_;
+  OutboxOptions options_;
+  std::unique_ptr<Outbox> outbox_;
+};
+
+TEST_F(OutboxTest, DeliversAsSoonAsEnqueuedAndCountsIt) {
+  HttpReceiver server;
+  Receivers({{"hooks", &server}});
+  const Notification n = Make("hooks", "SyncStalled");
+  const auto start = std::chrono::steady_clock::now();
+  Enqueue(n);
+  ASSERT_TRUE(server.WaitForRequests(1));
+  const auto took = server.Requests()[0].received_at - start;
+  EXPECT_LT(took, milliseconds(1000))
+      << "enqueue -> POST took " << std::chrono::duration<double>(took).count() << "s";
+  EXPECT_EQ(nlohmann::json::parse(server.Requests()[0].body), WebhookBody(n));
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  EXPECT_TRUE(List("").empty());
+  EXPECT_EQ(Pending("hooks"), 0);
+  auto latency =
+      metrics_.notification_latency_seconds
+          .Add({{"receiver", "hooks"}, {"integration", "webhook"}}, Metrics::LatencyBuckets())
+          .Collect();
+  EXPECT_EQ(latency.histogram.sample_count, 1u);
+}
+
+TEST_F(OutboxTest, RetriesOn503WithExponentialBackoffThenDelivers) {
+  HttpReceiver server;
+  server.Push(503);
+  server.Push(503);
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+
+  ASSERT_TRUE(WaitForAttempts(1));
+  auto e = List("pending").at(0);
+  EXPECT_EQ(e.next_attempt_at, ToEpochSeconds(testutil::T0() + milliseconds(500)));
+  EXPECT_NE(e.last_error.find("serverError: HTTP 503"), std::string::npos) << e.last_error;
+  EXPECT_EQ(Failed("hooks", "serverError"), 1);
+  EXPECT_EQ(Pending("hooks"), 1);
+
+  AdvanceAndWake(milliseconds(500));
+  ASSERT_TRUE(WaitForAttempts(2));
+  e = List("pending").at(0);
+  EXPECT_EQ(e.next_attempt_at, ToEpochSeconds(testutil::T0() + milliseconds(1500)));
+
+  AdvanceAndWake(milliseconds(1000));
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  EXPECT_EQ(server.Count(), 3u);
+  EXPECT_EQ(Failed("hooks", "serverError"), 2);
+  EXPECT_TRUE(List("").empty());
+  EXPECT_EQ(Pending("hooks"), 0);
+}
+
+TEST_F(OutboxTest, BackoffIsCappedAndJittered) {
+  options_.jitter = true;
+  options_.backoff_cap = seconds(4);
+  Open();
+  HttpReceiver server;
+  server.SetDefault(ScriptedResponse{503, {}, {}, {}});
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+  int seen = 0;
+  while (seen < 6) {
+    // A jittered wait of 0 retries at once, so attempts may move on by more
+    // than one between two looks.
+    ASSERT_TRUE(WaitUntil([&] {
+      auto l = List("pending");
+      return !l.empty() && l[0].attempts > seen;
+    }));
+    const auto e = List("pending").at(0);
+    seen = e.attempts;
+    const double wait = e.next_attempt_at - ToEpochSeconds(clock_.Now());
+    const double backoff = std::min(4.0, 0.5 * (1 << (seen - 1)));
+    EXPECT_GE(wait, 0) << seen;
+    EXPECT_LE(wait, backoff + 1e-6) << seen;
+    AdvanceAndWake(seconds(4));
+  }
+}
+
+TEST_F(OutboxTest, HonoursRetryAfterUpToTenMinutes) {
+  HttpReceiver server;
+  server.Push(429, {{"Retry-After", "120"}});
+  server.Push(503, {{"Retry-After", "3600"}});
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+
+  ASSERT_TRUE(WaitForAttempts(1));
+  EXPECT_EQ(List("pending").at(0).next_attempt_at, ToEpochSeconds(testutil::T0() + seconds(120)));
+  EXPECT_EQ(Failed("hooks", "rateLimited"), 1);
+  AdvanceAndWake(seconds(119));
+  std::this_thread::sleep_for(milliseconds(50));  // give a wrong worker the chance to post
+  EXPECT_EQ(server.Count(), 1u);
+
+  AdvanceAndWake(seconds(1));
+  ASSERT_TRUE(WaitForAttempts(2));
+  // 3600 s asked, 10 minutes honoured.
+  EXPECT_EQ(List("pending").at(0).next_attempt_at,
+            ToEpochSeconds(testutil::T0() + seconds(120) + std::chrono::minutes(10)));
+  AdvanceAndWake(std::chrono::minutes(10));
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+}
+
+TEST_F(OutboxTest, DeadLettersA400WithReasonClientError) {
+  HttpReceiver server;
+  server.Push(400, {}, "unknown field");
+  server.Push(401);
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
+  auto dead = List("dead").at(0);
+  EXPECT_EQ(dead.state, "dead");
+  EXPECT_EQ(dead.dead_reason, "clientError");
+  EXPECT_EQ(dead.attempts, 1);
+  EXPECT_EQ(dead.receiver, "hooks");
+  EXPECT_EQ(dead.group_key, "{}:{alertname=\"SyncStalled\"}");
+  EXPECT_NE(dead.last_error.find("unknown field"), std::string::npos) << dead.last_error;
+  EXPECT_EQ(Failed("hooks", "clientError"), 1);
+  EXPECT_EQ(Dead("hooks", "clientError"), 1);
+  EXPECT_TRUE(List("pending").empty());
+  EXPECT_EQ(Pending("hooks"), 0);
+
+  Enqueue(Make("hooks", "ProfileError"));
+  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 2; }));
+  EXPECT_EQ(List("dead").at(1).dead_reason, "authError");
+  EXPECT_EQ(Dead("hooks", "authError"), 1);
+  EXPECT_EQ(server.Count(), 2u);  // dead letters are not retried
+}
+
+TEST_F(OutboxTest, ExpiresAfterMaxAge) {
+  options_.max_age = std::chrono::hours(1);
+  Open();
+  HttpReceiver server;
+  server.SetDefault(ScriptedResponse{503, {}, {}, {}});
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+  ASSERT_TRUE(WaitForAttempts(1));
+  AdvanceAndWake(std::chrono::hours(2));
+  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
+  EXPECT_EQ(List("dead").at(0).dead_reason, "expired");
+  EXPECT_EQ(Dead("hooks", "expired"), 1);
+  EXPECT_EQ(server.Count(), 1u);
+}
+
+TEST_F(OutboxTest, NewerNotificationSupersedesAnUndeliveredOlderOne) {
+  HttpReceiver server;
+  server.Push(503);
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled", {"account"}));
+  ASSERT_TRUE(WaitForAttempts(1));  // waiting for its retry, not in flight
+  const int64_t old_id = List("pending").at(0).id;
+
+  const Notification newer = Make("hooks", "SyncStalled", {"account", "contact"});
+  Enqueue(newer);  // replaces the waiting one and is tried at once
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_EQ(server.Count(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(server.Requests()[1].body), WebhookBody(newer));
+  EXPECT_TRUE(List("").empty());
+  EXPECT_GT(old_id, 0);
+}
+
+TEST_F(OutboxTest, OtherGroupsAreNotSuperseded) {
+  HttpReceiver server;
+  server.Push(503);
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+  ASSERT_TRUE(WaitForAttempts(1));
+  Enqueue(Make("hooks", "ProfileError"));
+  Enqueue(Make("other", "SyncStalled"));  // same group, another receiver
+  auto pending = List("pending");
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_EQ(pending[0].group_key, "{}:{alertname=\"SyncStalled\"}");
+  EXPECT_EQ(pending[1].group_key, "{}:{alertname=\"ProfileError\"}");
+  EXPECT_EQ(pending[2].receiver, "other");
+  // FIFO per receiver: the head's backoff holds the queue.
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(server.Count(), 1u);
+  AdvanceAndWake(seconds(1));
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
+  auto got = server.Requests();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(nlohmann::json::parse(got[1].body)["groupLabels"]["alertname"], "SyncStalled");
+  EXPECT_EQ(nlohmann::json::parse(got[2].body)["groupLabels"]["alertname"], "ProfileError");
+}
+
+TEST_F(OutboxTest, NotificationInFlightIsNotSupersededButDroppedIfItFails) {
+  HttpReceiver server;
+  server.Push(ScriptedResponse{503, {}, {}, milliseconds(300)});
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled", {"account"}));
+  ASSERT_TRUE(server.WaitForRequests(1));  // the first attempt is in flight now
+  const Notification newer = Make("hooks", "SyncStalled", {"account", "contact"});
+  Enqueue(newer);
+  EXPECT_EQ(List("pending").size(), 2u);  // the one in flight was kept
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_EQ(server.Count(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(server.Requests()[1].body), WebhookBody(newer));
+  EXPECT_EQ(Failed("hooks", "serverError"), 1);
+  EXPECT_TRUE(List("").empty());
+}
+
+TEST_F(OutboxTest, PendingRowsAreDeliveredAfterARestartInOrder) {
+  // First life: no receivers yet, so nothing is attempted.
+  Enqueue(Make("hooks", "SyncStalled"));
+  Enqueue(Make("hooks", "ProfileError"));
+  ASSERT_EQ(List("pending").size(), 2u);
+  outbox_->Stop();
+  Open();  // a new Outbox on the same file
+
+  HttpReceiver server;
+  Receivers({{"hooks", &server}});
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
+  auto got = server.Requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(got[0].body)["groupLabels"]["alertname"], "SyncStalled");
+  EXPECT_EQ(nlohmann::json::parse(got[1].body)["groupLabels"]["alertname"], "ProfileError");
+  EXPECT_TRUE(List("").empty());
+}
+
+TEST_F(OutboxTest, SlowReceiverDoesNotBlockAnother) {
+  HttpReceiver slow, fast;
+  slow.SetDefault(ScriptedResponse{200, {}, {}, seconds(3)});
+  Receivers({{"fast", &fast}, {"slow", &slow}});
+  Enqueue(Make("slow", "SyncStalled"));
+  ASSERT_TRUE(slow.WaitForRequests(1));
+  Enqueue(Make("fast", "SyncStalled"));
+  ASSERT_TRUE(fast.WaitForRequests(1, milliseconds(2000)));
+  EXPECT_EQ(Delivered("slow"), 0);  // still waiting for its answer
+  slow.Stop();                      // cut the slow answer short
+  ASSERT_TRUE(WaitUntil([&] { return Failed("slow", "other") == 1; }));
+}
+
+TEST_F(OutboxTest, RateLimitWaitsForATokenWithoutFailing) {
+  HttpReceiver server;
+  Receivers({{"hooks", &server}}, "    rate_limit: {per_second: 1, burst: 1}\n");
+  Enqueue(Make("hooks", "SyncStalled"));
+  Enqueue(Make("hooks", "ProfileError"));
+  ASSERT_TRUE(server.WaitForRequests(1));
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(server.Count(), 1u);
+  EXPECT_EQ(Failed("hooks", "rateLimited"), 0);
+  EXPECT_EQ(List("pending").at(0).attempts, 0);
+  AdvanceAndWake(seconds(1));
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
+}
+
+TEST_F(OutboxTest, EnqueueAndTheCallersRowsCommitTogether) {
+  Status s = outbox_->Enqueue({Make("hooks", "SyncStalled")}, [](state::Db& db) {
+    return db.Exec("INSERT INTO no_such_table VALUES (1)");
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(List("").empty());  // rolled back with the caller's write
+
+  s = outbox_->Enqueue({Make("hooks", "SyncStalled")}, [](state::Db& db) {
+    return db.Exec(
+        "INSERT INTO linkwatch_nflog (receiver, group_key, firing, resolved, sent_at) "
+        "VALUES ('hooks', 'g', '[]', '[]', 1)");
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(List("pending").size(), 1u);
+  int64_t rows = 0;
+  ASSERT_TRUE(outbox_
+                  ->WithDb([&](state::Db& db) -> Status {
+                    auto st = db.Prepare("SELECT COUNT(*) FROM linkwatch_nflog");
+                    if (!st.ok()) return st.status();
+                    if (st->Step()) rows = st->Int(0);
+                    return st->status();
+                  })
+                  .ok());
+  EXPECT_EQ(rows, 1);
+  EXPECT_EQ(Pending("hooks"), 1);
+}
+
+TEST_F(OutboxTest, RowsOfRemovedReceiversBecomeDeadLetters) {
+  HttpReceiver server;
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("gone", "SyncStalled"));
+  Receivers({{"hooks", &server}});  // reload without "gone"
+  auto dead = List("dead");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].receiver, "gone");
+  EXPECT_EQ(dead[0].dead_reason, "receiverRemoved");
+  EXPECT_FALSE(outbox_->List("bogus").ok());
+}
+
+TEST_F(OutboxTest, NothingIsSentBeforeStart) {
+  HttpReceiver server;
+  Receivers({{"hooks", &server}}, "", /*start=*/false);
+  Enqueue(Make("hooks", "SyncStalled"));
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(server.Count(), 0u);
+  EXPECT_EQ(Pending("hooks"), 1);
+  outbox_->Start();
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  outbox_->Start();  // idempotent
+}
+
+TEST_F(OutboxTest, TemplateErrorIsCountedOnceAndStillSent) {
+  HttpReceiver server;
+  Receivers({{"hooks", &server}});
+  Notification n = Make("hooks", "SyncStalled", {"account", "contact"});
+  n.alerts[1].template_error = true;
+  n.alerts[1].annotations["summary"] = "template error: unknown column \"x\"";
+  Enqueue(n);
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  EXPECT_EQ(Failed("hooks", "template"), 1);
+  auto body = nlohmann::json::parse(server.Requests().at(0).body);
+  EXPECT_EQ(body["alerts"][1]["annotations"]["summary"], n.alerts[1].annotations["summary"]);
+}
+
+TEST_F(OutboxTest, ListJsonGivesTheApiFields) {
+  HttpReceiver server;
+  server.Push(400, {}, "nope");
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
+  Enqueue(Make("nobody", "ProfileError"));  // no worker: stays pending
+
+  nlohmann::json dead = outbox_->ListJson("dead");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0]["receiver"], "hooks");
+  EXPECT_EQ(dead[0]["group"], "{}:{alertname=\"SyncStalled\"}");
+  EXPECT_EQ(dead[0]["state"], "dead");
+  EXPECT_EQ(dead[0]["attempts"], 1);
+  EXPECT_EQ(dead[0]["createdAt"], "2026-01-01T00:00:00Z");
+  EXPECT_TRUE(dead[0]["nextAttempt"].is_null());
+  EXPECT_EQ(dead[0]["lastError"], "clientError: HTTP 400: nope");
+  EXPECT_EQ(dead[0]["deadReason"], "clientError");
+
+  nlohmann::json pending = outbox_->ListJson("pending");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0]["receiver"], "nobody");
+  EXPECT_EQ(pending[0]["attempts"], 0);
+  EXPECT_EQ(pending[0]["nextAttempt"], "2026-01-01T00:00:00Z");
+  EXPECT_TRUE(pending[0]["lastError"].is_null());
+  EXPECT_TRUE(pending[0]["deadReason"].is_null());
+  EXPECT_EQ(outbox_->ListJson("bogus"), nlohmann::json::array());
+}
+
+TEST_F(OutboxTest, WorksWithoutMetrics) {
+  outbox_.reset();
+  auto o = Outbox::Open(dir_.File("state.db"), clock_, nullptr, options_);
+  ASSERT_TRUE(o.ok()) << o.message();
+  outbox_ = std::move(o).value();
+  HttpReceiver server;
+  server.Push(503);
+  Receivers({{"hooks", &server}});
+  Enqueue(Make("hooks", "SyncStalled"));
+  ASSERT_TRUE(WaitForAttempts(1));
+  AdvanceAndWake(seconds(1));
+  ASSERT_TRUE(WaitUntil([&] { return List("").empty(); }));
+  EXPECT_EQ(server.Count(), 2u);
+}
+
+}  // namespace
+}  // namespace linkwatch::notifiers
