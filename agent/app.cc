@@ -11,6 +11,7 @@
 #include <set>
 
 #include "agent/core/config.h"
+#include "agent/core/logging.h"
 #include "agent/core/time_format.h"
 #include "agent/http/api.h"
 #include "agent/http/server.h"

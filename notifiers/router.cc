@@ -240,7 +240,7 @@ void Router::Match(int node, const LabelSet& labels, std::vector<int>& out) cons
   if (out.size() == before) out.push_back(node);
 }
 
-size_t Router::Insert(const Alert& alert, TimePoint now, const std::set<int>& skip) {
+void Router::Insert(const Alert& alert, TimePoint now, const std::set<int>& skip) {
   std::vector<int> matched;
   Match(0, alert.labels, matched);
   for (int node : matched) {
@@ -273,7 +273,6 @@ size_t Router::Insert(const Alert& alert, TimePoint now, const std::set<int>& sk
     }
     g.alerts[alert.fingerprint] = alert;
   }
-  return matched.size();
 }
 
 void Router::Update(const std::vector<Alert>& alerts) {

@@ -124,9 +124,8 @@ class Router {
   void Build(RouteConfig route);
   void Walk(const RouteConfig& cfg, const std::string& parent_key, bool root);
   void Match(int node, const LabelSet& labels, std::vector<int>& out) const;
-  // Adds the alert to the groups of every matching route except `skip`;
-  // returns how many routes matched.
-  size_t Insert(const Alert& alert, TimePoint now, const std::set<int>& skip = {});
+  // Adds the alert to the groups of every matching route except `skip`.
+  void Insert(const Alert& alert, TimePoint now, const std::set<int>& skip = {});
   void LoadLog();
 
   Outbox& outbox_;

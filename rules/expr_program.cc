@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "agent/core/problem.h"
 #include "agent/core/time_format.h"
@@ -301,9 +302,9 @@ class Compiler {
     } else {
       n.op = n.type.type == Type::kString ? Op::kColumnText : Op::kColumnNum;
       auto key = std::make_pair(table, col);
-      if (std::find(out_.columns_.begin(), out_.columns_.end(), key) == out_.columns_.end()) {
-        out_.columns_.push_back(key);
-      }
+      auto it = std::find(out_.columns_.begin(), out_.columns_.end(), key);
+      n.column_ref = static_cast<int32_t>(it - out_.columns_.begin());
+      if (it == out_.columns_.end()) out_.columns_.push_back(key);
     }
     return Add(n);
   }
@@ -660,6 +661,28 @@ std::optional<Expr> Expr::Compile(std::string_view text, const ExprEnv& env, Exp
       break;
   }
   e.value_node_ = v;
+  // Live nodes in evaluation order (compiling may leave unused nodes behind).
+  std::vector<char> live(e.nodes_.size(), 0);
+  std::vector<int32_t> stack{root};
+  while (!stack.empty()) {
+    const int32_t k = stack.back();
+    stack.pop_back();
+    if (live[k]) continue;
+    live[k] = 1;
+    const Node& nd = e.nodes_[k];
+    if (nd.op == Op::kMin || nd.op == Op::kMax || nd.op == Op::kCoalesce || nd.op == Op::kInNum ||
+        nd.op == Op::kInText || nd.op == Op::kNotInNum || nd.op == Op::kNotInText) {
+      for (int32_t i = 0; i < nd.b; ++i) stack.push_back(e.args_[nd.a + i]);
+    } else if (nd.op != Op::kConst) {
+      if (nd.a >= 0) stack.push_back(nd.a);
+      if (nd.b >= 0) stack.push_back(nd.b);
+    }
+  }
+  // Children are always added before their parents, so index order is a
+  // valid evaluation order.
+  for (size_t k = 0; k < e.nodes_.size(); ++k) {
+    if (live[k]) e.order_.push_back(static_cast<int32_t>(k));
+  }
   return e;
 }
 
@@ -682,6 +705,324 @@ void Expr::AddNeeds(IndexNeeds& needs, Subject subject, bool columns) const {
   }
 }
 
+void Expr::BindColumns(const SnapshotIndex& index, std::vector<const void*>& out) const {
+  out.assign(columns_.size(), nullptr);
+  for (const auto& node : nodes_) {
+    if (node.column_ref < 0) continue;
+    if (node.op == Op::kColumnNum) {
+      out[node.column_ref] = index.NumberColumn(node.table, node.column);
+    } else if (node.op == Op::kColumnText) {
+      out[node.column_ref] = index.TextColumn(node.table, node.column);
+    }
+  }
+}
+
+inline Value Expr::Child(int32_t n, const EvalContext& ctx) const {
+  const Node& node = nodes_[n];
+  if (node.op == Op::kColumnNum && ctx.columns) {
+    if (const auto* col = static_cast<const double*>(ctx.columns[node.column_ref])) {
+      const int32_t row = ctx.rows[node.slot];
+      if (row < 0) return Value::Null();
+      const double v = col[row];
+      return v != v ? Value::Null() : Value::Number(v);  // NaN marks null
+    }
+  } else if (node.op == Op::kConst && node.const_tag == Value::Tag::kNumber) {
+    return Value::Number(node.number);
+  }
+  return EvalNode(n, ctx);
+}
+
+void Expr::EvalBatch(const EvalContext& ctx, const JoinRow* rows, int n, BatchScratch& scratch,
+                     double* out) const {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  const size_t need = nodes_.size() * kBatch;
+  if (scratch.numbers.size() < need) scratch.numbers.resize(need);
+  if (scratch.texts.size() < need) scratch.texts.resize(need);
+  auto num = [&](int32_t k) { return scratch.numbers.data() + static_cast<size_t>(k) * kBatch; };
+  auto txt = [&](int32_t k) { return scratch.texts.data() + static_cast<size_t>(k) * kBatch; };
+  auto is_text = [&](int32_t k) { return nodes_[k].type.type == Type::kString; };
+  auto isnan = [](double v) { return v != v; };
+
+  for (const int32_t k : order_) {
+    const Node& node = nodes_[k];
+    double* o = num(k);
+    std::string_view* t = txt(k);
+    if (node.type.type == Type::kNull) {  // always null
+      std::fill(o, o + n, kNaN);
+      std::fill(t, t + n, std::string_view());
+      continue;
+    }
+    switch (node.op) {
+      case Op::kConst:
+        if (node.const_tag == Value::Tag::kText) {
+          std::fill(t, t + n, std::string_view(pool_).substr(node.text_offset, node.text_length));
+        } else {
+          std::fill(o, o + n, node.const_tag == Value::Tag::kNumber ? node.number : kNaN);
+        }
+        break;
+      case Op::kColumnNum: {
+        const double* col = ctx.columns ? static_cast<const double*>(ctx.columns[node.column_ref])
+                                        : nullptr;
+        if (!col) goto scalar;
+        for (int i = 0; i < n; ++i) {
+          const int32_t row = rows[i][node.slot];
+          o[i] = row < 0 ? kNaN : col[row];
+        }
+        break;
+      }
+      case Op::kColumnText: {
+        const auto* col = ctx.columns
+                              ? static_cast<const std::string_view*>(ctx.columns[node.column_ref])
+                              : nullptr;
+        if (!col) goto scalar;
+        for (int i = 0; i < n; ++i) {
+          const int32_t row = rows[i][node.slot];
+          t[i] = row < 0 ? std::string_view() : col[row];
+        }
+        break;
+      }
+      case Op::kNow:
+        std::fill(o, o + n, ctx.now);
+        break;
+      case Op::kAge: {
+        const double* x = num(node.a);
+        for (int i = 0; i < n; ++i) o[i] = ctx.now - x[i];
+        break;
+      }
+      case Op::kNeg: {
+        const double* x = num(node.a);
+        for (int i = 0; i < n; ++i) o[i] = -x[i];
+        break;
+      }
+      case Op::kAbs: {
+        const double* x = num(node.a);
+        for (int i = 0; i < n; ++i) o[i] = std::fabs(x[i]);
+        break;
+      }
+      case Op::kAdd:
+      case Op::kSub:
+      case Op::kMul:
+      case Op::kDiv: {
+        const double* l = num(node.a);
+        const double* r = num(node.b);
+        // NaN (null) propagates through arithmetic by itself.
+        switch (node.op) {
+          case Op::kAdd:
+            for (int i = 0; i < n; ++i) o[i] = l[i] + r[i];
+            break;
+          case Op::kSub:
+            for (int i = 0; i < n; ++i) o[i] = l[i] - r[i];
+            break;
+          case Op::kMul:
+            for (int i = 0; i < n; ++i) o[i] = l[i] * r[i];
+            break;
+          default:
+            for (int i = 0; i < n; ++i) o[i] = r[i] == 0 ? kNaN : l[i] / r[i];
+        }
+        break;
+      }
+      case Op::kMin:
+      case Op::kMax: {
+        const double* first = num(args_[node.a]);
+        std::copy(first, first + n, o);
+        for (int32_t j = 1; j < node.b; ++j) {
+          const double* x = num(args_[node.a + j]);
+          for (int i = 0; i < n; ++i) {
+            if (isnan(o[i]) || isnan(x[i])) {
+              o[i] = kNaN;
+            } else if (node.op == Op::kMax ? x[i] > o[i] : x[i] < o[i]) {
+              o[i] = x[i];
+            }
+          }
+        }
+        break;
+      }
+      case Op::kCoalesce:
+        if (is_text(k)) {
+          std::fill(t, t + n, std::string_view());
+          for (int32_t j = node.b - 1; j >= 0; --j) {
+            const int32_t c = args_[node.a + j];
+            if (!is_text(c)) continue;  // a null argument
+            const std::string_view* x = txt(c);
+            for (int i = 0; i < n; ++i) {
+              if (x[i].data() != nullptr) t[i] = x[i];
+            }
+          }
+        } else {
+          std::fill(o, o + n, kNaN);
+          for (int32_t j = node.b - 1; j >= 0; --j) {
+            const double* x = num(args_[node.a + j]);
+            for (int i = 0; i < n; ++i) {
+              if (!isnan(x[i])) o[i] = x[i];
+            }
+          }
+        }
+        break;
+      case Op::kAnd: {
+        const double* l = num(node.a);
+        const double* r = num(node.b);
+        for (int i = 0; i < n; ++i) {
+          o[i] = (l[i] == 0 || r[i] == 0) ? 0.0 : (isnan(l[i]) || isnan(r[i])) ? kNaN : 1.0;
+        }
+        break;
+      }
+      case Op::kOr: {
+        const double* l = num(node.a);
+        const double* r = num(node.b);
+        for (int i = 0; i < n; ++i) {
+          const bool lt = l[i] != 0 && !isnan(l[i]);
+          const bool rt = r[i] != 0 && !isnan(r[i]);
+          o[i] = (lt || rt) ? 1.0 : (isnan(l[i]) || isnan(r[i])) ? kNaN : 0.0;
+        }
+        break;
+      }
+      case Op::kNot: {
+        const double* x = num(node.a);
+        for (int i = 0; i < n; ++i) o[i] = isnan(x[i]) ? kNaN : (x[i] == 0 ? 1.0 : 0.0);
+        break;
+      }
+      case Op::kIsNull:
+      case Op::kIsNotNull: {
+        const bool want_null = node.op == Op::kIsNull;
+        if (is_text(node.a)) {
+          const std::string_view* x = txt(node.a);
+          for (int i = 0; i < n; ++i) o[i] = (x[i].data() == nullptr) == want_null ? 1.0 : 0.0;
+        } else {
+          const double* x = num(node.a);
+          for (int i = 0; i < n; ++i) o[i] = isnan(x[i]) == want_null ? 1.0 : 0.0;
+        }
+        break;
+      }
+      case Op::kEqNum:
+      case Op::kNeNum:
+      case Op::kLtNum:
+      case Op::kLeNum:
+      case Op::kGtNum:
+      case Op::kGeNum: {
+        const double* l = num(node.a);
+        const double* r = num(node.b);
+        for (int i = 0; i < n; ++i) {
+          bool v;
+          switch (node.op) {
+            case Op::kEqNum:
+              v = l[i] == r[i];
+              break;
+            case Op::kNeNum:
+              v = l[i] != r[i];
+              break;
+            case Op::kLtNum:
+              v = l[i] < r[i];
+              break;
+            case Op::kLeNum:
+              v = l[i] <= r[i];
+              break;
+            case Op::kGtNum:
+              v = l[i] > r[i];
+              break;
+            default:
+              v = l[i] >= r[i];
+          }
+          o[i] = (isnan(l[i]) || isnan(r[i])) ? kNaN : (v ? 1.0 : 0.0);
+        }
+        break;
+      }
+      case Op::kEqText:
+      case Op::kNeText:
+      case Op::kLtText:
+      case Op::kLeText:
+      case Op::kGtText:
+      case Op::kGeText: {
+        if (!is_text(node.a) || !is_text(node.b)) {  // compared with null
+          std::fill(o, o + n, kNaN);
+          break;
+        }
+        const std::string_view* l = txt(node.a);
+        const std::string_view* r = txt(node.b);
+        for (int i = 0; i < n; ++i) {
+          if (l[i].data() == nullptr || r[i].data() == nullptr) {
+            o[i] = kNaN;
+            continue;
+          }
+          const int c = l[i].compare(r[i]);
+          bool v;
+          switch (node.op) {
+            case Op::kEqText:
+              v = c == 0;
+              break;
+            case Op::kNeText:
+              v = c != 0;
+              break;
+            case Op::kLtText:
+              v = c < 0;
+              break;
+            case Op::kLeText:
+              v = c <= 0;
+              break;
+            case Op::kGtText:
+              v = c > 0;
+              break;
+            default:
+              v = c >= 0;
+          }
+          o[i] = v ? 1.0 : 0.0;
+        }
+        break;
+      }
+      case Op::kInNum:
+      case Op::kNotInNum:
+      case Op::kInText:
+      case Op::kNotInText: {
+        const bool text = node.op == Op::kInText || node.op == Op::kNotInText;
+        const bool negated = node.op == Op::kNotInNum || node.op == Op::kNotInText;
+        const int32_t left = args_[node.a];
+        const bool left_text = is_text(left);
+        for (int i = 0; i < n; ++i) {
+          const bool x_null = text ? (!left_text || txt(left)[i].data() == nullptr)
+                                   : isnan(num(left)[i]);
+          if (x_null) {
+            o[i] = kNaN;
+            continue;
+          }
+          bool found = false, saw_null = false;
+          for (int32_t j = 1; j < node.b && !found; ++j) {
+            const int32_t c = args_[node.a + j];
+            if (text) {
+              if (!is_text(c) || txt(c)[i].data() == nullptr) {
+                saw_null = true;
+              } else {
+                found = txt(c)[i] == txt(left)[i];
+              }
+            } else if (isnan(num(c)[i])) {
+              saw_null = true;
+            } else {
+              found = num(c)[i] == num(left)[i];
+            }
+          }
+          o[i] = found ? (negated ? 0.0 : 1.0) : saw_null ? kNaN : (negated ? 1.0 : 0.0);
+        }
+        break;
+      }
+      default:
+      scalar: {
+        // Rare in conditions (lookups used bare, datetime(text)): row by row.
+        EvalContext c = ctx;
+        for (int i = 0; i < n; ++i) {
+          c.rows = rows[i].data();
+          const Value v = EvalNode(k, c);
+          if (is_text(k)) {
+            t[i] = v.tag == Value::Tag::kText ? v.text : std::string_view();
+          } else {
+            o[i] = v.tag == Value::Tag::kNumber ? v.number : kNaN;
+          }
+        }
+        break;
+      }
+    }
+  }
+  const double* result = num(root_);
+  std::copy(result, result + n, out);
+}
+
 Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
   const Node& node = nodes_[n];
   using Tag = Value::Tag;
@@ -694,7 +1035,10 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
       return Value::Null();
     case Op::kColumnNum: {
       if (!ctx.index) return Value::Null();
-      if (const double* col = ctx.index->NumberColumn(node.table, node.column)) {
+      const double* col = ctx.columns
+                              ? static_cast<const double*>(ctx.columns[node.column_ref])
+                              : ctx.index->NumberColumn(node.table, node.column);
+      if (col) {
         const int32_t row = ctx.rows[node.slot];
         if (row < 0) return Value::Null();
         const double v = col[row];
@@ -706,7 +1050,10 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     }
     case Op::kColumnText: {
       if (!ctx.index) return Value::Null();
-      if (const std::string_view* col = ctx.index->TextColumn(node.table, node.column)) {
+      const std::string_view* col =
+          ctx.columns ? static_cast<const std::string_view*>(ctx.columns[node.column_ref])
+                      : ctx.index->TextColumn(node.table, node.column);
+      if (col) {
         const int32_t row = ctx.rows[node.slot];
         if (row < 0 || col[row].data() == nullptr) return Value::Null();
         return Value::Text(col[row]);
@@ -734,17 +1081,17 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     case Op::kNow:
       return Value::Number(ctx.now);
     case Op::kAge: {
-      Value x = EvalNode(node.a, ctx);
+      Value x = Child(node.a, ctx);
       if (x.tag != Tag::kNumber) return Value::Null();
       return Value::Number(ctx.now - x.number);
     }
     case Op::kNeg: {
-      Value x = EvalNode(node.a, ctx);
+      Value x = Child(node.a, ctx);
       if (x.tag != Tag::kNumber) return Value::Null();
       return Value::Number(-x.number);
     }
     case Op::kAbs: {
-      Value x = EvalNode(node.a, ctx);
+      Value x = Child(node.a, ctx);
       if (x.tag != Tag::kNumber) return Value::Null();
       return Value::Number(std::fabs(x.number));
     }
@@ -752,27 +1099,32 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     case Op::kSub:
     case Op::kMul:
     case Op::kDiv: {
-      Value l = EvalNode(node.a, ctx);
+      Value l = Child(node.a, ctx);
       if (l.tag != Tag::kNumber) return Value::Null();
-      Value r = EvalNode(node.b, ctx);
+      Value r = Child(node.b, ctx);
       if (r.tag != Tag::kNumber) return Value::Null();
+      double v;
       switch (node.op) {
         case Op::kAdd:
-          return Value::Number(l.number + r.number);
+          v = l.number + r.number;
+          break;
         case Op::kSub:
-          return Value::Number(l.number - r.number);
+          v = l.number - r.number;
+          break;
         case Op::kMul:
-          return Value::Number(l.number * r.number);
+          v = l.number * r.number;
+          break;
         default:
           if (r.number == 0) return Value::Null();
-          return Value::Number(l.number / r.number);
+          v = l.number / r.number;
       }
+      return v != v ? Value::Null() : Value::Number(v);  // inf - inf is null too
     }
     case Op::kMin:
     case Op::kMax: {
       double best = 0;
       for (int32_t i = 0; i < node.b; ++i) {
-        Value x = EvalNode(args_[node.a + i], ctx);
+        Value x = Child(args_[node.a + i], ctx);
         if (x.tag != Tag::kNumber) return Value::Null();
         if (i == 0 || (node.op == Op::kMax ? x.number > best : x.number < best)) best = x.number;
       }
@@ -780,12 +1132,12 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     }
     case Op::kCoalesce:
       for (int32_t i = 0; i < node.b; ++i) {
-        Value x = EvalNode(args_[node.a + i], ctx);
+        Value x = Child(args_[node.a + i], ctx);
         if (!x.is_null()) return x;
       }
       return Value::Null();
     case Op::kParseDateTime: {
-      Value x = EvalNode(node.a, ctx);
+      Value x = Child(node.a, ctx);
       if (x.tag != Tag::kText) return Value::Null();
       auto t = ParseDateTime(x.text);
       if (!t) {
@@ -795,23 +1147,23 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
       return Value::Number(*t);
     }
     case Op::kAnd: {
-      Value l = EvalNode(node.a, ctx);
+      Value l = Child(node.a, ctx);
       if (l.tag == Tag::kNumber && l.number == 0) return Value::Bool(false);
-      Value r = EvalNode(node.b, ctx);
+      Value r = Child(node.b, ctx);
       if (r.tag == Tag::kNumber && r.number == 0) return Value::Bool(false);
       if (l.tag != Tag::kNumber || r.tag != Tag::kNumber) return Value::Null();
       return Value::Bool(true);
     }
     case Op::kOr: {
-      Value l = EvalNode(node.a, ctx);
+      Value l = Child(node.a, ctx);
       if (l.tag == Tag::kNumber && l.number != 0) return Value::Bool(true);
-      Value r = EvalNode(node.b, ctx);
+      Value r = Child(node.b, ctx);
       if (r.tag == Tag::kNumber && r.number != 0) return Value::Bool(true);
       if (l.tag != Tag::kNumber || r.tag != Tag::kNumber) return Value::Null();
       return Value::Bool(false);
     }
     case Op::kNot: {
-      Value x = EvalNode(node.a, ctx);
+      Value x = Child(node.a, ctx);
       if (x.tag != Tag::kNumber) return Value::Null();
       return Value::Bool(x.number == 0);
     }
@@ -825,9 +1177,9 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     case Op::kLeNum:
     case Op::kGtNum:
     case Op::kGeNum: {
-      Value l = EvalNode(node.a, ctx);
+      Value l = Child(node.a, ctx);
       if (l.tag != Tag::kNumber) return Value::Null();
-      Value r = EvalNode(node.b, ctx);
+      Value r = Child(node.b, ctx);
       if (r.tag != Tag::kNumber) return Value::Null();
       switch (node.op) {
         case Op::kEqNum:
@@ -850,9 +1202,9 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     case Op::kLeText:
     case Op::kGtText:
     case Op::kGeText: {
-      Value l = EvalNode(node.a, ctx);
+      Value l = Child(node.a, ctx);
       if (l.tag != Tag::kText) return Value::Null();
-      Value r = EvalNode(node.b, ctx);
+      Value r = Child(node.b, ctx);
       if (r.tag != Tag::kText) return Value::Null();
       const int c = l.text.compare(r.text);
       switch (node.op) {
@@ -876,11 +1228,11 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
     case Op::kNotInText: {
       const bool text = node.op == Op::kInText || node.op == Op::kNotInText;
       const bool negated = node.op == Op::kNotInNum || node.op == Op::kNotInText;
-      Value x = EvalNode(args_[node.a], ctx);
+      Value x = Child(args_[node.a], ctx);
       if (x.is_null()) return Value::Null();
       bool saw_null = false;
       for (int32_t i = 1; i < node.b; ++i) {
-        Value item = EvalNode(args_[node.a + i], ctx);
+        Value item = Child(args_[node.a + i], ctx);
         if (item.is_null()) {
           saw_null = true;
           continue;

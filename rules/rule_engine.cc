@@ -201,13 +201,21 @@ bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source,
   const Rule& rule = groups_[rs.group].rules[rs.rule];
   const auto& joins = index.Joins(rule.on);
 
+  std::vector<const void*> columns;
+  rule.expr.BindColumns(index, columns);
   EvalContext ctx;
   ctx.index = &index;
   ctx.now = now;
+  ctx.columns = columns.data();
   std::vector<int32_t> hits;
-  for (size_t r = 0; r < joins.size(); ++r) {
-    ctx.rows = joins[r].data();
-    if (rule.expr.Eval(ctx).IsTrue()) hits.push_back(static_cast<int32_t>(r));
+  double out[rules::Expr::kBatch];
+  for (size_t start = 0; start < joins.size(); start += rules::Expr::kBatch) {
+    const int n = static_cast<int>(
+        std::min<size_t>(rules::Expr::kBatch, joins.size() - start));
+    rule.expr.EvalBatch(ctx, joins.data() + start, n, scratch_, out);
+    for (int i = 0; i < n; ++i) {
+      if (out[i] == out[i] && out[i] != 0) hits.push_back(static_cast<int32_t>(start + i));
+    }
   }
 
   bool changed = false;

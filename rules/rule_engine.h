@@ -117,6 +117,7 @@ class RuleEngine {
   std::map<std::string, StoredAlert> dirty_;
   std::set<std::string> deleted_;
   double last_now_ = 0;
+  rules::BatchScratch scratch_;
 };
 
 }  // namespace linkwatch

@@ -51,9 +51,37 @@ inline uint64_t HashFolded(uint64_t h, std::string_view s) {
 struct PairKey {
   std::string_view a, b;
 };
-inline uint64_t HashKey(const PairKey& k) { return HashFolded(HashFolded(0x12345678, k.a), k.b); }
+// The slot is taken from the low bits: finish with murmur3's fmix64 so that
+// keys differing only in their last characters (GUIDs) spread over them.
+inline uint64_t HashKey(const PairKey& k) {
+  uint64_t h = HashFolded(HashFolded(0x12345678, k.a), k.b);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
 
-std::string_view TextOf(const Row& r, int col) {
+// Software prefetching for scans over rows: a Row is a vector of fat
+// cells and GUIDs live on the heap, so each row costs a few dependent cache
+// misses; asking for the cell 16 rows ahead and its text 8 rows ahead hides
+// most of that latency.
+inline void PrefetchCell(const std::vector<Row>& rows, size_t r, int col) {
+  if (r < rows.size() && col >= 0 && static_cast<size_t>(col) < rows[r].size()) {
+    __builtin_prefetch(&rows[r][col]);
+  }
+}
+inline void PrefetchText(const std::vector<Row>& rows, size_t r, int col) {
+  if (r < rows.size() && col >= 0 && static_cast<size_t>(col) < rows[r].size()) {
+    __builtin_prefetch(rows[r][col].text.data());
+  }
+}
+inline void Prefetch(const std::vector<Row>& rows, size_t r, int col) {
+  PrefetchCell(rows, r + 16, col);
+  PrefetchText(rows, r + 8, col);
+}
+
+inline std::string_view TextOf(const Row& r, int col) {
   if (col < 0 || static_cast<size_t>(col) >= r.size()) return {};
   const Cell& c = r[col];
   return c.kind == Cell::Kind::kText ? std::string_view(c.text) : std::string_view();
@@ -67,30 +95,31 @@ std::optional<double> NumberOf(const Row& r, int col) {
 }
 
 // An open-addressing index of a table's rows by one or two text columns
-// (col_b may be -1). No allocation per row and one probe per lookup, where
-// std::unordered_map costs several cache misses per operation.
+// (col_b may be -1). Slots hold the hash and views of the key, so a probe
+// touches neither the other table's row nor its cells; no allocation per row.
 class FlatMap {
  public:
   // `prefer(old_row, new_row)`: whether a later row with the same key wins.
   template <typename Prefer>
-  FlatMap(const std::vector<Row>& rows, int col_a, int col_b, Prefer prefer)
-      : rows_(rows), col_a_(col_a), col_b_(col_b) {
+  FlatMap(const std::vector<Row>& rows, int col_a, int col_b, Prefer prefer) {
     size_t cap = 16;
     while (cap < rows.size() * 2) cap <<= 1;
-    slots_.assign(cap, Slot{0, -1});
+    slots_.assign(cap, Slot{});
     mask_ = cap - 1;
     for (size_t r = 0; r < rows.size(); ++r) {
+      PrefetchCell(rows, r + 16, col_a);
+      PrefetchText(rows, r + 8, col_a);
       const auto row = static_cast<int32_t>(r);
-      const PairKey k = KeyOf(row);
+      const PairKey k{TextOf(rows[r], col_a),
+                      col_b < 0 ? std::string_view() : TextOf(rows[r], col_b)};
       if (k.a.empty()) continue;
       const uint64_t h = HashKey(k);
       size_t i = h & mask_;
       for (; slots_[i].row >= 0; i = (i + 1) & mask_) {
-        if (slots_[i].hash == h && Same(slots_[i].row, k)) break;
+        if (slots_[i].hash == h && slots_[i].Same(k)) break;
       }
       if (slots_[i].row < 0) {
-        slots_[i] = Slot{h, row};
-        ++size_;
+        slots_[i] = Slot{h, k.a, k.b, row};
       } else if (prefer(slots_[i].row, row)) {
         slots_[i].row = row;
       }
@@ -98,32 +127,39 @@ class FlatMap {
   }
   int32_t Find(const PairKey& k) const {
     if (k.a.empty()) return -1;
-    const uint64_t h = HashKey(k);
+    return FindHashed(k, HashKey(k));
+  }
+  int32_t FindHashed(const PairKey& k, uint64_t h) const {
     for (size_t i = h & mask_; slots_[i].row >= 0; i = (i + 1) & mask_) {
-      if (slots_[i].hash == h && Same(slots_[i].row, k)) return slots_[i].row;
+      if (slots_[i].hash == h && slots_[i].Same(k)) return slots_[i].row;
     }
     return -1;
   }
-  size_t size() const { return size_; }
+  // Finds many keys with the probes pipelined: slot lines are prefetched 8
+  // keys ahead and the stored key text 4 ahead, so the misses overlap.
+  void FindMany(const std::vector<PairKey>& keys, std::vector<int32_t>& out) const {
+    std::vector<uint64_t> hashes(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) hashes[i] = keys[i].a.empty() ? 0 : HashKey(keys[i]);
+    out.assign(keys.size(), -1);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (i + 8 < keys.size()) __builtin_prefetch(&slots_[hashes[i + 8] & mask_]);
+      if (i + 4 < keys.size()) {
+        const Slot& ahead = slots_[hashes[i + 4] & mask_];
+        if (ahead.row >= 0) __builtin_prefetch(ahead.a.data());
+      }
+      if (!keys[i].a.empty()) out[i] = FindHashed(keys[i], hashes[i]);
+    }
+  }
 
  private:
   struct Slot {
-    uint64_t hash;
-    int32_t row;
+    uint64_t hash = 0;
+    std::string_view a, b;
+    int32_t row = -1;
+    bool Same(const PairKey& k) const { return EqualsIgnoreCase(a, k.a) && EqualsIgnoreCase(b, k.b); }
   };
-  PairKey KeyOf(int32_t r) const {
-    return PairKey{TextOf(rows_[r], col_a_),
-                   col_b_ < 0 ? std::string_view() : TextOf(rows_[r], col_b_)};
-  }
-  bool Same(int32_t r, const PairKey& k) const {
-    const PairKey mine = KeyOf(r);
-    return EqualsIgnoreCase(mine.a, k.a) && EqualsIgnoreCase(mine.b, k.b);
-  }
-  const std::vector<Row>& rows_;
-  int col_a_, col_b_;
   std::vector<Slot> slots_;
   size_t mask_ = 0;
-  size_t size_ = 0;
 };
 
 bool FirstWins(int32_t, int32_t) { return false; }
@@ -257,6 +293,10 @@ void SnapshotIndex::PrepareColumns(TableId table, const std::vector<int>& column
   constexpr double kNull = std::numeric_limits<double>::quiet_NaN();
   // One pass, row by row: each row's cells are read while in cache.
   for (size_t r = 0; r < rows.size(); ++r) {
+    if (r + 4 < rows.size()) {
+      for (int c : num_cols) PrefetchCell(rows, r + 4, c);
+      for (int c : text_cols) PrefetchCell(rows, r + 4, c);
+    }
     const Row& row = rows[r];
     for (int c : num_cols) {
       const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;
@@ -286,16 +326,46 @@ void SnapshotIndex::PrepareLookup(TableId table, int column) {
   const auto& rows = snap_[table].rows;
   if (!targets.empty() || rows.empty()) return;
   targets.resize(rows.size());
-  // Consecutive rows usually reference the same row (tables of one profile).
+  const auto& target_rows = snap_[*col.lookup_table].rows;
+  // Consecutive rows usually reference the same row (tables of one profile)
+  // or the next one (tables written in the same order): try those before
+  // hashing, since every string compared here is a likely cache miss. The
+  // rest are looked up together afterwards, with their probes pipelined.
+  std::vector<PairKey> misses;
+  std::vector<size_t> miss_rows;
   std::string_view last_key;
   int32_t last = -1;
   for (size_t r = 0; r < rows.size(); ++r) {
+    Prefetch(rows, r, column);
+    if (last >= 0) Prefetch(target_rows, static_cast<size_t>(last) + 1, 0);  // the guess
     std::string_view key = TextOf(rows[r], column);
-    if (r == 0 || key != last_key) {
-      last_key = key;
-      last = FindById(*col.lookup_table, key);
+    if (r > 0 && key == last_key) {
+      targets[r] = last;
+      continue;
+    }
+    last_key = key;
+    const auto next = static_cast<size_t>(last + 1);
+    if (key.empty()) {
+      last = -1;
+    } else if (next < target_rows.size() && TextOf(target_rows[next], 0) == key) {
+      last = static_cast<int32_t>(next);
+    } else {
+      misses.push_back(PairKey{key, {}});
+      miss_rows.push_back(r);
+      last = -2;  // resolved below; never equal to a real guess
     }
     targets[r] = last;
+  }
+  if (!misses.empty()) {
+    auto& map = maps_->by_id[static_cast<int>(*col.lookup_table)];
+    if (!map) map.emplace(target_rows, 0, -1, FirstWins);
+    std::vector<int32_t> found;
+    map->FindMany(misses, found);
+    for (size_t i = 0; i < misses.size(); ++i) targets[miss_rows[i]] = found[i];
+    // Rows that repeated a missed key took its placeholder: copy forward.
+    for (size_t r = 1; r < rows.size(); ++r) {
+      if (targets[r] == -2) targets[r] = targets[r - 1];
+    }
   }
 }
 
@@ -374,6 +444,12 @@ void SnapshotIndex::ComputeSlot(Subject subject, int slot) {
       };
       if (subject == Subject::kEntity) PrepareLookup(TableId::kEntityState, c.es_profileentity);
       for (size_t r = 0; r < joins.size(); ++r) {
+        PrefetchCell(subject_rows, r + 8, name_col);
+        if (subject == Subject::kEntity && r + 8 < joins.size()) {
+          const int32_t ahead =
+              LookupTarget(TableId::kEntityState, c.es_profileentity, static_cast<int32_t>(r + 8));
+          if (ahead >= 0) PrefetchCell(pe_rows, static_cast<size_t>(ahead), c.pe_entityname);
+        }
         const std::string_view name = entity_name(r);
         int32_t found = -1;
         if (subject == Subject::kEntity) {
@@ -382,8 +458,10 @@ void SnapshotIndex::ComputeSlot(Subject subject, int slot) {
           // agrees with the contract's join (same profile and entityname).
           const int32_t t =
               LookupTarget(TableId::kEntityState, c.es_profileentity, static_cast<int32_t>(r));
-          if (t >= 0 && EqualsIgnoreCase(TextOf(pe_rows[t], c.pe_entityname), name) &&
-              EqualsIgnoreCase(TextOf(pe_rows[t], c.pe_profile), pid)) {
+          // (Its profile is the row's profile: the lookup is an explicit
+          // reference, and comparing the profile GUIDs would cost two more
+          // cache misses per row.)
+          if (t >= 0 && EqualsIgnoreCase(TextOf(pe_rows[t], c.pe_entityname), name)) {
             found = t;
           } else {
             found = by_name(pid, name);
@@ -404,19 +482,44 @@ void SnapshotIndex::ComputeSlot(Subject subject, int slot) {
         break;
       }
       const auto& ext_rows = snap_[TableId::kExternalTableState].rows;
-      if (!m.external_by_workspace_and_name) {
-        // A removed table leaves a Deleted row behind; a re-added one wins.
+      // A removed table leaves a Deleted row behind; a re-added one wins.
+      auto build_map = [&] {
         m.external_by_workspace_and_name.emplace(
             ext_rows, c.ext_workspace, c.ext_entityname, [&](int32_t old, int32_t now) {
               return NumberOf(ext_rows[old], c.ext_tablestate) == kDeleted &&
                      NumberOf(ext_rows[now], c.ext_tablestate) != kDeleted;
             });
-      }
+      };
+      std::vector<PairKey> misses;
+      std::vector<size_t> miss_rows;
+      int32_t last = -1;
       for (size_t r = 0; r < joins.size(); ++r) {
+        PrefetchCell(subject_rows, r + 8, name_col);
+        if (last >= 0) {
+          PrefetchCell(ext_rows, static_cast<size_t>(last) + 8, c.ext_entityname);
+          PrefetchCell(ext_rows, static_cast<size_t>(last) + 8, c.ext_workspace);
+        }
         const int32_t p = joins[r][kSlotProfile];
         if (p < 0) continue;
-        joins[r][kSlotExternal] = m.external_by_workspace_and_name->Find(
-            PairKey{TextOf(profiles[p], c.profile_name), entity_name(r)});
+        const PairKey key{TextOf(profiles[p], c.profile_name), entity_name(r)};
+        const auto next = static_cast<size_t>(last + 1);
+        if (last >= -1 && next < ext_rows.size() &&
+            EqualsIgnoreCase(TextOf(ext_rows[next], c.ext_entityname), key.b) &&
+            EqualsIgnoreCase(TextOf(ext_rows[next], c.ext_workspace), key.a) &&
+            NumberOf(ext_rows[next], c.ext_tablestate) != kDeleted) {
+          last = static_cast<int32_t>(next);
+          joins[r][kSlotExternal] = last;
+        } else {
+          misses.push_back(key);
+          miss_rows.push_back(r);
+          last = -2;
+        }
+      }
+      if (!misses.empty()) {
+        if (!m.external_by_workspace_and_name) build_map();
+        std::vector<int32_t> found;
+        m.external_by_workspace_and_name->FindMany(misses, found);
+        for (size_t i = 0; i < misses.size(); ++i) joins[miss_rows[i]][kSlotExternal] = found[i];
       }
       break;
     }

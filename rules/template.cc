@@ -74,6 +74,7 @@ Template::Rendered Template::Render(const EvalContext& ctx) const {
   std::string runtime_error;
   EvalContext c = ctx;
   c.error = &runtime_error;
+  c.columns = nullptr;  // bound for the rule's condition, not for these expressions
   for (const auto& p : parts_) {
     if (!p.expr) {
       out.text += p.literal;

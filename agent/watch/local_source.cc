@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "agent/state/state_store.h"
+
 namespace linkwatch::watch {
 
 LocalSource::LocalSource(std::string name, std::string path)

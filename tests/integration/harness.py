@@ -184,6 +184,11 @@ class Agent:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
+        self._close_log()
+
+    def _close_log(self):
+        if getattr(self, "log", None) and not self.log.closed:
+            self.log.close()
 
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:
@@ -193,6 +198,9 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 raise
+            finally:
+                self._close_log()
+        self._close_log()
         return self.proc.returncode if self.proc else None
 
     def output(self):
@@ -218,10 +226,10 @@ def run_cli(*args, timeout=60):
 class TempDirTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="lw_it_")
-        self._cleanups = []
+        self._lw_cleanups = []
 
     def tearDown(self):
-        for c in reversed(self._cleanups):
+        for c in reversed(self._lw_cleanups):
             try:
                 c()
             except Exception:
@@ -232,7 +240,7 @@ class TempDirTest(unittest.TestCase):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def defer(self, fn):
-        self._cleanups.append(fn)
+        self._lw_cleanups.append(fn)
 
     def write(self, name, text):
         path = os.path.join(self.dir, name)

@@ -307,3 +307,95 @@ TEST_F(ExprTest, HostileNestingIsAnErrorNotACrash) {
 
 }  // namespace
 }  // namespace linkwatch::rules
+
+namespace linkwatch::rules {
+namespace {
+
+using state::TableId;
+using namespace testing;  // NOLINT
+
+// The batch evaluator (the engine's hot path) and the scalar one (templates,
+// $value) must agree on every row, nulls included.
+TEST(ExprBatchTest, BatchAndScalarEvaluationAgree) {
+  state::Snapshot snap;
+  AddRow(snap, TableId::kProfile,
+         {{"synapselinkprofileid", T("p-1")}, {"name", T("crm")}, {"profilestate", N(1)}});
+  AddRow(snap, TableId::kProfile,
+         {{"synapselinkprofileid", T("p-2")}, {"name", T("erp")}, {"profilestate", N(2)}});
+  AddRow(snap, TableId::kProfileEntity,
+         {{"entityname", T("t1")}, {"profile", T("p-1")}, {"appendonlymode", N(1)}});
+  const double now = *ParseDateTime("2026-01-01T12:00:00Z");
+  // 600 rows (more than two batches) cycling through values and nulls.
+  for (int i = 0; i < 600; ++i) {
+    auto maybe = [&](int every, state::Cell c) { return i % every == 0 ? state::Cell::Null() : c; };
+    AddRow(snap, TableId::kEntityState,
+           {{"entityname", maybe(7, T("t" + std::to_string(i % 4)))},
+            {"profile", maybe(11, T(i % 3 ? "p-1" : "p-2"))},
+            {"syncstate", maybe(5, N(i % 2 ? 2 : 4))},
+            {"initialsyncstate", maybe(3, N((i % 4) * 4))},
+            {"crmrecordcount", maybe(6, N(i % 9))},
+            {"lakerecordcount", maybe(4, N(i % 5))},
+            {"lastsynceddatatime", maybe(8, N(now - (i % 13) * 300))},
+            {"lastsynceddataversion", maybe(9, T(i % 2 ? "a" : ""))}});
+  }
+  const char* const kExprs[] = {
+      "syncstate == 'InProgress' and age(lastsynceddatatime) > 30m",
+      "profile.profilestate == 'Active' or crmrecordcount > 4",
+      "not (crmrecordcount < lakerecordcount)",
+      "crmrecordcount / lakerecordcount > 1",
+      "crmrecordcount - lakerecordcount == 0 or lastsynceddatatime is null",
+      "abs(crmrecordcount - lakerecordcount) > max(1, 0.5 * crmrecordcount)",
+      "min(crmrecordcount, lakerecordcount, 3) >= 2",
+      "coalesce(crmrecordcount, lakerecordcount, -1) > 0",
+      "initialsyncstate in ['Completed', 'InProgress', null]",
+      "initialsyncstate not in ['Completed', 'CompletedWithFailures']",
+      "entityname == 't1' and entity.appendonlymode",
+      "entityname < 't2' or entityname is not null and false",
+      "coalesce(entityname, lastsynceddataversion) != ''",
+      "lastsynceddataversion in ['a', entityname]",
+      "profile == 'crm'",
+      "entityname == null or null",
+      "-crmrecordcount < -3 and not null",
+      "lastsynceddatatime + 1h > now() and age(lastsynceddatatime) <= 2h",
+      "datetime('2026-01-01T11:00:00Z') < lastsynceddatatime",
+      "coalesce(initialsyncstate, 'None') == 'None'",
+  };
+  for (const char* text : kExprs) {
+    ExprEnv env;
+    ExprError err;
+    auto e = Expr::Compile(text, env, err);
+    ASSERT_TRUE(e.has_value()) << text << ": " << err.message;
+    SnapshotIndex index(snap);
+    IndexNeeds needs;
+    e->AddNeeds(needs, Subject::kEntity, /*columns=*/true);
+    index.Prepare(needs);
+    std::vector<const void*> columns;
+    e->BindColumns(index, columns);
+    EvalContext ctx;
+    ctx.index = &index;
+    ctx.now = now;
+    const auto& joins = index.Joins(Subject::kEntity);
+    BatchScratch scratch;
+    std::vector<double> batch(joins.size());
+    for (size_t start = 0; start < joins.size(); start += Expr::kBatch) {
+      const int n = static_cast<int>(std::min<size_t>(Expr::kBatch, joins.size() - start));
+      ctx.columns = columns.data();
+      e->EvalBatch(ctx, joins.data() + start, n, scratch, batch.data() + start);
+    }
+    int trues = 0, nulls = 0;
+    for (size_t r = 0; r < joins.size(); ++r) {
+      ctx.rows = joins[r].data();
+      ctx.columns = nullptr;  // the scalar path reads the cells
+      const Value v = e->Eval(ctx);
+      const std::string scalar = v.is_null() ? "null" : v.number != 0 ? "true" : "false";
+      const std::string batched = batch[r] != batch[r] ? "null" : batch[r] != 0 ? "true" : "false";
+      ASSERT_EQ(scalar, batched) << text << " row " << r;
+      trues += scalar == "true";
+      nulls += scalar == "null";
+    }
+    EXPECT_GT(trues + nulls, 0) << text << " never true or null: a weak check";
+  }
+}
+
+}  // namespace
+}  // namespace linkwatch::rules
