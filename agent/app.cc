@@ -22,6 +22,7 @@
 #include "exporters/exposition.h"
 #include "exporters/metrics.h"
 #include "exporters/state_collector.h"
+#include "exporters/status_page.h"
 #include "notifiers/outbox.h"
 #include "notifiers/receivers.h"
 #include "notifiers/router.h"
@@ -91,12 +92,9 @@ std::string ExternalUrl(const std::string& listen, int port) {
 }
 
 nlohmann::json MonitorJson(const state::MonitorRow& m) {
-  nlohmann::json j{{"profile", m.profile},
-                   {"table", m.table},
-                   {"syncStatus", m.sync_status},
-                   {"initialSync", m.initial_sync},
-                   {"appendOnly", m.append_only},
-                   {"partitionStrategy", m.partition}};
+  nlohmann::json j{{"profile", m.profile},        {"table", m.table},
+                   {"syncStatus", m.sync_status}, {"initialSync", m.initial_sync},
+                   {"appendOnly", m.append_only}, {"partitionStrategy", m.partition}};
   j["lastSyncedOn"] = m.last_synced ? nlohmann::json(FormatDateTime(*m.last_synced)) : nullptr;
   j["count"] = m.count ? nlohmann::json(*m.count) : nullptr;
   j["sourceCount"] = m.source_count ? nlohmann::json(*m.source_count) : nullptr;
@@ -226,8 +224,8 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
   std::printf("%-16s %-24s %-14s %-22s %-21s %10s %-11s %s\n", "Profile", "Table", "Sync status",
               "Initial sync", "Last synced on", "Count", "Append only", "Partition strategy");
   for (const auto& r : rows) {
-    std::printf("%-16s %-24s %-14s %-22s %-21s %10s %-11s %s\n", r.profile.c_str(),
-                r.table.c_str(), r.sync_status.c_str(), r.initial_sync.c_str(),
+    std::printf("%-16s %-24s %-14s %-22s %-21s %10s %-11s %s\n", r.profile.c_str(), r.table.c_str(),
+                r.sync_status.c_str(), r.initial_sync.c_str(),
                 r.last_synced ? FormatDateTime(*r.last_synced).c_str() : "",
                 r.count ? std::to_string(*r.count).c_str() : "", r.append_only ? "Yes" : "No",
                 r.partition.c_str());
@@ -254,8 +252,9 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     }
   }
   if (!config.profiles.empty()) {
-    spdlog::warn("profiles are configured but the sync core is not part of this version yet; "
-                 "watching the state tables only");
+    spdlog::warn(
+        "profiles are configured but the sync core is not part of this version yet; "
+        "watching the state tables only");
   }
 
   auto store = state::StateStore::Open(config.state_db);
@@ -294,10 +293,20 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   api.notifications = [&](const std::string& state) { return outbox.ListJson(state); };
   std::atomic<bool> ready{false};
   api.ready = [&] { return ready.load(); };
-  api.metrics = [&] {
-    return SerializeMetrics({&metrics.registry(), &collector});
-  };
+  api.metrics = [&] { return SerializeMetrics({&metrics.registry(), &collector}); };
   http::AddApiRoutes(server, api);
+  server.Handle("GET", "/", [&](const http::HttpRequest&) {
+    auto page =
+        RenderStatusPage(published.Status(), published.Alerts(), ToEpochSeconds(clock.Now()));
+    http::HttpResponse r = http::HttpResponse::Text(200, std::move(page));
+    r.content_type = "text/html; charset=utf-8";
+    return r;
+  });
+  server.Handle("POST", "/-/reload", [&](const http::HttpRequest& req) {
+    if (!http::CheckBearer(req, config.http.api_token)) return http::Unauthorized();
+    controls.RequestReload();
+    return http::HttpResponse::Json(202, R"({"status":"reload requested"})");
+  });
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("http: {}", s.message());
     return 1;

@@ -16,7 +16,8 @@
 namespace linkwatch {
 namespace {
 
-constexpr const char* kDemoRules = R"(# Demo-sized copies of examples/rules/synapse-link.yaml: seconds instead of minutes.
+constexpr const char* kDemoRules =
+    R"(# Demo-sized copies of examples/rules/synapse-link.yaml: seconds instead of minutes.
 groups:
   - name: synapse-link-demo
     rules:
@@ -148,8 +149,9 @@ void Simulate(const std::string& path, const DemoOptions& options, std::atomic<b
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const bool stalled = elapsed >= options.stall_from && elapsed < options.stall_until;
     if (stalled && !announced_stall) {
-      spdlog::info("demo: the account table stops syncing now (a stall, as when a Synapse Link "
-                   "hangs); SyncStalled fires once it is 20s old for 10s");
+      spdlog::info(
+          "demo: the account table stops syncing now (a stall, as when a Synapse Link "
+          "hangs); SyncStalled fires once it is 20s old for 10s");
       announced_stall = true;
     }
     if (!stalled && announced_stall && !announced_recovery) {
@@ -207,7 +209,8 @@ int RunDemo(const DemoOptions& options, Controls& controls) {
   std::thread timer;
   if (options.duration_seconds > 0) {
     timer = std::thread([&] {
-      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(options.duration_seconds);
+      const auto end =
+          std::chrono::steady_clock::now() + std::chrono::seconds(options.duration_seconds);
       while (!controls.stop_requested() && std::chrono::steady_clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }

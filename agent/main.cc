@@ -1,7 +1,6 @@
 // linkwatch's command line: parses arguments and calls the command functions
 // of app.h. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid input.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "agent/app.h"

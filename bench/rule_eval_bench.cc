@@ -171,8 +171,8 @@ state::Snapshot BigSnapshot() {
 }
 
 std::vector<RuleGroup> TwentyRules() {
-  auto groups = LoadRuleFiles({std::string(LINKWATCH_SOURCE_DIR) + "/examples/rules/synapse-link.yaml"},
-                              Millis(15000));
+  auto groups = LoadRuleFiles(
+      {std::string(LINKWATCH_SOURCE_DIR) + "/examples/rules/synapse-link.yaml"}, Millis(15000));
   for (auto& g : LoadRuleString(kLookAlikes, "look-alikes.yaml", Millis(15000))) {
     groups.push_back(std::move(g));
   }
@@ -210,9 +210,14 @@ void BM_RuleEvaluation(benchmark::State& state) {
   state.counters["pending"] = static_cast<double>(pending);
   state.counters["cores"] = static_cast<double>(std::thread::hardware_concurrency());
   state.SetLabel(state.range(0) ? "joined tables shuffled; target <= 20 ms, one core"
-                                 : "target <= 20 ms per evaluation, one core");
+                                : "target <= 20 ms per evaluation, one core");
 }
-BENCHMARK(BM_RuleEvaluation)->ArgName("shuffled")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_RuleEvaluation)
+    ->ArgName("shuffled")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 // Only the per-snapshot join index (part of BM_RuleEvaluation).
 void BM_JoinIndex(benchmark::State& state) {
@@ -227,8 +232,8 @@ void BM_JoinIndex(benchmark::State& state) {
 BENCHMARK(BM_JoinIndex)->Unit(benchmark::kMillisecond);
 
 void BM_StateRead(benchmark::State& state) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("lw_rule_bench_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("lw_rule_bench_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "state.db").string();
   std::filesystem::remove(path);

@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <set>
@@ -179,9 +179,10 @@ void Outbox::SetReceivers(const std::vector<ReceiverConfig>& receivers) {
       }
     }
     for (const auto& r : dead) {
-      spdlog::warn("outbox: receiver {} is no longer configured; notification {} for {} is a "
-                   "dead letter",
-                   r.receiver, r.id, r.group_key);
+      spdlog::warn(
+          "outbox: receiver {} is no longer configured; notification {} for {} is a "
+          "dead letter",
+          r.receiver, r.id, r.group_key);
       DeadLocked(r, "unknown", "receiverRemoved", "receiver removed from the config", false);
     }
   }
@@ -268,9 +269,9 @@ Status Outbox::Enqueue(const std::vector<Notification>& batch,
                                             [](const Alert& a) { return a.template_error; });
     if (!template_error) continue;
     auto it = workers_.find(n.receiver);
-    const std::string integration =
-        it != workers_.end() && it->second->notifier ? it->second->notifier->integration()
-                                                     : "unknown";
+    const std::string integration = it != workers_.end() && it->second->notifier
+                                        ? it->second->notifier->integration()
+                                        : "unknown";
     // Sent anyway with the error text, never dropped; counted once.
     CountFailed(n.receiver, integration, "template");
     spdlog::warn("outbox: notification for {} to {} carries a template error", n.group_key,
@@ -327,12 +328,9 @@ nlohmann::json Outbox::ListJson(std::string_view state) {
     return out;
   }
   for (const auto& e : *entries) {
-    nlohmann::json j{{"id", e.id},
-                     {"receiver", e.receiver},
-                     {"group", e.group_key},
-                     {"state", e.state},
-                     {"attempts", e.attempts},
-                     {"createdAt", FormatDateTime(e.created_at)}};
+    nlohmann::json j{
+        {"id", e.id},       {"receiver", e.receiver}, {"group", e.group_key},
+        {"state", e.state}, {"attempts", e.attempts}, {"createdAt", FormatDateTime(e.created_at)}};
     j["nextAttempt"] =
         e.state == "pending" ? nlohmann::json(FormatDateTime(e.next_attempt_at)) : nullptr;
     j["lastError"] = e.last_error.empty() ? nullptr : nlohmann::json(e.last_error);

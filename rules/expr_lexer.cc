@@ -77,10 +77,7 @@ bool Lex(std::string_view text, std::vector<Token>& tokens, ExprError& error) {
         while (k < n && (IsIdentChar(text[k]) || text[k] == '.')) ++k;
         std::string_view word = text.substr(i, k - i);
         auto d = ParseDuration(word);
-        if (!d) {
-          return fail(i, "invalid number or duration \"" + std::string(word) +
-                             "\" (durations are written like 90s, 15m, 1h30m)");
-        }
+        if (!d) return fail(i, d.message());
         t.kind = Tok::kDuration;
         t.number = static_cast<double>(d->count()) / 1000.0;
         t.length = k - i;
@@ -251,9 +248,10 @@ std::string TokenDescription(const Token& t) {
     default:
       break;
   }
-  static const char* const kNames[] = {
-      "", "", "", "", "", "", ".", "(", ")", "[", "]", ",", "+", "-", "*", "/", "==", "!=", "<",
-      "<=", ">", ">=", "and", "or", "not", "in", "is", "null", "true", "false"};
+  static const char* const kNames[] = {"",    "",   "",   "",     "",     "",     ".",   "(",
+                                       ")",   "[",  "]",  ",",    "+",    "-",    "*",   "/",
+                                       "==",  "!=", "<",  "<=",   ">",    ">=",   "and", "or",
+                                       "not", "in", "is", "null", "true", "false"};
   return std::string("\"") + kNames[static_cast<int>(t.kind)] + "\"";
 }
 

@@ -127,7 +127,8 @@ class Compiler {
         int32_t x = Compile(*a.children[0]);
         if (x < 0) return -1;
         if (!IsBoolish(x)) {
-          return Fail(a.children[0]->offset, "not needs a boolean operand, got " + TypeName(TypeOf(x)));
+          return Fail(a.children[0]->offset,
+                      "not needs a boolean operand, got " + TypeName(TypeOf(x)));
         }
         return Unary(Op::kNot, x, TypeInfo::Of(Type::kBool), a.offset);
       }
@@ -262,7 +263,8 @@ class Compiler {
       } else if (q == "schedule") {
         slot = kSlotSchedule;
       } else {
-        std::string msg = "unknown join \"" + q + ".\" (use profile., entity., external. or schedule.)";
+        std::string msg =
+            "unknown join \"" + q + ".\" (use profile., entity., external. or schedule.)";
         std::string near = NearestKey(q, {"profile", "entity", "external", "schedule"});
         if (!near.empty()) msg = "unknown join \"" + q + ".\" (did you mean \"" + near + ".\"?)";
         return Fail(a.offset, msg);
@@ -573,8 +575,8 @@ class Compiler {
                                 MixHint(lt.type, rt.type));
     }
     if (!equality && lt.type == Type::kChoice) {
-      return Fail(a.offset, std::string(OpText(a.op)) +
-                                " does not apply to choices (only ==, != and in do)");
+      return Fail(a.offset,
+                  std::string(OpText(a.op)) + " does not apply to choices (only ==, != and in do)");
     }
     if (!equality && lt.type == Type::kBool) {
       return Fail(a.offset, std::string(OpText(a.op)) + " does not apply to booleans");
@@ -626,9 +628,9 @@ std::optional<Expr> Expr::Compile(std::string_view text, const ExprEnv& env, Exp
   if (root < 0 || c.failed()) return std::nullopt;
   if (env.require_bool && e.nodes_[root].type.type != Type::kBool) {
     const size_t start = text.find_first_not_of(" \t\r\n");
-    error = ExprError{start == std::string_view::npos ? 0 : static_cast<int>(start),
-                      "an alert condition must be boolean (true fires), got " +
-                                       TypeName(e.nodes_[root].type)};
+    error = ExprError{
+        start == std::string_view::npos ? 0 : static_cast<int>(start),
+        "an alert condition must be boolean (true fires), got " + TypeName(e.nodes_[root].type)};
     return std::nullopt;
   }
   e.root_ = root;
@@ -761,8 +763,8 @@ void Expr::EvalBatch(const EvalContext& ctx, const JoinRow* rows, int n, BatchSc
         }
         break;
       case Op::kColumnNum: {
-        const double* col = ctx.columns ? static_cast<const double*>(ctx.columns[node.column_ref])
-                                        : nullptr;
+        const double* col =
+            ctx.columns ? static_cast<const double*>(ctx.columns[node.column_ref]) : nullptr;
         if (!col) goto scalar;
         for (int i = 0; i < n; ++i) {
           const int32_t row = rows[i][node.slot];
@@ -977,8 +979,8 @@ void Expr::EvalBatch(const EvalContext& ctx, const JoinRow* rows, int n, BatchSc
         const int32_t left = args_[node.a];
         const bool left_text = is_text(left);
         for (int i = 0; i < n; ++i) {
-          const bool x_null = text ? (!left_text || txt(left)[i].data() == nullptr)
-                                   : isnan(num(left)[i]);
+          const bool x_null =
+              text ? (!left_text || txt(left)[i].data() == nullptr) : isnan(num(left)[i]);
           if (x_null) {
             o[i] = kNaN;
             continue;
@@ -1003,7 +1005,7 @@ void Expr::EvalBatch(const EvalContext& ctx, const JoinRow* rows, int n, BatchSc
         break;
       }
       default:
-      scalar: {
+      scalar : {
         // Rare in conditions (lookups used bare, datetime(text)): row by row.
         EvalContext c = ctx;
         for (int i = 0; i < n; ++i) {
@@ -1035,9 +1037,8 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
       return Value::Null();
     case Op::kColumnNum: {
       if (!ctx.index) return Value::Null();
-      const double* col = ctx.columns
-                              ? static_cast<const double*>(ctx.columns[node.column_ref])
-                              : ctx.index->NumberColumn(node.table, node.column);
+      const double* col = ctx.columns ? static_cast<const double*>(ctx.columns[node.column_ref])
+                                      : ctx.index->NumberColumn(node.table, node.column);
       if (col) {
         const int32_t row = ctx.rows[node.slot];
         if (row < 0) return Value::Null();

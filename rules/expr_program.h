@@ -40,8 +40,8 @@ struct ExprEnv {
 // Everything one evaluation reads.
 struct EvalContext {
   const SnapshotIndex* index = nullptr;
-  const int32_t* rows = nullptr;  // JoinRow::data() of the subject row
-  double now = 0;                 // epoch seconds: now() and age()
+  const int32_t* rows = nullptr;     // JoinRow::data() of the subject row
+  double now = 0;                    // epoch seconds: now() and age()
   const LabelSet* labels = nullptr;  // $labels (templates)
   const Value* value = nullptr;      // $value (templates)
   // Receives the first runtime error (an unparseable datetime(text)); the
@@ -55,12 +55,12 @@ struct EvalContext {
 namespace expr_detail {
 
 enum class Op : uint8_t {
-  kConst,         // number / null constant (or text in the pool)
-  kColumnNum,     // a number-like column (number, boolean, datetime, choice)
-  kColumnText,    // a string column
-  kLookupName,    // a lookup column used bare: the referenced row's name
-  kLabel,         // $labels.<pool text>
-  kValue,         // $value
+  kConst,       // number / null constant (or text in the pool)
+  kColumnNum,   // a number-like column (number, boolean, datetime, choice)
+  kColumnText,  // a string column
+  kLookupName,  // a lookup column used bare: the referenced row's name
+  kLabel,       // $labels.<pool text>
+  kValue,       // $value
   kNow,
   kAge,
   kNeg,
@@ -69,9 +69,9 @@ enum class Op : uint8_t {
   kSub,
   kMul,
   kDiv,
-  kMin,           // variadic
-  kMax,           // variadic
-  kCoalesce,      // variadic
+  kMin,       // variadic
+  kMax,       // variadic
+  kCoalesce,  // variadic
   kParseDateTime,
   kAnd,
   kOr,
@@ -90,7 +90,7 @@ enum class Op : uint8_t {
   kLeText,
   kGtText,
   kGeText,
-  kInNum,         // variadic: a = left, items in args
+  kInNum,  // variadic: a = left, items in args
   kInText,
   kNotInNum,
   kNotInText,
@@ -98,12 +98,12 @@ enum class Op : uint8_t {
 
 struct Node {
   Op op = Op::kConst;
-  uint8_t slot = 0;                                   // columns: join slot
+  uint8_t slot = 0;                                     // columns: join slot
   state::TableId table = state::TableId::kEntityState;  // columns: table of the slot
   state::TableId target = state::TableId::kProfile;     // lookups: referenced table
-  int32_t column = 0;                                 // columns: index in the table
-  int32_t column_ref = -1;                            // columns: index in Expr::columns_
-  int32_t a = -1, b = -1;  // children; variadic: args_[a .. a+b)
+  int32_t column = 0;                                   // columns: index in the table
+  int32_t column_ref = -1;                              // columns: index in Expr::columns_
+  int32_t a = -1, b = -1;                               // children; variadic: args_[a .. a+b)
   Value::Tag const_tag = Value::Tag::kNull;
   double number = 0;
   uint32_t text_offset = 0, text_length = 0;  // pool text (constants, label names)
@@ -169,8 +169,8 @@ class Expr {
 
   std::string text_;
   std::vector<Node> nodes_;
-  std::vector<int32_t> args_;  // children of variadic nodes
-  std::string pool_;           // string constants
+  std::vector<int32_t> args_;   // children of variadic nodes
+  std::string pool_;            // string constants
   std::vector<int32_t> order_;  // nodes reachable from the root, children first
   int32_t root_ = 0;
   int32_t value_node_ = 0;

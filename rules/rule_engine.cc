@@ -23,8 +23,7 @@ double Seconds(Millis d) { return static_cast<double>(d.count()) / 1000.0; }
 struct LabelCols {
   int profile_name = state::Table(state::TableId::kProfile).ColumnIndex("name");
   int es_entityname = state::Table(state::TableId::kEntityState).ColumnIndex("entityname");
-  int ext_entityname =
-      state::Table(state::TableId::kExternalTableState).ColumnIndex("entityname");
+  int ext_entityname = state::Table(state::TableId::kExternalTableState).ColumnIndex("entityname");
   int ext_workspace =
       state::Table(state::TableId::kExternalTableState).ColumnIndex("synapseworkspacename");
 };
@@ -39,8 +38,8 @@ std::string TextAt(const rules::SnapshotIndex& index, state::TableId table, int3
 }
 
 // alertname, source, profile and entity of one subject row.
-LabelSet BaseLabels(const Rule& rule, const std::string& source,
-                    const rules::SnapshotIndex& index, const rules::JoinRow& row) {
+LabelSet BaseLabels(const Rule& rule, const std::string& source, const rules::SnapshotIndex& index,
+                    const rules::JoinRow& row) {
   const LabelCols& c = LC();
   LabelSet labels;
   labels["alertname"] = rule.alert;
@@ -58,10 +57,10 @@ LabelSet BaseLabels(const Rule& rule, const std::string& source,
       break;
     case Subject::kExternal:
       // The workspace name is the profile's name, even without a profile row.
-      labels["profile"] = TextAt(index, state::TableId::kExternalTableState,
-                                 row[rules::kSlotSelf], c.ext_workspace);
-      labels["entity"] = TextAt(index, state::TableId::kExternalTableState,
-                                row[rules::kSlotSelf], c.ext_entityname);
+      labels["profile"] = TextAt(index, state::TableId::kExternalTableState, row[rules::kSlotSelf],
+                                 c.ext_workspace);
+      labels["entity"] = TextAt(index, state::TableId::kExternalTableState, row[rules::kSlotSelf],
+                                c.ext_entityname);
       break;
   }
   return labels;
@@ -196,8 +195,8 @@ bool RuleEngine::Evaluate(const std::string& source, const state::Snapshot& snap
   return changed;
 }
 
-bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source,
-                              rules::SnapshotIndex& index, double now) {
+bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source, rules::SnapshotIndex& index,
+                              double now) {
   const Rule& rule = groups_[rs.group].rules[rs.rule];
   const auto& joins = index.Joins(rule.on);
 
@@ -210,8 +209,7 @@ bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source,
   std::vector<int32_t> hits;
   double out[rules::Expr::kBatch];
   for (size_t start = 0; start < joins.size(); start += rules::Expr::kBatch) {
-    const int n = static_cast<int>(
-        std::min<size_t>(rules::Expr::kBatch, joins.size() - start));
+    const int n = static_cast<int>(std::min<size_t>(rules::Expr::kBatch, joins.size() - start));
     rule.expr.EvalBatch(ctx, joins.data() + start, n, scratch_, out);
     for (int i = 0; i < n; ++i) {
       if (out[i] == out[i] && out[i] != 0) hits.push_back(static_cast<int32_t>(start + i));
@@ -274,10 +272,12 @@ bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source,
       changed = true;
       spdlog::debug("alert {} {} firing", rule.alert, a.fingerprint);
     }
-    // last_true_at only matters across a restart when keep_firing_for is set.
-    if (a.state != before.state || a.annotations != before.annotations ||
-        a.value != before.value || a.template_error != before.template_error ||
-        a.active_at != before.active_at || rule.keep_firing_for.count() > 0 || is_new) {
+    // Persisted on transitions, not on every evaluation: $value and the
+    // annotations change all the time (ages) and are re-rendered at the
+    // first evaluation after a restart; what a restart needs is the state and
+    // its times (and last_true_at, only when keep_firing_for is set).
+    if (is_new || a.state != before.state || a.template_error != before.template_error ||
+        rule.keep_firing_for.count() > 0) {
       MarkDirty(rs.key, a);
     }
     ctx.labels = nullptr;

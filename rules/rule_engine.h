@@ -70,12 +70,12 @@ class RuleEngine {
   // source is down its alerts are frozen (the caller does not call Evaluate
   // for it). `error` becomes the alert's description. Return true if the
   // alert changed state.
-  bool SourceDown(const std::string& source, double down_since, double unreachable_for,
-                  double now, const std::string& error = "");
+  bool SourceDown(const std::string& source, double down_since, double unreachable_for, double now,
+                  const std::string& error = "");
   bool SourceUp(const std::string& source, double now);
 
   // Every alert the engine knows: pending, firing, and resolved ones not yet
-  // forgotten, ordered by rule then fingerprint.
+  // forgotten, ordered by rule, source and fingerprint.
   std::vector<Alert> Alerts() const;
   // The router calls this once it has queued the resolved notification of
   // these alerts; alerts that fire again meanwhile are kept.
@@ -110,7 +110,7 @@ class RuleEngine {
   Metrics* metrics_;
   // Alerts of rules that no longer exist, by source: rule key -> alerts.
   std::map<std::string, std::map<std::string, AlertMap>> orphans_;
-  std::map<std::string, Alert> unreachable_;                    // by source
+  std::map<std::string, Alert> unreachable_;                         // by source
   std::map<std::pair<std::string, std::string>, double> last_eval_;  // (group, source)
   std::map<std::string, prometheus::Histogram*> histograms_;
   // Not yet persisted: upserts by fingerprint, and deletions.

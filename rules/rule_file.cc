@@ -110,7 +110,8 @@ class Loader {
       const std::string here = p.file() + ":" + std::to_string(n.Mark().line + 1);
       auto [it, inserted] = group_names_.emplace(group.name, here);
       if (!inserted) {
-        p.Add(n, "duplicate group name \"" + group.name + "\" (first defined at " + it->second + ")");
+        p.Add(n,
+              "duplicate group name \"" + group.name + "\" (first defined at " + it->second + ")");
         ok = false;
       }
     } else {

@@ -220,7 +220,8 @@ class TestLoader {
       } else {
         for (const auto& s : states) {
           StateAt st;
-          if (LoadState(s, p, st, tc.interval_ms, tc.states.size())) tc.states.push_back(std::move(st));
+          if (LoadState(s, p, st, tc.interval_ms, tc.states.size()))
+            tc.states.push_back(std::move(st));
         }
       }
     }
@@ -429,8 +430,8 @@ class TestLoader {
         for (const auto& o : cd.choices->options) {
           known += (known.empty() ? "" : ", ") + std::string(o.label);
         }
-        p.Add(v, "unknown label \"" + text + "\" of " + std::string(cd.name) + " (known: " +
-                     known + ")");
+        p.Add(v, "unknown label \"" + text + "\" of " + std::string(cd.name) + " (known: " + known +
+                     ")");
         return std::nullopt;
       }
       default:
@@ -483,8 +484,9 @@ bool RunTest(const TestFile& file, const TestCase& tc, std::ostream& out) {
           break;
         }
       }
-      const bool ok = std::all_of(got_matched.begin(), got_matched.end(), [](bool b) { return b; }) &&
-                      std::all_of(exp_matched.begin(), exp_matched.end(), [](bool b) { return b; });
+      const bool ok =
+          std::all_of(got_matched.begin(), got_matched.end(), [](bool b) { return b; }) &&
+          std::all_of(exp_matched.begin(), exp_matched.end(), [](bool b) { return b; });
       if (ok) continue;
       pass = false;
       diff << "  at " << FormatDuration(Millis(t)) << " (" << FormatDateTime(now) << ", line "
@@ -494,8 +496,7 @@ bool RunTest(const TestFile& file, const TestCase& tc, std::ostream& out) {
       for (size_t e = 0; e < check.firing.size(); ++e) {
         const ExpectedAlert& x = check.firing[e];
         diff << "    " << (exp_matched[e] ? ' ' : '-') << "   "
-             << AlertText(x.alertname, x.labels, x.annotations ? &*x.annotations : nullptr)
-             << "\n";
+             << AlertText(x.alertname, x.labels, x.annotations ? &*x.annotations : nullptr) << "\n";
       }
       diff << "    got:\n";
       if (got.empty()) diff << "        (none)\n";

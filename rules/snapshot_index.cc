@@ -156,7 +156,9 @@ class FlatMap {
     uint64_t hash = 0;
     std::string_view a, b;
     int32_t row = -1;
-    bool Same(const PairKey& k) const { return EqualsIgnoreCase(a, k.a) && EqualsIgnoreCase(b, k.b); }
+    bool Same(const PairKey& k) const {
+      return EqualsIgnoreCase(a, k.a) && EqualsIgnoreCase(b, k.b);
+    }
   };
   std::vector<Slot> slots_;
   size_t mask_ = 0;
@@ -305,7 +307,7 @@ void SnapshotIndex::PrepareColumns(TableId table, const std::vector<int>& column
     for (int c : text_cols) {
       const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;
       texts[c][r] = cell && cell->kind == Cell::Kind::kText ? std::string_view(cell->text)
-                                                             : std::string_view();
+                                                            : std::string_view();
     }
   }
 }
@@ -546,7 +548,8 @@ void SnapshotIndex::ComputeSlot(Subject subject, int slot) {
         int32_t found = -1;
         if (per_table) {
           const std::string_view name = entity_name(r);
-          if (!name.empty()) found = m.schedule_by_profile_and_name->Find(PairKey{profile_id(r), name});
+          if (!name.empty())
+            found = m.schedule_by_profile_and_name->Find(PairKey{profile_id(r), name});
         }
         joins[r][kSlotSchedule] = found >= 0 ? found : m.snapshot_schedule_of_profile[p];
       }

@@ -88,11 +88,13 @@ class SnapshotIndex {
   // for null. Indexed by row.
   const double* NumberColumn(state::TableId table, int column) const {
     const auto& v = numbers_[static_cast<int>(table)];
-    return static_cast<size_t>(column) < v.size() && !v[column].empty() ? v[column].data() : nullptr;
+    return static_cast<size_t>(column) < v.size() && !v[column].empty() ? v[column].data()
+                                                                        : nullptr;
   }
   const std::string_view* TextColumn(state::TableId table, int column) const {
     const auto& v = texts_[static_cast<int>(table)];
-    return static_cast<size_t>(column) < v.size() && !v[column].empty() ? v[column].data() : nullptr;
+    return static_cast<size_t>(column) < v.size() && !v[column].empty() ? v[column].data()
+                                                                        : nullptr;
   }
   // Row referenced by a prepared lookup column, or -1.
   int32_t LookupTarget(state::TableId table, int column, int32_t row) const {

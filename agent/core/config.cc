@@ -33,7 +33,8 @@ void ParseHttp(const YAML::Node& node, const std::string& dir, Problems& p, Http
       }
     }
   }
-  if (node["api_token"]) out.api_token = Secret::FromYaml(node["api_token"], dir, p, "http.api_token");
+  if (node["api_token"])
+    out.api_token = Secret::FromYaml(node["api_token"], dir, p, "http.api_token");
   if (node["read_timeout"]) {
     if (auto d = GetDuration(node["read_timeout"], p, "http.read_timeout")) out.read_timeout = *d;
   }
@@ -58,7 +59,8 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
       p.Add(prof, "profile needs a name");
     } else if (auto s = GetString(prof["name"], p, "profile name")) {
       if (!IsName(*s)) {
-        p.Add(prof["name"], "profile name \"" + *s + "\" may only hold letters, digits, '-' and '_'");
+        p.Add(prof["name"],
+              "profile name \"" + *s + "\" may only hold letters, digits, '-' and '_'");
       } else if (!names.insert(*s).second) {
         p.Add(prof["name"], "duplicate profile name \"" + *s + "\"");
       }
@@ -71,8 +73,9 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
         p.Add(prof, std::string("profile ") + pc.name + " needs a " + key);
         return;
       }
-      if (!CheckKeys(n, {"type", "path", "url", "tenant_id", "client_id", "client_secret",
-                         "authority", "webhook_key"},
+      if (!CheckKeys(n,
+                     {"type", "path", "url", "tenant_id", "client_id", "client_secret", "authority",
+                      "webhook_key"},
                      p, key)) {
         return;
       }
@@ -84,12 +87,14 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
         if (!known) {
           std::string list;
           for (const auto& k : types) list += (list.empty() ? "" : ", ") + k;
-          p.Add(n["type"], std::string("unknown ") + key + " type \"" + *t + "\" (one of: " + list + ")");
+          p.Add(n["type"],
+                std::string("unknown ") + key + " type \"" + *t + "\" (one of: " + list + ")");
         }
         type = *t;
       }
       if (n["path"]) {
-        if (auto s = GetString(n["path"], p, std::string(key) + ".path")) path = ResolvePath(dir, *s);
+        if (auto s = GetString(n["path"], p, std::string(key) + ".path"))
+          path = ResolvePath(dir, *s);
       } else if (type != "dataverse") {
         p.Add(n, std::string(key) + " needs a path");
       }
@@ -113,7 +118,8 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
       }
     }
     if (!prof["tables"] || !prof["tables"].IsSequence() || prof["tables"].size() == 0) {
-      p.Add(prof["tables"] ? prof["tables"] : prof, "profile " + pc.name + " needs a list of tables");
+      p.Add(prof["tables"] ? prof["tables"] : prof,
+            "profile " + pc.name + " needs a list of tables");
     } else {
       std::set<std::string> tables;
       for (const auto& t : prof["tables"]) {
@@ -177,8 +183,9 @@ void ParseWatch(const YAML::Node& node, const std::string& dir, const std::strin
     } else {
       std::set<std::string> names;
       for (const auto& s : node["sources"]) {
-        if (!CheckKeys(s, {"name", "type", "path", "url", "tenant_id", "client_id",
-                           "client_secret", "authority"},
+        if (!CheckKeys(s,
+                       {"name", "type", "path", "url", "tenant_id", "client_id", "client_secret",
+                        "authority"},
                        p, "watch source")) {
           continue;
         }
@@ -225,8 +232,8 @@ void ParseWatch(const YAML::Node& node, const std::string& dir, const std::strin
     out.sources.push_back(WatchSourceConfig{"local", "local", state_db, {}, {}, {}, {}, {}});
   }
   if (node["rule_files"]) {
-    for (const auto& item : node["rule_files"].IsSequence() ? node["rule_files"]
-                                                            : YAML::Node(YAML::NodeType::Null)) {
+    for (const auto& item :
+         node["rule_files"].IsSequence() ? node["rule_files"] : YAML::Node(YAML::NodeType::Null)) {
       auto pat = GetString(item, p, "watch.rule_files item");
       if (!pat) continue;
       std::string full = ResolvePath(dir, *pat);
@@ -243,7 +250,8 @@ void ParseWatch(const YAML::Node& node, const std::string& dir, const std::strin
         out.rule_files.push_back(full);
       }
     }
-    if (!node["rule_files"].IsSequence()) p.Add(node["rule_files"], "watch.rule_files must be a list");
+    if (!node["rule_files"].IsSequence())
+      p.Add(node["rule_files"], "watch.rule_files must be a list");
   }
   std::sort(out.rule_files.begin(), out.rule_files.end());
   out.rule_files.erase(std::unique(out.rule_files.begin(), out.rule_files.end()),
@@ -268,10 +276,10 @@ Config ParseConfig(const std::string& text, const std::string& path) {
     p.Add(root, "the config file must be a YAML mapping");
     p.ThrowIfAny();
   }
-  CheckKeys(root,
-            {"state_db", "log_level", "http", "profiles", "watch", "receivers", "route",
-             "inhibit_rules"},
-            p, "config");
+  CheckKeys(
+      root,
+      {"state_db", "log_level", "http", "profiles", "watch", "receivers", "route", "inhibit_rules"},
+      p, "config");
   if (!root["state_db"]) {
     p.Add(root, "state_db is required (the SQLite file holding the state tables)");
   } else if (auto s = GetString(root["state_db"], p, "state_db")) {
@@ -280,14 +288,15 @@ Config ParseConfig(const std::string& text, const std::string& path) {
   if (root["log_level"]) {
     if (auto s = GetString(root["log_level"], p, "log_level")) {
       static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error"};
-      if (!kLevels.count(*s)) p.Add(root["log_level"], "log_level must be trace, debug, info, warn or error");
+      if (!kLevels.count(*s))
+        p.Add(root["log_level"], "log_level must be trace, debug, info, warn or error");
       cfg.log_level = *s;
     }
   }
   if (root["http"]) ParseHttp(root["http"], cfg.dir, p, cfg.http);
   if (root["profiles"]) ParseProfiles(root["profiles"], cfg.dir, p, cfg.profiles);
-  ParseWatch(root["watch"] ? root["watch"] : YAML::Node(YAML::NodeType::Map), cfg.dir,
-             cfg.state_db, p, cfg.watch);
+  ParseWatch(root["watch"] ? root["watch"] : YAML::Node(YAML::NodeType::Map), cfg.dir, cfg.state_db,
+             p, cfg.watch);
   cfg.receivers = root["receivers"];
   cfg.route = root["route"];
   cfg.inhibit_rules = root["inhibit_rules"];

@@ -27,7 +27,9 @@ static std::string Join(const std::vector<Problem>& problems) {
 InputError::InputError(std::vector<Problem> problems)
     : std::runtime_error(Join(problems)), problems_(std::move(problems)) {}
 
-void Problems::Add(const YAML::Node& at, std::string message) { Add(at.Mark(), std::move(message)); }
+void Problems::Add(const YAML::Node& at, std::string message) {
+  Add(at.Mark(), std::move(message));
+}
 
 void Problems::Add(const YAML::Mark& at, std::string message) {
   if (at.is_null()) {

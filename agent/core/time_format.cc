@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <sstream>
 
 namespace linkwatch {
@@ -20,8 +21,8 @@ struct Unit {
   long long ms;
 };
 // Longest suffix first so "ms" is not read as "m".
-constexpr Unit kUnits[] = {{"ms", 1},          {"y", 365LL * 86400000}, {"w", 7LL * 86400000},
-                           {"d", 86400000LL},  {"h", 3600000LL},        {"m", 60000LL},
+constexpr Unit kUnits[] = {{"ms", 1},         {"y", 365LL * 86400000}, {"w", 7LL * 86400000},
+                           {"d", 86400000LL}, {"h", 3600000LL},        {"m", 60000LL},
                            {"s", 1000LL}};
 
 }  // namespace
@@ -61,6 +62,10 @@ Result<Millis> ParseDuration(std::string_view text) {
                            "\" (units must go from largest to smallest)");
     }
     last_rank = order;
+    // Reject what does not fit in milliseconds rather than overflow.
+    if (n > (std::numeric_limits<long long>::max() - total) / kUnits[rank].ms) {
+      return Status::Error("duration out of range: " + std::string(text));
+    }
     total += n * kUnits[rank].ms;
     i += kUnits[rank].suffix.size();
   }
@@ -93,9 +98,9 @@ std::string FormatDuration(Millis d) {
 
 std::string FormatDurationSeconds(double seconds) {
   if (!std::isfinite(seconds)) return "";
-  // Round to whole seconds above a minute, keep milliseconds below.
+  // Whole seconds from one second up ("30s", "21m1s"); milliseconds below.
   long long ms = static_cast<long long>(std::llround(seconds * 1000.0));
-  if (std::llabs(ms) >= 60000) ms = (ms / 1000) * 1000;
+  if (std::llabs(ms) >= 1000) ms = (ms / 1000) * 1000;
   return FormatDuration(Millis(ms));
 }
 
@@ -108,7 +113,8 @@ Result<double> ParseDateTime(std::string_view text) {
   {
     std::istringstream in(s);
     in >> date::parse("%FT%TZ", tp);
-    if (!in.fail() && in.peek() == EOF) return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+    if (!in.fail() && in.peek() == EOF)
+      return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
   }
   {
     std::istringstream in(s);
@@ -121,7 +127,8 @@ Result<double> ParseDateTime(std::string_view text) {
   {
     std::istringstream in(s);
     in >> date::parse("%FT%T", tp);  // no zone: UTC
-    if (!in.fail() && in.peek() == EOF) return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+    if (!in.fail() && in.peek() == EOF)
+      return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
   }
   {
     std::istringstream in(s);

@@ -80,7 +80,7 @@ class Db {
   // Prepared once and cached by SQL text; the returned statement is reset.
   Statement* Cached(const std::string& sql);
 
-  Status Begin();   // BEGIN IMMEDIATE
+  Status Begin();  // BEGIN IMMEDIATE
   Status Commit();
   void Rollback();
 

@@ -31,8 +31,8 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
 
   const int s_profile = sd.ColumnIndex("profile"), s_name = sd.ColumnIndex("entityname"),
             s_sync = sd.ColumnIndex("syncstate"), s_initial = sd.ColumnIndex("initialsyncstate"),
-            s_last = sd.ColumnIndex("lastsynceddatatime"), s_lake = sd.ColumnIndex("lakerecordcount"),
-            s_crm = sd.ColumnIndex("crmrecordcount");
+            s_last = sd.ColumnIndex("lastsynceddatatime"),
+            s_lake = sd.ColumnIndex("lakerecordcount"), s_crm = sd.ColumnIndex("crmrecordcount");
   const int p_name = pd.ColumnIndex("name"), p_state = pd.ColumnIndex("profilestate");
   const int e_append = ed.ColumnIndex("appendonlymode"),
             e_partition = ed.ColumnIndex("partitionstrategy");

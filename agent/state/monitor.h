@@ -14,16 +14,16 @@
 namespace linkwatch::state {
 
 struct MonitorRow {
-  std::string profile;         // profile name ("" when the lookup is dangling)
-  std::string profile_state;   // choice label
-  std::string table;           // entityname
-  std::string sync_status;     // syncstate label
-  std::string initial_sync;    // initialsyncstate label
-  std::optional<double> last_synced;  // lastsynceddatatime, epoch seconds
-  std::optional<long long> count;     // lakerecordcount (as the portal)
+  std::string profile;                    // profile name ("" when the lookup is dangling)
+  std::string profile_state;              // choice label
+  std::string table;                      // entityname
+  std::string sync_status;                // syncstate label
+  std::string initial_sync;               // initialsyncstate label
+  std::optional<double> last_synced;      // lastsynceddatatime, epoch seconds
+  std::optional<long long> count;         // lakerecordcount (as the portal)
   std::optional<long long> source_count;  // crmrecordcount
   bool append_only = false;
-  std::string partition;       // partition strategy label
+  std::string partition;  // partition strategy label
 };
 
 // Rows sorted by profile then table.

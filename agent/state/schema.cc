@@ -31,9 +31,8 @@ const ChoiceSet kProfileState{"synapselinkprofilestate",
 const ChoiceSet kProfileType{"synapselinkprofiletype", {{0, "SynapseLink"}, {1, "EventAnalytics"}}};
 const ChoiceSet kDestinationSyncState{"synapselinkdestinationsyncstate",
                                       {{0, "None"}, {1, "NotCompleted"}, {2, "Completed"}}};
-const ChoiceSet kPartitionStrategy{
-    "synapselinkentitypartitionstrategy",
-    {{0, "Year"}, {1, "Month"}, {2, "HalfMonth"}, {3, "FiveDay"}}};
+const ChoiceSet kPartitionStrategy{"synapselinkentitypartitionstrategy",
+                                   {{0, "Year"}, {1, "Month"}, {2, "HalfMonth"}, {3, "FiveDay"}}};
 const ChoiceSet kEntitySource{"synapselinkentitysource", {{0, "Dataverse"}, {1, "FnOTables"}}};
 const ChoiceSet kEntityType{"synapselinkentitytype", {{0, "Requested"}}};
 const ChoiceSet kSyncState{"synapselinkentitysyncstate",
@@ -58,15 +57,11 @@ const ChoiceSet kTableCreationState{
 const ChoiceSet kExternalTableState{
     "synapselinkexternaltablestate",
     {{0, "NotCreated"}, {1, "Created"}, {2, "Failed"}, {3, "Deleted"}, {4, "InProgress"}}};
-const ChoiceSet kScheduleType{"synapselinkscheduletype", {{0, "Snapshot"}, {1, "IncrementalUpdate"}}};
-const ChoiceSet kRecurrenceUnit{"synapselinkrecurrenceunit",
-                                {{0, "None"},
-                                 {1, "Minute"},
-                                 {2, "Hour"},
-                                 {3, "Day"},
-                                 {4, "Week"},
-                                 {5, "Month"},
-                                 {6, "Year"}}};
+const ChoiceSet kScheduleType{"synapselinkscheduletype",
+                              {{0, "Snapshot"}, {1, "IncrementalUpdate"}}};
+const ChoiceSet kRecurrenceUnit{
+    "synapselinkrecurrenceunit",
+    {{0, "None"}, {1, "Minute"}, {2, "Hour"}, {3, "Day"}, {4, "Week"}, {5, "Month"}, {6, "Year"}}};
 
 using CT = ColumnType;
 
@@ -149,26 +144,25 @@ std::vector<TableDef> BuildTables() {
                            {"metadataversion", CT::kString},
                            {"synapsedatabasename", CT::kString},
                            {"synapseworkspacename", CT::kString}})});
-  t.push_back({TableId::kSchedule, "synapselinkschedule", "synapselinkschedules",
-               WithCommon("synapselinkscheduleid",
-                          {{"profile", CT::kLookup, nullptr, TableId::kProfile},
-                           {"entityname", CT::kString},
-                           {"type", CT::kChoice, &kScheduleType},
-                           {"recurrenceinterval", CT::kInt},
-                           {"recurrenceunit", CT::kChoice, &kRecurrenceUnit},
-                           {"starttime", CT::kDateTime}})});
+  t.push_back(
+      {TableId::kSchedule, "synapselinkschedule", "synapselinkschedules",
+       WithCommon("synapselinkscheduleid", {{"profile", CT::kLookup, nullptr, TableId::kProfile},
+                                            {"entityname", CT::kString},
+                                            {"type", CT::kChoice, &kScheduleType},
+                                            {"recurrenceinterval", CT::kInt},
+                                            {"recurrenceunit", CT::kChoice, &kRecurrenceUnit},
+                                            {"starttime", CT::kDateTime}})});
   t.push_back({TableId::kDatabase, "synapsedatabase", "synapsedatabases",
-               WithCommon("synapsedatabaseid",
-                          {{"databasename", CT::kString},
-                           {"workspacename", CT::kString},
-                           {"datalakefolder", CT::kString},
-                           {"schemaprefix", CT::kString},
-                           {"serverlesssqlendpoint", CT::kString},
-                           {"developmentendpoint", CT::kString},
-                           {"subscription", CT::kString},
-                           {"resourcegroup", CT::kString},
-                           {"tenant", CT::kString},
-                           {"uniquename", CT::kString}})});
+               WithCommon("synapsedatabaseid", {{"databasename", CT::kString},
+                                                {"workspacename", CT::kString},
+                                                {"datalakefolder", CT::kString},
+                                                {"schemaprefix", CT::kString},
+                                                {"serverlesssqlendpoint", CT::kString},
+                                                {"developmentendpoint", CT::kString},
+                                                {"subscription", CT::kString},
+                                                {"resourcegroup", CT::kString},
+                                                {"tenant", CT::kString},
+                                                {"uniquename", CT::kString}})});
   return t;
 }
 

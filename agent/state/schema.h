@@ -12,7 +12,7 @@
 namespace linkwatch::state {
 
 enum class ColumnType {
-  kGuid,      // lower-case GUID text
+  kGuid,  // lower-case GUID text
   kString,
   kInt,       // int32/int64
   kBool,      // 0/1
@@ -53,14 +53,14 @@ struct ColumnDef {
       : name(n), type(t), choices(c), lookup_table(lookup) {}
   std::string_view name;
   ColumnType type;
-  const ChoiceSet* choices = nullptr;        // kChoice only
-  std::optional<TableId> lookup_table;       // kLookup only
+  const ChoiceSet* choices = nullptr;   // kChoice only
+  std::optional<TableId> lookup_table;  // kLookup only
 };
 
 struct TableDef {
   TableId id;
-  std::string_view name;        // logical name, e.g. "synapselinkprofile"
-  std::string_view entity_set;  // Web API entity set, e.g. "synapselinkprofiles"
+  std::string_view name;           // logical name, e.g. "synapselinkprofile"
+  std::string_view entity_set;     // Web API entity set, e.g. "synapselinkprofiles"
   std::vector<ColumnDef> columns;  // columns[0] is the primary key "<name>id"
 
   // Index into columns, or -1.
@@ -72,9 +72,9 @@ const std::vector<TableDef>& AllTables();
 const TableDef* FindTable(std::string_view name);
 
 // Choice sets by their Dataverse option-set names.
-const ChoiceSet& ProfileStateChoices();       // synapselinkprofilestate
-const ChoiceSet& EntitySyncStateChoices();    // synapselinkentitysyncstate
-const ChoiceSet& ExternalTableStateChoices(); // synapselinkexternaltablestate
+const ChoiceSet& ProfileStateChoices();        // synapselinkprofilestate
+const ChoiceSet& EntitySyncStateChoices();     // synapselinkentitysyncstate
+const ChoiceSet& ExternalTableStateChoices();  // synapselinkexternaltablestate
 const ChoiceSet& MetadataStateChoices();
 const ChoiceSet& PartitionStrategyChoices();
 

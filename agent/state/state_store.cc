@@ -192,8 +192,8 @@ Result<Snapshot> ReadSnapshot(Db& db) {
             if (parsed) {
               cell = Cell::Number(*parsed);
             } else {
-              snap.warnings.push_back(std::string(table.name) + "." + std::string(def.name) +
-                                      ": " + parsed.message());
+              snap.warnings.push_back(std::string(table.name) + "." + std::string(def.name) + ": " +
+                                      parsed.message());
             }
             break;
           }
@@ -216,8 +216,7 @@ std::string NewGuid() {
   char buf[37];
   snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
            static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-           static_cast<unsigned>(b >> 48),
-           static_cast<unsigned long long>(b & 0xffffffffffffULL));
+           static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 

@@ -39,7 +39,7 @@ struct WatcherOptions {
 struct SourceStatus {
   std::string name;
   bool up = false;
-  bool polled = false;  // at least one successful poll
+  bool polled = false;   // at least one successful poll
   double last_poll = 0;  // epoch seconds of the last attempt
   double last_success = 0;
   std::string last_error;

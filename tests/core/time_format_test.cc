@@ -33,8 +33,7 @@ TEST(DateTimeTest, RoundTripsIso8601) {
   ASSERT_TRUE(t.ok());
   EXPECT_DOUBLE_EQ(*t, 1767226860.0);
   EXPECT_EQ(FormatDateTime(*t), "2026-01-01T00:21:00Z");
-  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.250Z")),
-            "2026-01-01T00:00:00.250Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.250Z")), "2026-01-01T00:00:00.250Z");
   EXPECT_DOUBLE_EQ(*ParseDateTime("2026-01-01T01:00:00+01:00"), 1767225600.0);
   EXPECT_DOUBLE_EQ(*ParseDateTime("2026-01-01 00:00:00"), 1767225600.0);
   EXPECT_FALSE(ParseDateTime("yesterday").ok());

@@ -1,5 +1,3 @@
-#include "notifiers/receivers.h"
-
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -8,6 +6,7 @@
 
 #include "agent/core/problem.h"
 #include "agent/core/yaml_util.h"
+#include "notifiers/receivers.h"
 #include "tests/notifiers/test_util.h"
 
 namespace linkwatch::notifiers {

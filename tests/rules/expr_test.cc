@@ -1,8 +1,7 @@
-#include "rules/expr_program.h"
-
 #include <gtest/gtest.h>
 
 #include "agent/core/time_format.h"
+#include "rules/expr_program.h"
 #include "tests/rules/test_snapshot.h"
 
 namespace linkwatch::rules {
@@ -19,8 +18,9 @@ constexpr const char* kNow = "2026-01-01T01:00:00Z";
 class ExprTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    int p = AddRow(snap_, TableId::kProfile,
-                   {{"synapselinkprofileid", T("p-1")}, {"name", T("crm")}, {"profilestate", N(1)}});
+    int p =
+        AddRow(snap_, TableId::kProfile,
+               {{"synapselinkprofileid", T("p-1")}, {"name", T("crm")}, {"profilestate", N(1)}});
     (void)p;
     AddRow(snap_, TableId::kProfileEntity,
            {{"synapselinkprofileentityid", T("pe-1")},
@@ -45,7 +45,9 @@ class ExprTest : public ::testing::Test {
             {"tablestate", N(2)},
             {"recordcount", N(7)}});
     AddRow(snap_, TableId::kSchedule,
-           {{"profile", T("p-1")}, {"type", N(0)}, {"recurrenceinterval", N(1)},
+           {{"profile", T("p-1")},
+            {"type", N(0)},
+            {"recurrenceinterval", N(1)},
             {"recurrenceunit", N(2)}});
   }
 
@@ -194,8 +196,8 @@ TEST_F(ExprTest, ChoicesCompareWithLabelsOrCodes) {
 }
 
 TEST_F(ExprTest, ValueIsTheMeasuredQuantity) {
-  Value v = Eval("syncstate == \"InProgress\" and age(lastsynceddatatime) > 15m",
-                 Subject::kEntity, 0, /*value_node=*/true);
+  Value v = Eval("syncstate == \"InProgress\" and age(lastsynceddatatime) > 15m", Subject::kEntity,
+                 0, /*value_node=*/true);
   EXPECT_EQ(FormatValue(v, last_type_), "20m");
   v = Eval("profilestate in ['Error', 'Active']", Subject::kProfile, 0, true);
   EXPECT_EQ(FormatValue(v, last_type_), "Active");
@@ -284,6 +286,9 @@ TEST_F(ExprTest, SyntaxErrorsPointAtTheirColumn) {
   EXPECT_EQ(Error("a # b").offset, 2);
   EXPECT_EQ(Error("").offset, 0);
   EXPECT_EQ(Error("[1]").offset, 0);
+  // Found by expr_fuzz: a duration that overflows is an error, not UB.
+  EXPECT_NE(Error("9999999999y > 1s").message.find("out of range"), std::string::npos);
+  EXPECT_NE(Error("1 > 99999999999999999999s").message.find("out of range"), std::string::npos);
 }
 
 TEST_F(ExprTest, HostileNestingIsAnErrorNotACrash) {

@@ -252,9 +252,9 @@ TEST(RuleEngineTest, SourceUnreachableFiresAfterTheThresholdAndResolvesWhenUp) {
   EXPECT_TRUE(engine.SourceDown("prod", At(0), 60, At(0), "connection refused"));
   auto alerts = engine.Alerts();
   ASSERT_EQ(alerts.size(), 1u);
-  EXPECT_EQ(alerts[0].labels, (LabelSet{{"alertname", "SourceUnreachable"},
-                                        {"source", "prod"},
-                                        {"severity", "critical"}}));
+  EXPECT_EQ(
+      alerts[0].labels,
+      (LabelSet{{"alertname", "SourceUnreachable"}, {"source", "prod"}, {"severity", "critical"}}));
   EXPECT_EQ(alerts[0].state, AlertState::kPending);
   EXPECT_EQ(alerts[0].annotations.at("description"), "connection refused");
   EXPECT_FALSE(engine.SourceDown("prod", At(0), 60, At(0.5)));
@@ -360,6 +360,22 @@ TEST_F(RuleEnginePersistenceTest, ARestartNeitherRestartsForNorForgetsFiringOrRe
     auto p = Start(BigRule("for: 5m"));
     EXPECT_TRUE(p.engine->Alerts().empty());
   }
+}
+
+TEST_F(RuleEnginePersistenceTest, AlertsAreWrittenOnTransitionsNotOnEveryEvaluation) {
+  auto p = Start(BigRule("for: 10m"));
+  auto stored = [&] {
+    auto st = p.store->db().Prepare("SELECT state, updated_at, value FROM linkwatch_alert");
+    EXPECT_TRUE(st.ok());
+    EXPECT_TRUE(st->Step());
+    return st->Text(0) + "@" + std::to_string(static_cast<long long>(st->Real(1) - kT0)) + "=" +
+           st->Text(2);
+  };
+  p.engine->Evaluate("local", Snap({{"account", 20}}), At(0), true);
+  p.engine->Evaluate("local", Snap({{"account", 21}}), At(1), true);  // only $value changed
+  EXPECT_EQ(stored(), "pending@0=20");
+  p.engine->Evaluate("local", Snap({{"account", 22}}), At(10), true);
+  EXPECT_EQ(stored(), "firing@600=22");
 }
 
 TEST_F(RuleEnginePersistenceTest, KeepFiringForSurvivesARestart) {

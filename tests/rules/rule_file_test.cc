@@ -99,9 +99,10 @@ TEST(RuleFileTest, BadDuration) {
 
 TEST(RuleFileTest, ExpressionErrorsAtTheirExactColumn) {
   // Plain scalar: column of the scalar plus the offset.
-  EXPECT_THAT(ProblemsOf(OneRule("        expr: syncstate == 2 and age(lastsynceddatatime) > 900\n")),
-              ElementsAre("r.yaml:5:58: cannot compare duration with number (durations mix only "
-                          "with durations: write 900s, not 900)"));
+  EXPECT_THAT(
+      ProblemsOf(OneRule("        expr: syncstate == 2 and age(lastsynceddatatime) > 900\n")),
+      ElementsAre("r.yaml:5:58: cannot compare duration with number (durations mix only "
+                  "with durations: write 900s, not 900)"));
   // Double-quoted scalar with an escape before the error.
   EXPECT_THAT(ProblemsOf(OneRule("        expr: \"entityname == \\\"a\\\" and syncstat == 2\"\n")),
               ElementsAre("r.yaml:5:40: unknown column \"syncstat\" of "
@@ -155,10 +156,11 @@ TEST(RuleFileTest, TypeErrors) {
 
 TEST(RuleFileTest, TemplateErrorsAtTheirColumn) {
   EXPECT_THAT(
-      ProblemsOf(OneRule("        expr: syncstate == 2\n"
-                         "        labels: {severity: \"{{ $labels.entty }}\"}\n"
-                         "        annotations:\n"
-                         "          summary: '{{ entityname }} for {{ age(lastsynceddatatim) }}'\n")),
+      ProblemsOf(
+          OneRule("        expr: syncstate == 2\n"
+                  "        labels: {severity: \"{{ $labels.entty }}\"}\n"
+                  "        annotations:\n"
+                  "          summary: '{{ entityname }} for {{ age(lastsynceddatatim) }}'\n")),
       ElementsAre("r.yaml:6:32: unknown label \"entty\" in $labels (did you mean \"entity\"?)",
                   "r.yaml:8:49: unknown column \"lastsynceddatatim\" of "
                   "synapselinkprofileentitystate (did you mean \"lastsynceddatatime\"?)"));
@@ -182,9 +184,10 @@ TEST(RuleFileTest, InvalidNamesAndSubjects) {
   EXPECT_THAT(ProblemsOf(OneRule("        on: entities\n        expr: true\n")),
               ElementsAre("r.yaml:5:13: invalid on \"entities\" (entity, profile or external) "
                           "(did you mean \"entity\"?)"));
-  EXPECT_THAT(ProblemsOf("groups:\n  - name: g\n    rules:\n      - alert: Sync Stalled\n"
-                         "        expr: true\n"),
-              ElementsAre(::testing::StartsWith("r.yaml:4:16: invalid alert name \"Sync Stalled\"")));
+  EXPECT_THAT(
+      ProblemsOf("groups:\n  - name: g\n    rules:\n      - alert: Sync Stalled\n"
+                 "        expr: true\n"),
+      ElementsAre(::testing::StartsWith("r.yaml:4:16: invalid alert name \"Sync Stalled\"")));
   EXPECT_THAT(ProblemsOf(OneRule("        expr: true\n        labels: {source: x, 1x: y}\n")),
               ElementsAre("r.yaml:6:18: label \"source\" is set by linkwatch and cannot be "
                           "overridden",
@@ -236,8 +239,8 @@ TEST_F(RuleFilesOnDiskTest, CollectsEveryProblemOfEveryFile) {
 }
 
 TEST_F(RuleFilesOnDiskTest, ShippedExampleLoads) {
-  auto groups = LoadRuleFiles({std::string(LINKWATCH_SOURCE_DIR) + "/examples/rules/synapse-link.yaml"},
-                              Millis(15000));
+  auto groups = LoadRuleFiles(
+      {std::string(LINKWATCH_SOURCE_DIR) + "/examples/rules/synapse-link.yaml"}, Millis(15000));
   ASSERT_EQ(groups.size(), 1u);
   std::vector<std::string> names;
   for (const auto& r : groups[0].rules) names.push_back(r.alert);

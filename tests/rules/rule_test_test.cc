@@ -126,11 +126,11 @@ TEST_F(RuleTestTest, AWrongExpectationFailsWithADiff) {
 }
 
 TEST_F(RuleTestTest, AnnotationsAreComparedWhenGiven) {
-  const auto path = Write(
-      "ann.test.yaml",
-      StalledTest("          - alertname: SyncStalled\n"
-                  "            labels: {profile: crm, entity: account, severity: critical}\n"
-                  "            annotations: {summary: wrong}\n"));
+  const auto path =
+      Write("ann.test.yaml",
+            StalledTest("          - alertname: SyncStalled\n"
+                        "            labels: {profile: crm, entity: account, severity: critical}\n"
+                        "            annotations: {summary: wrong}\n"));
   std::ostringstream out;
   EXPECT_EQ(RunRuleTestFiles({path}, out), 1);
   EXPECT_THAT(out.str(), HasSubstr("-   SyncStalled{entity=\"account\", profile=\"crm\", "
@@ -139,14 +139,15 @@ TEST_F(RuleTestTest, AnnotationsAreComparedWhenGiven) {
 }
 
 TEST_F(RuleTestTest, AtMustBeAMultipleOfInterval) {
-  EXPECT_THAT(ProblemsOf(R"(rule_files: [rules/sl.yaml]
+  EXPECT_THAT(
+      ProblemsOf(R"(rule_files: [rules/sl.yaml]
 tests:
   - interval: 1m
     alerts:
       - at: 90s
         firing: []
 )"),
-              ::testing::ElementsAre("bad.test.yaml:5:13: at 90s is not a multiple of interval 1m"));
+      ::testing::ElementsAre("bad.test.yaml:5:13: at 90s is not a multiple of interval 1m"));
 }
 
 TEST_F(RuleTestTest, MalformedRowsPointAtTheirValue) {

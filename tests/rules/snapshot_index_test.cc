@@ -89,9 +89,13 @@ TEST(SnapshotIndexTest, JoinEdgeCases) {
   // The profile entity is found by (profile, entityname) even when the
   // lookup points elsewhere, and by the lookup alone when nothing matches.
   AddRow(s, TableId::kProfileEntity,
-         {{"synapselinkprofileentityid", T("PE-a")}, {"profile", T("P-2")}, {"entityname", T("Account")}});
+         {{"synapselinkprofileentityid", T("PE-a")},
+          {"profile", T("P-2")},
+          {"entityname", T("Account")}});
   AddRow(s, TableId::kProfileEntity,
-         {{"synapselinkprofileentityid", T("PE-other")}, {"profile", T("P-9")}, {"entityname", T("x")}});
+         {{"synapselinkprofileentityid", T("PE-other")},
+          {"profile", T("P-9")},
+          {"entityname", T("x")}});
   AddRow(s, TableId::kEntityState,
          {{"entityname", T("account")}, {"profile", T("p-2")}, {"profileentity", T("PE-other")}});
   AddRow(s, TableId::kEntityState,

@@ -47,9 +47,10 @@ TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
   {
     auto db = Db::Open(Path());
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("CREATE TABLE synapselinkprofileentitystate (entityname TEXT, "
-                            "syncstate INTEGER); INSERT INTO synapselinkprofileentitystate "
-                            "VALUES ('contact', 4)")
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE synapselinkprofileentitystate (entityname TEXT, "
+                           "syncstate INTEGER); INSERT INTO synapselinkprofileentitystate "
+                           "VALUES ('contact', 4)")
                     .ok());
   }
   auto db = Db::Open(Path(), Db::Mode::kReadOnly);
