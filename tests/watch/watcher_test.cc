@@ -1,0 +1,162 @@
+#include "agent/watch/watcher.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "agent/state/state_store.h"
+#include "agent/watch/local_source.h"
+#include "notifiers/outbox.h"
+#include "notifiers/router.h"
+#include "rules/rule_engine.h"
+#include "rules/rule_file.h"
+
+namespace linkwatch::watch {
+namespace {
+
+namespace fs = std::filesystem;
+
+class WatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lw_watch_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    state_path_ = (dir_ / "state.db").string();
+    auto store = state::StateStore::Open(state_path_);
+    ASSERT_TRUE(store.ok()) << store.message();
+    store_ = std::move(store).value();
+    clock_.Set(FromEpochSeconds(1767225600));  // 2026-01-01T00:00:00Z
+  }
+  void TearDown() override {
+    watcher_.reset();
+    router_.reset();
+    engine_.reset();
+    outbox_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void Build(const std::string& source_path, const std::string& rules) {
+    engine_ = std::make_unique<RuleEngine>(LoadRuleString(rules, "rules.yaml", Millis(1000)),
+                                           nullptr, nullptr);
+    auto outbox = notifiers::Outbox::Open(state_path_, clock_, nullptr);
+    ASSERT_TRUE(outbox.ok()) << outbox.message();
+    outbox_ = std::move(outbox).value();
+    notifiers::RouteConfig route;
+    route.receiver = "none";
+    router_ = std::make_unique<notifiers::Router>(route, *outbox_, clock_, "http://x/",
+                                                  std::map<std::string, bool>{{"none", true}});
+    std::vector<std::unique_ptr<StateSource>> sources;
+    sources.push_back(std::make_unique<LocalSource>("local", source_path));
+    WatcherCallbacks callbacks;
+    callbacks.snapshot = [this](const std::string&, std::shared_ptr<const state::Snapshot> s) {
+      ++snapshots_;
+      last_ = std::move(s);
+    };
+    watcher_ = std::make_unique<Watcher>(WatcherOptions{Millis(15000), Millis(60000)},
+                                         std::move(sources), *engine_, *router_, clock_,
+                                         nullptr, callbacks);
+  }
+
+  std::vector<Alert> Firing(const std::string& name) {
+    std::vector<Alert> out;
+    for (const auto& a : engine_->Alerts()) {
+      if (a.state == AlertState::kFiring && a.labels.at("alertname") == name) out.push_back(a);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::string state_path_;
+  std::unique_ptr<state::StateStore> store_;
+  ManualClock clock_;
+  std::unique_ptr<RuleEngine> engine_;
+  std::unique_ptr<notifiers::Outbox> outbox_;
+  std::unique_ptr<notifiers::Router> router_;
+  std::unique_ptr<Watcher> watcher_;
+  int snapshots_ = 0;
+  std::shared_ptr<const state::Snapshot> last_;
+};
+
+constexpr const char* kProfileError = R"(groups:
+  - name: g
+    rules:
+      - alert: ProfileError
+        on: profile
+        expr: profilestate == "Error"
+)";
+
+TEST_F(WatcherTest, ChangedRowIsEvaluatedWithoutWaitingForTheInterval) {
+  Build(state_path_, kProfileError);
+  watcher_->RunOnce();
+  EXPECT_TRUE(watcher_->Ready());
+  EXPECT_EQ(snapshots_, 1);
+  watcher_->RunOnce();  // nothing changed, interval not reached: no poll
+  EXPECT_EQ(snapshots_, 1);
+
+  // Another connection commits: the next cycle sees it at once.
+  auto other = state::Db::Open(state_path_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Exec("INSERT INTO synapselinkprofile(name, profilestate) "
+                             "VALUES ('crm', 2)").ok());
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 2);
+  ASSERT_EQ(Firing("ProfileError").size(), 1u);
+  EXPECT_EQ(Firing("ProfileError")[0].labels.at("profile"), "crm");
+  EXPECT_EQ(Firing("ProfileError")[0].labels.at("source"), "local");
+}
+
+TEST_F(WatcherTest, PollsAgainAfterTheInterval) {
+  Build(state_path_, kProfileError);
+  watcher_->RunOnce();
+  clock_.Advance(std::chrono::seconds(14));
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 1);
+  clock_.Advance(std::chrono::seconds(1));
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 2);
+  EXPECT_LE(watcher_->NextWakeup(), clock_.Now() + std::chrono::seconds(15));
+}
+
+TEST_F(WatcherTest, UnreachableSourceFiresSourceUnreachableAfterTheConfiguredTime) {
+  Build((dir_ / "missing.db").string(), kProfileError);
+  watcher_->RunOnce();
+  EXPECT_FALSE(watcher_->Ready());
+  EXPECT_TRUE(Firing("SourceUnreachable").empty());  // pending for source_unreachable_for
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(std::chrono::seconds(15));
+    watcher_->RunOnce();
+  }
+  auto firing = Firing("SourceUnreachable");
+  ASSERT_EQ(firing.size(), 1u);
+  EXPECT_EQ(firing[0].labels.at("source"), "local");
+  EXPECT_EQ(firing[0].labels.at("severity"), "critical");
+
+  // The file appears (e.g. the volume is back): the alert resolves.
+  fs::copy_file(state_path_, dir_ / "missing.db");
+  clock_.Advance(std::chrono::seconds(15));
+  watcher_->RunOnce();
+  EXPECT_TRUE(watcher_->Ready());
+  EXPECT_TRUE(Firing("SourceUnreachable").empty());
+}
+
+TEST_F(WatcherTest, ReadsForeignFilesWithOnlySomeColumns) {
+  const std::string foreign = (dir_ / "foreign.db").string();
+  {
+    auto db = state::Db::Open(foreign);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE synapselinkprofile (synapselinkprofileid TEXT, name "
+                            "TEXT, profilestate INTEGER); INSERT INTO synapselinkprofile "
+                            "VALUES ('6f1c0000-0000-4000-8000-000000000001', 'erp', 2)")
+                    .ok());
+  }
+  Build(foreign, kProfileError);
+  watcher_->RunOnce();
+  ASSERT_EQ(Firing("ProfileError").size(), 1u);
+  EXPECT_EQ(Firing("ProfileError")[0].labels.at("profile"), "erp");
+}
+
+}  // namespace
+}  // namespace linkwatch::watch
