@@ -88,7 +88,8 @@ route: {receiver: hooks, group_by: [alertname, entity], group_wait: 0s, group_in
         db.add_profile("crm")
         n = args.trials + args.time_trials
         for i in range(n):
-            db.add_entity("crm", "t%03d" % i)
+            # lastsynceddatatime in the future: no table stalls until a trial makes it.
+            db.add_entity("crm", "t%03d" % i, synced=time.time() + 86400)
 
         have_peer = bool(prom and am)
         if have_peer:
