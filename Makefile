@@ -56,23 +56,16 @@ demo: build
 asan: test-deps
 	@echo "== building build-asan/ with ASan+UBSan"
 	CC=clang CXX=clang++ cmake -S . -B build-asan -G $(GENERATOR) -DLINKWATCH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-	cmake --build build-asan -j $(JOBS)
+	cmake --build build-asan -j $(JOBS) --target unit_tests
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
 
-# Each libFuzzer target for FUZZ_SECONDS.
+# Each libFuzzer target for FUZZ_SECONDS (with its dictionary and seed corpus).
 fuzz: test-deps
-	@echo "== building build-fuzz/ (libFuzzer)"
-	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G $(GENERATOR) -DLINKWATCH_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build-fuzz -j $(JOBS)
-	@for f in build-fuzz/fuzz/*_fuzz; do \
-	  n=$$(basename $$f); echo "== $$f for $(FUZZ_SECONDS)s"; \
-	  mkdir -p build-fuzz/corpus/$$n; \
-	  seeds=$$( [ -d fuzz/corpus/$$n ] && echo fuzz/corpus/$$n ); \
-	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$n $$seeds > build-fuzz/$$n.log 2>&1; then \
-	    tail -40 build-fuzz/$$n.log; echo "== $$n FAILED"; exit 1; fi; \
-	  tail -3 build-fuzz/$$n.log; \
-	done
+	@echo "== building build-fuzz/ (libFuzzer), $(FUZZ_SECONDS)s per target"
+	FUZZ_SECONDS=$(FUZZ_SECONDS) CC=clang CXX=clang++ cmake -S . -B build-fuzz -G $(GENERATOR) -DLINKWATCH_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	cd build-fuzz/fuzz && ctest --output-on-failure -L fuzz
 
 bench: build
 	@echo "== see docs/performance.md for what each figure means"

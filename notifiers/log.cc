@@ -32,20 +32,10 @@ class LogNotifier final : public Notifier {
       line += (i == 0 ? " " : "; ");
       line += std::string(AlertStateName(a.state)) + " " + FormatLabelSet(a.labels);
       if (auto it = a.annotations.find("summary"); it != a.annotations.end()) {
-        line += " summary=" + Quote(it->second);
+        line += " summary=" + QuoteLabelValue(it->second);
       }
     }
     return line;
-  }
-
- private:
-  static std::string Quote(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += (c == '\n' || c == '\r') ? ' ' : c;
-    }
-    return out + "\"";
   }
 };
 

@@ -129,21 +129,6 @@ class Parser {
   size_t i_ = 0;
 };
 
-std::string Escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<Matcher> Matcher::Make(std::string name, Op op, std::string value) {
@@ -179,7 +164,7 @@ bool Matcher::Matches(const LabelSet& labels) const {
   return false;
 }
 
-std::string Matcher::ToString() const { return name_ + OpText(op_) + "\"" + Escape(value_) + "\""; }
+std::string Matcher::ToString() const { return name_ + OpText(op_) + QuoteLabelValue(value_); }
 
 bool Matcher::operator<(const Matcher& o) const {
   return std::tie(name_, op_, value_) < std::tie(o.name_, o.op_, o.value_);

@@ -28,26 +28,6 @@ LabelSet Common(const std::vector<Alert>& alerts, Get get) {
   return common;
 }
 
-std::string Quote(const std::string& v) {
-  std::string out = "\"";
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out + "\"";
-}
-
 const char* StateText(AlertState s) { return AlertStateName(s); }
 
 Result<AlertState> StateFromText(const std::string& s) {
@@ -84,17 +64,6 @@ std::string Notification::Title() const {
   std::string out = Firing() ? "[FIRING:" + std::to_string(FiringCount()) + "]" : "[RESOLVED]";
   for (const auto& [name, value] : group_labels) out += " " + value;
   return out;
-}
-
-std::string FormatLabelSet(const LabelSet& labels) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [name, value] : labels) {
-    if (!first) out += ", ";
-    first = false;
-    out += name + "=" + Quote(value);
-  }
-  return out + "}";
 }
 
 std::string GeneratorUrl(const std::string& external_url, const Alert& alert) {

@@ -45,8 +45,7 @@ struct Notification {
   std::string Title() const;
 };
 
-// Alertmanager's rendering of a label set: {a="x", b="y"} (sorted, quoted).
-std::string FormatLabelSet(const LabelSet& labels);
+// FormatLabelSet (Alertmanager's {a="x", b="y"}) lives in rules/alert.h.
 
 // The alert's link back to linkwatch: <external_url>#alert-<fingerprint>.
 std::string GeneratorUrl(const std::string& external_url, const Alert& alert);

@@ -41,4 +41,36 @@ std::string LabelFingerprint(const LabelSet& labels) {
   return buf;
 }
 
+std::string QuoteLabelValue(const std::string& value) {
+  std::string out = "\"";
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatLabelSet(const LabelSet& labels) {
+  std::string out = "{";
+  for (const auto& [name, value] : labels) {
+    if (out.size() > 1) out += ", ";
+    out += name + "=" + QuoteLabelValue(value);
+  }
+  return out + "}";
+}
+
 }  // namespace linkwatch

@@ -58,34 +58,10 @@ struct TestFile {
   std::vector<TestCase> tests;
 };
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string LabelText(const LabelSet& labels) {
-  std::string out = "{";
-  for (const auto& [k, v] : labels) {
-    if (out.size() > 1) out += ", ";
-    out += k + "=" + Quote(v);
-  }
-  return out + "}";
-}
-
 std::string AlertText(const std::string& name, const LabelSet& labels,
                       const LabelSet* annotations) {
-  std::string out = name + LabelText(labels);
-  if (annotations) out += " annotations" + LabelText(*annotations);
+  std::string out = name + FormatLabelSet(labels);
+  if (annotations) out += " annotations" + FormatLabelSet(*annotations);
   return out;
 }
 

@@ -21,6 +21,14 @@ TEST(DurationTest, RejectsMalformed) {
   EXPECT_FALSE(ParseDuration("-5s").ok());
 }
 
+// Regression (found by the rule-file fuzzer): a huge value overflowed.
+TEST(DurationTest, RejectsOverflowInsteadOfWrapping) {
+  auto d = ParseDuration("9999999999y");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.message().find("out of range"), std::string::npos);
+  EXPECT_FALSE(ParseDuration("99999999999999999999s").ok());
+}
+
 TEST(DurationTest, FormatsCompactly) {
   EXPECT_EQ(FormatDuration(Millis(21 * 60000)), "21m");
   EXPECT_EQ(FormatDuration(Millis(3900000)), "1h5m");

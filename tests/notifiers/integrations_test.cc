@@ -193,7 +193,7 @@ TEST_F(IntegrationsTest, LogWritesOneLinePerNotification) {
       0u)
       << text;
   EXPECT_NE(text.find("firing {alertname=\"SyncStalled\", entity=\"t0\"} summary=\"t0 has "
-                      "\\\"stalled\\\" badly\""),
+                      "\\\"stalled\\\"\\nbadly\""),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("; resolved {alertname=\"SyncStalled\", entity=\"t1\"}"), std::string::npos)

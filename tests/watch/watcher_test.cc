@@ -55,9 +55,9 @@ class WatcherTest : public ::testing::Test {
       ++snapshots_;
       last_ = std::move(s);
     };
-    watcher_ = std::make_unique<Watcher>(WatcherOptions{Millis(15000), Millis(60000)},
-                                         std::move(sources), *engine_, *router_, clock_,
-                                         nullptr, callbacks);
+    watcher_ =
+        std::make_unique<Watcher>(WatcherOptions{Millis(15000), Millis(60000)}, std::move(sources),
+                                  *engine_, *router_, clock_, nullptr, callbacks);
   }
 
   std::vector<Alert> Firing(const std::string& name) {
@@ -99,8 +99,10 @@ TEST_F(WatcherTest, ChangedRowIsEvaluatedWithoutWaitingForTheInterval) {
   // Another connection commits: the next cycle sees it at once.
   auto other = state::Db::Open(state_path_);
   ASSERT_TRUE(other.ok());
-  ASSERT_TRUE((*other)->Exec("INSERT INTO synapselinkprofile(name, profilestate) "
-                             "VALUES ('crm', 2)").ok());
+  ASSERT_TRUE((*other)
+                  ->Exec("INSERT INTO synapselinkprofile(name, profilestate) "
+                         "VALUES ('crm', 2)")
+                  .ok());
   watcher_->RunOnce();
   EXPECT_EQ(snapshots_, 2);
   ASSERT_EQ(Firing("ProfileError").size(), 1u);
@@ -147,9 +149,10 @@ TEST_F(WatcherTest, ReadsForeignFilesWithOnlySomeColumns) {
   {
     auto db = state::Db::Open(foreign);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("CREATE TABLE synapselinkprofile (synapselinkprofileid TEXT, name "
-                            "TEXT, profilestate INTEGER); INSERT INTO synapselinkprofile "
-                            "VALUES ('6f1c0000-0000-4000-8000-000000000001', 'erp', 2)")
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE synapselinkprofile (synapselinkprofileid TEXT, name "
+                           "TEXT, profilestate INTEGER); INSERT INTO synapselinkprofile "
+                           "VALUES ('6f1c0000-0000-4000-8000-000000000001', 'erp', 2)")
                     .ok());
   }
   Build(foreign, kProfileError);
