@@ -163,8 +163,10 @@ scrape_configs:
                 time.sleep(0.05)
         for i in range(args.trials, n):
             e = "t%03d" % i
-            t_cross = time.time() + 2
-            db.set_entity(e, lastsynceddatatime=iso(t_cross - 30))
+            # iso() keeps whole seconds: the crossing is 30 s after the written value.
+            synced = int(time.time() + 2 - 30)
+            t_cross = synced + 30
+            db.set_entity(e, lastsynceddatatime=iso(synced))
             t_lw = wait_for(lambda: arrival("/linkwatch", "SyncStalled", e), timeout=60,
                             interval=0.005, what="linkwatch post (time)")
             lw_time.append(t_lw - t_cross)
