@@ -88,6 +88,14 @@ route:
         self.assertEqual(alert["labels"]["source"], "local")
         self.assertEqual(len(alert["fingerprint"]), 16)
         self.assertEqual(alert["endsAt"], "0001-01-01T00:00:00Z")
+        # The status page shows the table and the firing alert.
+        code, page = http_get("http://127.0.0.1:%d/" % self.port)
+        self.assertEqual(code, 200)
+        self.assertIn("SyncStalled", page)
+        self.assertIn("opportunity", page)
+        code, status = http_get("http://127.0.0.1:%d/api/v1/status" % self.port)
+        self.assertEqual(code, 200)
+        self.assertIn('"table":"account"', status.replace(" ", ""))
         body = self.receiver.bodies()[-1]
         self.assertEqual(body["version"], "4")
         self.assertEqual(body["receiver"], "hooks")
