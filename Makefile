@@ -12,7 +12,7 @@ BUILD_PKGS := cmake ninja-build g++ pkg-config libboost-dev libsqlite3-dev libcu
   nlohmann-json3-dev libyaml-cpp-dev prometheus-cpp-dev libgtest-dev libgmock-dev \
   libbenchmark-dev libssl-dev libcli11-dev libspdlog-dev libhowardhinnant-date-dev
 TEST_PKGS  := sqlite3 python3 python3-yaml python3-aiosmtpd prometheus prometheus-alertmanager \
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev chromium
 
 .PHONY: all deps test-deps configure build test demo asan fuzz bench clean format
 

@@ -138,8 +138,8 @@ class Published {
       for (const auto& r : prows.rows) {
         const int st = pd.ColumnIndex("profilestate");
         profiles.push_back({{"source", source},
-                            {"name", r[pd.ColumnIndex("name")].text},
-                            {"id", r[0].text},
+                            {"name", r[pd.ColumnIndex("name")].text()},
+                            {"id", r[0].text()},
                             {"state", state::ChoiceLabel(pd.columns[st], r[st])}});
       }
       for (const auto& m : state::MonitorTable(*snap)) {

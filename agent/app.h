@@ -25,4 +25,8 @@ int RulesCheck(const std::vector<std::string>& files);
 int RulesTest(const std::vector<std::string>& files);
 int PrintStatus(const std::string& config_path, const std::string& profile, bool json);
 
+// Sync-core commands (sync_commands.cc).
+// `source enable-change-tracking --db FILE --table T...`
+int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<std::string>& tables);
+
 }  // namespace linkwatch

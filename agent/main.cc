@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
   status->add_option("--profile", profile, "only this profile");
   status->add_flag("--json", json, "JSON output");
 
+  std::string source_db;
+  std::vector<std::string> source_tables;
+  auto* source = app.add_subcommand("source", "sources of the sync core");
+  source->require_subcommand(1);
+  auto* enable_ct = source->add_subcommand("enable-change-tracking",
+                                           "turn on change tracking for tables of a SQLite source");
+  enable_ct->add_option("--db", source_db, "SQLite source file")->required();
+  enable_ct->add_option("--table", source_tables, "table to track (repeatable)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,5 +78,6 @@ int main(int argc, char** argv) {
   if (*rules_check) return RulesCheck(rule_files);
   if (*rules_test) return RulesTest(rule_files);
   if (*status) return PrintStatus(config_path, profile, json);
+  if (*enable_ct) return EnableChangeTrackingCommand(source_db, source_tables);
   return 2;
 }

@@ -44,14 +44,14 @@ std::shared_ptr<const state::Snapshot> BigSnapshot() {
   for (int p = 0; p < kProfiles; ++p) {
     const std::string id = "00000000-0000-4000-8000-" + std::to_string(100000000000 + p);
     state::Row prow(pdef.columns.size());
-    Set(prow, pdef, "synapselinkprofileid", Cell::Text(id));
-    Set(prow, pdef, "name", Cell::Text("profile-" + std::to_string(p)));
+    Set(prow, pdef, "synapselinkprofileid", snap->Text(id));
+    Set(prow, pdef, "name", snap->Text("profile-" + std::to_string(p)));
     Set(prow, pdef, "profilestate", Cell::Number(p % 10 == 0 ? 2 : 1));
     (*snap)[TableId::kProfile].rows.push_back(std::move(prow));
     for (int t = 0; t < kTablesPerProfile; ++t) {
       state::Row row(edef.columns.size());
-      Set(row, edef, "entityname", Cell::Text("table_" + std::to_string(t)));
-      Set(row, edef, "profile", Cell::Text(id));
+      Set(row, edef, "entityname", snap->Text("table_" + std::to_string(t)));
+      Set(row, edef, "profile", snap->Text(id));
       Set(row, edef, "syncstate", Cell::Number(t % 7 == 0 ? 8 : 2));
       Set(row, edef, "initialsyncstate", Cell::Number(4));
       Set(row, edef, "lastsynceddatatime", Cell::Number(1767225600.0 + p * 100 + t));

@@ -110,14 +110,14 @@ state::Snapshot BigSnapshot() {
   for (int p = 0; p < kProfiles; ++p) {
     const std::string pid = Guid(1, p), pname = "profile" + std::to_string(p);
     state::Row prow(pdef.columns.size());
-    Set(prow, pdef, "synapselinkprofileid", Cell::Text(pid));
-    Set(prow, pdef, "name", Cell::Text(pname));
+    Set(prow, pdef, "synapselinkprofileid", snap.Text(pid));
+    Set(prow, pdef, "name", snap.Text(pname));
     Set(prow, pdef, "profilestate", Cell::Number(p == 9 ? 2 : 1));
-    Set(prow, pdef, "datalakefolder", Cell::Text("/lake/" + pname));
+    Set(prow, pdef, "datalakefolder", snap.Text("/lake/" + pname));
     snap[TableId::kProfile].rows.push_back(std::move(prow));
     state::Row crow(cdef.columns.size());
-    Set(crow, cdef, "synapselinkscheduleid", Cell::Text(Guid(5, p)));
-    Set(crow, cdef, "profile", Cell::Text(pid));
+    Set(crow, cdef, "synapselinkscheduleid", snap.Text(Guid(5, p)));
+    Set(crow, cdef, "profile", snap.Text(pid));
     Set(crow, cdef, "type", Cell::Number(0));
     Set(crow, cdef, "recurrenceinterval", Cell::Number(1));
     Set(crow, cdef, "recurrenceunit", Cell::Number(2));
@@ -127,21 +127,21 @@ state::Snapshot BigSnapshot() {
       const std::string table = "table" + std::to_string(t);
       const bool sick = n % 97 == 0;
       state::Row erow(edef.columns.size());
-      Set(erow, edef, "synapselinkprofileentityid", Cell::Text(Guid(2, n)));
-      Set(erow, edef, "name", Cell::Text(table));
-      Set(erow, edef, "entityname", Cell::Text(table));
-      Set(erow, edef, "profile", Cell::Text(pid));
+      Set(erow, edef, "synapselinkprofileentityid", snap.Text(Guid(2, n)));
+      Set(erow, edef, "name", snap.Text(table));
+      Set(erow, edef, "entityname", snap.Text(table));
+      Set(erow, edef, "profile", snap.Text(pid));
       Set(erow, edef, "appendonlymode", Cell::Number(t % 10 == 0 ? 1 : 0));
       Set(erow, edef, "enabled", Cell::Number(1));
       Set(erow, edef, "partitionstrategy", Cell::Number(0));
       snap[TableId::kProfileEntity].rows.push_back(std::move(erow));
 
       state::Row srow(sdef.columns.size());
-      Set(srow, sdef, "synapselinkprofileentitystateid", Cell::Text(Guid(3, n)));
-      Set(srow, sdef, "name", Cell::Text(table));
-      Set(srow, sdef, "entityname", Cell::Text(table));
-      Set(srow, sdef, "profile", Cell::Text(pid));
-      Set(srow, sdef, "profileentity", Cell::Text(Guid(2, n)));
+      Set(srow, sdef, "synapselinkprofileentitystateid", snap.Text(Guid(3, n)));
+      Set(srow, sdef, "name", snap.Text(table));
+      Set(srow, sdef, "entityname", snap.Text(table));
+      Set(srow, sdef, "profile", snap.Text(pid));
+      Set(srow, sdef, "profileentity", snap.Text(Guid(2, n)));
       Set(srow, sdef, "syncstate", Cell::Number(2));
       Set(srow, sdef, "initialsyncstate", Cell::Number(sick && t % 2 ? 8 : 4));
       Set(srow, sdef, "metadatastate", Cell::Number(8));
@@ -153,13 +153,13 @@ state::Snapshot BigSnapshot() {
       Set(srow, sdef, "additiontime", Cell::Number(kNow - 86400 * 30));
       Set(srow, sdef, "lastsynceddatatime", Cell::Number(sick ? kNow - 7200 : kNow - 30));
       Set(srow, sdef, "lastsyncedmetadatatime", Cell::Number(kNow - 3600));
-      Set(srow, sdef, "lastsynceddataversion", Cell::Text(std::to_string(n)));
+      Set(srow, sdef, "lastsynceddataversion", snap.Text(std::to_string(n)));
       snap[TableId::kEntityState].rows.push_back(std::move(srow));
 
       state::Row xrow(xdef.columns.size());
-      Set(xrow, xdef, "synapselinkexternaltablestateid", Cell::Text(Guid(4, n)));
-      Set(xrow, xdef, "entityname", Cell::Text(table));
-      Set(xrow, xdef, "synapseworkspacename", Cell::Text(pname));
+      Set(xrow, xdef, "synapselinkexternaltablestateid", snap.Text(Guid(4, n)));
+      Set(xrow, xdef, "entityname", snap.Text(table));
+      Set(xrow, xdef, "synapseworkspacename", snap.Text(pname));
       Set(xrow, xdef, "tablestate", Cell::Number(sick ? 2 : 1));
       Set(xrow, xdef, "lastsyncstate", Cell::Number(1));
       Set(xrow, xdef, "recordcount", Cell::Number(10000 + n));
@@ -266,7 +266,7 @@ void BM_StateRead(benchmark::State& state) {
           if (c.is_null()) {
             st->BindNull(col);
           } else if (c.kind == Cell::Kind::kText) {
-            st->Bind(col, c.text);
+            st->Bind(col, c.text());
           } else if (table.columns[i].type == state::ColumnType::kDateTime) {
             st->Bind(col, FormatDateTime(c.number));
           } else {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -91,9 +92,10 @@ const double* Number(const state::Row& row, int index) {
   return c != nullptr && c->kind == Cell::Kind::kNumber ? &c->number : nullptr;
 }
 
-const std::string* Text(const state::Row& row, int index) {
+std::optional<std::string_view> Text(const state::Row& row, int index) {
   const Cell* c = At(row, index);
-  return c != nullptr && c->kind == Cell::Kind::kText ? &c->text : nullptr;
+  if (c == nullptr || c->kind != Cell::Kind::kText) return std::nullopt;
+  return c->text();
 }
 
 // The choice label of `code`; an unknown code is still exported, as its
@@ -281,12 +283,12 @@ void StateCollector::Emit(const Published& published, Sink& sink) {
     std::unordered_map<std::string_view, std::string_view> profile_names;
     std::unordered_set<std::string_view> profiles_seen;
     for (const state::Row& row : (*snap)[TableId::kProfile].rows) {
-      const std::string* id = Text(row, col.profile_id);
-      const std::string* name = Text(row, col.profile_name);
-      if (id != nullptr && name != nullptr) profile_names.emplace(*id, *name);
-      const std::string* label = name != nullptr ? name : id;
+      const auto id = Text(row, col.profile_id);
+      const auto name = Text(row, col.profile_name);
+      if (id && name) profile_names.emplace(*id, *name);
+      const auto label = name ? name : id;
       const double* st = Number(row, col.profile_state);
-      if (label == nullptr || st == nullptr || !profiles_seen.insert(*label).second) continue;
+      if (!label || st == nullptr || !profiles_seen.insert(*label).second) continue;
       sink.Sample(kProfileState,
                   std::array<Label, 3>{{{"source", source},
                                         {"profile", *label},
@@ -299,10 +301,10 @@ void StateCollector::Emit(const Published& published, Sink& sink) {
     std::unordered_set<std::pair<std::string_view, std::string_view>, PairHash> entities_seen;
     entities_seen.reserve((*snap)[TableId::kEntityState].rows.size());
     for (const state::Row& row : (*snap)[TableId::kEntityState].rows) {
-      const std::string* entity = Text(row, col.entity_name);
-      if (entity == nullptr) continue;
+      const auto entity = Text(row, col.entity_name);
+      if (!entity) continue;
       std::string_view profile;
-      if (const std::string* id = Text(row, col.entity_profile)) {
+      if (const auto id = Text(row, col.entity_profile)) {
         auto it = profile_names.find(*id);
         profile = it != profile_names.end() ? it->second : std::string_view(*id);
       }

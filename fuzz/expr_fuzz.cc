@@ -39,28 +39,28 @@ void Set(Snapshot& s, TableId t, size_t row, const char* col, Cell c) {
 const Snapshot& Sample() {
   static const Snapshot snap = [] {
     Snapshot s;
-    Set(s, TableId::kProfile, 0, "synapselinkprofileid", Cell::Text("p1"));
-    Set(s, TableId::kProfile, 0, "name", Cell::Text("crm"));
+    Set(s, TableId::kProfile, 0, "synapselinkprofileid", s.Text("p1"));
+    Set(s, TableId::kProfile, 0, "name", s.Text("crm"));
     Set(s, TableId::kProfile, 0, "profilestate", Cell::Number(1));
-    Set(s, TableId::kProfileEntity, 0, "synapselinkprofileentityid", Cell::Text("pe1"));
-    Set(s, TableId::kProfileEntity, 0, "profile", Cell::Text("p1"));
-    Set(s, TableId::kProfileEntity, 0, "entityname", Cell::Text("account"));
+    Set(s, TableId::kProfileEntity, 0, "synapselinkprofileentityid", s.Text("pe1"));
+    Set(s, TableId::kProfileEntity, 0, "profile", s.Text("p1"));
+    Set(s, TableId::kProfileEntity, 0, "entityname", s.Text("account"));
     Set(s, TableId::kProfileEntity, 0, "appendonlymode", Cell::Number(0));
     for (size_t r = 0; r < 3; ++r) {
       Set(s, TableId::kEntityState, r, "synapselinkprofileentitystateid",
-          Cell::Text("es" + std::to_string(r)));
-      Set(s, TableId::kEntityState, r, "entityname", Cell::Text(r ? "contact" : "account"));
-      Set(s, TableId::kEntityState, r, "profile", Cell::Text(r == 2 ? "nope" : "p1"));
-      Set(s, TableId::kEntityState, r, "profileentity", Cell::Text("pe1"));
+          s.Text("es" + std::to_string(r)));
+      Set(s, TableId::kEntityState, r, "entityname", s.Text(r ? "contact" : "account"));
+      Set(s, TableId::kEntityState, r, "profile", s.Text(r == 2 ? "nope" : "p1"));
+      Set(s, TableId::kEntityState, r, "profileentity", s.Text("pe1"));
       Set(s, TableId::kEntityState, r, "syncstate", Cell::Number(r == 1 ? 2 : 4));
       Set(s, TableId::kEntityState, r, "crmrecordcount", Cell::Number(r * 1e6));
       Set(s, TableId::kEntityState, r, "lastsynceddatatime", r ? Cell::Number(1.7e9) : Cell());
-      Set(s, TableId::kEntityState, r, "lastsynceddataversion", Cell::Text("2026-01-01T00:00:00Z"));
+      Set(s, TableId::kEntityState, r, "lastsynceddataversion", s.Text("2026-01-01T00:00:00Z"));
     }
-    Set(s, TableId::kExternalTableState, 0, "entityname", Cell::Text("account"));
-    Set(s, TableId::kExternalTableState, 0, "synapseworkspacename", Cell::Text("crm"));
+    Set(s, TableId::kExternalTableState, 0, "entityname", s.Text("account"));
+    Set(s, TableId::kExternalTableState, 0, "synapseworkspacename", s.Text("crm"));
     Set(s, TableId::kExternalTableState, 0, "tablestate", Cell::Number(2));
-    Set(s, TableId::kSchedule, 0, "profile", Cell::Text("p1"));
+    Set(s, TableId::kSchedule, 0, "profile", s.Text("p1"));
     Set(s, TableId::kSchedule, 0, "type", Cell::Number(0));
     return s;
   }();

@@ -707,6 +707,13 @@ void Expr::AddNeeds(IndexNeeds& needs, Subject subject, bool columns) const {
   }
 }
 
+bool Expr::uses_time() const {
+  for (int32_t n : order_) {
+    if (nodes_[n].op == Op::kNow || nodes_[n].op == Op::kAge) return true;
+  }
+  return false;
+}
+
 void Expr::BindColumns(const SnapshotIndex& index, std::vector<const void*>& out) const {
   out.assign(columns_.size(), nullptr);
   for (const auto& node : nodes_) {
@@ -1061,14 +1068,14 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
       }
       const state::Cell* c = ctx.index->CellAt(node.table, ctx.rows[node.slot], node.column);
       if (!c || c->kind != state::Cell::Kind::kText) return Value::Null();
-      return Value::Text(c->text);
+      return Value::Text(c->text());
     }
     case Op::kLookupName: {
       if (!ctx.index) return Value::Null();
       int32_t target = ctx.index->LookupTarget(node.table, node.column, ctx.rows[node.slot]);
       const state::Cell* c = ctx.index->CellAt(node.target, target, 1 /* name */);
       if (!c || c->kind != state::Cell::Kind::kText) return Value::Null();
-      return Value::Text(c->text);
+      return Value::Text(c->text());
     }
     case Op::kLabel: {
       if (!ctx.labels) return Value::Null();

@@ -158,6 +158,8 @@ class Expr {
   void BindColumns(const SnapshotIndex& index, std::vector<const void*>& out) const;
 
   const std::string& text() const { return text_; }
+  // Whether the result can change with time alone (now(), age()).
+  bool uses_time() const;
 
  private:
   friend class Compiler;

@@ -34,7 +34,7 @@ const LabelCols& LC() {
 
 std::string TextAt(const rules::SnapshotIndex& index, state::TableId table, int32_t row, int col) {
   const state::Cell* c = index.CellAt(table, row, col);
-  return c && c->kind == state::Cell::Kind::kText ? c->text : std::string();
+  return c ? std::string(c->text()) : std::string();
 }
 
 // alertname, source, profile and entity of one subject row.
@@ -193,6 +193,18 @@ bool RuleEngine::Evaluate(const std::string& source, const state::Snapshot& snap
   }
   Persist(now);
   return changed;
+}
+
+bool RuleEngine::DependsOnTime() const {
+  for (const auto& group : groups_) {
+    for (const auto& rule : group.rules) {
+      if (rule.expr.uses_time() || rule.for_duration.count() > 0 ||
+          rule.keep_firing_for.count() > 0) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source, rules::SnapshotIndex& index,

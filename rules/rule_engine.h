@@ -85,6 +85,10 @@ class RuleEngine {
   void Replace(std::vector<RuleGroup> groups);
 
   const std::vector<RuleGroup>& groups() const { return groups_; }
+  // Whether alerts can change state with time alone, without a change in
+  // the data: a condition reads now()/age(), or a rule has `for` or
+  // `keep_firing_for`. The watcher then re-evaluates between polls.
+  bool DependsOnTime() const;
 
  private:
   using AlertMap = std::map<std::string, Alert>;  // by fingerprint

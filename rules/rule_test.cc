@@ -333,10 +333,10 @@ class TestLoader {
             lookups.push_back({def.id, out.size(), col, v.Scalar(), v});
             continue;
           }
-          if (auto cell = ToCell(cd, v, p)) row[col] = std::move(*cell);
+          if (auto cell = ToCell(cd, v, p)) row[col] = st.snap.Store(*cell);
         }
         if (row[0].is_null()) {
-          row[0] = Cell::Text(GeneratedId(def.id, state_index, out.size()));
+          row[0] = st.snap.Text(GeneratedId(def.id, state_index, out.size()));
         }
         out.push_back(std::move(row));
       }
@@ -353,7 +353,7 @@ class TestLoader {
       for (const int col : {0, name_col, entityname_col}) {
         if (col < 0 || found) continue;
         for (const auto& row : rows) {
-          if (row[col].kind == Cell::Kind::kText && row[col].text == l.name) {
+          if (row[col].kind == Cell::Kind::kText && row[col].text() == l.name) {
             found = &row;
             break;
           }
@@ -364,12 +364,13 @@ class TestLoader {
                           "\" in this state (a lookup is written as the referenced row's name)");
         continue;
       }
-      st.snap[l.table].rows[l.row][l.column] = Cell::Text(found->at(0).text);
+      st.snap[l.table].rows[l.row][l.column] = found->at(0);
     }
     return p.list().size() == before;
   }
 
-  static std::optional<Cell> ToCell(const state::ColumnDef& cd, const YAML::Node& v, Problems& p) {
+  static std::optional<state::CellValue> ToCell(const state::ColumnDef& cd, const YAML::Node& v,
+                                                Problems& p) {
     const std::string& text = v.Scalar();
     switch (cd.type) {
       case ColumnType::kInt: {
@@ -378,16 +379,16 @@ class TestLoader {
           p.Add(v, std::string(cd.name) + " must be a number");
           return std::nullopt;
         }
-        return Cell::Number(d);
+        return state::CellValue::Number(d);
       }
       case ColumnType::kBool: {
-        if (text == "1" || text == "0") return Cell::Number(text == "1" ? 1 : 0);
+        if (text == "1" || text == "0") return state::CellValue::Number(text == "1" ? 1 : 0);
         bool b = false;
         if (!YAML::convert<bool>::decode(v, b)) {
           p.Add(v, std::string(cd.name) + " must be true or false");
           return std::nullopt;
         }
-        return Cell::Number(b ? 1 : 0);
+        return state::CellValue::Number(b ? 1 : 0);
       }
       case ColumnType::kDateTime: {
         auto t = ParseDateTime(text);
@@ -395,13 +396,14 @@ class TestLoader {
           p.Add(v, std::string(cd.name) + ": " + t.message());
           return std::nullopt;
         }
-        return Cell::Number(*t);
+        return state::CellValue::Number(*t);
       }
       case ColumnType::kChoice: {
         int code = 0;
         auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), code);
-        if (ec == std::errc() && ptr == text.data() + text.size()) return Cell::Number(code);
-        if (auto c = cd.choices->CodeOf(text)) return Cell::Number(*c);
+        if (ec == std::errc() && ptr == text.data() + text.size())
+          return state::CellValue::Number(code);
+        if (auto c = cd.choices->CodeOf(text)) return state::CellValue::Number(*c);
         std::string known;
         for (const auto& o : cd.choices->options) {
           known += (known.empty() ? "" : ", ") + std::string(o.label);
@@ -411,7 +413,7 @@ class TestLoader {
         return std::nullopt;
       }
       default:
-        return Cell::Text(text);
+        return state::CellValue::Text(text);
     }
   }
 

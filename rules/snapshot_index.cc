@@ -62,8 +62,8 @@ inline uint64_t HashKey(const PairKey& k) {
   return h ^ (h >> 33);
 }
 
-// Software prefetching for scans over rows: a Row is a vector of fat
-// cells and GUIDs live on the heap, so each row costs a few dependent cache
+// Software prefetching for scans over rows: a Row is its own heap block
+// and text lives in the snapshot's pool, so each row costs a few dependent cache
 // misses; asking for the cell 16 rows ahead and its text 8 rows ahead hides
 // most of that latency.
 inline void PrefetchCell(const std::vector<Row>& rows, size_t r, int col) {
@@ -73,7 +73,7 @@ inline void PrefetchCell(const std::vector<Row>& rows, size_t r, int col) {
 }
 inline void PrefetchText(const std::vector<Row>& rows, size_t r, int col) {
   if (r < rows.size() && col >= 0 && static_cast<size_t>(col) < rows[r].size()) {
-    __builtin_prefetch(rows[r][col].text.data());
+    __builtin_prefetch(rows[r][col].data);
   }
 }
 inline void Prefetch(const std::vector<Row>& rows, size_t r, int col) {
@@ -84,7 +84,7 @@ inline void Prefetch(const std::vector<Row>& rows, size_t r, int col) {
 inline std::string_view TextOf(const Row& r, int col) {
   if (col < 0 || static_cast<size_t>(col) >= r.size()) return {};
   const Cell& c = r[col];
-  return c.kind == Cell::Kind::kText ? std::string_view(c.text) : std::string_view();
+  return c.text();
 }
 
 std::optional<double> NumberOf(const Row& r, int col) {
@@ -306,8 +306,7 @@ void SnapshotIndex::PrepareColumns(TableId table, const std::vector<int>& column
     }
     for (int c : text_cols) {
       const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;
-      texts[c][r] = cell && cell->kind == Cell::Kind::kText ? std::string_view(cell->text)
-                                                            : std::string_view();
+      texts[c][r] = cell && cell->kind == Cell::Kind::kText ? cell->text() : std::string_view();
     }
   }
 }

@@ -62,7 +62,7 @@ class SnapshotIndex {
   // Computes (once) the referenced row of lookup column `column` of `table`.
   void PrepareLookup(state::TableId table, int column);
   // Extracts (once) columns of `table` into dense arrays, in one pass over
-  // its rows: a Row is a vector of fat cells, and reading one column of
+  // its rows: a Row is a heap block of cells, and reading one column of
   // every row for every rule would miss the cache on every access.
   void PrepareColumns(state::TableId table, const std::vector<int>& columns);
   // Everything in `needs`.

@@ -72,6 +72,11 @@ std::string_view Statement::TextView(int col) const {
   if (p == nullptr) return {};
   return std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
+
+std::string_view Statement::BlobView(int col) const {
+  const void* p = sqlite3_column_blob(stmt_, col);
+  return {static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
+}
 int Statement::Type(int col) const { return sqlite3_column_type(stmt_, col); }
 std::string_view Statement::ColumnName(int col) const { return sqlite3_column_name(stmt_, col); }
 

@@ -52,6 +52,7 @@ class Statement {
   double Real(int col) const;
   std::string Text(int col) const;
   std::string_view TextView(int col) const;
+  std::string_view BlobView(int col) const;  // the raw bytes of a BLOB
   // 1 INTEGER, 2 FLOAT, 3 TEXT, 4 BLOB, 5 NULL (sqlite3 type codes).
   int Type(int col) const;
   std::string_view ColumnName(int col) const;

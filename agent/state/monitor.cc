@@ -22,12 +22,14 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
   const TableDef& ed = *entities.def;
   const TableDef& sd = *states.def;
 
-  std::unordered_map<std::string, const Row*> profile_by_id;
-  for (const auto& r : profiles.rows) profile_by_id[r[0].text] = &r;
+  std::unordered_map<std::string_view, const Row*> profile_by_id;
+  for (const auto& r : profiles.rows) profile_by_id[r[0].text()] = &r;
   // profileentity by (profile id, entityname)
   std::unordered_map<std::string, const Row*> entity_by_key;
   const int e_profile = ed.ColumnIndex("profile"), e_name = ed.ColumnIndex("entityname");
-  for (const auto& r : entities.rows) entity_by_key[r[e_profile].text + "\n" + r[e_name].text] = &r;
+  for (const auto& r : entities.rows) {
+    entity_by_key[std::string(r[e_profile].text()) + "\n" + std::string(r[e_name].text())] = &r;
+  }
 
   const int s_profile = sd.ColumnIndex("profile"), s_name = sd.ColumnIndex("entityname"),
             s_sync = sd.ColumnIndex("syncstate"), s_initial = sd.ColumnIndex("initialsyncstate"),
@@ -41,18 +43,19 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
   out.reserve(states.rows.size());
   for (const auto& r : states.rows) {
     MonitorRow m;
-    const std::string& pid = r[s_profile].text;
+    const std::string_view pid = r[s_profile].text();
     if (auto it = profile_by_id.find(pid); it != profile_by_id.end()) {
-      m.profile = (*it->second)[p_name].text;
+      m.profile = (*it->second)[p_name].text();
       m.profile_state = ChoiceLabel(pd.columns[p_state], (*it->second)[p_state]);
     }
-    m.table = r[s_name].text;
+    m.table = r[s_name].text();
     m.sync_status = ChoiceLabel(sd.columns[s_sync], r[s_sync]);
     m.initial_sync = ChoiceLabel(sd.columns[s_initial], r[s_initial]);
     if (!r[s_last].is_null()) m.last_synced = r[s_last].number;
     if (!r[s_lake].is_null()) m.count = static_cast<long long>(r[s_lake].number);
     if (!r[s_crm].is_null()) m.source_count = static_cast<long long>(r[s_crm].number);
-    if (auto it = entity_by_key.find(pid + "\n" + m.table); it != entity_by_key.end()) {
+    if (auto it = entity_by_key.find(std::string(pid) + "\n" + m.table);
+        it != entity_by_key.end()) {
       const Row& e = *it->second;
       m.append_only = !e[e_append].is_null() && e[e_append].number != 0;
       m.partition = ChoiceLabel(ed.columns[e_partition], e[e_partition]);

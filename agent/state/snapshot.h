@@ -2,27 +2,74 @@
 // Datetimes are epoch seconds, choices their integer codes, booleans 0/1,
 // GUIDs, lookups and strings text. A Snapshot is an immutable value once
 // built; share it across threads by const reference or shared_ptr.
+//
+// Memory: a Cell is 16 bytes and its text lives in the Snapshot's TextPool,
+// so 10,000 entities (about 50 columns each over three tables) cost a few MB
+// rather than tens (a cell with a std::string was 48 bytes plus a heap block
+// per GUID).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/state/schema.h"
 
 namespace linkwatch::state {
 
+// One value of a row. Text cells point into a TextPool (see Snapshot::Text),
+// which must outlive them; copies of a Snapshot share its pool.
 struct Cell {
   enum class Kind : uint8_t { kNull, kNumber, kText };
   Kind kind = Kind::kNull;
+  uint32_t size = 0;  // text bytes
+  union {
+    double number = 0;  // kNumber
+    const char* data;   // kText
+  };
+
+  bool is_null() const { return kind == Kind::kNull; }
+  std::string_view text() const {
+    return kind == Kind::kText ? std::string_view(data, size) : std::string_view();
+  }
+  static Cell Null() { return {}; }
+  static Cell Number(double v) {
+    Cell c;
+    c.kind = Kind::kNumber;
+    c.number = v;
+    return c;
+  }
+};
+static_assert(sizeof(Cell) == 16);
+
+// A cell's value owning its text: what code that builds rows by hand (tests,
+// benchmarks, rule tests) passes to Snapshot::Store.
+struct CellValue {
+  Cell::Kind kind = Cell::Kind::kNull;
   double number = 0;
   std::string text;
 
-  bool is_null() const { return kind == Kind::kNull; }
-  static Cell Null() { return {}; }
-  static Cell Number(double v) { return {Kind::kNumber, v, {}}; }
-  static Cell Text(std::string v) { return {Kind::kText, 0, std::move(v)}; }
+  static CellValue Null() { return {}; }
+  static CellValue Number(double v) { return {Cell::Kind::kNumber, v, {}}; }
+  static CellValue Text(std::string v) { return {Cell::Kind::kText, 0, std::move(v)}; }
+};
+
+// Append-only storage for the text of a Snapshot's cells: blocks of 64 KiB,
+// never moved, so views into it stay valid for the pool's lifetime. Not
+// thread-safe while appending.
+class TextPool {
+ public:
+  std::string_view Add(std::string_view text);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  static constexpr size_t kBlock = 64 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  size_t used_ = kBlock;  // bytes used in blocks_.back()
+  size_t bytes_ = 0;
 };
 
 using Row = std::vector<Cell>;  // indexed like TableDef::columns
@@ -40,6 +87,14 @@ struct Snapshot {
   Snapshot();
   TableRows& operator[](TableId id) { return tables[static_cast<int>(id)]; }
   const TableRows& operator[](TableId id) const { return tables[static_cast<int>(id)]; }
+
+  // A text cell whose text is copied into this snapshot's pool. Only while
+  // the snapshot is being built (not once shared across threads).
+  Cell Text(std::string_view text);
+  Cell Store(const CellValue& value);
+
+ private:
+  std::shared_ptr<TextPool> text_ = std::make_shared<TextPool>();
 };
 
 }  // namespace linkwatch::state

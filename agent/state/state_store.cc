@@ -141,10 +141,6 @@ Status Migrate(Db& db) {
   return tx.Commit();
 }
 
-Snapshot::Snapshot() {
-  for (const auto& t : AllTables()) tables[static_cast<int>(t.id)].def = &t;
-}
-
 Result<Snapshot> ReadSnapshot(Db& db) {
   Snapshot snap;
   for (const auto& table : AllTables()) {
@@ -169,6 +165,10 @@ Result<Snapshot> ReadSnapshot(Db& db) {
     auto st = db.Prepare(sql);
     if (!st) return st.status();
     auto& out = snap[table.id].rows;
+    // The previous row's text per column: lookups and names repeat row
+    // after row (every entity of a profile names the profile), so equal
+    // neighbours share one copy in the pool.
+    std::vector<Cell> previous(table.columns.size());
     while (st->Step()) {
       Row row(table.columns.size());
       for (size_t k = 0; k < selected.size(); ++k) {
@@ -197,8 +197,12 @@ Result<Snapshot> ReadSnapshot(Db& db) {
             }
             break;
           }
-          default:
-            cell = Cell::Text(st->Text(col));
+          default: {
+            const std::string_view text = st->TextView(col);
+            Cell& prev = previous[selected[k]];
+            if (prev.kind != Cell::Kind::kText || prev.text() != text) prev = snap.Text(text);
+            cell = prev;
+          }
         }
       }
       out.push_back(std::move(row));

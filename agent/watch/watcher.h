@@ -1,7 +1,8 @@
 // Watcher: the poll loop. Each cycle it asks every StateSource whether its
 // data changed (cheap) and polls it when it did or when watch.interval has
-// passed; evaluates the rules over the fresh snapshot; hands every alert to
-// the router and flushes the groups that are due. A failed poll marks the
+// passed; evaluates the rules over the fresh snapshot (and, while rules
+// depend on time, re-evaluates the last one between polls); hands every
+// alert to the router and flushes the groups that are due. A failed poll marks the
 // source down: its alerts freeze and SourceUnreachable fires after
 // watch.source_unreachable_for.
 //
@@ -69,6 +70,8 @@ class Watcher {
  private:
   struct Tracked;
   void PollSource(Tracked& t, double now, bool changed);
+  void Evaluate(Tracked& t, double now, bool force);
+  double ReevaluationPeriod() const;
 
   WatcherOptions options_;
   std::vector<std::unique_ptr<Tracked>> sources_;
@@ -77,6 +80,7 @@ class Watcher {
   const Clock& clock_;
   Metrics* metrics_;
   WatcherCallbacks callbacks_;
+  double evaluation_seconds_ = 0;  // how long the last evaluation took
 };
 
 }  // namespace linkwatch::watch

@@ -47,5 +47,22 @@ TEST(DateTimeTest, RoundTripsIso8601) {
   EXPECT_FALSE(ParseDateTime("yesterday").ok());
 }
 
+// The hand-parsed "...Z" form must agree with the general (offset) path.
+TEST(DateTimeTest, CanonicalFormAgreesWithGeneralParser) {
+  for (const char* base :
+       {"1970-01-01T00:00:00", "2000-02-29T23:59:59", "2026-11-30T08:38:28", "2038-01-19T03:14:08",
+        "2100-12-31T12:00:00.5", "2024-02-29 10:00:00.125"}) {
+    auto fast = ParseDateTime(std::string(base) + "Z");
+    auto general = ParseDateTime(std::string(base) + "+00:00");
+    ASSERT_TRUE(fast.ok()) << base;
+    ASSERT_TRUE(general.ok()) << base;
+    EXPECT_DOUBLE_EQ(*fast, *general) << base;
+  }
+  for (const char* bad : {"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z",
+                          "2026-01-01T00:00:0xZ", "2026-01-01X00:00:00Z"}) {
+    EXPECT_FALSE(ParseDateTime(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace linkwatch

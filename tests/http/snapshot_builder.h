@@ -12,10 +12,10 @@
 
 namespace linkwatch::testing {
 
-using CellInit = std::pair<std::string, state::Cell>;
+using CellInit = std::pair<std::string, state::CellValue>;
 
-inline state::Cell Num(double v) { return state::Cell::Number(v); }
-inline state::Cell Str(std::string v) { return state::Cell::Text(std::move(v)); }
+inline state::CellValue Num(double v) { return state::CellValue::Number(v); }
+inline state::CellValue Str(std::string v) { return state::CellValue::Text(std::move(v)); }
 
 inline state::Row& AddRow(state::Snapshot& snap, state::TableId table,
                           std::initializer_list<CellInit> cells) {
@@ -24,7 +24,7 @@ inline state::Row& AddRow(state::Snapshot& snap, state::TableId table,
   for (const auto& [name, cell] : cells) {
     const int i = rows.def->ColumnIndex(name);
     if (i < 0) throw std::invalid_argument("no column " + name);
-    row[i] = cell;
+    row[i] = snap.Store(cell);
   }
   rows.rows.push_back(std::move(row));
   return rows.rows.back();

@@ -332,7 +332,9 @@ TEST(ExprBatchTest, BatchAndScalarEvaluationAgree) {
   const double now = *ParseDateTime("2026-01-01T12:00:00Z");
   // 600 rows (more than two batches) cycling through values and nulls.
   for (int i = 0; i < 600; ++i) {
-    auto maybe = [&](int every, state::Cell c) { return i % every == 0 ? state::Cell::Null() : c; };
+    auto maybe = [&](int every, state::CellValue c) {
+      return i % every == 0 ? state::CellValue::Null() : c;
+    };
     AddRow(snap, TableId::kEntityState,
            {{"entityname", maybe(7, T("t" + std::to_string(i % 4)))},
             {"profile", maybe(11, T(i % 3 ? "p-1" : "p-2"))},

@@ -48,7 +48,7 @@ state::Snapshot Snap(std::vector<std::pair<std::string, double>> rows) {
     AddRow(s, TableId::kEntityState,
            {{"entityname", T(name)},
             {"profile", T("p-1")},
-            {"crmrecordcount", count < 0 ? state::Cell::Null() : N(count)}});
+            {"crmrecordcount", count < 0 ? state::CellValue::Null() : N(count)}});
   }
   return s;
 }

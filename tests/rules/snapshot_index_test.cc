@@ -17,7 +17,7 @@ using namespace testing;  // NOLINT
 std::string JoinedId(const SnapshotIndex& index, Subject subject, size_t row, int slot) {
   const int32_t r = index.Joins(subject)[row][slot];
   if (r < 0) return "";
-  return index.snapshot()[SlotTable(subject, slot)].rows[r][0].text;
+  return std::string(index.snapshot()[SlotTable(subject, slot)].rows[r][0].text());
 }
 
 state::Snapshot Sample(int profiles, int tables) {

@@ -11,30 +11,32 @@
 
 namespace linkwatch::rules::testing {
 
-inline state::Cell N(double v) { return state::Cell::Number(v); }
-inline state::Cell T(std::string v) { return state::Cell::Text(std::move(v)); }
-inline state::Cell D(std::string_view iso) { return state::Cell::Number(*ParseDateTime(iso)); }
+inline state::CellValue N(double v) { return state::CellValue::Number(v); }
+inline state::CellValue T(std::string v) { return state::CellValue::Text(std::move(v)); }
+inline state::CellValue D(std::string_view iso) {
+  return state::CellValue::Number(*ParseDateTime(iso));
+}
 
 // Appends a row (missing columns null) and returns its index. A row without
 // an id gets "<table>-<index>".
 inline int AddRow(state::Snapshot& snap, state::TableId table,
-                  std::initializer_list<std::pair<std::string_view, state::Cell>> cells) {
+                  std::initializer_list<std::pair<std::string_view, state::CellValue>> cells) {
   auto& t = snap[table];
   state::Row row(t.def->columns.size());
   for (const auto& [name, cell] : cells) {
     const int col = t.def->ColumnIndex(name);
     if (col < 0) throw std::runtime_error("no column " + std::string(name));
-    row[col] = cell;
+    row[col] = snap.Store(cell);
   }
   if (row[0].is_null()) {
-    row[0] = state::Cell::Text(std::string(t.def->name) + "-" + std::to_string(t.rows.size()));
+    row[0] = snap.Text(std::string(t.def->name) + "-" + std::to_string(t.rows.size()));
   }
   t.rows.push_back(std::move(row));
   return static_cast<int>(t.rows.size() - 1);
 }
 
 inline std::string Id(const state::Snapshot& snap, state::TableId table, int row) {
-  return snap[table].rows[row][0].text;
+  return std::string(snap[table].rows[row][0].text());
 }
 
 }  // namespace linkwatch::rules::testing

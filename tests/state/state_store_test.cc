@@ -36,11 +36,11 @@ TEST_F(StateStoreTest, CreatesSixTablesAndReadsPlainSqlRows) {
   const auto& es = (*snap)[TableId::kEntityState];
   ASSERT_EQ(es.rows.size(), 1u);
   const auto& def = *es.def;
-  EXPECT_EQ(es.rows[0][def.ColumnIndex("entityname")].text, "account");
+  EXPECT_EQ(es.rows[0][def.ColumnIndex("entityname")].text(), "account");
   EXPECT_EQ(es.rows[0][def.ColumnIndex("syncstate")].number, 2);
   EXPECT_DOUBLE_EQ(es.rows[0][def.ColumnIndex("lastsynceddatatime")].number, 1767225600.0);
   EXPECT_TRUE(es.rows[0][def.ColumnIndex("lakerecordcount")].is_null());
-  EXPECT_EQ(es.rows[0][0].text.size(), 36u);  // generated GUID
+  EXPECT_EQ(es.rows[0][0].text().size(), 36u);  // generated GUID
 }
 
 TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {

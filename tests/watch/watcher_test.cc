@@ -122,6 +122,43 @@ TEST_F(WatcherTest, PollsAgainAfterTheInterval) {
   EXPECT_LE(watcher_->NextWakeup(), clock_.Now() + std::chrono::seconds(15));
 }
 
+TEST_F(WatcherTest, ConditionsThatBecomeTrueWithTimeFireBetweenPolls) {
+  Build(state_path_, R"(groups:
+  - name: g
+    rules:
+      - alert: Stalled
+        expr: age(lastsynceddatatime) > 5s
+)");
+  auto other = state::Db::Open(state_path_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)
+                  ->Exec("INSERT INTO synapselinkprofileentitystate(entityname, "
+                         "lastsynceddatatime) VALUES ('account', '2026-01-01T00:00:00Z')")
+                  .ok());
+  watcher_->RunOnce();
+  EXPECT_TRUE(Firing("Stalled").empty());
+  // The interval is 15 s; the condition holds from 5 s on. It is seen within
+  // a tenth of the interval (1.5 s), without a new poll.
+  clock_.Advance(std::chrono::milliseconds(4900));
+  EXPECT_LE(watcher_->NextWakeup(), clock_.Now());
+  watcher_->RunOnce();  // re-evaluated at 4.9 s: not yet
+  EXPECT_TRUE(Firing("Stalled").empty());
+  EXPECT_EQ(watcher_->NextWakeup(), clock_.Now() + std::chrono::milliseconds(1500));
+  clock_.Advance(std::chrono::milliseconds(500));
+  watcher_->RunOnce();  // 5.4 s: not due
+  EXPECT_TRUE(Firing("Stalled").empty());
+  clock_.Advance(std::chrono::milliseconds(1000));
+  watcher_->RunOnce();  // 6.4 s
+  EXPECT_EQ(Firing("Stalled").size(), 1u);
+  EXPECT_EQ(snapshots_, 1);  // no new poll was needed
+}
+
+TEST_F(WatcherTest, RulesThatDoNotDependOnTimeAreNotReevaluated) {
+  Build(state_path_, kProfileError);
+  watcher_->RunOnce();
+  EXPECT_EQ(watcher_->NextWakeup(), clock_.Now() + std::chrono::seconds(15));
+}
+
 TEST_F(WatcherTest, UnreachableSourceFiresSourceUnreachableAfterTheConfiguredTime) {
   Build((dir_ / "missing.db").string(), kProfileError);
   watcher_->RunOnce();

@@ -1,0 +1,88 @@
+// Source: where the sync core reads a table from. A source describes a
+// change-tracked table (columns, key), reads all of it at one consistent
+// moment (initial sync) and then its net changes after a durable cursor
+// (incremental sync). Cursors are opaque to the engine except that they are
+// ordered and persisted with the state rows after each committed batch.
+//
+// Rows are handed to a callback as views valid only during the call, so a
+// million-row initial read allocates nothing per row. A Source is used by one
+// thread at a time; open one per sync worker.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/core/status.h"
+
+namespace linkwatch::sync {
+
+// The lake's attribute types (lake-format.md "model.json").
+enum class ValueType { kGuid, kString, kInt64, kDouble, kDecimal, kBoolean, kDateTime };
+const char* CdmDataType(ValueType t);  // "guid", "string", "int64", ...
+
+struct SourceColumn {
+  std::string name;
+  ValueType type = ValueType::kString;
+  std::string declared_type;  // as the source declares it, for messages
+  bool binary = false;        // values are bytes, written as base64 text
+};
+
+struct TableSchema {
+  std::string name;
+  std::vector<SourceColumn> columns;  // source order, key included
+  int key = -1;                       // index of the single-column primary key
+  int createdon = -1;                 // index of "createdon", or -1
+
+  int ColumnIndex(std::string_view column) const;
+};
+
+// One value as the source stores it.
+struct Value {
+  enum class Kind : uint8_t { kNull, kInt, kReal, kText, kBlob };
+  Kind kind = Kind::kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view text;  // kText and kBlob (raw bytes)
+
+  bool is_null() const { return kind == Kind::kNull; }
+};
+
+// A row (or, for a delete, only its key) with the change-log sequence of its
+// latest change: the lake's versionnumber.
+struct RowView {
+  int64_t version = 0;
+  bool deleted = false;
+  double changed_at = 0;  // epoch seconds of the change; 0 when unknown
+  Value key;
+  std::span<const Value> values;  // indexed like TableSchema::columns; empty for deletes
+};
+
+using Cursor = int64_t;  // the change-log sequence already consumed
+
+// Returning a non-ok Status stops the read and is returned by it.
+using RowCallback = std::function<Status(const RowView&)>;
+
+class Source {
+ public:
+  virtual ~Source() = default;
+
+  // The table's columns and key. Fails with a message saying how to fix it
+  // when the table is missing, has no single-column key or is not tracked.
+  virtual Result<TableSchema> Describe(const std::string& table) = 0;
+  // Rows in the source now (crmrecordcount).
+  virtual Result<int64_t> RowCount(const TableSchema& table) = 0;
+  // Every row at one consistent moment; returns the cursor to continue from.
+  virtual Result<Cursor> ReadAll(const TableSchema& table, const RowCallback& row) = 0;
+  // Net changes after `after`, oldest first, at most `limit` rows; returns
+  // the cursor after the last change delivered (== after when none).
+  virtual Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
+                                     const RowCallback& row) = 0;
+  // The newest cursor (for lag and to tell whether anything is waiting).
+  virtual Result<Cursor> Head() = 0;
+};
+
+}  // namespace linkwatch::sync
