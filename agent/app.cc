@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -17,6 +18,8 @@
 #include "agent/http/server.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
+#include "agent/sync/engine.h"
+#include "agent/sync/state_rows.h"
 #include "agent/watch/local_source.h"
 #include "agent/watch/watcher.h"
 #include "exporters/exposition.h"
@@ -36,6 +39,17 @@ namespace {
 
 void PrintProblems(const InputError& e) {
   for (const auto& p : e.problems()) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+}
+
+// Notes (to stderr) where the config and the state store disagree on what
+// is linked; nothing when the state store does not exist yet.
+void PrintLinkNotes(const Config& config, const std::string& config_path) {
+  if (config.profiles.empty() || !std::filesystem::exists(config.state_db)) return;
+  auto db = state::Db::Open(config.state_db, state::Db::Mode::kReadOnly);
+  if (!db) return;
+  auto notes = sync::LinkNotes(**db, config.profiles, config_path);
+  if (!notes) return;  // an older state store without the sync tables
+  for (const auto& n : *notes) std::fprintf(stderr, "note: %s\n", n.c_str());
 }
 
 // Everything a config names, loaded and validated together so that every
@@ -166,6 +180,7 @@ int CheckConfig(const std::string& config_path) {
     std::printf("ok: %zu rule group(s) in %zu file(s), %zu receiver(s), %zu watch source(s)\n",
                 loaded.groups.size(), loaded.config.watch.rule_files.size(),
                 loaded.receivers.size(), loaded.config.watch.sources.size());
+    PrintLinkNotes(loaded.config, config_path);
     return 0;
   } catch (const InputError& e) {
     PrintProblems(e);
@@ -230,6 +245,7 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
                 r.count ? std::to_string(*r.count).c_str() : "", r.append_only ? "Yes" : "No",
                 r.partition.c_str());
   }
+  PrintLinkNotes(config, config_path);
   return 0;
 }
 
@@ -251,11 +267,6 @@ int RunAgent(const RunOptions& options, Controls& controls) {
       return 2;
     }
   }
-  if (!config.profiles.empty()) {
-    spdlog::warn(
-        "profiles are configured but the sync core is not part of this version yet; "
-        "watching the state tables only");
-  }
 
   auto store = state::StateStore::Open(config.state_db);
   if (!store) {
@@ -264,6 +275,18 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   }
   const Clock& clock = SystemClock::Instance();
   Metrics metrics;
+  // The sync core: one worker per linked table (none without profiles).
+  sync::EngineOptions sync_options;
+  sync_options.state_db = config.state_db;
+  sync_options.profiles = config.profiles;
+  sync::SyncEngine sync_engine(sync_options, clock, &metrics);
+  if (!config.profiles.empty()) {
+    if (auto s = sync_engine.Start(); !s.ok()) {
+      spdlog::error("sync: {}", s.message());
+      return 1;
+    }
+    if (options.on_sync_started) options.on_sync_started(sync_engine);
+  }
   StateCollector collector;
   Published published;
 
@@ -360,7 +383,8 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     const auto until_next = watcher->NextWakeup() - clock.Now();
     controls.WaitFor(std::clamp<Duration>(until_next, Duration::zero(), kTick));
   }
-  spdlog::info("stopping: finishing deliveries in flight");
+  spdlog::info("stopping: finishing the current sync batches and deliveries in flight");
+  sync_engine.Stop();
   server.Stop();
   outbox.Stop();
   spdlog::info("stopped");

@@ -10,12 +10,17 @@
 #include "agent/controls.h"
 
 namespace linkwatch {
+namespace sync {
+class SyncEngine;
+}
 
 struct RunOptions {
   std::string config_path;
   std::string listen_override;  // demo --listen
   // Called once the HTTP server listens, with its URL (e.g. http://127.0.0.1:9464/).
   std::function<void(const std::string& url)> on_listening;
+  // Called once the sync core runs (the demo injects its stall through it).
+  std::function<void(sync::SyncEngine&)> on_sync_started;
 };
 
 // `run --config FILE`: runs until controls.RequestStop().
@@ -28,5 +33,17 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
 // Sync-core commands (sync_commands.cc).
 // `source enable-change-tracking --db FILE --table T...`
 int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<std::string>& tables);
+// `lake verify --path DIR [--json] [--source FILE]`: 0 consistent, 1 any
+// inconsistency, 2 bad usage (DIR not a folder, FILE not a SQLite source).
+int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path);
+
+// Lifecycle commands (link_commands.cc); they write the state store, and a
+// running agent picks the change up within a second.
+int LinkCommand(const std::string& config_path, const std::string& profile);
+int UnlinkCommand(const std::string& config_path, const std::string& profile, bool delete_data,
+                  const std::string& confirm);
+int RelinkCommand(const std::string& config_path, const std::string& profile, bool clear);
+int TablesCommand(const std::string& config_path, const std::string& profile, bool add,
+                  const std::vector<std::string>& tables);
 
 }  // namespace linkwatch

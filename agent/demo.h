@@ -1,9 +1,9 @@
-// `linkwatch demo`: a self-contained tour. Until the sync core lands, the
-// demo writes a sample state store (profile "crm" with account, contact and
-// opportunity) and a simulator thread keeps it moving the way a healthy
-// Synapse Link does — lastsynceddatatime advancing, counts growing — then
-// stalls `account` for a minute so that SyncStalled fires and resolves.
-// The agent itself runs unchanged on the generated config.
+// `linkwatch demo`: a self-contained tour. It creates a change-tracked
+// SQLite CRM (account, contact, opportunity; thousands of rows) and a config
+// whose profile "crm" replicates it into a lake folder, runs the agent on it
+// while a generator changes rows at a steady rate, and pauses the account
+// table's sync for about a minute so that SyncStalled fires and resolves.
+// On stop it halts the generator, lets the sync drain, and exits 0.
 #pragma once
 
 #include <string>

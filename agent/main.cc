@@ -55,6 +55,42 @@ int main(int argc, char** argv) {
   enable_ct->add_option("--db", source_db, "SQLite source file")->required();
   enable_ct->add_option("--table", source_tables, "table to track (repeatable)")->required();
 
+  std::string lake_path, lake_source;
+  auto* lake = app.add_subcommand("lake", "the data lake the sync core writes");
+  lake->require_subcommand(1);
+  auto* lake_verify = lake->add_subcommand(
+      "verify", "read a lake folder as a consumer would and check it is consistent");
+  lake_verify->add_option("--path", lake_path, "lake folder")->required();
+  lake_verify->add_flag("--json", json, "JSON output");
+  lake_verify->add_option("--source", lake_source,
+                          "change-tracked SQLite source to compare each table with");
+
+  // Lifecycle (contract.md section 2, "Who decides what is linked").
+  auto* link = app.add_subcommand("link", "link a profile of the config: create its state rows");
+  link->add_option("--config", config_path, "config file")->required();
+  link->add_option("--profile", profile, "profile name")->required();
+  bool delete_data = false, clear = false;
+  std::string confirm;
+  auto* unlink = app.add_subcommand("unlink", "stop a profile (profilestate Deleted)");
+  unlink->add_option("--config", config_path, "config file")->required();
+  unlink->add_option("--profile", profile, "profile name")->required();
+  unlink->add_flag("--delete-data", delete_data, "also delete its lake folder");
+  unlink->add_option("--confirm", confirm, "the profile name again, required by --delete-data");
+  auto* relink = app.add_subcommand("relink", "link a Deleted profile again (same id)");
+  relink->add_option("--config", config_path, "config file")->required();
+  relink->add_option("--profile", profile, "profile name")->required();
+  relink->add_flag("--clear", clear, "delete data of the earlier link and sync from scratch");
+  std::vector<std::string> table_names;
+  auto* tables = app.add_subcommand("tables", "manage a linked profile's tables");
+  tables->require_subcommand(1);
+  auto* tables_add = tables->add_subcommand("add", "add tables (each gets its initial sync)");
+  auto* tables_remove = tables->add_subcommand("remove", "remove tables (their lake files stay)");
+  for (auto* t : {tables_add, tables_remove}) {
+    t->add_option("--config", config_path, "config file")->required();
+    t->add_option("--profile", profile, "profile name")->required();
+    t->add_option("tables", table_names, "table names")->required();
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -79,5 +115,11 @@ int main(int argc, char** argv) {
   if (*rules_test) return RulesTest(rule_files);
   if (*status) return PrintStatus(config_path, profile, json);
   if (*enable_ct) return EnableChangeTrackingCommand(source_db, source_tables);
+  if (*lake_verify) return LakeVerifyCommand(lake_path, json, lake_source);
+  if (*link) return LinkCommand(config_path, profile);
+  if (*unlink) return UnlinkCommand(config_path, profile, delete_data, confirm);
+  if (*relink) return RelinkCommand(config_path, profile, clear);
+  if (*tables_add) return TablesCommand(config_path, profile, true, table_names);
+  if (*tables_remove) return TablesCommand(config_path, profile, false, table_names);
   return 2;
 }

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "agent/app.h"
+#include "agent/sync/destinations/lake_verify.h"
 #include "agent/sync/sources/sqlite_source.h"
 
 namespace linkwatch {
@@ -14,6 +15,20 @@ int EnableChangeTrackingCommand(const std::string& db_path,
   }
   for (const auto& t : tables) std::printf("change tracking on: %s\n", t.c_str());
   return 0;
+}
+
+int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path) {
+  sync::LakeVerifyOptions options;
+  options.source_path = source_path;
+  options.keep_fields = false;  // versions are all the report needs
+  auto report = sync::VerifyLake(path, options);
+  if (!report) {
+    std::fprintf(stderr, "linkwatch lake verify: %s\n", report.message().c_str());
+    return 2;
+  }
+  const std::string out = json ? sync::LakeReportJson(*report) : sync::LakeReportText(*report);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return report->ok() ? 0 : 1;
 }
 
 }  // namespace linkwatch

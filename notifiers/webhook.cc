@@ -7,10 +7,10 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "agent/core/crypto.h"
 #include "agent/core/problem.h"
 #include "agent/core/secret.h"
 #include "agent/core/yaml_util.h"
-#include "notifiers/crypto.h"
 #include "notifiers/http_client.h"
 #include "notifiers/registry.h"
 

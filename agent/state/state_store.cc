@@ -77,6 +77,20 @@ CREATE TABLE IF NOT EXISTS linkwatch_sync_error (
 );
 )SQL";
 
+// Version 2: the sync core's committed position per table: the source
+// cursor and the destination's marker, written in the same transaction as
+// the state rows of each committed batch.
+const char* const kLinkwatchTablesV2 = R"SQL(
+CREATE TABLE IF NOT EXISTS linkwatch_sync_cursor (
+  profileentity TEXT PRIMARY KEY,
+  profile       TEXT NOT NULL,
+  entity        TEXT NOT NULL,
+  cursor        INTEGER NOT NULL,
+  marker        TEXT NOT NULL DEFAULT '',
+  updated_at    REAL NOT NULL
+);
+)SQL";
+
 struct Migration {
   int version;
   std::string sql;
@@ -86,7 +100,7 @@ std::vector<Migration> Migrations() {
   std::string v1;
   for (const auto& t : AllTables()) v1 += SixTableDdl(t) + ";\n";
   v1 += kLinkwatchTablesV1;
-  return {{1, v1}};
+  return {{1, v1}, {2, kLinkwatchTablesV2}};
 }
 
 }  // namespace

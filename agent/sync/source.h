@@ -56,6 +56,7 @@ struct Value {
 struct RowView {
   int64_t version = 0;
   bool deleted = false;
+  bool created = false;   // the key's latest change created it (every row of an initial read)
   double changed_at = 0;  // epoch seconds of the change; 0 when unknown
   Value key;
   std::span<const Value> values;  // indexed like TableSchema::columns; empty for deletes

@@ -317,6 +317,7 @@ Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback
     st->Bind(1, table.name);
     std::vector<Value> values(table.columns.size());
     RowView view;
+    view.created = true;
     while (st->Step()) {
       view.version = st->Int(0);
       view.changed_at = st->Real(1);
@@ -349,6 +350,7 @@ Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, Cursor after,
       view.changed_at = st->Real(2);
       // A key logged as changed but no longer in the table was deleted.
       view.deleted = st->TextView(1) == "d" || st->IsNull(4);
+      view.created = !view.deleted && st->TextView(1) == "c";
       view.key = ValueAt(*st, 3);
       if (view.deleted) {
         view.values = {};

@@ -1,10 +1,10 @@
-#include "notifiers/crypto.h"
+#include "agent/core/crypto.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-namespace linkwatch::notifiers {
+namespace linkwatch {
 
 std::string Sha256(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
@@ -40,4 +40,4 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
-}  // namespace linkwatch::notifiers
+}  // namespace linkwatch

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace linkwatch::notifiers {
+namespace linkwatch {
 
 // Raw 32-byte digests.
 std::string Sha256(std::string_view data);
@@ -16,4 +16,4 @@ std::string HmacSha256(std::string_view key, std::string_view data);
 std::string HexEncode(std::string_view bytes);
 std::string Base64Encode(std::string_view bytes);
 
-}  // namespace linkwatch::notifiers
+}  // namespace linkwatch

@@ -1,8 +1,8 @@
-#include "notifiers/crypto.h"
+#include "agent/core/crypto.h"
 
 #include <gtest/gtest.h>
 
-namespace linkwatch::notifiers {
+namespace linkwatch {
 namespace {
 
 TEST(CryptoTest, HmacSha256MatchesRfc4231) {
@@ -28,4 +28,4 @@ TEST(CryptoTest, Base64EncodesWithPadding) {
 }
 
 }  // namespace
-}  // namespace linkwatch::notifiers
+}  // namespace linkwatch

@@ -1,0 +1,73 @@
+// Destination: where the sync core writes a table to (the lake of
+// lake-format.md; later the SQLite warehouse of data-export-service.md).
+//
+// A TableWriter takes one batch at a time: Begin, Put every row (or delete),
+// Commit. Commit makes the batch durable and visible and returns a marker
+// (opaque text) that the engine stores in the state store in the same
+// transaction as the source cursor. After a crash the engine reopens the
+// table with the last stored marker, and the writer cuts back whatever it
+// wrote after that marker, so replaying the batch from the stored cursor
+// writes every change exactly once.
+//
+// A Destination is shared by the tables of one profile and is thread-safe;
+// each TableWriter is used by one thread (the table's sync worker).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/core/status.h"
+#include "agent/sync/source.h"
+
+namespace linkwatch::sync {
+
+enum class Partitioning { kYear, kMonth };
+
+struct TableOptions {
+  bool append_only = false;
+  Partitioning partition = Partitioning::kYear;  // append-only forces year
+};
+
+// What a committed batch did.
+struct BatchResult {
+  std::string marker;   // store with the cursor; pass back to OpenTable
+  int64_t records = 0;  // lakerecordcount after the batch
+  int64_t created = 0;  // rows new to the destination
+  int64_t updated = 0;  // rows that replaced an earlier version
+  int64_t deleted = 0;  // rows removed (in place) or delete rows written (append only)
+};
+
+// What a snapshot recorded (synapselinkexternaltablestate).
+struct SnapshotResult {
+  int64_t records = 0;      // rows in the snapshot (live records; change rows in append only)
+  int64_t max_version = 0;  // highest versionnumber in it
+};
+
+class TableWriter {
+ public:
+  virtual ~TableWriter() = default;
+  // Starts a batch at `now` (epoch seconds; the SinkModifiedOn of its rows).
+  // An initial batch replaces the table's whole content at Commit; a change
+  // batch applies its rows to what is there.
+  virtual Status Begin(bool initial, double now) = 0;
+  // One row or delete (RowView::deleted); valid only during the call.
+  virtual Status Put(const RowView& row) = 0;
+  virtual Result<BatchResult> Commit() = 0;
+  // Drops an uncommitted batch.
+  virtual void Abort() = 0;
+  // A read-only copy of the committed table as of `now`, keeping the newest
+  // `keep` copies. Not during a batch.
+  virtual Result<SnapshotResult> Snapshot(double now, int keep) = 0;
+};
+
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  // Opens (creating if needed) a table. `marker` is the last one stored with
+  // the cursor ("" if none): anything written after it is cut back.
+  virtual Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema& schema,
+                                                         const TableOptions& options,
+                                                         const std::string& marker) = 0;
+};
+
+}  // namespace linkwatch::sync

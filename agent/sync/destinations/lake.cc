@@ -1,0 +1,944 @@
+#include "agent/sync/destinations/lake.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <unordered_map>
+
+#include "agent/core/files.h"
+#include "agent/core/time_format.h"
+#include "agent/sync/destinations/id_index.h"
+#include "agent/sync/destinations/lake_format.h"
+
+namespace linkwatch::sync {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kMetadataFolder = "Microsoft.Athena.TrickleFeedService";
+constexpr const char* kOptionsetFolder = "OptionsetMetadata";
+constexpr const char* kOptionsetFiles[] = {"OptionsetMetadata.csv", "GlobalOptionsetMetadata.csv",
+                                           "StateMetadata.csv", "StatusMetadata.csv",
+                                           "TargetMetadata.csv"};
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// --- The writer's own record scanner --------------------------------------
+// Deliberately separate from lake_verify's CSV reader: the verifier must not
+// share the writer's mistakes. Only what rewriting needs: record boundaries
+// and the first two fields.
+
+// The index just past the record starting at `pos` (past its '\n').
+size_t RecordEnd(std::string_view buf, size_t pos) {
+  const char* base = buf.data();
+  const char* end = base + buf.size();
+  const char* p = base + pos;
+  const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+  if (nl == nullptr) return buf.size();
+  // Fast path: no quote before the newline, so the newline ends the record.
+  if (std::memchr(p, '"', nl - p) == nullptr) return static_cast<size_t>(nl - base) + 1;
+  bool quoted = false;
+  for (; p < end; ++p) {
+    if (*p == '"') {
+      quoted = !quoted;
+    } else if (*p == '\n' && !quoted) {
+      return static_cast<size_t>(p - base) + 1;
+    }
+  }
+  return buf.size();
+}
+
+// Field `k` of a record, raw (still quoted, as written) and unquoted.
+struct Field {
+  std::string_view raw;
+  std::string value;
+};
+Field FieldAt(std::string_view record, int k) {
+  size_t i = 0;
+  for (int f = 0;; ++f) {
+    const size_t start = i;
+    std::string value;
+    if (i < record.size() && record[i] == '"') {
+      for (++i; i < record.size(); ++i) {
+        if (record[i] == '"') {
+          if (i + 1 < record.size() && record[i + 1] == '"') {
+            value += '"';
+            ++i;
+          } else {
+            ++i;
+            break;
+          }
+        } else {
+          value += record[i];
+        }
+      }
+    } else {
+      while (i < record.size() && record[i] != ',' && record[i] != '\n' && record[i] != '\r') {
+        value += record[i++];
+      }
+    }
+    if (f == k) return {record.substr(start, i - start), std::move(value)};
+    if (i >= record.size() || record[i] != ',') return {};
+    ++i;
+  }
+}
+
+// --- model.json -----------------------------------------------------------
+
+std::string GranularityName(Partitioning p) { return p == Partitioning::kMonth ? "Month" : "Year"; }
+
+json AnnotationsOf(const LakeDestination::Entity& e) {
+  json a = json::array();
+  a.push_back(
+      {{"name", "Athena:PartitionGranularity"}, {"value", GranularityName(e.partitioning)}});
+  a.push_back({{"name", "Athena:InitialSyncState"}, {"value", e.initial_sync_state}});
+  if (!e.initial_sync_completed.empty()) {
+    a.push_back(
+        {{"name", "Athena:InitialSyncDataCompletedTime"}, {"value", e.initial_sync_completed}});
+  }
+  if (e.append_only) a.push_back({{"name", "linkwatch:AppendOnly"}, {"value", "true"}});
+  return a;
+}
+
+json EntityJson(const LakeDestination::Entity& e) {
+  json partitions = json::array();
+  for (size_t i = 0; i < e.partitions.size(); ++i) {
+    const std::string& p = e.partitions[i];
+    partitions.push_back(
+        {{"name", p},
+         {"location", i < e.locations.size() ? e.locations[i] : e.name + "/" + p + ".csv"}});
+  }
+  return {{"$type", "LocalEntity"},     {"name", e.name},
+          {"description", e.name},      {"annotations", AnnotationsOf(e)},
+          {"attributes", e.attributes}, {"partitions", partitions}};
+}
+
+// Reads a managed entity back; nullopt for anything that does not look like
+// one of ours (kept as foreign).
+std::optional<LakeDestination::Entity> ParseEntity(const json& j) {
+  if (!j.is_object() || j.value("$type", "") != "LocalEntity" || !j.contains("name") ||
+      !j["name"].is_string() || !j.contains("attributes") || !j["attributes"].is_array()) {
+    return std::nullopt;
+  }
+  LakeDestination::Entity e;
+  e.name = j["name"].get<std::string>();
+  e.attributes = j["attributes"];
+  if (j.contains("annotations") && j["annotations"].is_array()) {
+    for (const auto& a : j["annotations"]) {
+      if (!a.is_object() || !a.contains("name") || !a.contains("value") ||
+          !a["value"].is_string()) {
+        continue;
+      }
+      const std::string name = a["name"].is_string() ? a["name"].get<std::string>() : "";
+      const std::string value = a["value"].get<std::string>();
+      if (name == "Athena:PartitionGranularity") {
+        e.partitioning = value == "Month" ? Partitioning::kMonth : Partitioning::kYear;
+      } else if (name == "Athena:InitialSyncState") {
+        e.initial_sync_state = value;
+      } else if (name == "Athena:InitialSyncDataCompletedTime") {
+        e.initial_sync_completed = value;
+      } else if (name == "linkwatch:AppendOnly") {
+        e.append_only = value == "true";
+      }
+    }
+  }
+  if (j.contains("partitions") && j["partitions"].is_array()) {
+    for (const auto& p : j["partitions"]) {
+      if (p.is_object() && p.contains("name") && p["name"].is_string()) {
+        e.partitions.push_back(p["name"].get<std::string>());
+        e.locations.push_back(p.value("location", e.name + "/" + e.partitions.back() + ".csv"));
+      }
+    }
+  }
+  return e;
+}
+
+// --- AttributeMetadata ------------------------------------------------------
+
+struct AttributeKind {
+  const char* type;
+  int code;
+};
+AttributeKind KindOf(const std::string& cdm_type) {
+  if (cdm_type == "guid") return {"Uniqueidentifier", 15};
+  if (cdm_type == "int64") return {"BigInt", 18};
+  if (cdm_type == "int32") return {"Integer", 5};
+  if (cdm_type == "double") return {"Double", 4};
+  if (cdm_type == "decimal") return {"Decimal", 3};
+  if (cdm_type == "boolean") return {"Boolean", 0};
+  if (cdm_type == "dateTime" || cdm_type == "dateTimeOffset") return {"DateTime", 2};
+  return {"String", 14};
+}
+
+Status WriteEntityMetadata(const std::string& lake, const std::string& table,
+                           const json& attributes) {
+  json meta = {{"OptionSetMetadata", json::array()}, {"GlobalOptionSetMetadata", json::array()},
+               {"StateMetadata", json::array()},     {"StatusMetadata", json::array()},
+               {"TargetMetadata", json::array()},    {"AttributeMetadata", json::array()}};
+  int n = 0;
+  for (const auto& a : attributes) {
+    const std::string type = a.value("dataType", "string");
+    const AttributeKind k = KindOf(type);
+    meta["AttributeMetadata"].push_back({{"EntityName", table},
+                                         {"AttributeName", a.value("name", "")},
+                                         {"AttributeType", k.type},
+                                         {"AttributeTypeCode", k.code},
+                                         {"Version", 1},
+                                         {"Timestamp", ""},
+                                         {"MetadataId", table + "-" + std::to_string(n++)},
+                                         {"Precision", nullptr},
+                                         {"MaxLength", a.value("maxLength", -1)}});
+  }
+  const std::string dir = lake + "/" + kMetadataFolder;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::Error("cannot create " + dir + ": " + ec.message());
+  return WriteFileAtomic(dir + "/" + table + "-EntityMetadata.json", meta.dump(2));
+}
+
+// Slots of a row, in attribute order.
+enum Slot : int {
+  kSlotId = -1,
+  kSlotSinkCreated = -2,
+  kSlotSinkModified = -3,
+  kSlotVersion = -4,
+  kSlotIsDelete = -5,
+  kSlotDropped = -6,
+};
+
+// A partition's content rewritten or appended; files are named
+// `<table>/<partition>.csv`, temporaries `<table>/.<partition>.csv.tmp`.
+std::string PartitionPath(const std::string& dir, const std::string& p) {
+  return dir + "/" + p + ".csv";
+}
+std::string TempPath(const std::string& dir, const std::string& p) {
+  return dir + "/." + p + ".csv.tmp";
+}
+
+// The partitions present in a table folder.
+std::vector<std::string> PartitionsOnDisk(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    if (name.size() > 4 && name[0] != '.' && name.ends_with(".csv")) {
+      out.push_back(name.substr(0, name.size() - 4));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Renames `from` over `to` (both in `dir`).
+Status Replace(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::rename(from, to, ec);
+  if (ec) return Status::Error("cannot rename " + from + " to " + to + ": " + ec.message());
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+
+class LakeTableWriter final : public TableWriter {
+ public:
+  LakeTableWriter(LakeDestination& lake, TableSchema schema, TableOptions options)
+      : lake_(lake),
+        schema_(std::move(schema)),
+        options_(options),
+        dir_(lake.path() + "/" + schema_.name) {}
+
+  Status Open(const std::string& marker);
+
+  Status Begin(bool initial, double now) override {
+    Abort();
+    initial_ = initial;
+    now_ = now;
+    sink_now_.clear();
+    lake::AppendSinkTime(sink_now_, now);
+    return Status::Ok();
+  }
+  Status Put(const RowView& row) override;
+  Result<BatchResult> Commit() override;
+  Result<SnapshotResult> Snapshot(double now, int keep) override;
+  void Abort() override {
+    pending_.clear();
+    pending_by_id_.clear();
+    buffers_.clear();
+    for (auto& [p, f] : initial_files_) {
+      std::error_code ec;
+      fs::remove(TempPath(dir_, partition_names_[p]), ec);
+    }
+    initial_files_.clear();
+    initial_ids_.clear();
+    batch_rows_ = 0;
+    created_ = updated_ = deleted_ = 0;
+  }
+
+ private:
+  // One change of an in-place batch.
+  struct Pending {
+    std::string id;
+    std::string head;  // the Id field as written
+    std::string tail;  // ",SinkModifiedOn,...\n"
+    std::string sink_created;
+    bool deleted = false;
+    bool created = false;
+    int old_partition = -1;
+    int new_partition = -1;
+  };
+
+  int PartitionIndex(const std::string& name) {
+    auto it = std::find(partition_names_.begin(), partition_names_.end(), name);
+    if (it != partition_names_.end()) return static_cast<int>(it - partition_names_.begin());
+    partition_names_.push_back(name);
+    return static_cast<int>(partition_names_.size() - 1);
+  }
+  // The partition index of a row (by createdon; deletes and rows without
+  // createdon by the sync time), cached per day.
+  int PartitionOf(const RowView& row, double now);
+  std::string& Buffer(int partition) {
+    if (buffers_.size() <= static_cast<size_t>(partition)) buffers_.resize(partition + 1);
+    return buffers_[partition];
+  }
+  // Renders slots from SinkModifiedOn on (",...\n").
+  void RenderTail(std::string& out, const RowView& row) const;
+  void RenderLine(std::string& out, const std::string& id, const RowView& row) const;
+  Status LoadIndex();
+  Status CutBack(const std::string& marker);
+  Result<BatchResult> CommitInitial(double now);
+  Result<BatchResult> CommitInPlace(double now);
+  Result<BatchResult> CommitAppend(double now);
+  Status UpdateEntity(const std::vector<std::string>& partitions, bool initial_done, double now);
+  std::string Marker() const;
+
+  LakeDestination& lake_;
+  TableSchema schema_;
+  TableOptions options_;
+  std::string dir_;
+  std::vector<int> slots_;  // per attribute
+  json attributes_;
+
+  // In place: Id -> partition index.
+  IdIndex index_;
+  std::vector<std::string> partition_names_;
+  std::set<std::string> partitions_;         // on disk, committed
+  std::map<std::string, uint64_t> lengths_;  // append only: committed sizes
+  int64_t records_ = 0;                      // lakerecordcount
+  int64_t max_version_ = 0;                  // highest versionnumber written
+
+  bool initial_ = false;
+  double now_ = 0;
+  int64_t batch_rows_ = 0;
+  std::vector<Pending> pending_;
+  std::unordered_map<std::string, size_t> pending_by_id_;
+  std::vector<std::string> buffers_;  // append only / initial: by partition index
+  std::map<int, File> initial_files_;
+  IdIndex initial_ids_;
+  std::unordered_map<int64_t, int> partition_of_day_;
+  std::string sink_now_;  // SinkModifiedOn of this batch
+  int64_t created_ = 0, updated_ = 0, deleted_ = 0;
+};
+
+Status LakeTableWriter::Open(const std::string& marker) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Status::Error("cannot create " + dir_ + ": " + ec.message());
+  // Temporaries of a rewrite, initial load or snapshot that a crash interrupted.
+  for (const std::string& folder : {dir_, dir_ + "/Snapshot"}) {
+    for (const auto& e : fs::directory_iterator(folder, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() > 1 && name[0] == '.' && name.ends_with(".tmp")) fs::remove(e.path(), ec);
+    }
+  }
+
+  // Attributes: those model.json already has (older rows keep their
+  // positions), then source columns it lacks; a new table gets the standard
+  // order.
+  auto existing = lake_.GetEntity(schema_.name);
+  if (existing && !existing->attributes.empty()) {
+    attributes_ = existing->attributes;
+    const char* fixed[] = {"Id", "SinkCreatedOn", "SinkModifiedOn"};
+    for (int i = 0; i < 3; ++i) {
+      if (attributes_.size() <= static_cast<size_t>(i) ||
+          attributes_[i].value("name", "") != fixed[i]) {
+        return Status::Error("model.json in " + lake_.path() + ": entity " + schema_.name +
+                             " does not start with Id, SinkCreatedOn, SinkModifiedOn");
+      }
+    }
+  } else {
+    attributes_ = json::array();
+    attributes_.push_back({{"name", "Id"}, {"dataType", "guid"}, {"maxLength", -1}});
+    attributes_.push_back({{"name", "SinkCreatedOn"}, {"dataType", "dateTime"}, {"maxLength", -1}});
+    attributes_.push_back(
+        {{"name", "SinkModifiedOn"}, {"dataType", "dateTime"}, {"maxLength", -1}});
+    for (const auto& c : schema_.columns) {
+      attributes_.push_back(
+          {{"name", c.name}, {"dataType", CdmDataType(c.type)}, {"maxLength", -1}});
+    }
+    attributes_.push_back({{"name", "versionnumber"}, {"dataType", "int64"}, {"maxLength", -1}});
+    attributes_.push_back({{"name", "IsDelete"}, {"dataType", "boolean"}, {"maxLength", -1}});
+  }
+  for (size_t c = 0; c < schema_.columns.size(); ++c) {
+    bool present = false;
+    for (size_t a = 3; a < attributes_.size(); ++a) {
+      present |= EqualsIgnoreCase(attributes_[a].value("name", ""), schema_.columns[c].name);
+    }
+    if (!present) {
+      attributes_.push_back({{"name", schema_.columns[c].name},
+                             {"dataType", CdmDataType(schema_.columns[c].type)},
+                             {"maxLength", -1}});
+    }
+  }
+  slots_.clear();
+  bool seen_version = false;
+  for (size_t a = 0; a < attributes_.size(); ++a) {
+    const std::string name = attributes_[a].value("name", "");
+    if (a == 0) {
+      slots_.push_back(kSlotId);
+    } else if (a == 1) {
+      slots_.push_back(kSlotSinkCreated);
+    } else if (a == 2) {
+      slots_.push_back(kSlotSinkModified);
+    } else if (name == "IsDelete") {
+      slots_.push_back(kSlotIsDelete);
+    } else if (name == "versionnumber" && !seen_version &&
+               std::find_if(attributes_.begin() + static_cast<long>(a) + 1, attributes_.end(),
+                            [](const json& x) { return x.value("name", "") == "IsDelete"; }) !=
+                   attributes_.end()) {
+      // The versionnumber just before IsDelete is the lake's own.
+      seen_version = true;
+      slots_.push_back(kSlotVersion);
+    } else {
+      const int c = schema_.ColumnIndex(name);
+      slots_.push_back(c >= 0 ? c : kSlotDropped);
+    }
+  }
+  if (options_.append_only) options_.partition = Partitioning::kYear;
+  if (auto s = CutBack(marker); !s.ok()) return s;
+  if (auto s = LoadIndex(); !s.ok()) return s;
+  if (auto s = WriteEntityMetadata(lake_.path(), schema_.name, attributes_); !s.ok()) return s;
+  return UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0);
+}
+
+Status LakeTableWriter::CutBack(const std::string& marker) {
+  if (!options_.append_only || marker.empty()) return Status::Ok();
+  json m = json::parse(marker, nullptr, /*allow_exceptions=*/false);
+  if (!m.is_object()) return Status::Error("unreadable lake marker for " + schema_.name);
+  for (const auto& p : PartitionsOnDisk(dir_)) {
+    const std::string path = PartitionPath(dir_, p);
+    if (!m.contains(p)) {
+      // Created after the last committed batch: its rows will be replayed.
+      std::error_code ec;
+      fs::remove(path, ec);
+      continue;
+    }
+    const uint64_t committed = m[p].get<uint64_t>();
+    auto f = File::Open(path, File::Mode::kReadWrite);
+    if (!f) return f.status();
+    auto size = f->Size();
+    if (!size) return size.status();
+    if (*size > committed) {
+      if (auto s = f->Truncate(committed); !s.ok()) return s;
+      if (auto s = f->Sync(); !s.ok()) return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Status LakeTableWriter::LoadIndex() {
+  index_.clear();
+  partitions_.clear();
+  lengths_.clear();
+  records_ = 0;
+  max_version_ = 0;
+  const int version_field = static_cast<int>(
+      std::find(slots_.begin(), slots_.end(), static_cast<int>(kSlotVersion)) - slots_.begin());
+  for (const auto& p : PartitionsOnDisk(dir_)) {
+    auto content = ReadFile(PartitionPath(dir_, p));
+    if (!content) return content.status();
+    partitions_.insert(p);
+    lengths_[p] = content->size();
+    const int pi = PartitionIndex(p);
+    for (size_t pos = 0; pos < content->size();) {
+      const size_t end = RecordEnd(*content, pos);
+      const std::string_view record = std::string_view(*content).substr(pos, end - pos);
+      if (version_field < static_cast<int>(slots_.size())) {
+        const std::string v = FieldAt(record, version_field).value;
+        int64_t version = 0;
+        std::from_chars(v.data(), v.data() + v.size(), version);
+        max_version_ = std::max(max_version_, version);
+      }
+      if (options_.append_only) {
+        ++records_;
+      } else {
+        index_.Put(FieldAt(record, 0).value, pi);
+      }
+      pos = end;
+    }
+  }
+  if (!options_.append_only) records_ = static_cast<int64_t>(index_.size());
+  return Status::Ok();
+}
+
+int LakeTableWriter::PartitionOf(const RowView& row, double now) {
+  double t = now;
+  Partitioning partitioning = Partitioning::kYear;
+  if (!row.deleted && schema_.createdon >= 0 && !row.values.empty()) {
+    if (auto created = lake::DateTimeOf(row.values[schema_.createdon])) {
+      t = *created;
+      partitioning = options_.partition;
+    }
+  }
+  // Cached by (day, granularity): a million rows name a few partitions.
+  const int64_t day = static_cast<int64_t>(std::floor(t / 86400)) * 2 +
+                      (partitioning == Partitioning::kMonth ? 1 : 0);
+  auto it = partition_of_day_.find(day);
+  if (it != partition_of_day_.end()) return it->second;
+  const int pi = PartitionIndex(lake::PartitionName(t, partitioning));
+  partition_of_day_.emplace(day, pi);
+  return pi;
+}
+
+void LakeTableWriter::RenderTail(std::string& out, const RowView& row) const {
+  for (size_t a = 2; a < slots_.size(); ++a) {
+    out += ',';
+    const int slot = slots_[a];
+    switch (slot) {
+      case kSlotSinkModified:
+        out += sink_now_;
+        break;
+      case kSlotVersion:
+        out += std::to_string(row.version);
+        break;
+      case kSlotIsDelete:
+        if (row.deleted) out += "True";
+        break;
+      case kSlotDropped:
+      case kSlotId:
+      case kSlotSinkCreated:
+        break;
+      default:
+        if (!row.deleted && static_cast<size_t>(slot) < row.values.size()) {
+          lake::AppendValue(out, schema_.columns[slot], row.values[slot],
+                            slot == schema_.createdon);
+        }
+    }
+  }
+  out += '\n';
+}
+
+void LakeTableWriter::RenderLine(std::string& out, const std::string& id,
+                                 const RowView& row) const {
+  lake::AppendCsvField(out, id);
+  out += ',';
+  out += sink_now_;
+  RenderTail(out, row);
+}
+
+Status LakeTableWriter::Put(const RowView& row) {
+  ++batch_rows_;
+  const double now = now_;
+  max_version_ = std::max(max_version_, row.version);
+  std::string id = lake::RenderId(row.key);
+  if (initial_) {
+    if (row.deleted) return Status::Ok();
+    const int p = PartitionOf(row, now);
+    std::string& buf = Buffer(p);
+    RenderLine(buf, id, row);
+    if (!options_.append_only) initial_ids_.Put(id, p);
+    if (buf.size() >= (1 << 20)) {
+      auto it = initial_files_.find(p);
+      if (it == initial_files_.end()) {
+        auto f = File::Open(TempPath(dir_, partition_names_[p]), File::Mode::kCreateTruncate);
+        if (!f) return f.status();
+        it = initial_files_.emplace(p, std::move(f).value()).first;
+      }
+      if (auto s = it->second.Write(buf); !s.ok()) return s;
+      buf.clear();
+    }
+    return Status::Ok();
+  }
+  if (options_.append_only) {
+    RenderLine(Buffer(PartitionOf(row, now)), id, row);
+    if (row.deleted) {
+      ++deleted_;
+    } else if (row.created) {
+      ++created_;
+    } else {
+      ++updated_;
+    }
+    return Status::Ok();
+  }
+  Pending p;
+  p.head.clear();
+  lake::AppendCsvField(p.head, id);
+  RenderTail(p.tail, row);
+  p.deleted = row.deleted;
+  p.created = row.created;
+  if (!row.deleted) p.new_partition = PartitionOf(row, now);
+  p.id = std::move(id);
+  auto [it, fresh] = pending_by_id_.emplace(p.id, pending_.size());
+  if (fresh) {
+    pending_.push_back(std::move(p));
+  } else {
+    pending_[it->second] = std::move(p);
+  }
+  return Status::Ok();
+}
+
+Result<BatchResult> LakeTableWriter::Commit() {
+  const double now = now_;
+  Result<BatchResult> r = initial_               ? CommitInitial(now)
+                          : options_.append_only ? CommitAppend(now)
+                                                 : CommitInPlace(now);
+  if (!r.ok()) {
+    Abort();
+    // What is on disk is the truth again.
+    if (auto s = LoadIndex(); !s.ok()) return s;
+    return r;
+  }
+  r->records = records_;
+  r->marker = Marker();
+  pending_.clear();
+  pending_by_id_.clear();
+  buffers_.clear();
+  initial_files_.clear();
+  initial_ids_.clear();
+  batch_rows_ = 0;
+  initial_ = false;
+  return r;
+}
+
+std::string LakeTableWriter::Marker() const {
+  if (!options_.append_only) return "";
+  json m = json::object();
+  for (const auto& [p, len] : lengths_) m[p] = len;
+  return m.dump();
+}
+
+Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
+  BatchResult result;
+  std::set<std::string> written;
+  for (size_t p = 0; p < buffers_.size(); ++p) {
+    if (buffers_[p].empty()) continue;
+    auto it = initial_files_.find(static_cast<int>(p));
+    if (it == initial_files_.end()) {
+      auto f = File::Open(TempPath(dir_, partition_names_[p]), File::Mode::kCreateTruncate);
+      if (!f) return f.status();
+      it = initial_files_.emplace(static_cast<int>(p), std::move(f).value()).first;
+    }
+    if (auto s = it->second.Write(buffers_[p]); !s.ok()) return s;
+  }
+  for (auto& [p, f] : initial_files_) {
+    if (auto s = f.Sync(); !s.ok()) return s;
+    written.insert(partition_names_[p]);
+  }
+  for (const auto& p : written) {
+    if (auto s = Replace(TempPath(dir_, p), PartitionPath(dir_, p)); !s.ok()) return s;
+  }
+  for (const auto& p : PartitionsOnDisk(dir_)) {
+    if (!written.count(p)) {
+      std::error_code ec;
+      fs::remove(PartitionPath(dir_, p), ec);
+    }
+  }
+  if (auto s = Fsync(dir_); !s.ok()) return s;
+  initial_files_.clear();
+  if (options_.append_only) {
+    partitions_.clear();
+    lengths_.clear();
+    records_ = batch_rows_;
+    for (const auto& p : written) {
+      partitions_.insert(p);
+      std::error_code ec;
+      lengths_[p] = fs::file_size(PartitionPath(dir_, p), ec);
+    }
+  } else {
+    std::swap(index_, initial_ids_);
+    initial_ids_.clear();
+    partitions_ = written;
+    records_ = static_cast<int64_t>(index_.size());
+  }
+  result.created = records_;
+  if (auto s = UpdateEntity({written.begin(), written.end()}, true, now); !s.ok()) return s;
+  return result;
+}
+
+Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
+  BatchResult result;
+  bool new_partition = false;
+  for (size_t pi = 0; pi < buffers_.size(); ++pi) {
+    const std::string& buf = buffers_[pi];
+    if (buf.empty()) continue;
+    const std::string& p = partition_names_[pi];
+    auto f = File::Open(PartitionPath(dir_, p), File::Mode::kAppend);
+    if (!f) return f.status();
+    if (auto s = f->Write(buf); !s.ok()) return s;
+    if (auto s = f->Sync(); !s.ok()) return s;
+    lengths_[p] += buf.size();
+    new_partition |= partitions_.insert(p).second;
+  }
+  if (new_partition) {
+    if (auto s = Fsync(dir_); !s.ok()) return s;
+    if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, now); !s.ok()) {
+      return s;
+    }
+  }
+  records_ += created_ + updated_ + deleted_;
+  result.created = created_;
+  result.updated = updated_;
+  result.deleted = deleted_;
+  return result;
+}
+
+Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
+  BatchResult result;
+  if (pending_.empty()) return result;
+  // Which partitions each change leaves and enters.
+  std::map<int, std::vector<size_t>> adds;
+  std::set<int> affected;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    Pending& p = pending_[i];
+    if (const int old = index_.Find(p.id); old >= 0) {
+      p.old_partition = old;
+      affected.insert(old);
+    }
+    if (!p.deleted) {
+      adds[p.new_partition].push_back(i);
+      affected.insert(p.new_partition);
+    }
+  }
+  const std::string& sink_now = sink_now_;
+  bool partitions_changed = false;
+  for (int pi : affected) {
+    const std::string& name = partition_names_[pi];
+    const std::string path = PartitionPath(dir_, name);
+    std::string old;
+    if (partitions_.count(name)) {
+      auto content = ReadFile(path);
+      if (!content) return content.status();
+      old = std::move(content).value();
+    }
+    std::string out;
+    out.reserve(old.size() + 256 * adds[pi].size());
+    for (size_t pos = 0; pos < old.size();) {
+      const size_t end = RecordEnd(old, pos);
+      const std::string_view record = std::string_view(old).substr(pos, end - pos);
+      const Field id = FieldAt(record, 0);
+      auto it = pending_by_id_.find(id.value);
+      if (it == pending_by_id_.end()) {
+        out.append(record);
+        if (!record.empty() && record.back() != '\n') out += '\n';
+      } else {
+        Pending& p = pending_[it->second];
+        // A row updated in place keeps the time it first reached the lake.
+        if (!p.deleted && p.new_partition == pi)
+          p.sink_created = std::string(FieldAt(record, 1).raw);
+      }
+      pos = end;
+    }
+    for (size_t i : adds[pi]) {
+      const Pending& p = pending_[i];
+      out += p.head;
+      out += ',';
+      out += p.sink_created.empty() ? sink_now : p.sink_created;
+      out += p.tail;
+    }
+    if (out.empty()) {
+      if (partitions_.erase(name)) {
+        std::error_code ec;
+        fs::remove(path, ec);
+        partitions_changed = true;
+      }
+      continue;
+    }
+    const std::string tmp = TempPath(dir_, name);
+    {
+      auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+      if (!f) return f.status();
+      if (auto s = f->Write(out); !s.ok()) return s;
+      if (auto s = f->Sync(); !s.ok()) return s;
+    }
+    if (auto s = Replace(tmp, path); !s.ok()) return s;
+    partitions_changed |= partitions_.insert(name).second;
+  }
+  if (auto s = Fsync(dir_); !s.ok()) return s;
+  for (const Pending& p : pending_) {
+    if (p.deleted) {
+      if (p.old_partition >= 0) ++result.deleted;
+      index_.Erase(p.id);
+    } else {
+      ++(p.old_partition >= 0 ? result.updated : result.created);
+      index_.Put(p.id, p.new_partition);
+    }
+  }
+  records_ = static_cast<int64_t>(index_.size());
+  if (partitions_changed) {
+    if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, now); !s.ok()) {
+      return s;
+    }
+  }
+  return result;
+}
+
+Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
+  // Snapshot/<partition>_<yyyyMMddTHHmmssZ>.csv, each copied to a hidden
+  // temporary and renamed, so a reader of Snapshot/ never sees half a copy.
+  std::string stamp;
+  lake::AppendIsoTime(stamp, now);  // 2026-01-01T00:00:00Z
+  stamp.erase(
+      std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }),
+      stamp.end());
+  const std::string snap_dir = dir_ + "/Snapshot";
+  std::error_code ec;
+  fs::create_directories(snap_dir, ec);
+  if (ec) return Status::Error("cannot create " + snap_dir + ": " + ec.message());
+  LakeDestination::Entity e;
+  e.name = schema_.name + "_partitioned";
+  e.attributes = attributes_;
+  e.append_only = options_.append_only;
+  e.partitioning = options_.partition;
+  e.initial_sync_state = "Completed";
+  for (const auto& p : partitions_) {
+    const std::string name = p + "_" + stamp + ".csv";
+    const std::string tmp = snap_dir + "/." + name + ".tmp";
+    fs::copy_file(PartitionPath(dir_, p), tmp, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::Error("cannot copy " + PartitionPath(dir_, p) + ": " + ec.message());
+    if (auto s = Fsync(tmp); !s.ok()) return s;
+    if (auto s = Replace(tmp, snap_dir + "/" + name); !s.ok()) return s;
+    e.partitions.push_back(p);
+    e.locations.push_back(schema_.name + "/Snapshot/" + name);
+  }
+  if (auto s = Fsync(snap_dir); !s.ok()) return s;
+  if (auto s = lake_.PutEntity(e); !s.ok()) return s;
+  // Keep the newest `keep` snapshots (by their time stamp).
+  std::set<std::string, std::greater<>> stamps;
+  std::vector<std::pair<std::string, std::string>> files;  // (stamp, path)
+  for (const auto& f : fs::directory_iterator(snap_dir, ec)) {
+    const std::string n = f.path().filename().string();
+    const size_t us = n.rfind('_');
+    if (n[0] == '.' || !n.ends_with(".csv") || us == std::string::npos) continue;
+    files.push_back({n.substr(us + 1, n.size() - us - 5), f.path().string()});
+    stamps.insert(files.back().first);
+  }
+  std::set<std::string> kept;
+  for (const auto& st : stamps) {
+    if (static_cast<int>(kept.size()) >= std::max(keep, 1)) break;
+    kept.insert(st);
+  }
+  for (const auto& [st, path] : files) {
+    if (!kept.count(st)) fs::remove(path, ec);
+  }
+  SnapshotResult r;
+  r.records = records_;
+  r.max_version = max_version_;
+  return r;
+}
+
+Status LakeTableWriter::UpdateEntity(const std::vector<std::string>& partitions, bool initial_done,
+                                     double now) {
+  LakeDestination::Entity e;
+  if (auto existing = lake_.GetEntity(schema_.name)) e = *existing;
+  e.name = schema_.name;
+  e.attributes = attributes_;
+  e.partitions = partitions;
+  e.append_only = options_.append_only;
+  e.partitioning = options_.partition;
+  if (initial_done) {
+    e.initial_sync_state = "Completed";
+    e.initial_sync_completed.clear();
+    lake::AppendIsoTime(e.initial_sync_completed, now);
+  } else if (e.initial_sync_state != "Completed") {
+    e.initial_sync_state = "InProgress";
+  }
+  return lake_.PutEntity(e);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return Status::Error("cannot create lake folder " + path + ": " + ec.message());
+  if (::access(path.c_str(), W_OK) != 0) {
+    return Status::Error("lake folder " + path + " is not writable");
+  }
+  std::unique_ptr<LakeDestination> lake(new LakeDestination(path));
+  const std::string model = path + "/model.json";
+  if (fs::exists(model, ec)) {
+    auto text = ReadFile(model);
+    if (!text) return text.status();
+    json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("entities") ||
+        !j["entities"].is_array()) {
+      return Status::Error(model +
+                           " is not a readable CDM manifest (invalid JSON or no \"entities\" "
+                           "array); linkwatch will not overwrite it: fix or remove it");
+    }
+    for (const auto& e : j["entities"]) {
+      if (auto entity = ParseEntity(e)) {
+        lake->entities_[entity->name] = std::move(*entity);
+      } else {
+        lake->foreign_.push_back(e);
+      }
+    }
+  }
+  const std::string optionsets = path + "/" + kOptionsetFolder;
+  fs::create_directories(optionsets, ec);
+  if (ec) return Status::Error("cannot create " + optionsets + ": " + ec.message());
+  for (const char* f : kOptionsetFiles) {
+    const std::string file = optionsets + "/" + f;
+    if (!fs::exists(file, ec)) {
+      if (auto s = WriteFileAtomic(file, ""); !s.ok()) return s;
+    }
+  }
+  return lake;
+}
+
+LakeDestination::~LakeDestination() = default;
+
+Result<std::unique_ptr<TableWriter>> LakeDestination::OpenTable(const TableSchema& schema,
+                                                                const TableOptions& options,
+                                                                const std::string& marker) {
+  auto writer = std::make_unique<LakeTableWriter>(*this, schema, options);
+  if (auto s = writer->Open(marker); !s.ok()) return s;
+  return std::unique_ptr<TableWriter>(std::move(writer));
+}
+
+Status LakeDestination::PutEntity(const Entity& entity) {
+  std::lock_guard<std::mutex> lock(mu_);
+  entities_[entity.name] = entity;
+  return WriteModel();
+}
+
+std::optional<LakeDestination::Entity> LakeDestination::GetEntity(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entities_.find(name);
+  if (it == entities_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status LakeDestination::WriteModel() {
+  json entities = json::array();
+  for (const auto& [name, e] : entities_) entities.push_back(EntityJson(e));
+  for (const auto& f : foreign_) entities.push_back(f);
+  const json model = {{"name", "cdm"},
+                      {"description", "linkwatch lake (Azure Synapse Link for Dataverse layout)"},
+                      {"version", "1.0"},
+                      {"entities", entities}};
+  return WriteFileAtomic(path_ + "/model.json", model.dump(2));
+}
+
+}  // namespace linkwatch::sync

@@ -1,0 +1,72 @@
+// The `lake` destination: a folder laid out as lake-format.md, readable by
+// the consumers of an Azure Synapse Link lake (CSV partitions + model.json),
+// and never caught half-written by a reader:
+//   * in place, every partition is rewritten to a hidden temporary file and
+//     renamed into place, so a reader sees the old or the new file;
+//   * append only, each batch is appended with one write and fsynced; the
+//     marker returned by Commit holds every partition's committed length,
+//     and reopening with it cuts the files back, so a replayed batch is
+//     written exactly once;
+//   * model.json is replaced atomically whenever a table, its columns, its
+//     partitions or its initial-sync state change.
+// The files of a table are the truth: reopening scans `<table>/*.csv` (not
+// model.json) to rebuild the Id index, so a crash between a partition rename
+// and the model.json update loses nothing.
+//
+// LakeDestination is thread-safe (one mutex over model.json); each table's
+// writer is used by one thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/sync/destination.h"
+
+namespace linkwatch::sync {
+
+class LakeDestination final : public Destination {
+ public:
+  // Opens (creating) the lake folder. An existing model.json that cannot be
+  // read is an error: linkwatch does not overwrite what it cannot read.
+  static Result<std::unique_ptr<LakeDestination>> Open(const std::string& path);
+  ~LakeDestination() override;
+
+  Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema& schema,
+                                                 const TableOptions& options,
+                                                 const std::string& marker) override;
+
+  const std::string& path() const { return path_; }
+
+  // The entity of one table in model.json.
+  struct Entity {
+    std::string name;
+    nlohmann::json attributes = nlohmann::json::array();  // [{name, dataType, maxLength}]
+    std::vector<std::string> partitions;                  // "2024", "2024-05"
+    // Where each partition is, relative to the lake; empty: "<name>/<partition>.csv".
+    std::vector<std::string> locations;
+    bool append_only = false;
+    Partitioning partitioning = Partitioning::kYear;
+    std::string initial_sync_state = "NotStarted";  // InProgress, Completed
+    std::string initial_sync_completed;             // ISO time
+  };
+  // Replaces (or adds) an entity and rewrites model.json.
+  Status PutEntity(const Entity& entity);
+  // The entity as model.json has it now, if any.
+  std::optional<Entity> GetEntity(const std::string& name);
+
+ private:
+  explicit LakeDestination(std::string path) : path_(std::move(path)) {}
+  Status WriteModel();  // mu_ held
+
+  std::string path_;
+  std::mutex mu_;
+  std::map<std::string, Entity> entities_;
+  // Entities of model.json that linkwatch does not manage, kept as they are.
+  std::vector<nlohmann::json> foreign_;
+};
+
+}  // namespace linkwatch::sync

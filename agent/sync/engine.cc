@@ -1,0 +1,409 @@
+#include "agent/sync/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "agent/state/db.h"
+#include "agent/state/schema.h"
+#include "agent/state/state_store.h"
+#include "agent/sync/destinations/lake.h"
+#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/state_rows.h"
+#include "exporters/metrics.h"
+
+namespace linkwatch::sync {
+// A profile's destination, opened once and shared by its table workers; a
+// failure to open it (unwritable folder, corrupt model.json) is retried.
+struct SyncEngine::ProfileRuntime {
+  ProfileConfig config;
+  std::mutex mu;
+  std::shared_ptr<sync::Destination> destination;
+  std::map<std::string, std::unique_ptr<Worker>> workers;  // by profileentity id
+
+  Result<std::shared_ptr<sync::Destination>> OpenDestination() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (destination) return destination;
+    if (config.destination_type != "lake") {
+      return Status::Error("destination type " + config.destination_type +
+                           " is not supported by this linkwatch yet (use lake)");
+    }
+    auto lake = LakeDestination::Open(config.destination_path);
+    if (!lake) return lake.status();
+    destination = std::shared_ptr<sync::Destination>(std::move(lake).value());
+    return destination;
+  }
+};
+
+class SyncEngine::Worker {
+ public:
+  Worker(SyncEngine& engine, ProfileRuntime& profile, LinkedTable table,
+         const EngineOptions& options, const Clock& clock, Metrics* metrics)
+      : engine_(engine),
+        profile_(profile),
+        table_(std::move(table)),
+        options_(options),
+        clock_(clock),
+        metrics_(metrics) {}
+  ~Worker() {
+    Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  double Now() const { return ToEpochSeconds(clock_.Now()); }
+  bool Wait(Millis d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, d, [this] { return stop_; });
+    return !stop_;
+  }
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+
+  void Run();
+  // Opens what the table needs; an error means the table cannot be synced.
+  Status Prepare();
+  Status InitialSync();
+  // One incremental round; returns how many changes it applied.
+  Result<size_t> Round();
+  Status CommitState(const RoundResult& round);
+  // A snapshot when snapshot_interval has passed and the table changed.
+  Status MaybeSnapshot();
+  void Count(const BatchResult& r);
+
+  SyncEngine& engine_;
+  ProfileRuntime& profile_;
+  LinkedTable table_;
+  const EngineOptions& options_;
+  const Clock& clock_;
+  Metrics* metrics_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+
+  std::unique_ptr<state::Db> db_;
+  std::unique_ptr<SqliteSource> source_;
+  std::shared_ptr<Destination> destination_;
+  std::unique_ptr<TableWriter> writer_;
+  TableSchema schema_;
+  std::optional<Committed> committed_;
+  double last_count_ = 0;
+  double last_snapshot_ = 0;
+  bool changed_since_snapshot_ = true;
+  std::vector<double> lags_;
+};
+
+Status SyncEngine::Worker::Prepare() {
+  if (!db_) {
+    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
+    if (!db) return db.status();
+    db_ = std::move(db).value();
+  }
+  const ProfileConfig& pc = profile_.config;
+  if (pc.source_type != "sqlite") {
+    return Status::Error("source type " + pc.source_type +
+                         " is not supported by this linkwatch's sync core yet (use sqlite)");
+  }
+  if (!source_) {
+    auto src = SqliteSource::Open(pc.source_path);
+    if (!src) return src.status();
+    source_ = std::move(src).value();
+  }
+  auto schema = source_->Describe(table_.entity);
+  if (!schema) return schema.status();
+  schema_ = std::move(schema).value();
+  auto destination = profile_.OpenDestination();
+  if (!destination) return destination.status();
+  destination_ = *destination;
+  auto committed = ReadCommitted(*db_, table_);
+  if (!committed) return committed.status();
+  committed_ = *committed;
+  auto last_snapshot = LastSnapshot(*db_, table_);
+  if (!last_snapshot) return last_snapshot.status();
+  last_snapshot_ = *last_snapshot;
+  TableOptions options;
+  options.append_only = table_.append_only;
+  options.partition = table_.month_partitions ? Partitioning::kMonth : Partitioning::kYear;
+  auto writer = destination_->OpenTable(schema_, options, committed_ ? committed_->marker : "");
+  if (!writer) return writer.status();
+  writer_ = std::move(writer).value();
+  return Status::Ok();
+}
+
+void SyncEngine::Worker::Run() {
+  const std::string who = table_.profile_name + "/" + table_.entity;
+  Millis backoff{1000};
+  bool prepared = false;
+  auto fail = [&](const Status& s, bool unsyncable) {
+    spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
+    if (db_) {
+      const Status r = unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now())
+                                  : RecordError(*db_, table_, s.message(), Now());
+      if (!r.ok()) spdlog::warn("sync {}: cannot record the error: {}", who, r.message());
+    }
+    writer_.reset();  // reopened from what is on disk
+    prepared = false;
+    const bool go_on = Wait(backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    return go_on;
+  };
+  while (!Stopping()) {
+    if (!prepared) {
+      if (auto s = Prepare(); !s.ok()) {
+        if (!fail(s, true)) return;
+        continue;
+      }
+      prepared = true;
+    }
+    if (!committed_) {
+      if (auto s = InitialSync(); !s.ok()) {
+        if (!fail(s, false)) return;
+        continue;
+      }
+      backoff = Millis(1000);
+      continue;
+    }
+    if (engine_.PausedUntil(table_.profile_name, table_.entity) > Now()) {
+      if (!Wait(Millis(100))) return;
+      continue;
+    }
+    auto applied = Round();
+    if (!applied) {
+      if (!fail(applied.status(), false)) return;
+      continue;
+    }
+    backoff = Millis(1000);
+    if (auto s = MaybeSnapshot(); !s.ok()) {
+      if (!fail(s, false)) return;
+      continue;
+    }
+    // A full batch means more is waiting: go on at once.
+    if (*applied < options_.batch_limit && !Wait(profile_.config.sync_interval)) return;
+  }
+}
+
+Status SyncEngine::Worker::InitialSync() {
+  const double started = Now();
+  spdlog::info("sync {}/{}: initial sync started", table_.profile_name, table_.entity);
+  if (auto s = MarkInitialStarted(*db_, table_, started); !s.ok()) return s;
+  if (auto s = writer_->Begin(true, started); !s.ok()) return s;
+  auto cursor = source_->ReadAll(schema_, [this](const RowView& r) { return writer_->Put(r); });
+  if (!cursor) {
+    writer_->Abort();
+    return cursor.status();
+  }
+  auto count = source_->RowCount(schema_);
+  if (!count) {
+    writer_->Abort();
+    return count.status();
+  }
+  auto result = writer_->Commit();
+  if (!result) return result.status();
+  Count(*result);
+  RoundResult round;
+  round.committed = {*cursor, result->marker};
+  round.lake_records = result->records;
+  round.source_records = *count;
+  round.initial = true;
+  if (auto s = CommitState(round); !s.ok()) return s;
+  last_count_ = Now();
+  changed_since_snapshot_ = true;
+  last_snapshot_ = 0;  // the first snapshot right after the initial sync
+  spdlog::info("sync {}/{}: initial sync completed: {} rows in {:.1f}s", table_.profile_name,
+               table_.entity, result->records, Now() - started);
+  return Status::Ok();
+}
+
+Result<size_t> SyncEngine::Worker::Round() {
+  const double now = Now();
+  if (auto s = writer_->Begin(false, now); !s.ok()) return s;
+  size_t n = 0;
+  lags_.clear();
+  auto cursor = source_->ReadChanges(schema_, committed_->cursor, options_.batch_limit,
+                                     [&](const RowView& r) {
+                                       ++n;
+                                       if (r.changed_at > 0) lags_.push_back(r.changed_at);
+                                       return writer_->Put(r);
+                                     });
+  if (!cursor) {
+    writer_->Abort();
+    return cursor.status();
+  }
+  auto result = writer_->Commit();
+  if (!result) return result.status();
+  RoundResult round;
+  round.committed = {*cursor, result->marker};
+  round.lake_records = result->records;
+  // Counting a big table is not free: when something changed, else every 30 s.
+  if (n > 0 || now - last_count_ >= 30) {
+    auto count = source_->RowCount(schema_);
+    if (!count) return count.status();
+    round.source_records = *count;
+    last_count_ = now;
+  }
+  if (auto s = CommitState(round); !s.ok()) return s;
+  Count(*result);
+  if (n > 0) changed_since_snapshot_ = true;
+  if (metrics_ && !lags_.empty()) {
+    auto& h = metrics_->sync_lag_seconds.Add({{"profile", table_.profile_name}},
+                                             Metrics::LatencyBuckets());
+    const double committed_at = Now();
+    for (double at : lags_) h.Observe(std::max(0.0, committed_at - at));
+  }
+  return n;
+}
+
+Status SyncEngine::Worker::MaybeSnapshot() {
+  const double now = Now();
+  if (!changed_since_snapshot_ ||
+      now - last_snapshot_ <
+          std::chrono::duration<double>(profile_.config.snapshot_interval).count()) {
+    return Status::Ok();
+  }
+  auto snap = writer_->Snapshot(now, profile_.config.snapshots_to_keep);
+  if (!snap) return snap.status();
+  if (auto s = MarkSnapshot(*db_, table_, snap->records, snap->max_version, now); !s.ok()) return s;
+  last_snapshot_ = now;
+  changed_since_snapshot_ = false;
+  return Status::Ok();
+}
+
+Status SyncEngine::Worker::CommitState(const RoundResult& round) {
+  state::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return s;
+  if (auto s = tx.Commit(); !s.ok()) return s;
+  committed_ = round.committed;
+  return Status::Ok();
+}
+
+void SyncEngine::Worker::Count(const BatchResult& r) {
+  if (!metrics_) return;
+  const std::pair<const char*, int64_t> ops[] = {
+      {"create", r.created}, {"update", r.updated}, {"delete", r.deleted}};
+  for (const auto& [op, n] : ops) {
+    if (n <= 0) continue;
+    metrics_->sync_changes_total
+        .Add({{"profile", table_.profile_name}, {"entity", table_.entity}, {"op", op}})
+        .Increment(static_cast<double>(n));
+  }
+}
+
+SyncEngine::SyncEngine(EngineOptions options, const Clock& clock, Metrics* metrics)
+    : options_(std::move(options)), clock_(clock), metrics_(metrics) {}
+
+SyncEngine::~SyncEngine() { Stop(); }
+
+Status SyncEngine::Start() {
+  {
+    auto store = state::StateStore::Open(options_.state_db);  // creates and migrates
+    if (!store) return store.status();
+  }
+  if (auto s = SuperviseOnce(); !s.ok()) return s;
+  supervisor_ = std::thread([this] { Supervise(); });
+  return Status::Ok();
+}
+
+void SyncEngine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !supervisor_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+  for (auto& [name, p] : profiles_) {
+    for (auto& [id, w] : p->workers) w->Stop();
+  }
+  for (auto& [name, p] : profiles_) {
+    for (auto& [id, w] : p->workers) w->Join();
+    p->workers.clear();
+  }
+}
+
+void SyncEngine::Pause(const std::string& profile, const std::string& table, double until) {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  paused_[{profile, table}] = until;
+}
+
+double SyncEngine::PausedUntil(const std::string& profile, const std::string& table) {
+  std::lock_guard<std::mutex> lock(pause_mu_);
+  auto it = paused_.find({profile, table});
+  return it == paused_.end() ? 0 : it->second;
+}
+
+bool SyncEngine::Wait(Millis d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [this] { return stopping_; });
+  return !stopping_;
+}
+
+void SyncEngine::Supervise() {
+  while (Wait(options_.supervise_every)) {
+    if (auto s = SuperviseOnce(); !s.ok()) spdlog::warn("sync: {}", s.message());
+  }
+}
+
+Status SyncEngine::SuperviseOnce() {
+  auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
+  if (!db) return db.status();
+  const double now = ToEpochSeconds(clock_.Now());
+  for (const auto& pc : options_.profiles) {
+    auto linked = ReadProfile(**db, pc.name);
+    if (!linked) return linked.status();
+    if (!*linked) {
+      // Never linked: the first run links it with the config's tables.
+      state::Transaction tx(**db);
+      if (!tx.status().ok()) return tx.status();
+      auto created = LinkProfile(**db, pc, now);
+      if (!created) return created.status();
+      if (auto s = tx.Commit(); !s.ok()) return s;
+      spdlog::info("sync: linked profile {} ({} tables)", pc.name, pc.tables.size());
+      *linked = std::move(created).value();
+    }
+    auto& runtime = profiles_[pc.name];
+    if (!runtime) {
+      runtime = std::make_unique<ProfileRuntime>();
+      runtime->config = pc;
+    }
+    std::map<std::string, const LinkedTable*> wanted;
+    if ((*linked)->state == state::codes::kProfileActive) {
+      for (const auto& t : (*linked)->tables) wanted[t.profileentity_id] = &t;
+    }
+    for (auto it = runtime->workers.begin(); it != runtime->workers.end();) {
+      if (wanted.count(it->first)) {
+        ++it;
+        continue;
+      }
+      it->second->Stop();
+      it->second->Join();
+      it = runtime->workers.erase(it);
+    }
+    for (const auto& [id, t] : wanted) {
+      if (runtime->workers.count(id)) continue;
+      auto w = std::make_unique<Worker>(*this, *runtime, *t, options_, clock_, metrics_);
+      w->Start();
+      runtime->workers[id] = std::move(w);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace linkwatch::sync

@@ -1,0 +1,86 @@
+// SyncEngine: the sync core of `run`. For every profile of the config it
+// links the profile on first sight (state-tables.md "link"), then keeps one
+// worker thread per linked table: the initial sync, then an incremental
+// round every sync_interval. Workers are independent, so initial syncs of
+// several tables run concurrently and a newly added table never pauses the
+// others.
+//
+// Each batch commits the destination first, then the source cursor, the
+// destination's marker and the state rows in one SQLite transaction; after a
+// crash a worker reopens the table with the stored marker (the destination
+// cuts back what it wrote after it) and replays from the stored cursor.
+// Failures are recorded (linkwatch_sync_error) and retried with backoff;
+// the other tables go on.
+//
+// The state store decides what is linked (contract.md section 2): every
+// second a supervisor re-reads the profiles and tables, starting workers for
+// tables added (`tables add`, `link`, `relink`) and stopping those removed
+// or of profiles no longer Active.
+//
+// Thread-safe: Start/Stop from one thread; everything else is internal.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/core/config.h"
+#include "agent/core/status.h"
+
+namespace linkwatch {
+class Metrics;
+}
+
+namespace linkwatch::sync {
+
+struct EngineOptions {
+  std::string state_db;
+  std::vector<ProfileConfig> profiles;
+  Millis supervise_every{1000};
+  size_t batch_limit = 50000;  // changes per incremental batch
+  Millis max_backoff{60000};
+};
+
+class SyncEngine {
+ public:
+  SyncEngine(EngineOptions options, const Clock& clock, Metrics* metrics);
+  ~SyncEngine();
+  SyncEngine(const SyncEngine&) = delete;
+  SyncEngine& operator=(const SyncEngine&) = delete;
+
+  // Links profiles seen for the first time and starts the workers.
+  Status Start();
+  // Lets every worker finish its current batch, then joins them.
+  void Stop();
+  // Holds a table's rounds until `until` (epoch seconds): nothing is read or
+  // written and its state rows are left alone, exactly as when a sync hangs.
+  // The demo uses it to show a stall; `run` never does.
+  void Pause(const std::string& profile, const std::string& table, double until);
+  double PausedUntil(const std::string& profile, const std::string& table);
+
+ private:
+  class Worker;
+  struct ProfileRuntime;
+  void Supervise();
+  Status SuperviseOnce();
+  bool Wait(Millis d);  // false once stopping
+
+  EngineOptions options_;
+  const Clock& clock_;
+  Metrics* metrics_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread supervisor_;
+  std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name
+  std::mutex pause_mu_;
+  std::map<std::pair<std::string, std::string>, double> paused_;
+};
+
+}  // namespace linkwatch::sync

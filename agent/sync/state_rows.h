@@ -1,0 +1,100 @@
+// StateRows: what the sync core writes into the six state tables, at the
+// moments of state-tables.md "How the sync core fills them" (link, initial
+// sync, every round, a failed round, a table that cannot be synced, table
+// removed, unlink), plus linkwatch's own sync bookkeeping (the committed
+// cursor and destination marker per table, the last error per table).
+//
+// The one home of those writes: the engine, the lifecycle commands and the
+// tests all go through it. Each function runs in the caller's transaction
+// when one is open (the engine commits a batch's cursor and state rows
+// together); otherwise SQLite makes it its own. Functions borrow a Db and
+// are as thread-safe as that connection (one thread per Db).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/core/config.h"
+#include "agent/core/status.h"
+#include "agent/state/db.h"
+
+namespace linkwatch::sync {
+
+// A table linked in a profile, as the state store has it.
+struct LinkedTable {
+  std::string profile_id, profile_name;
+  std::string profileentity_id, entitystate_id;
+  std::string entity;
+  bool append_only = false;
+  bool month_partitions = false;
+};
+
+struct LinkedProfile {
+  std::string id, name;
+  int state = 0;  // profilestate code
+  std::vector<LinkedTable> tables;
+};
+
+// The committed position of a table.
+struct Committed {
+  int64_t cursor = 0;
+  std::string marker;
+};
+
+// Profile rows by name (any state), with their tables; nullopt if none.
+Result<std::optional<LinkedProfile>> ReadProfile(state::Db& db, const std::string& name);
+
+// Creates the profile's rows (state-tables.md "link"): profile Active,
+// database, Snapshot schedule, and one profileentity + entity-state row per
+// table. Fails if a profile of that name exists.
+Result<LinkedProfile> LinkProfile(state::Db& db, const ProfileConfig& profile, double now);
+// Adds one table to a linked profile (NotStarted, additiontime).
+Result<LinkedTable> AddTable(state::Db& db, const LinkedProfile& profile, const TableConfig& table,
+                             double now);
+// Removes a table: profileentity and entity-state rows deleted, its external
+// table row Deleted, its cursor and error forgotten. Lake files stay.
+Status RemoveTable(state::Db& db, const LinkedTable& table, double now);
+// profilestate Deleted (unlink) or Active again (relink).
+Status SetProfileState(state::Db& db, const std::string& profile_id, int state, double now);
+
+// Initial sync started: initialsyncstate InProgress, metadata Created.
+Status MarkInitialStarted(state::Db& db, const LinkedTable& table, double now);
+// A committed round (initial or incremental): the cursor and marker, the
+// counts, syncstate InProgress, lastsynceddatatime; with `initial`, also
+// initialsyncstate Completed and the initialsync*time columns. Clears the
+// table's recorded error.
+struct RoundResult {
+  Committed committed;
+  int64_t lake_records = 0;
+  int64_t source_records = -1;  // -1: not counted this round
+  bool initial = false;
+};
+Status MarkRound(state::Db& db, const LinkedTable& table, const RoundResult& round, double now);
+// A table that cannot be synced at all: metadatastate Failure, syncstate
+// NotStarted, the error recorded.
+Status MarkUnsyncable(state::Db& db, const LinkedTable& table, const std::string& error,
+                      double now);
+// A failed round: only the error is recorded (the six tables are left as
+// they are, so a stall shows as an ageing lastsynceddatatime).
+Status RecordError(state::Db& db, const LinkedTable& table, const std::string& error, double now);
+
+// A snapshot was taken: the table's external-table row (one per table per
+// profile) Created, with its record count, time and highest version.
+Status MarkSnapshot(state::Db& db, const LinkedTable& table, int64_t records, int64_t max_version,
+                    double now);
+// When the table's last snapshot was taken (epoch seconds), 0 if never.
+Result<double> LastSnapshot(state::Db& db, const LinkedTable& table);
+
+// Where the config and the state store disagree (contract.md "Who decides
+// what is linked"): profiles not linked yet, tables in the config but not
+// linked, tables linked but not in the config. One sentence each, with the
+// command that reconciles them.
+Result<std::vector<std::string>> LinkNotes(state::Db& db,
+                                           const std::vector<ProfileConfig>& profiles,
+                                           const std::string& config_path);
+
+// The committed cursor of a table; nullopt before its initial sync.
+Result<std::optional<Committed>> ReadCommitted(state::Db& db, const LinkedTable& table);
+
+}  // namespace linkwatch::sync

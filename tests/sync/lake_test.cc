@@ -1,0 +1,306 @@
+#include "agent/sync/destinations/lake.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/core/files.h"
+#include "agent/core/time_format.h"
+#include "agent/sync/destinations/lake_format.h"
+
+namespace linkwatch::sync {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+TEST(LakeFormatTest, WritesTheThreeDatetimeFormats) {
+  const double t = *ParseDateTime("2021-06-28T16:34:35Z");
+  std::string s;
+  lake::AppendSinkTime(s, t);
+  EXPECT_EQ(s, "6/28/2021 4:34:35 PM");
+  s.clear();
+  lake::AppendSinkTime(s, *ParseDateTime("2021-01-02T00:05:09Z"));
+  EXPECT_EQ(s, "1/2/2021 12:05:09 AM");
+  s.clear();
+  lake::AppendCreatedOnTime(s, t + 0.25);
+  EXPECT_EQ(s, "2021-06-28T16:34:35.2500000+00:00");
+  s.clear();
+  lake::AppendIsoTime(s, t);
+  EXPECT_EQ(s, "2021-06-28T16:34:35Z");
+  EXPECT_EQ(lake::PartitionName(t, Partitioning::kYear), "2021");
+  EXPECT_EQ(lake::PartitionName(t, Partitioning::kMonth), "2021-06");
+}
+
+TEST(LakeFormatTest, QuotesOnlyWhatNeedsQuoting) {
+  std::string s;
+  lake::AppendCsvField(s, "plain");
+  s += '|';
+  lake::AppendCsvField(s, "a,b");
+  s += '|';
+  lake::AppendCsvField(s, "say \"hi\"\nbye");
+  EXPECT_EQ(s, "plain|\"a,b\"|\"say \"\"hi\"\"\nbye\"");
+}
+
+TEST(LakeFormatTest, RendersIdsAndValues) {
+  Value guid{Value::Kind::kText, 0, 0, "6F1C0000-0000-4000-8000-00000000000A"};
+  EXPECT_EQ(lake::RenderId(guid), "6f1c0000-0000-4000-8000-00000000000a");
+  EXPECT_EQ(lake::RenderId(Value{Value::Kind::kInt, 42, 0, {}}), "42");
+  SourceColumn b{"active", ValueType::kBoolean, "BOOLEAN", false};
+  std::string s;
+  lake::AppendValue(s, b, Value{Value::Kind::kInt, 1, 0, {}}, false);
+  s += ',';
+  lake::AppendValue(s, b, Value{Value::Kind::kText, 0, 0, "false"}, false);
+  s += ',';
+  SourceColumn d{"when", ValueType::kDateTime, "DATETIME", false};
+  lake::AppendValue(s, d, Value{Value::Kind::kInt, 1767225600, 0, {}}, false);
+  s += ',';
+  lake::AppendValue(s, d, Value{Value::Kind::kText, 0, 0, "not a date"}, false);
+  s += ',';
+  SourceColumn r{"x", ValueType::kDouble, "REAL", false};
+  lake::AppendValue(s, r, Value{Value::Kind::kReal, 0, 0.1, {}}, false);
+  s += ',';
+  lake::AppendValue(s, r, Value{}, false);
+  EXPECT_EQ(s, "True,False,2026-01-01T00:00:00Z,not a date,0.1,");
+}
+
+// A table "account": accountid (key), name, createdon.
+class LakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lw_lake_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    schema_.name = "account";
+    schema_.columns = {{"accountid", ValueType::kString, "TEXT", false},
+                       {"name", ValueType::kString, "TEXT", false},
+                       {"createdon", ValueType::kDateTime, "DATETIME", false}};
+    schema_.key = 0;
+    schema_.createdon = 2;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<TableWriter> OpenWriter(bool append_only, const std::string& marker = "") {
+    auto lake = LakeDestination::Open(dir_.string());
+    EXPECT_TRUE(lake.ok()) << lake.message();
+    lake_ = std::move(lake).value();
+    TableOptions options;
+    options.append_only = append_only;
+    auto w = lake_->OpenTable(schema_, options, marker);
+    EXPECT_TRUE(w.ok()) << w.message();
+    return w.ok() ? std::move(w).value() : nullptr;
+  }
+
+  // Puts a row (or a delete when name is empty and deleted is set).
+  static Status Put(TableWriter& w, const std::string& id, const std::string& name,
+                    const std::string& created, int64_t version, bool deleted = false,
+                    bool is_new = false) {
+    std::vector<Value> values = {{Value::Kind::kText, 0, 0, id},
+                                 {Value::Kind::kText, 0, 0, name},
+                                 {Value::Kind::kText, 0, 0, created}};
+    RowView r;
+    r.version = version;
+    r.deleted = deleted;
+    r.created = is_new;
+    r.key = values[0];
+    if (!deleted) r.values = values;
+    return w.Put(r);
+  }
+
+  std::string Partition(const std::string& p) {
+    auto text = ReadFile((dir_ / "account" / (p + ".csv")).string());
+    return text.ok() ? *text : "<missing>";
+  }
+  nlohmann::json Model() {
+    return nlohmann::json::parse(*ReadFile((dir_ / "model.json").string()));
+  }
+  nlohmann::json Entity() {
+    const auto model = Model();
+    for (const auto& e : model["entities"]) {
+      if (e["name"] == "account") return e;
+    }
+    return {};
+  }
+  static int Lines(const std::string& text) {
+    return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+  }
+
+  fs::path dir_;
+  TableSchema schema_;
+  std::unique_ptr<LakeDestination> lake_;
+  const double t0_ = 1767225600;  // 2026-01-01T00:00:00Z
+};
+
+TEST_F(LakeTest, InitialLoadWritesPartitionsByCreatedonAndModelJson) {
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w->Begin(true, t0_).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 5).ok());
+  ASSERT_TRUE(Put(*w, "a2", "Fabrikam, Inc.", "2025-07-01T10:00:00Z", 0).ok());
+  ASSERT_TRUE(Put(*w, "a3", "Northwind", "2024-12-31T23:59:59Z", 7).ok());
+  auto r = w->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->records, 3);
+  EXPECT_EQ(Partition("2024"),
+            "a1,1/1/2026 12:00:00 AM,1/1/2026 12:00:00 AM,a1,Contoso,"
+            "2024-03-01T10:00:00.0000000+00:00,5,\n"
+            "a3,1/1/2026 12:00:00 AM,1/1/2026 12:00:00 AM,a3,Northwind,"
+            "2024-12-31T23:59:59.0000000+00:00,7,\n");
+  EXPECT_THAT(Partition("2025"), HasSubstr("a2,1/1/2026 12:00:00 AM,1/1/2026 12:00:00 AM,a2,"
+                                           "\"Fabrikam, Inc.\","));
+  auto e = Entity();
+  ASSERT_FALSE(e.is_null());
+  std::vector<std::string> names;
+  for (const auto& a : e["attributes"]) names.push_back(a["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"Id", "SinkCreatedOn", "SinkModifiedOn", "accountid",
+                                             "name", "createdon", "versionnumber", "IsDelete"}));
+  ASSERT_EQ(e["partitions"].size(), 2u);
+  EXPECT_EQ(e["partitions"][0]["location"], "account/2024.csv");
+  EXPECT_THAT(e["annotations"].dump(), HasSubstr("\"Completed\""));
+  EXPECT_TRUE(
+      fs::exists(dir_ / "Microsoft.Athena.TrickleFeedService" / "account-EntityMetadata.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "OptionsetMetadata" / "StatusMetadata.csv"));
+}
+
+TEST_F(LakeTest, InPlaceChangesRewritePartitionsAndKeepSinkCreatedOn) {
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w->Begin(true, t0_).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+  ASSERT_TRUE(Put(*w, "a2", "Fabrikam", "2024-04-01T10:00:00Z", 2).ok());
+  ASSERT_TRUE(w->Commit().ok());
+
+  ASSERT_TRUE(w->Begin(false, t0_ + 3600).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso Ltd", "2024-03-01T10:00:00Z", 3).ok());
+  ASSERT_TRUE(Put(*w, "a2", "", "", 4, /*deleted=*/true).ok());
+  ASSERT_TRUE(Put(*w, "a9", "Tailspin", "2023-01-01T00:00:00Z", 5, false, true).ok());
+  auto r = w->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->records, 2);
+  EXPECT_EQ(r->created, 1);
+  EXPECT_EQ(r->updated, 1);
+  EXPECT_EQ(r->deleted, 1);
+  EXPECT_EQ(Partition("2024"),
+            "a1,1/1/2026 12:00:00 AM,1/1/2026 1:00:00 AM,a1,Contoso Ltd,"
+            "2024-03-01T10:00:00.0000000+00:00,3,\n");
+  EXPECT_THAT(Partition("2023"), HasSubstr("a9,1/1/2026 1:00:00 AM,1/1/2026 1:00:00 AM,a9,"));
+  EXPECT_EQ(Entity()["partitions"].size(), 2u);
+
+  // Deleting the last row of a partition removes the partition.
+  ASSERT_TRUE(w->Begin(false, t0_ + 7200).ok());
+  ASSERT_TRUE(Put(*w, "a9", "", "", 6, true).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_FALSE(fs::exists(dir_ / "account" / "2023.csv"));
+  EXPECT_EQ(Entity()["partitions"].size(), 1u);
+}
+
+TEST_F(LakeTest, ReopeningRebuildsTheIndexFromTheFiles) {
+  {
+    auto w = OpenWriter(false);
+    ASSERT_TRUE(w->Begin(true, t0_).ok());
+    ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  auto w = OpenWriter(false);
+  // A replayed batch (the cursor was not committed) is applied once.
+  for (int replay = 0; replay < 2; ++replay) {
+    ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+    ASSERT_TRUE(Put(*w, "a1", "Contoso 2", "2024-03-01T10:00:00Z", 2).ok());
+    auto r = w->Commit();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->records, 1);
+    EXPECT_EQ(r->updated, 1);
+  }
+  EXPECT_EQ(Lines(Partition("2024")), 1);
+}
+
+TEST_F(LakeTest, AppendOnlyAppendsEveryChangeAndCutsBackToTheMarker) {
+  std::string marker;
+  {
+    auto w = OpenWriter(true);
+    ASSERT_TRUE(w->Begin(true, t0_).ok());
+    ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+    auto r = w->Commit();
+    ASSERT_TRUE(r.ok());
+    marker = r->marker;
+    EXPECT_THAT(Entity()["annotations"].dump(), HasSubstr("linkwatch:AppendOnly"));
+
+    ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+    ASSERT_TRUE(Put(*w, "a1", "Contoso 2", "2024-03-01T10:00:00Z", 2).ok());
+    ASSERT_TRUE(Put(*w, "a1", "", "", 3, true).ok());
+    r = w->Commit();
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->records, 3);
+    EXPECT_EQ(r->updated, 1);
+    EXPECT_EQ(r->deleted, 1);
+    // The delete goes to the year it was synced (2026), the update to 2024.
+    EXPECT_EQ(Lines(Partition("2024")), 2);
+    EXPECT_EQ(Partition("2026"), "a1,1/1/2026 12:01:00 AM,1/1/2026 12:01:00 AM,,,,3,True\n");
+  }
+  // A crash before the second batch's cursor was stored: reopening with the
+  // first marker cuts the files back, and the replay writes each change once.
+  auto w = OpenWriter(true, marker);
+  EXPECT_EQ(Lines(Partition("2024")), 1);
+  EXPECT_FALSE(fs::exists(dir_ / "account" / "2026.csv"));
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso 2", "2024-03-01T10:00:00Z", 2).ok());
+  ASSERT_TRUE(Put(*w, "a1", "", "", 3, true).ok());
+  auto r = w->Commit();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->records, 3);
+  EXPECT_EQ(Lines(Partition("2024")), 2);
+  EXPECT_EQ(Lines(Partition("2026")), 1);
+}
+
+TEST_F(LakeTest, ACorruptModelJsonIsAnErrorAndIsNotOverwritten) {
+  fs::create_directories(dir_);
+  { std::ofstream(dir_ / "model.json") << "{not json"; }
+  auto lake = LakeDestination::Open(dir_.string());
+  ASSERT_FALSE(lake.ok());
+  EXPECT_THAT(lake.message(), HasSubstr("model.json is not a readable CDM manifest"));
+  EXPECT_EQ(*ReadFile((dir_ / "model.json").string()), "{not json");
+}
+
+TEST_F(LakeTest, ForeignEntitiesInModelJsonAreKept) {
+  fs::create_directories(dir_);
+  {
+    std::ofstream(dir_ / "model.json")
+        << R"({"name":"cdm","version":"1.0","entities":[{"$type":"ReferenceEntity","name":"x"}]})";
+  }
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w->Begin(true, t0_).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(Model()["entities"].size(), 2u);
+}
+
+TEST_F(LakeTest, AColumnAddedToTheSourceIsAppendedAfterIsDelete) {
+  {
+    auto w = OpenWriter(false);
+    ASSERT_TRUE(w->Begin(true, t0_).ok());
+    ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  schema_.columns.push_back({"city", ValueType::kString, "TEXT", false});
+  auto w = OpenWriter(false);
+  std::vector<Value> values = {{Value::Kind::kText, 0, 0, "a2"},
+                               {Value::Kind::kText, 0, 0, "New"},
+                               {Value::Kind::kText, 0, 0, "2024-05-01T00:00:00Z"},
+                               {Value::Kind::kText, 0, 0, "Oslo"}};
+  RowView r;
+  r.version = 2;
+  r.key = values[0];
+  r.values = values;
+  ASSERT_TRUE(w->Begin(false, t0_).ok());
+  ASSERT_TRUE(w->Put(r).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  auto attrs = Entity()["attributes"];
+  EXPECT_EQ(attrs.back()["name"], "city");
+  EXPECT_EQ(attrs[attrs.size() - 2]["name"], "IsDelete");
+  EXPECT_THAT(Partition("2024"), HasSubstr(",2,,Oslo\n"));
+}
+
+}  // namespace
+}  // namespace linkwatch::sync

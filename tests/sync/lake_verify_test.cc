@@ -1,0 +1,465 @@
+#include "agent/sync/destinations/lake_verify.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "agent/state/db.h"
+#include "agent/sync/sources/sqlite_source.h"
+
+namespace linkwatch::sync {
+namespace {
+
+using nlohmann::json;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// The columns of a lake table (lake-format.md "CSV") with one source column.
+const std::vector<std::string> kAttributes = {"Id",   "SinkCreatedOn", "SinkModifiedOn",
+                                              "name", "versionnumber", "IsDelete"};
+
+class LakeVerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("lw_lake_verify_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    lake_ = (dir_ / "lake").string();
+    std::filesystem::create_directories(lake_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Adds an entity to model.json (written by WriteModel).
+  void AddEntity(const std::string& name, const std::vector<std::string>& partitions,
+                 bool append_only = false,
+                 const std::vector<std::string>& attributes = kAttributes) {
+    json e{{"$type", "LocalEntity"}, {"name", name}, {"description", name}};
+    e["annotations"] = json::array({{{"name", "Athena:PartitionGranularity"}, {"value", "Year"}}});
+    if (append_only) {
+      e["annotations"].push_back({{"name", "linkwatch:AppendOnly"}, {"value", "true"}});
+    }
+    e["attributes"] = json::array();
+    for (const auto& a : attributes) {
+      e["attributes"].push_back({{"name", a}, {"dataType", a == "Id" ? "guid" : "string"}});
+    }
+    e["partitions"] = json::array();
+    for (const auto& p : partitions) {
+      e["partitions"].push_back(
+          {{"name", std::filesystem::path(p).stem().string()}, {"location", p}});
+    }
+    entities_.push_back(std::move(e));
+  }
+  void WriteModel() {
+    WriteFile("model.json",
+              json{{"name", "cdm"}, {"version", "1.0"}, {"entities", entities_}}.dump(2));
+  }
+  void WriteFile(const std::string& relative, const std::string& text) {
+    const auto path = std::filesystem::path(lake_) / relative;
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << text;
+  }
+  // One CSV row of kAttributes.
+  static std::string Row(const std::string& id, const std::string& name, int64_t version,
+                         bool deleted = false) {
+    return id + ",6/28/2021 4:34:35 PM,6/28/2021 4:34:35 PM," + name + "," +
+           std::to_string(version) + "," + (deleted ? "True" : "") + "\r\n";
+  }
+
+  LakeReport Verify(LakeVerifyOptions options = {}) {
+    auto report = VerifyLake(lake_, options);
+    EXPECT_TRUE(report.ok()) << report.message();
+    return report.ok() ? std::move(report).value() : LakeReport{};
+  }
+
+  std::filesystem::path dir_;
+  std::string lake_;
+  json entities_ = json::array();
+};
+
+TEST_F(LakeVerifyTest, InPlaceLakeIsConsistent) {
+  AddEntity("account", {"account/2023.csv", "account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2023.csv", Row("a1", "\"Contoso, Ltd\"", 7) + Row("a2", "Fabrikam", 3));
+  WriteFile("account/2024.csv", Row("a3", "\"Say \"\"hi\"\"\"", 9));
+  // Files that are not partitions: snapshots and metadata.
+  WriteFile("account/Snapshot/2023_20240101T000000Z.csv", Row("a1", "old", 1));
+  WriteFile("OptionsetMetadata/StateMetadata.csv", "");
+  WriteFile("Microsoft.Athena.TrickleFeedService/account-EntityMetadata.json", "{}");
+
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, IsEmpty());
+  EXPECT_TRUE(r.ok());
+  ASSERT_EQ(r.tables.size(), 1u);
+  const TableReport& t = r.tables[0];
+  EXPECT_FALSE(t.append_only);
+  EXPECT_EQ(t.rows, 3);
+  EXPECT_EQ(t.live, 3);
+  EXPECT_EQ(t.duplicates, 0);
+  EXPECT_EQ(t.deleted, 0);
+  EXPECT_THAT(t.partitions, ElementsAre("account/2023.csv", "account/2024.csv"));
+  ASSERT_EQ(t.state.count("a1"), 1u);
+  EXPECT_EQ(t.state.at("a1").version, 7);
+  EXPECT_EQ(t.state.at("a1").fields[3], "Contoso, Ltd");
+  EXPECT_EQ(t.state.at("a3").fields[3], "Say \"hi\"");
+  EXPECT_EQ(t.Location(t.state.at("a3")), "account/2024.csv:1");
+
+  EXPECT_EQ(LakeReportText(r),
+            "account  mode=in-place  rows=3  live=3  duplicates=0  deleted=0  ok\n"
+            "lake " +
+                lake_ + ": 1 table, consistent\n");
+  const json j = json::parse(LakeReportJson(r));
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["tables"][0]["name"], "account");
+  EXPECT_EQ(j["tables"][0]["mode"], "in-place");
+  EXPECT_EQ(j["tables"][0]["live"], 3);
+  EXPECT_EQ(j["problems"], json::array());
+}
+
+TEST_F(LakeVerifyTest, DuplicateIdAcrossPartitions) {
+  AddEntity("account", {"account/2023.csv", "account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2023.csv", Row("a1", "Contoso", 7) + Row("a2", "Fabrikam", 3));
+  WriteFile("account/2024.csv", Row("a3", "Northwind", 9) + Row("a1", "Contoso", 8));
+  LakeReport r = Verify();
+  EXPECT_FALSE(r.ok());
+  const TableReport& t = r.tables[0];
+  EXPECT_EQ(t.rows, 4);
+  EXPECT_EQ(t.live, 3);
+  EXPECT_EQ(t.duplicates, 1);
+  EXPECT_THAT(r.problems, ElementsAre("account/2024.csv:2: duplicate Id 'a1' (also at "
+                                      "account/2023.csv:1)"));
+  EXPECT_EQ(t.state.at("a1").version, 8);  // the newest of the two
+  EXPECT_THAT(LakeReportText(r),
+              HasSubstr("account  mode=in-place  rows=4  live=3  duplicates=1  deleted=0  "
+                        "problems=1\n"));
+}
+
+TEST_F(LakeVerifyTest, AppendOnlyRebuildsTheLatestStateAndDropsDeletes) {
+  AddEntity("contact", {"contact/2024.csv", "contact/2025.csv"}, /*append_only=*/true);
+  WriteModel();
+  WriteFile("contact/2024.csv", Row("c1", "created", 1) + Row("c2", "only", 2) +
+                                    Row("c1", "updated", 3) + Row("c3", "v4", 4) +
+                                    Row("c4", "gone", 6));
+  // A delete carries Id, versionnumber and IsDelete only; c3 comes back after
+  // its delete; an update listed before an older row still wins.
+  WriteFile("contact/2025.csv", "c1,,,,5,True\r\n" + Row("c3", "v9", 9) +
+                                    std::string("c3,,,,7,True\r\n") + "c4,,,,8,True\r\n");
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, IsEmpty());
+  const TableReport& t = r.tables[0];
+  EXPECT_TRUE(t.append_only);
+  EXPECT_EQ(t.rows, 9);
+  EXPECT_EQ(t.duplicates, 0);
+  EXPECT_EQ(t.deleted, 2);  // c1, c4
+  EXPECT_EQ(t.live, 2);     // c2, c3
+  EXPECT_EQ(t.state.count("c1"), 0u);
+  EXPECT_EQ(t.state.count("c4"), 0u);
+  EXPECT_EQ(t.state.at("c2").version, 2);
+  EXPECT_EQ(t.state.at("c3").version, 9);
+  EXPECT_EQ(t.state.at("c3").fields[3], "v9");
+  EXPECT_EQ(t.Location(t.state.at("c3")), "contact/2025.csv:2");
+  EXPECT_THAT(LakeReportText(r),
+              HasSubstr("contact  mode=append-only  rows=9  live=2  duplicates=0  deleted=2  ok"));
+}
+
+TEST_F(LakeVerifyTest, AppendOnlySameIdAndVersionTwiceIsADuplicate) {
+  AddEntity("contact", {"contact/2024.csv", "contact/2025.csv"}, true);
+  WriteModel();
+  WriteFile("contact/2024.csv", Row("c1", "a", 1) + Row("c1", "b", 2));
+  WriteFile("contact/2025.csv", Row("c2", "x", 3) + Row("c1", "b again", 2));
+  LakeReport r = Verify();
+  const TableReport& t = r.tables[0];
+  EXPECT_EQ(t.duplicates, 1);
+  EXPECT_EQ(t.live, 2);
+  EXPECT_EQ(t.state.at("c1").fields[3], "b");  // the first of the two stays
+  EXPECT_THAT(r.problems, ElementsAre("contact/2025.csv:2: duplicate row: Id 'c1' versionnumber 2 "
+                                      "again (first at contact/2024.csv:2)"));
+  // The same Id with other versions is no duplicate in append-only mode.
+  EXPECT_EQ(r.problem_count, 1);
+}
+
+TEST_F(LakeVerifyTest, MissingPartitionFile) {
+  AddEntity("account", {"account/2023.csv", "account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2023.csv", Row("a1", "Contoso", 1));
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, ElementsAre("account/2024.csv: missing (listed as a partition of "
+                                      "account in model.json)"));
+  EXPECT_EQ(r.tables[0].live, 1);
+}
+
+TEST_F(LakeVerifyTest, UnlistedCsvFileInATableFolder) {
+  AddEntity("account", {"./account/2024.csv"});
+  AddEntity("contact", {});
+  WriteModel();
+  WriteFile("account/2024.csv", Row("a1", "Contoso", 1));
+  WriteFile("account/2023.csv", Row("a0", "stale", 1));
+  WriteFile("account/2023.csv.tmp-123", "being written");
+  WriteFile("account/Snapshot/2024_20240101T000000Z.csv", "");
+  WriteFile("contact/2024.csv", "");
+  WriteFile("orphan/2024.csv", Row("o1", "x", 1));
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems,
+              ElementsAre("account/2023.csv: a partition file that model.json does not list",
+                          "contact/2024.csv: a partition file that model.json does not list",
+                          "orphan/2024.csv: a partition file that model.json does not list"));
+  EXPECT_EQ(r.problem_count, 3);
+}
+
+TEST_F(LakeVerifyTest, PartitionLocationsAsFileUrlsAndAbsolutePaths) {
+  const std::string abs = (std::filesystem::path(lake_) / "account" / "2024.csv").string();
+  AddEntity("account", {"file://" + lake_ + "/account/2023%20old.csv", abs});
+  AddEntity("remote", {"https://example.dfs.core.windows.net/crm/remote/2024.csv"});
+  WriteModel();
+  WriteFile("account/2023 old.csv", Row("a1", "Contoso", 1));
+  WriteFile("account/2024.csv", Row("a2", "Fabrikam", 2));
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, ElementsAre(AllOf(HasSubstr("model.json: entity remote: partition "
+                                                      "'2024'"),
+                                            HasSubstr("is neither a path nor a file URL"))));
+  EXPECT_THAT(r.tables[0].partitions, ElementsAre("account/2023 old.csv", "account/2024.csv"));
+  EXPECT_EQ(r.tables[0].live, 2);
+}
+
+TEST_F(LakeVerifyTest, MissingOrCorruptModelJson) {
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, ElementsAre(HasSubstr("model.json: missing")));
+  EXPECT_FALSE(r.ok());
+
+  WriteFile("model.json", "{\"entities\": [\n  {\"name\": \"account\",\n");
+  r = Verify();
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_THAT(r.problems[0], HasSubstr("model.json: not valid JSON: parse error at line 3"));
+  EXPECT_TRUE(r.tables.empty());
+
+  WriteFile("model.json", "{\"entities\": {}}");
+  EXPECT_THAT(Verify().problems, ElementsAre("model.json: no \"entities\" array"));
+
+  WriteFile("model.json", R"({"entities": [{"name": "a"}, {"attributes": []}]})");
+  EXPECT_THAT(Verify().problems, ElementsAre("model.json: entity a: no \"attributes\" array",
+                                             "model.json: entities[1]: no \"name\""));
+}
+
+TEST_F(LakeVerifyTest, MalformedCsvNamesFileAndLine) {
+  AddEntity("account", {"account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2024.csv", Row("a1", "\"two\r\nlines\"", 1) + Row("a2", "bad\"quote", 2) +
+                                    Row("a3", "never read", 3));
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, ElementsAre("account/2024.csv:3: quote inside unquoted field 4 (the rest "
+                                      "of the file is not read)"));
+  EXPECT_EQ(r.tables[0].rows, 1);
+  EXPECT_FALSE(r.tables[0].ok());
+}
+
+TEST_F(LakeVerifyTest, ShortRowsFromColumnsAddedLaterHaveEmptyTrailingFields) {
+  std::vector<std::string> attributes = kAttributes;
+  attributes.push_back("phone");
+  AddEntity("account", {"account/2024.csv"}, false, attributes);
+  WriteModel();
+  WriteFile("account/2024.csv", Row("a1", "old row", 1) + "a2,,,new row,2,,555-1234\r\n" +
+                                    "a3,,,too long,3,,555,extra\r\n");
+  LakeReport r = Verify();
+  const TableReport& t = r.tables[0];
+  EXPECT_EQ(t.live, 3);
+  EXPECT_EQ(t.state.at("a1").fields.size(), 7u);
+  EXPECT_EQ(t.state.at("a1").fields[6], "");
+  EXPECT_EQ(t.state.at("a2").fields[6], "555-1234");
+  EXPECT_THAT(r.problems, ElementsAre("account/2024.csv:3: row has 8 fields, model.json lists 7 "
+                                      "attributes"));
+}
+
+TEST_F(LakeVerifyTest, RowsWithoutIdOrIntegerVersion) {
+  AddEntity("account", {"account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2024.csv", Row("", "no id", 1) + Row("a1", "ok", 2) + "a2,,,x,1.5,\r\n" +
+                                    "a3,,,x,,\r\n" + "a4,,,x,3,maybe\r\n" +
+                                    Row("a5", "deleted in place", 4, true));
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems,
+              ElementsAre("account/2024.csv:1: row without an Id",
+                          "account/2024.csv:3: Id 'a2': versionnumber '1.5' is not an integer",
+                          "account/2024.csv:4: Id 'a3': versionnumber '' is not an integer",
+                          "account/2024.csv:5: Id 'a4': IsDelete is 'maybe', expected True or "
+                          "empty",
+                          "account/2024.csv:6: Id 'a5': a delete row in an in-place table"));
+  const TableReport& t = r.tables[0];
+  EXPECT_EQ(t.rows, 6);
+  EXPECT_EQ(t.live, 3);  // a1, a4, a5
+  EXPECT_EQ(t.deleted, 1);
+}
+
+TEST_F(LakeVerifyTest, ModelWithoutTheLakeColumns) {
+  AddEntity("account", {"account/2024.csv"}, false, {"name", "Id"});
+  WriteModel();
+  WriteFile("account/2024.csv", "x,a1\r\n");
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems,
+              ElementsAre("model.json: entity account: Id is attribute 2, not the first",
+                          "model.json: entity account: no versionnumber attribute",
+                          "model.json: entity account: no IsDelete attribute"));
+  EXPECT_EQ(r.tables[0].live, 1);
+}
+
+TEST_F(LakeVerifyTest, LineEndsAndCutOffLastRecord) {
+  AddEntity("account", {"account/2023.csv", "account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2023.csv", "a1,,,x,1,\r\na2,,,x,2,\n");
+  WriteFile("account/2024.csv", "a3,,,x,3,\r\na4,,,x,4,");
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems,
+              ElementsAre("account/2023.csv: mixes CRLF (1 records) and LF (1) line ends",
+                          "account/2024.csv:2: the last record has no line break (a cut-off "
+                          "write?)"));
+  EXPECT_EQ(r.tables[0].live, 4);
+}
+
+TEST_F(LakeVerifyTest, LimitsMessagesPerKindButCountsAll) {
+  AddEntity("account", {"account/2024.csv"});
+  WriteModel();
+  std::string rows;
+  for (int i = 0; i < 15; ++i) rows += Row("dup", "x", i);
+  WriteFile("account/2024.csv", rows);
+  LakeVerifyOptions options;
+  options.max_messages_per_kind = 3;
+  LakeReport r = Verify(options);
+  EXPECT_EQ(r.tables[0].duplicates, 14);
+  EXPECT_EQ(r.tables[0].problems, 14);
+  EXPECT_EQ(r.problem_count, 14);
+  ASSERT_EQ(r.problems.size(), 4u);
+  EXPECT_EQ(r.problems[3], "account: ... and 11 more duplicate Ids");
+}
+
+TEST_F(LakeVerifyTest, SnapshotEntitiesAreReportedSeparatelyInTheirTablesMode) {
+  AddEntity("contact", {"contact/2024.csv"}, true);
+  AddEntity("contact_partitioned", {"contact/Snapshot/2024_20240101T000000Z.csv"});
+  WriteModel();
+  const std::string rows = Row("c1", "a", 1) + Row("c1", "b", 2);
+  WriteFile("contact/2024.csv", rows);
+  WriteFile("contact/Snapshot/2024_20240101T000000Z.csv", rows);
+  LakeReport r = Verify();
+  EXPECT_THAT(r.problems, IsEmpty());
+  const TableReport* s = r.Find("contact_partitioned");
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(s->snapshot);
+  EXPECT_TRUE(s->append_only);  // inherited from contact: c1 twice is no duplicate
+  EXPECT_EQ(s->live, 1);
+  EXPECT_THAT(LakeReportText(r), HasSubstr("contact_partitioned  mode=append-only  snapshot  "
+                                           "rows=2  live=1  duplicates=0  deleted=0  ok\n"));
+}
+
+TEST_F(LakeVerifyTest, NotAFolderIsAnError) {
+  EXPECT_FALSE(VerifyLake((dir_ / "nope").string()).ok());
+  LakeVerifyOptions options;
+  options.source_path = (dir_ / "nope.db").string();
+  auto r = VerifyLake(lake_, options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.message(), HasSubstr("nope.db is not a file"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "nope.db"));
+}
+
+class LakeVerifySourceTest : public LakeVerifyTest {
+ protected:
+  void SetUp() override {
+    LakeVerifyTest::SetUp();
+    source_ = (dir_ / "crm.db").string();
+    auto db = state::Db::Open(source_);
+    ASSERT_TRUE(db.ok()) << db.message();
+    auto exec = [&](const std::string& sql) {
+      ASSERT_TRUE((*db)->Exec(sql).ok()) << (*db)->LastError();
+    };
+    exec(
+        "CREATE TABLE account(accountid TEXT PRIMARY KEY, name TEXT);"
+        "CREATE TABLE contact(contactid INTEGER PRIMARY KEY, name TEXT);"
+        "CREATE TABLE lead(leadid UUID PRIMARY KEY, name TEXT);"
+        "INSERT INTO account VALUES ('a0', 'before tracking');");
+    ASSERT_TRUE(EnableChangeTracking(source_, {"account", "contact", "lead"}).ok());
+    exec(
+        "INSERT INTO account VALUES ('a1', 'Contoso');"                           // 1
+        "INSERT INTO account VALUES ('a2', 'Fabrikam');"                          // 2
+        "UPDATE account SET name = 'Contoso Ltd' WHERE accountid = 'a1';"         // 3
+        "DELETE FROM account WHERE accountid = 'a2';"                             // 4
+        "INSERT INTO contact VALUES (7, 'Ann');"                                  // 5
+        "INSERT INTO lead VALUES ('6F9619FF-8B86-D011-B42D-00C04FC964FF', 'L');"  // 6
+    );
+  }
+
+  LakeReport VerifyWithSource() {
+    LakeVerifyOptions options;
+    options.source_path = source_;
+    return Verify(options);
+  }
+
+  std::string source_;
+};
+
+TEST_F(LakeVerifySourceTest, MatchingLake) {
+  AddEntity("account", {"account/2024.csv"});
+  AddEntity("contact", {"contact/2024.csv"}, true);
+  AddEntity("lead", {"lead/2024.csv"});
+  AddEntity("account_partitioned", {"account/Snapshot/2024_20240101T000000Z.csv"});
+  WriteModel();
+  WriteFile("account/2024.csv", Row("a0", "before tracking", 0) + Row("a1", "Contoso Ltd", 3));
+  WriteFile("contact/2024.csv", Row("7", "Ann", 5) + Row("8", "Bob", 6) + "8,,,,7,True\r\n");
+  WriteFile("lead/2024.csv", Row("6f9619ff-8b86-d011-b42d-00c04fc964ff", "L", 6));
+  WriteFile("account/Snapshot/2024_20240101T000000Z.csv", Row("a2", "older", 2));
+  LakeReport r = VerifyWithSource();
+  EXPECT_THAT(r.problems, IsEmpty());
+  EXPECT_TRUE(r.tables[0].source.compared);
+  EXPECT_FALSE(r.Find("account_partitioned")->source.compared);
+  EXPECT_THAT(LakeReportText(r),
+              HasSubstr("account              mode=in-place  rows=2  live=2  duplicates=0  "
+                        "deleted=0  source=same  ok\n"));
+}
+
+TEST_F(LakeVerifySourceTest, MismatchingLake) {
+  AddEntity("account", {"account/2024.csv"});
+  AddEntity("contact", {"contact/2024.csv"}, true);
+  AddEntity("lead", {"lead/2024.csv"});
+  AddEntity("opportunity", {});
+  WriteModel();
+  // a1 at an old version, a2 still there after its delete, a0 missing.
+  WriteFile("account/2024.csv", Row("a1", "Contoso", 1) + Row("a2", "Fabrikam", 2));
+  // 7 deleted in the lake but not in the source.
+  WriteFile("contact/2024.csv", Row("7", "Ann", 5) + "7,,,,6,True\r\n");
+  // A GUID written in upper case is not the source's Id.
+  WriteFile("lead/2024.csv", Row("6F9619FF-8B86-D011-B42D-00C04FC964FF", "L", 6));
+  LakeReport r = VerifyWithSource();
+  const TableReport& account = *r.Find("account");
+  EXPECT_EQ(account.source.missing_in_lake, 1);
+  EXPECT_EQ(account.source.extra_in_lake, 1);
+  EXPECT_EQ(account.source.version_differs, 1);
+  EXPECT_EQ(account.problems, 3);
+  EXPECT_THAT(r.problems, Contains("account: Id 'a0' (source version 0) is in the source but not "
+                                   "live in the lake"));
+  EXPECT_THAT(r.problems,
+              Contains("account/2024.csv:1: Id 'a1' has versionnumber 1, the source version 3"));
+  EXPECT_THAT(r.problems,
+              Contains("account/2024.csv:2: Id 'a2' is live in the lake but not in the source"));
+  EXPECT_THAT(r.problems, Contains("contact: Id '7' (source version 5) is in the source but not "
+                                   "live in the lake"));
+  EXPECT_EQ(r.Find("lead")->source.missing_in_lake, 1);
+  EXPECT_EQ(r.Find("lead")->source.extra_in_lake, 1);
+  EXPECT_THAT(r.problems, Contains(AllOf(HasSubstr("opportunity: cannot be compared with the "
+                                                   "source"),
+                                         HasSubstr("no table \"opportunity\""))));
+  EXPECT_EQ(r.problem_count, 3 + 1 + 2 + 1);
+  EXPECT_THAT(LakeReportText(r), HasSubstr("source=differs(missing=1 extra=1 version=1)  "
+                                           "problems=3\n"));
+  const json j = json::parse(LakeReportJson(r));
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["tables"][0]["source"]["versionDiffers"], 1);
+}
+
+}  // namespace
+}  // namespace linkwatch::sync
