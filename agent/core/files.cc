@@ -1,9 +1,13 @@
 #include "agent/core/files.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -58,6 +62,39 @@ Status File::Write(std::string_view data) {
       return Errno("cannot write", path_);
     }
     data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status File::WritePieces(const std::vector<std::string_view>& pieces) {
+  std::vector<iovec> iov;
+  iov.reserve(std::min<size_t>(pieces.size(), IOV_MAX));
+  size_t i = 0;
+  while (i < pieces.size()) {
+    iov.clear();
+    size_t total = 0;
+    for (; i < pieces.size() && iov.size() < IOV_MAX; ++i) {
+      if (pieces[i].empty()) continue;
+      iov.push_back({const_cast<char*>(pieces[i].data()), pieces[i].size()});
+      total += pieces[i].size();
+    }
+    size_t done = 0;
+    size_t first = 0;
+    while (done < total) {
+      const ssize_t n = ::writev(fd_, iov.data() + first, static_cast<int>(iov.size() - first));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno("cannot write", path_);
+      }
+      done += static_cast<size_t>(n);
+      // Skip what was written (a short write can end inside a piece).
+      size_t left = static_cast<size_t>(n);
+      while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+      if (first < iov.size()) {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+      }
+    }
   }
   return Status::Ok();
 }
@@ -120,6 +157,43 @@ Result<std::string> ReadFile(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+Result<MappedFile> MappedFile::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const Status s = Errno("cannot stat", path);
+    ::close(fd);
+    return s;
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    return MappedFile(nullptr, 0);
+  }
+  void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) return Errno("cannot map", path);
+  return MappedFile(p, static_cast<size_t>(st.st_size));
+}
+
+MappedFile::MappedFile(MappedFile&& o) noexcept : data_(o.data_), size_(o.size_) {
+  o.data_ = nullptr;
+  o.size_ = 0;
+}
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    if (data_) ::munmap(data_, size_);
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(data_, size_);
 }
 
 }  // namespace linkwatch

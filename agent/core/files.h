@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/core/status.h"
 
@@ -29,6 +30,8 @@ class File {
   ~File();
 
   Status Write(std::string_view data);
+  // Writes the pieces in order (writev, up to IOV_MAX pieces per call).
+  Status WritePieces(const std::vector<std::string_view>& pieces);
   Status Sync();
   Status Truncate(uint64_t size);
   Result<uint64_t> Size() const;
@@ -38,6 +41,21 @@ class File {
   File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   int fd_ = -1;
   std::string path_;
+};
+
+// A file mapped read-only into memory (empty files map to an empty view).
+class MappedFile {
+ public:
+  static Result<MappedFile> Open(const std::string& path);
+  MappedFile(MappedFile&& o) noexcept;
+  MappedFile& operator=(MappedFile&& o) noexcept;
+  ~MappedFile();
+  std::string_view view() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  MappedFile(void* data, size_t size) : data_(data), size_(size) {}
+  void* data_ = nullptr;
+  size_t size_ = 0;
 };
 
 }  // namespace linkwatch

@@ -184,6 +184,7 @@ void SyncEngine::Worker::Run() {
       if (!Wait(Millis(100))) return;
       continue;
     }
+    const auto round_started = std::chrono::steady_clock::now();
     auto applied = Round();
     if (!applied) {
       if (!fail(applied.status(), false)) return;
@@ -194,8 +195,14 @@ void SyncEngine::Worker::Run() {
       if (!fail(s, false)) return;
       continue;
     }
-    // A full batch means more is waiting: go on at once.
-    if (*applied < options_.batch_limit && !Wait(profile_.config.sync_interval)) return;
+    // Rounds start every sync_interval (a slow round is not followed by a
+    // full interval of idling); a full batch means more is waiting: go on.
+    const auto spent =
+        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - round_started);
+    if (*applied < options_.batch_limit && spent < profile_.config.sync_interval &&
+        !Wait(profile_.config.sync_interval - spent)) {
+      return;
+    }
   }
 }
 

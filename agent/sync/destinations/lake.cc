@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -59,40 +60,66 @@ size_t RecordEnd(std::string_view buf, size_t pos) {
   return buf.size();
 }
 
-// Field `k` of a record, raw (still quoted, as written) and unquoted.
-struct Field {
-  std::string_view raw;
-  std::string value;
-};
-Field FieldAt(std::string_view record, int k) {
+// Field `k` of a record: `raw` as written (quoted or not) and `value`
+// unquoted. Both are views into the record, except a value with doubled
+// quotes, which is unescaped into `scratch`. No allocation otherwise: a
+// rewrite reads the Id of every record of the partitions it touches.
+void FieldAt(std::string_view rec, int k, std::string_view& raw, std::string_view& value,
+             std::string& scratch) {
   size_t i = 0;
   for (int f = 0;; ++f) {
     const size_t start = i;
-    std::string value;
-    if (i < record.size() && record[i] == '"') {
-      for (++i; i < record.size(); ++i) {
-        if (record[i] == '"') {
-          if (i + 1 < record.size() && record[i + 1] == '"') {
-            value += '"';
-            ++i;
-          } else {
-            ++i;
-            break;
-          }
+    size_t end;
+    if (i < rec.size() && rec[i] == '"') {
+      bool escaped = false;
+      size_t j = i + 1;
+      for (; j < rec.size(); ++j) {
+        if (rec[j] != '"') continue;
+        if (j + 1 < rec.size() && rec[j + 1] == '"') {
+          escaped = true;
+          ++j;
         } else {
-          value += record[i];
+          break;
         }
       }
+      end = std::min(j + 1, rec.size());
+      if (f == k) {
+        raw = rec.substr(start, end - start);
+        const std::string_view inner = rec.substr(start + 1, j > start + 1 ? j - start - 1 : 0);
+        if (!escaped) {
+          value = inner;
+        } else {
+          scratch.clear();
+          for (size_t x = 0; x < inner.size(); ++x) {
+            scratch += inner[x];
+            if (inner[x] == '"') ++x;
+          }
+          value = scratch;
+        }
+        return;
+      }
     } else {
-      while (i < record.size() && record[i] != ',' && record[i] != '\n' && record[i] != '\r') {
-        value += record[i++];
+      end = i;
+      while (end < rec.size() && rec[end] != ',' && rec[end] != '\n' && rec[end] != '\r') ++end;
+      if (f == k) {
+        raw = value = rec.substr(start, end - start);
+        return;
       }
     }
-    if (f == k) return {record.substr(start, i - start), std::move(value)};
-    if (i >= record.size() || record[i] != ',') return {};
+    i = end;
+    if (i >= rec.size() || rec[i] != ',') {
+      raw = value = {};
+      return;
+    }
     ++i;
   }
 }
+
+// Heterogeneous lookup: find a std::string key by string_view.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 // --- model.json -----------------------------------------------------------
 
@@ -342,7 +369,7 @@ class LakeTableWriter final : public TableWriter {
   double now_ = 0;
   int64_t batch_rows_ = 0;
   std::vector<Pending> pending_;
-  std::unordered_map<std::string, size_t> pending_by_id_;
+  std::unordered_map<std::string, size_t, StringHash, std::equal_to<>> pending_by_id_;
   std::vector<std::string> buffers_;  // append only / initial: by partition index
   std::map<int, File> initial_files_;
   IdIndex initial_ids_;
@@ -465,25 +492,29 @@ Status LakeTableWriter::LoadIndex() {
   max_version_ = 0;
   const int version_field = static_cast<int>(
       std::find(slots_.begin(), slots_.end(), static_cast<int>(kSlotVersion)) - slots_.begin());
+  std::string scratch;
+  std::string_view raw, value;
   for (const auto& p : PartitionsOnDisk(dir_)) {
-    auto content = ReadFile(PartitionPath(dir_, p));
-    if (!content) return content.status();
+    auto mapped = MappedFile::Open(PartitionPath(dir_, p));
+    if (!mapped) return mapped.status();
+    const std::string_view content = mapped->view();
     partitions_.insert(p);
-    lengths_[p] = content->size();
+    lengths_[p] = content.size();
     const int pi = PartitionIndex(p);
-    for (size_t pos = 0; pos < content->size();) {
-      const size_t end = RecordEnd(*content, pos);
-      const std::string_view record = std::string_view(*content).substr(pos, end - pos);
+    for (size_t pos = 0; pos < content.size();) {
+      const size_t end = RecordEnd(content, pos);
+      const std::string_view record = content.substr(pos, end - pos);
       if (version_field < static_cast<int>(slots_.size())) {
-        const std::string v = FieldAt(record, version_field).value;
+        FieldAt(record, version_field, raw, value, scratch);
         int64_t version = 0;
-        std::from_chars(v.data(), v.data() + v.size(), version);
+        std::from_chars(value.data(), value.data() + value.size(), version);
         max_version_ = std::max(max_version_, version);
       }
       if (options_.append_only) {
         ++records_;
       } else {
-        index_.Put(FieldAt(record, 0).value, pi);
+        FieldAt(record, 0, raw, value, scratch);
+        index_.Put(value, pi);
       }
       pos = end;
     }
@@ -725,38 +756,52 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
   for (int pi : affected) {
     const std::string& name = partition_names_[pi];
     const std::string path = PartitionPath(dir_, name);
-    std::string old;
+    // The old file is mapped, scanned for the Ids of this batch, and the
+    // runs of records that stay are written straight from the mapping.
+    std::optional<MappedFile> mapped;
+    std::string_view old;
     if (partitions_.count(name)) {
-      auto content = ReadFile(path);
-      if (!content) return content.status();
-      old = std::move(content).value();
+      auto m = MappedFile::Open(path);
+      if (!m) return m.status();
+      mapped.emplace(std::move(m).value());
+      old = mapped->view();
     }
-    std::string out;
-    out.reserve(old.size() + 256 * adds[pi].size());
+    std::vector<std::string_view> pieces;
+    std::vector<std::string> added;  // new lines, kept alive until written
+    size_t run_start = 0;
+    std::string scratch;
+    std::string_view raw, id;
     for (size_t pos = 0; pos < old.size();) {
       const size_t end = RecordEnd(old, pos);
-      const std::string_view record = std::string_view(old).substr(pos, end - pos);
-      const Field id = FieldAt(record, 0);
-      auto it = pending_by_id_.find(id.value);
-      if (it == pending_by_id_.end()) {
-        out.append(record);
-        if (!record.empty() && record.back() != '\n') out += '\n';
-      } else {
+      const std::string_view record = old.substr(pos, end - pos);
+      FieldAt(record, 0, raw, id, scratch);
+      auto it = pending_by_id_.find(id);
+      if (it != pending_by_id_.end()) {
+        if (pos > run_start) pieces.push_back(old.substr(run_start, pos - run_start));
+        run_start = end;
         Pending& p = pending_[it->second];
         // A row updated in place keeps the time it first reached the lake.
-        if (!p.deleted && p.new_partition == pi)
-          p.sink_created = std::string(FieldAt(record, 1).raw);
+        if (!p.deleted && p.new_partition == pi) {
+          FieldAt(record, 1, raw, id, scratch);
+          p.sink_created = std::string(raw);
+        }
       }
       pos = end;
     }
+    if (old.size() > run_start) pieces.push_back(old.substr(run_start));
+    if (!old.empty() && old.back() != '\n') pieces.push_back("\n");
     for (size_t i : adds[pi]) {
       const Pending& p = pending_[i];
-      out += p.head;
-      out += ',';
-      out += p.sink_created.empty() ? sink_now : p.sink_created;
-      out += p.tail;
+      std::string line = p.head;
+      line += ',';
+      line += p.sink_created.empty() ? sink_now : p.sink_created;
+      line += p.tail;
+      added.push_back(std::move(line));
     }
-    if (out.empty()) {
+    for (const auto& line : added) pieces.push_back(line);
+    size_t total = 0;
+    for (const auto& piece : pieces) total += piece.size();
+    if (total == 0) {
       if (partitions_.erase(name)) {
         std::error_code ec;
         fs::remove(path, ec);
@@ -768,7 +813,7 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
     {
       auto f = File::Open(tmp, File::Mode::kCreateTruncate);
       if (!f) return f.status();
-      if (auto s = f->Write(out); !s.ok()) return s;
+      if (auto s = f->WritePieces(pieces); !s.ok()) return s;
       if (auto s = f->Sync(); !s.ok()) return s;
     }
     if (auto s = Replace(tmp, path); !s.ok()) return s;
