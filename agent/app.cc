@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -112,6 +113,8 @@ nlohmann::json MonitorJson(const state::MonitorRow& m) {
   j["lastSyncedOn"] = m.last_synced ? nlohmann::json(FormatDateTime(*m.last_synced)) : nullptr;
   j["count"] = m.count ? nlohmann::json(*m.count) : nullptr;
   j["sourceCount"] = m.source_count ? nlohmann::json(*m.source_count) : nullptr;
+  j["lastError"] = m.last_error.empty() ? nullptr : nlohmann::json(m.last_error);
+  j["lastErrorAt"] = m.last_error_at ? nlohmann::json(FormatDateTime(*m.last_error_at)) : nullptr;
   return j;
 }
 
@@ -245,6 +248,15 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
                 r.count ? std::to_string(*r.count).c_str() : "", r.append_only ? "Yes" : "No",
                 r.partition.c_str());
   }
+  for (const auto& r : rows) {
+    if (r.last_error.empty()) continue;
+    std::printf("\n%s/%s: last sync error (%s): %s", r.profile.c_str(), r.table.c_str(),
+                r.last_error_at ? FormatDateTime(*r.last_error_at).c_str() : "",
+                r.last_error.c_str());
+  }
+  if (std::any_of(rows.begin(), rows.end(), [](const auto& r) { return !r.last_error.empty(); })) {
+    std::printf("\n");
+  }
   PrintLinkNotes(config, config_path);
   return 0;
 }
@@ -260,6 +272,15 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   Config& config = loaded.config;
   if (!options.listen_override.empty()) config.http.listen = options.listen_override;
   SetupLogging(config.log_level);
+  for (const auto& p : config.profiles) {
+    if (p.source_type != "sqlite" || p.destination_type != "lake") {
+      spdlog::error(
+          "profile {}: source type {} to destination type {} is not supported by this version "
+          "yet (sqlite to lake is)",
+          p.name, p.source_type, p.destination_type);
+      return 2;
+    }
+  }
   for (const auto& s : config.watch.sources) {
     if (s.type != "local") {
       spdlog::error("watch source {}: type {} is not supported by this version yet", s.name,

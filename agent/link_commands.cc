@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "agent/app.h"
@@ -162,6 +163,8 @@ int RelinkCommand(const std::string& config_path, const std::string& profile, bo
                    ctx.profile->destination_path.c_str());
       return 1;
     }
+    // A running agent lets go of an unlinked profile's lake within a second.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
     if (auto s = DeleteData(*ctx.profile); !s.ok()) return Fail("relink", s);
   }
   auto& db = ctx.store->db();
@@ -196,7 +199,9 @@ int TablesCommand(const std::string& config_path, const std::string& profile, bo
   auto& db = ctx.store->db();
   state::Transaction tx(db);
   const double now = Now();
+  std::set<std::string> seen;
   for (const auto& name : tables) {
+    if (!seen.insert(name).second) continue;  // named twice
     const sync::LinkedTable* existing = nullptr;
     for (const auto& t : ctx.linked->tables) {
       if (t.entity == name) existing = &t;

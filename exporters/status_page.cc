@@ -14,7 +14,7 @@ h1{font-size:1.4rem;margin:0 0 .2rem} h2{font-size:1.1rem;margin:1.6rem 0 .5rem}
 .sub{color:#59636e;font-size:.9rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #d1d9e0}
-th{background:#f6f8fa;font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa;font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums} td.error{color:#b42318;max-width:28em}
 .badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-size:.8rem;font-weight:600}
 .ok{background:#dafbe1;color:#116329}.bad{background:#ffebe9;color:#a40e26}
 .warn{background:#fff8c5;color:#7d4e00}.muted{background:#eff2f5;color:#59636e}
@@ -132,7 +132,7 @@ std::string RenderStatusPage(const nlohmann::json& status, const std::vector<Ale
   } else {
     h += "<table><tr><th>Source</th><th>Profile</th><th>Table</th><th>Sync status</th>"
          "<th>Initial sync</th><th>Last synced on</th><th>Count</th><th>Append only</th>"
-         "<th>Partition strategy</th></tr>";
+         "<th>Partition strategy</th><th>Last sync error</th></tr>";
     for (const auto& t : tables) {
       const std::string sync = Str(t, "syncStatus"), initial = Str(t, "initialSync");
       const std::string last = Str(t, "lastSyncedOn");
@@ -143,7 +143,8 @@ std::string RenderStatusPage(const nlohmann::json& status, const std::vector<Ale
            HtmlEscape(last) + (last.empty() ? "" : Age(last, now)) + "</td><td class=\"num\">" +
            HtmlEscape(Str(t, "count")) + "</td><td>" +
            (t.value("appendOnly", false) ? "Yes" : "No") + "</td><td>" +
-           HtmlEscape(Str(t, "partitionStrategy")) + "</td></tr>";
+           HtmlEscape(Str(t, "partitionStrategy")) + "</td><td class=\"error\">" +
+           HtmlEscape(Str(t, "lastError")) + "</td></tr>";
     }
     h += "</table>";
   }

@@ -102,17 +102,25 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
     endpoint("source", {"sqlite", "dataverse"}, pc.source_type, pc.source_path);
     endpoint("destination", {"lake", "sqlite"}, pc.destination_type, pc.destination_path);
     if (prof["sync_interval"]) {
-      if (auto d = GetDuration(prof["sync_interval"], p, "sync_interval")) pc.sync_interval = *d;
+      if (auto d = GetDuration(prof["sync_interval"], p, "sync_interval")) {
+        if (d->count() < 100) {
+          p.Add(prof["sync_interval"], "sync_interval must be at least 100ms");
+        }
+        pc.sync_interval = *d;
+      }
     }
     if (prof["snapshot_interval"]) {
       if (auto d = GetDuration(prof["snapshot_interval"], p, "snapshot_interval")) {
+        if (d->count() < 1000) {
+          p.Add(prof["snapshot_interval"], "snapshot_interval must be at least 1s");
+        }
         pc.snapshot_interval = *d;
       }
     }
     if (prof["snapshots_to_keep"]) {
       if (auto n = GetInt(prof["snapshots_to_keep"], p, "snapshots_to_keep")) {
-        if (*n < 0 || *n > 100) {
-          p.Add(prof["snapshots_to_keep"], "snapshots_to_keep must be between 0 and 100");
+        if (*n < 1 || *n > 100) {
+          p.Add(prof["snapshots_to_keep"], "snapshots_to_keep must be between 1 and 100");
         }
         pc.snapshots_to_keep = static_cast<int>(*n);
       }

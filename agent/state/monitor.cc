@@ -60,6 +60,12 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
       m.append_only = !e[e_append].is_null() && e[e_append].number != 0;
       m.partition = ChoiceLabel(ed.columns[e_partition], e[e_partition]);
     }
+    for (const auto& e : snap.sync_errors) {
+      if (e.profile == m.profile && e.entity == m.table) {
+        m.last_error = e.error;
+        m.last_error_at = e.at;
+      }
+    }
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const MonitorRow& a, const MonitorRow& b) {

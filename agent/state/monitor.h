@@ -23,7 +23,9 @@ struct MonitorRow {
   std::optional<long long> count;         // lakerecordcount (as the portal)
   std::optional<long long> source_count;  // crmrecordcount
   bool append_only = false;
-  std::string partition;  // partition strategy label
+  std::string partition;   // partition strategy label
+  std::string last_error;  // the sync core's last error for the table, "" if none
+  std::optional<double> last_error_at;
 };
 
 // Rows sorted by profile then table.

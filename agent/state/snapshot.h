@@ -79,8 +79,17 @@ struct TableRows {
   std::vector<Row> rows;
 };
 
+// The sync core's last error of a table (linkwatch_sync_error), if the state
+// store has one: shown by `status`, the API and the status page.
+struct SyncError {
+  std::string profile, entity, error;
+  double at = 0;  // epoch seconds
+  int64_t attempts = 0;
+};
+
 struct Snapshot {
   std::array<TableRows, kTableCount> tables;
+  std::vector<SyncError> sync_errors;
   // Problems met while reading (e.g. an unparseable datetime read as null).
   std::vector<std::string> warnings;
 

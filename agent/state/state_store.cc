@@ -223,6 +223,14 @@ Result<Snapshot> ReadSnapshot(Db& db) {
     }
     if (!st->status().ok()) return st->status().WithContext("reading " + std::string(table.name));
   }
+  // linkwatch's own sync errors, when this store has them (a foreign state
+  // store, or an older one, has not).
+  if (auto st = db.Prepare("SELECT profile, entity, error, at, attempts FROM linkwatch_sync_error");
+      st) {
+    while (st->Step()) {
+      snap.sync_errors.push_back({st->Text(0), st->Text(1), st->Text(2), st->Real(3), st->Int(4)});
+    }
+  }
   return snap;
 }
 

@@ -107,6 +107,7 @@ class SyncEngine::Worker {
   double last_count_ = 0;
   double last_snapshot_ = 0;
   bool changed_since_snapshot_ = true;
+  int initial_failures_ = 0;
   std::vector<double> lags_;
 };
 
@@ -138,6 +139,14 @@ Status SyncEngine::Worker::Prepare() {
   auto last_snapshot = LastSnapshot(*db_, table_);
   if (!last_snapshot) return last_snapshot.status();
   last_snapshot_ = *last_snapshot;
+  if (schema_.createdon < 0 && !table_.append_only) {
+    // lake-format.md: a table without createdon is always append only.
+    spdlog::info("sync {}/{}: no createdon column, so the table is synced append only",
+                 table_.profile_name, table_.entity);
+    if (auto s = MarkAppendOnly(*db_, table_, Now()); !s.ok()) return s;
+    table_.append_only = true;
+    table_.month_partitions = false;
+  }
   TableOptions options;
   options.append_only = table_.append_only;
   options.partition = table_.month_partitions ? Partitioning::kMonth : Partitioning::kYear;
@@ -174,6 +183,13 @@ void SyncEngine::Worker::Run() {
     }
     if (!committed_) {
       if (auto s = InitialSync(); !s.ok()) {
+        // After three failed attempts the state says so (InitialSyncFailed
+        // fires); the attempts go on and a success sets Completed.
+        if (++initial_failures_ >= 3 && db_) {
+          if (auto m = MarkInitialFailed(*db_, table_, Now()); !m.ok()) {
+            spdlog::warn("sync {}: {}", who, m.message());
+          }
+        }
         if (!fail(s, false)) return;
         continue;
       }
@@ -402,6 +418,13 @@ Status SyncEngine::SuperviseOnce() {
       it->second->Stop();
       it->second->Join();
       it = runtime->workers.erase(it);
+    }
+    if (wanted.empty()) {
+      // Unlinked (or without tables): let go of the destination, so that
+      // `unlink --delete-data` or `relink --clear` can remove its files and
+      // a later link starts from what is on disk then.
+      std::lock_guard<std::mutex> lock(runtime->mu);
+      runtime->destination.reset();
     }
     for (const auto& [id, t] : wanted) {
       if (runtime->workers.count(id)) continue;

@@ -183,10 +183,25 @@ Status SetProfileState(Db& db, const std::string& profile_id, int state, double 
 Status MarkInitialStarted(Db& db, const LinkedTable& table, double now) {
   const std::string t = FormatDateTime(now);
   return Run(db,
-             "UPDATE synapselinkprofileentitystate SET initialsyncstate = 2, metadatastate = 8, "
+             "UPDATE synapselinkprofileentitystate SET initialsyncstate = CASE WHEN "
+             "initialsyncstate = 8 THEN 8 ELSE 2 END, metadatastate = 8, "
              "syncstate = 1, initialsyncmetadatacreatedtime = ?2, lastsyncedmetadatatime = ?2, "
              "modifiedon = ?2 WHERE profileentity = ?1",
              {table.profileentity_id, t});
+}
+
+Status MarkInitialFailed(Db& db, const LinkedTable& table, double now) {
+  return Run(db,
+             "UPDATE synapselinkprofileentitystate SET initialsyncstate = 8, modifiedon = ?2 "
+             "WHERE profileentity = ?1",
+             {table.profileentity_id, FormatDateTime(now)});
+}
+
+Status MarkAppendOnly(Db& db, const LinkedTable& table, double now) {
+  return Run(db,
+             "UPDATE synapselinkprofileentity SET appendonlymode = 1, partitionstrategy = 0, "
+             "modifiedon = ?2 WHERE synapselinkprofileentityid = ?1",
+             {table.profileentity_id, FormatDateTime(now)});
 }
 
 Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, double now) {

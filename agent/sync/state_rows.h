@@ -58,8 +58,16 @@ Status RemoveTable(state::Db& db, const LinkedTable& table, double now);
 // profilestate Deleted (unlink) or Active again (relink).
 Status SetProfileState(state::Db& db, const std::string& profile_id, int state, double now);
 
-// Initial sync started: initialsyncstate InProgress, metadata Created.
+// Initial sync started: initialsyncstate InProgress (unless it already
+// failed: CompletedWithFailures stays until an attempt succeeds), metadata
+// Created.
 Status MarkInitialStarted(state::Db& db, const LinkedTable& table, double now);
+// The initial sync keeps failing: initialsyncstate CompletedWithFailures
+// (the engine goes on retrying; success sets Completed).
+Status MarkInitialFailed(state::Db& db, const LinkedTable& table, double now);
+// The table is synced append only whatever the config said (it has no
+// createdon column, lake-format.md): appendonlymode 1.
+Status MarkAppendOnly(state::Db& db, const LinkedTable& table, double now);
 // A committed round (initial or incremental): the cursor and marker, the
 // counts, syncstate InProgress, lastsynceddatatime; with `initial`, also
 // initialsyncstate Completed and the initialsync*time columns. Clears the

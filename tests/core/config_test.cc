@@ -66,6 +66,27 @@ TEST(ConfigTest, BadDurationIsReportedAtTheValue) {
       << problems[0];
 }
 
+TEST(ConfigTest, ProfileIntervalsAndSnapshotCountsMustBeUsable) {
+  auto problems = ProblemsOf(R"(state_db: s.db
+profiles:
+  - name: crm
+    source: {type: sqlite, path: crm.db}
+    destination: {type: lake, path: lake}
+    sync_interval: 0s
+    snapshot_interval: 500ms
+    snapshots_to_keep: 0
+    tables: [account]
+)");
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_NE(problems[0].find(":6:20: sync_interval must be at least 100ms"), std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find(":7:24: snapshot_interval must be at least 1s"), std::string::npos)
+      << problems[1];
+  EXPECT_NE(problems[2].find(":8:24: snapshots_to_keep must be between 1 and 100"),
+            std::string::npos)
+      << problems[2];
+}
+
 TEST(ConfigTest, EveryProblemIsListed) {
   auto problems = ProblemsOf(R"(http: {listen: nohostport}
 watch:

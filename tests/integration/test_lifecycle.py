@@ -89,8 +89,11 @@ class LifecycleTest(harness.TempDirTest):
 
         # tables add: lead gets its initial sync while account keeps syncing.
         before = self.entity("crm", "account", "lastsynceddatatime")
-        rc, out, err = self.cli("tables", "add", "--config", self.cfg, "--profile", "crm", "lead")
+        rc, out, err = self.cli("tables", "add", "--config", self.cfg, "--profile", "crm", "lead",
+                                "lead")  # named twice: added once
         self.assertEqual(rc, 0, err)
+        self.assertEqual(self.state.query(
+            "SELECT count(*) FROM synapselinkprofileentity WHERE entityname = 'lead'")[0][0], 1)
         harness.wait_for(lambda: self.entity("crm", "lead", "initialsyncstate") == 4,
                          what="lead synced")
         harness.wait_for(lambda: self.entity("crm", "account", "lastsynceddatatime") != before,
@@ -130,6 +133,8 @@ class LifecycleTest(harness.TempDirTest):
         self.assertEqual(self.profile("hr", "synapselinkprofileid"), hr_id)
         harness.wait_for(lambda: self.entity("hr", "employee", "initialsyncstate") == 4,
                          what="hr synced again")
+        # The lake was opened afresh: its metadata folders are back.
+        self.assertTrue(os.path.isdir(os.path.join(self.dir, "lake-hr", "OptionsetMetadata")))
 
         # An independent reader agrees with the source.
         harness.wait_for(lambda: lake_check.compare(os.path.join(self.dir, "lake-crm"),

@@ -3,6 +3,7 @@
 with a profile, the lake checked by an independent reader against the
 source, the state rows, the metrics, and bad input (a missing table, a table
 without change tracking, an unwritable lake, a corrupt model.json)."""
+import json
 import os
 import sqlite3
 import sys
@@ -129,6 +130,19 @@ class SyncTest(harness.TempDirTest):
         self.assertEqual(self.entity("missing", "metadatastate", "syncstate"), (16, 1))
         self.assertIn('no table "missing"', self.error_of("missing"))
         self.assertIn("linkwatch source enable-change-tracking --db", self.error_of("lead"))
+        # ... and `status`, the API and the status page show the error.
+        harness.wait_for(lambda: any(t.get("table") == "missing" and t.get("lastError")
+                                     for t in json.loads(harness.http_get(
+                                         "http://127.0.0.1:%d/api/v1/status" % self.port)[1])
+                                     ["tables"]), what="error in /api/v1/status")
+        rc, out, err = harness.run_cli("status", "--config", os.path.join(self.dir,
+                                                                          "linkwatch.yaml"))
+        self.assertEqual(rc, 0, err)
+        self.assertIn('crm/missing: last sync error', out)
+        self.assertIn('no table "missing"', out)
+        page = harness.http_get("http://127.0.0.1:%d/" % self.port)[1]
+        self.assertIn("Last sync error", page)
+        self.assertIn("enable-change-tracking", page)
 
         status, body = harness.http_get("http://127.0.0.1:%d/metrics" % self.port)
         self.assertEqual(status, 200)
@@ -167,7 +181,8 @@ class SyncTest(harness.TempDirTest):
             change_source(src, i)
             before = stamps()
             harness.wait_for(lambda: stamps() - before, what="snapshot %d" % i)
-        self.assertEqual(len(stamps()), 2, sorted(os.listdir(snapdir)))
+        # (A snapshot is written first, then the oldest beyond the two is pruned.)
+        harness.wait_for(lambda: len(stamps()) == 2, what="two snapshots kept")
         part = lake_check.entity(lake, "account_partitioned")
         self.assertIsNotNone(part)
         newest = max(stamps())
@@ -183,6 +198,34 @@ class SyncTest(harness.TempDirTest):
         self.assertGreater(rows[0][2], 0)
         self.assertGreater(rows[0][3], 0)
         self.assertEqual(rows[0][4], "crm")
+        self.assertEqual(self.agent.stop(), 0)
+
+    def test_a_table_without_createdon_is_synced_append_only(self):
+        src = os.path.join(self.dir, "crm.db")
+        con = sqlite3.connect(src)
+        con.executescript("CREATE TABLE note(noteid INTEGER PRIMARY KEY, body TEXT);"
+                          "INSERT INTO note(body) VALUES ('a'), ('b, with a comma');")
+        con.close()
+        self.assertEqual(harness.run_cli("source", "enable-change-tracking", "--db", src,
+                                         "--table", "note")[0], 0)
+        self.start("  - name: crm\n"
+                   "    source: {type: sqlite, path: crm.db}\n"
+                   "    destination: {type: lake, path: lake}\n"
+                   "    tables: [note]\n")
+        harness.wait_for(lambda: (self.entity("note", "initialsyncstate") or [0])[0] == 4,
+                         what="note synced")
+        lake = os.path.join(self.dir, "lake")
+        annotations = json.dumps(lake_check.entity(lake, "note")["annotations"])
+        self.assertIn("linkwatch:AppendOnly", annotations)
+        self.assertEqual(self.state.query(
+            "SELECT appendonlymode FROM synapselinkprofileentity WHERE entityname = 'note'"),
+            [(1,)])
+        con = sqlite3.connect(src)
+        with con:
+            con.execute("DELETE FROM note WHERE noteid = 1")
+        con.close()
+        harness.wait_for(lambda: self.caught_up("note", src), what="note caught up")
+        self.assertEqual(lake_check.compare(lake, src, "note", "noteid"), [])
         self.assertEqual(self.agent.stop(), 0)
 
     def test_a_broken_lake_stops_only_its_profile(self):

@@ -85,12 +85,14 @@ class LakeTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<TableWriter> OpenWriter(bool append_only, const std::string& marker = "") {
+  std::unique_ptr<TableWriter> OpenWriter(bool append_only, const std::string& marker = "",
+                                          Partitioning partitioning = Partitioning::kYear) {
     auto lake = LakeDestination::Open(dir_.string());
     EXPECT_TRUE(lake.ok()) << lake.message();
     lake_ = std::move(lake).value();
     TableOptions options;
     options.append_only = append_only;
+    options.partition = partitioning;
     auto w = lake_->OpenTable(schema_, options, marker);
     EXPECT_TRUE(w.ok()) << w.message();
     return w.ok() ? std::move(w).value() : nullptr;
@@ -217,6 +219,48 @@ TEST_F(LakeTest, ReopeningRebuildsTheIndexFromTheFiles) {
   EXPECT_EQ(Lines(Partition("2024")), 1);
 }
 
+// Regression: after a reopen, model.json kept the partition locations it had
+// read, so a partition added in front shifted every location by one.
+TEST_F(LakeTest, PartitionLocationsStayRightAfterReopening) {
+  {
+    auto w = OpenWriter(false);
+    ASSERT_TRUE(w->Begin(true, t0_).ok());
+    ASSERT_TRUE(Put(*w, "a1", "x", "2021-03-01T10:00:00Z", 1).ok());
+    ASSERT_TRUE(Put(*w, "a2", "y", "2022-03-01T10:00:00Z", 2).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w->Begin(false, t0_).ok());
+  ASSERT_TRUE(Put(*w, "a0", "z", "2019-03-01T10:00:00Z", 3, false, true).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  const auto parts = Entity()["partitions"];
+  ASSERT_EQ(parts.size(), 3u);
+  for (const auto& p : parts) {
+    EXPECT_EQ(p["location"], "account/" + p["name"].get<std::string>() + ".csv") << p.dump();
+  }
+}
+
+TEST_F(LakeTest, AnotherWritersLocalEntityIsKeptAsItIs) {
+  fs::create_directories(dir_);
+  const std::string other =
+      R"({"$type":"LocalEntity","name":"other","description":"theirs","custom":1,)"
+      R"("annotations":[{"name":"x","value":"y"}],"attributes":[],"partitions":[]})";
+  { std::ofstream(dir_ / "model.json") << R"({"name":"cdm","entities":[)" + other + "]}"; }
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w->Begin(true, t0_).ok());
+  ASSERT_TRUE(Put(*w, "a1", "x", "2021-03-01T10:00:00Z", 1).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  const auto model = Model();
+  bool found = false;
+  for (const auto& e : model["entities"]) {
+    if (e["name"] == "other") {
+      found = true;
+      EXPECT_EQ(e, nlohmann::json::parse(other));
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(LakeTest, AppendOnlyAppendsEveryChangeAndCutsBackToTheMarker) {
   std::string marker;
   {
@@ -253,6 +297,25 @@ TEST_F(LakeTest, AppendOnlyAppendsEveryChangeAndCutsBackToTheMarker) {
   EXPECT_EQ(r->records, 3);
   EXPECT_EQ(Lines(Partition("2024")), 2);
   EXPECT_EQ(Lines(Partition("2026")), 1);
+}
+
+TEST_F(LakeTest, MonthPartitionsInPlaceButAppendOnlyForcesYears) {
+  {
+    auto w = OpenWriter(false, "", Partitioning::kMonth);
+    ASSERT_TRUE(w->Begin(true, t0_).ok());
+    ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+    ASSERT_TRUE(Put(*w, "a2", "Fabrikam", "2024-11-01T10:00:00Z", 2).ok());
+    ASSERT_TRUE(w->Commit().ok());
+    EXPECT_EQ(Lines(Partition("2024-03")), 1);
+    EXPECT_EQ(Lines(Partition("2024-11")), 1);
+    EXPECT_THAT(Entity()["annotations"].dump(), HasSubstr("\"Month\""));
+  }
+  fs::remove_all(dir_);
+  auto w = OpenWriter(true, "", Partitioning::kMonth);
+  ASSERT_TRUE(w->Begin(true, t0_).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(Lines(Partition("2024")), 1);
 }
 
 TEST_F(LakeTest, ACorruptModelJsonIsAnErrorAndIsNotOverwritten) {

@@ -899,6 +899,7 @@ Status LakeTableWriter::UpdateEntity(const std::vector<std::string>& partitions,
   e.name = schema_.name;
   e.attributes = attributes_;
   e.partitions = partitions;
+  e.locations.clear();  // "<table>/<partition>.csv" for each
   e.append_only = options_.append_only;
   e.partitioning = options_.partition;
   if (initial_done) {
@@ -934,6 +935,7 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
     }
     for (const auto& e : j["entities"]) {
       if (auto entity = ParseEntity(e)) {
+        lake->raw_[entity->name] = e;
         lake->entities_[entity->name] = std::move(*entity);
       } else {
         lake->foreign_.push_back(e);
@@ -965,6 +967,7 @@ Result<std::unique_ptr<TableWriter>> LakeDestination::OpenTable(const TableSchem
 Status LakeDestination::PutEntity(const Entity& entity) {
   std::lock_guard<std::mutex> lock(mu_);
   entities_[entity.name] = entity;
+  managed_.insert(entity.name);
   return WriteModel();
 }
 
@@ -977,7 +980,11 @@ std::optional<LakeDestination::Entity> LakeDestination::GetEntity(const std::str
 
 Status LakeDestination::WriteModel() {
   json entities = json::array();
-  for (const auto& [name, e] : entities_) entities.push_back(EntityJson(e));
+  // Entities this process writes are rendered; any other is kept exactly as
+  // it was read (another writer's, or a table not opened yet).
+  for (const auto& [name, e] : entities_) {
+    entities.push_back(managed_.count(name) ? EntityJson(e) : raw_[name]);
+  }
   for (const auto& f : foreign_) entities.push_back(f);
   const json model = {{"name", "cdm"},
                       {"description", "linkwatch lake (Azure Synapse Link for Dataverse layout)"},

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,8 @@ class LakeDestination final : public Destination {
   std::string path_;
   std::mutex mu_;
   std::map<std::string, Entity> entities_;
+  std::map<std::string, nlohmann::json> raw_;  // as read from model.json
+  std::set<std::string> managed_;              // entities written by this process
   // Entities of model.json that linkwatch does not manage, kept as they are.
   std::vector<nlohmann::json> foreign_;
 };
