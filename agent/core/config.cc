@@ -46,7 +46,7 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
     p.Add(node, "profiles must be a list");
     return;
   }
-  std::set<std::string> names;
+  std::set<std::string> names, destinations;
   for (const auto& prof : node) {
     if (!CheckKeys(prof,
                    {"name", "source", "destination", "sync_interval", "snapshot_interval",
@@ -101,6 +101,11 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
     };
     endpoint("source", {"sqlite", "dataverse"}, pc.source_type, pc.source_path);
     endpoint("destination", {"lake", "sqlite"}, pc.destination_type, pc.destination_path);
+    // Two profiles writing one lake would overwrite each other's model.json.
+    if (!pc.destination_path.empty() && !destinations.insert(pc.destination_path).second) {
+      p.Add(prof["destination"], "profile " + pc.name + ": destination " + pc.destination_path +
+                                     " is already the destination of another profile");
+    }
     if (prof["sync_interval"]) {
       if (auto d = GetDuration(prof["sync_interval"], p, "sync_interval")) {
         if (d->count() < 100) {

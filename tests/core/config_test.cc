@@ -87,6 +87,17 @@ profiles:
       << problems[2];
 }
 
+TEST(ConfigTest, TwoProfilesCannotShareALake) {
+  auto problems = ProblemsOf(R"(state_db: s.db
+profiles:
+  - {name: a, source: {type: sqlite, path: a.db}, destination: {type: lake, path: lake}, tables: [t]}
+  - {name: b, source: {type: sqlite, path: b.db}, destination: {type: lake, path: ./lake}, tables: [t]}
+)");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("is already the destination of another profile"), std::string::npos)
+      << problems[0];
+}
+
 TEST(ConfigTest, EveryProblemIsListed) {
   auto problems = ProblemsOf(R"(http: {listen: nohostport}
 watch:
