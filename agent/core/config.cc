@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "agent/core/files.h"
 #include "agent/core/yaml_util.h"
 
 namespace linkwatch {
@@ -160,7 +161,10 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
         } else {
           continue;
         }
-        if (!tc.name.empty() && !tables.insert(tc.name).second) {
+        if (!tc.name.empty() && !IsSafeFileName(tc.name)) {
+          p.Add(t, "table name \"" + tc.name +
+                       "\" cannot be a lake folder name (no '/', '\\', leading '.')");
+        } else if (!tc.name.empty() && !tables.insert(tc.name).second) {
           p.Add(t, "table " + tc.name + " is listed twice in profile " + pc.name);
         }
         pc.tables.push_back(tc);

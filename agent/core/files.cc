@@ -22,6 +22,14 @@ Status Errno(const std::string& what, const std::string& path) {
 
 }  // namespace
 
+bool IsSafeFileName(std::string_view name) {
+  if (name.empty() || name[0] == '.') return false;
+  for (char c : name) {
+    if (c == '/' || c == '\\' || c == '\0') return false;
+  }
+  return true;
+}
+
 Result<File> File::Open(const std::string& path, Mode mode) {
   int flags = O_CLOEXEC;
   switch (mode) {

@@ -12,6 +12,12 @@
 
 namespace linkwatch {
 
+// Whether `name` can be one path component of a folder linkwatch writes
+// (a lake's table folder): not empty, not starting with '.', no '/', '\\'
+// or NUL. Table names become folder names, so "..", "a/b" or ".x" would write
+// outside the lake or clash with its hidden temporaries.
+bool IsSafeFileName(std::string_view name);
+
 // Writes `content` to `path` + ".tmp-<pid>", fsyncs it, renames it over
 // `path` and fsyncs the folder.
 Status WriteFileAtomic(const std::string& path, std::string_view content);

@@ -106,6 +106,7 @@ class SyncEngine::Worker {
   std::optional<Committed> committed_;
   double last_count_ = 0;
   double last_snapshot_ = 0;
+  int64_t schema_version_ = 0;
   bool changed_since_snapshot_ = true;
   int initial_failures_ = 0;
   std::vector<double> lags_;
@@ -127,6 +128,9 @@ Status SyncEngine::Worker::Prepare() {
     if (!src) return src.status();
     source_ = std::move(src).value();
   }
+  auto version = source_->SchemaVersion();
+  if (!version) return version.status();
+  schema_version_ = *version;
   auto schema = source_->Describe(table_.entity);
   if (!schema) return schema.status();
   schema_ = std::move(schema).value();
@@ -198,6 +202,14 @@ void SyncEngine::Worker::Run() {
     }
     if (engine_.PausedUntil(table_.profile_name, table_.entity) > Now()) {
       if (!Wait(Millis(100))) return;
+      continue;
+    }
+    // The source's schema moved (a column added, ...): describe the table
+    // again, so new columns reach the lake (appended after IsDelete).
+    if (auto v = source_->SchemaVersion(); v.ok() && *v != schema_version_) {
+      spdlog::info("sync {}: the source schema changed; describing the table again", who);
+      writer_.reset();
+      prepared = false;
       continue;
     }
     const auto round_started = std::chrono::steady_clock::now();

@@ -84,6 +84,9 @@ class Source {
                                      const RowCallback& row) = 0;
   // The newest cursor (for lag and to tell whether anything is waiting).
   virtual Result<Cursor> Head() = 0;
+  // Changes whenever the source's schema does (a column added, ...); the
+  // engine describes its tables again when it moves.
+  virtual Result<int64_t> SchemaVersion() = 0;
 };
 
 }  // namespace linkwatch::sync

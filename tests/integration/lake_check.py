@@ -74,7 +74,8 @@ def source_state(db, table, key):
     try:
         rows = con.execute(
             'SELECT t."%s", coalesce(l.seq, 0) FROM "%s" t LEFT JOIN _linkwatch_changes l '
-            'ON l.tbl = ? AND l.id = t."%s"' % (key, table, key), (table,)).fetchall()
+            'ON l.tbl = ? AND l.id = t."%s" WHERE t."%s" IS NOT NULL'
+            % (key, table, key, key), (table,)).fetchall()
     finally:
         con.close()
     return {str(k).lower() if isinstance(k, str) and len(k) == 36 else str(k): v

@@ -228,6 +228,53 @@ class SyncTest(harness.TempDirTest):
         self.assertEqual(lake_check.compare(lake, src, "note", "noteid"), [])
         self.assertEqual(self.agent.stop(), 0)
 
+    def test_source_edge_cases(self):
+        """NULL keys are skipped (and never fail the application's writes), a
+        NOCASE key changing its case is a new key, createdon as Unix seconds in
+        text, and a column added while the agent runs reaches the lake."""
+        src = os.path.join(self.dir, "crm.db")
+        con = sqlite3.connect(src)
+        con.executescript(
+            "CREATE TABLE e(k TEXT PRIMARY KEY COLLATE NOCASE, v TEXT, createdon TEXT);"
+            "INSERT INTO e VALUES ('abc', 'one', '1700000000'), (NULL, 'null key', NULL),"
+            "  ('def', 'two', '2024-05-01T00:00:00Z');")
+        con.close()
+        self.assertEqual(harness.run_cli("source", "enable-change-tracking", "--db", src,
+                                         "--table", "e")[0], 0)
+        self.start("  - name: crm\n"
+                   "    source: {type: sqlite, path: crm.db}\n"
+                   "    destination: {type: lake, path: lake}\n"
+                   "    tables: [e]\n")
+        lake = os.path.join(self.dir, "lake")
+        harness.wait_for(lambda: (self.entity("e", "initialsyncstate") or [0])[0] == 4,
+                         what="e synced")
+        self.assertTrue(os.path.exists(os.path.join(lake, "e", "2023.csv")))  # 1700000000
+        rows, _ = lake_check.read_table(lake, "e")
+        self.assertEqual(sorted(r["Id"] for r in rows), ["abc", "def"])
+        con = sqlite3.connect(src)
+        with con:
+            con.execute("INSERT INTO e VALUES (NULL, 'another null key', NULL)")  # must not fail
+            con.execute("UPDATE e SET k = 'ABC' WHERE k = 'abc'")
+            con.execute("ALTER TABLE e ADD COLUMN email TEXT")
+            con.execute("UPDATE e SET email = 'a@example.com' WHERE k = 'ABC'")
+        con.close()
+        harness.wait_for(lambda: self.caught_up("e", src), what="e caught up")
+        harness.wait_for(lambda: any(r.get("email") == "a@example.com"
+                                     for r in lake_check.read_table(lake, "e")[0]),
+                         what="the new column in the lake")
+        self.assertEqual(lake_check.compare(lake, src, "e", "k"), [])
+        rows, _ = lake_check.read_table(lake, "e")
+        self.assertEqual(sorted(r["Id"] for r in rows), ["ABC", "def"])
+        attrs = [a["name"] for a in lake_check.entity(lake, "e")["attributes"]]
+        self.assertEqual(attrs[-3:], ["versionnumber", "IsDelete", "email"])
+        con = sqlite3.connect(src)
+        with con:
+            con.execute("DELETE FROM e")
+        con.close()
+        harness.wait_for(lambda: self.caught_up("e", src), what="e caught up after delete")
+        self.assertEqual(lake_check.read_table(lake, "e")[0], [])
+        self.assertEqual(self.agent.stop(), 0)
+
     def test_a_broken_lake_stops_only_its_profile(self):
         for name in ("good.db", "bad.db", "corrupt.db"):
             make_source(os.path.join(self.dir, name), accounts=50, contacts=5)

@@ -87,6 +87,7 @@ class LakeTest : public ::testing::Test {
 
   std::unique_ptr<TableWriter> OpenWriter(bool append_only, const std::string& marker = "",
                                           Partitioning partitioning = Partitioning::kYear) {
+    lake_.reset();  // one open destination per lake folder (it holds a lock)
     auto lake = LakeDestination::Open(dir_.string());
     EXPECT_TRUE(lake.ok()) << lake.message();
     lake_ = std::move(lake).value();
@@ -238,6 +239,59 @@ TEST_F(LakeTest, PartitionLocationsStayRightAfterReopening) {
   for (const auto& p : parts) {
     EXPECT_EQ(p["location"], "account/" + p["name"].get<std::string>() + ".csv") << p.dump();
   }
+}
+
+TEST_F(LakeTest, ALakeHasOneWriterAtATime) {
+  auto first = LakeDestination::Open(dir_.string());
+  ASSERT_TRUE(first.ok());
+  auto second = LakeDestination::Open(dir_.string());
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.message(), HasSubstr("in use by another linkwatch process"));
+  first = Status::Error("closed");
+  EXPECT_TRUE(LakeDestination::Open(dir_.string()).ok());
+}
+
+// Regression: a crash between the two renames of a row whose createdon moved
+// it to another partition left it in both; the replay must clean that up.
+TEST_F(LakeTest, AnIdLeftInTwoPartitionsByACrashIsCleanedByTheReplay) {
+  fs::create_directories(dir_ / "account");
+  const std::string sink = "1/1/2026 12:00:00 AM";
+  {
+    std::ofstream(dir_ / "account" / "2024.csv")
+        << "x," + sink + "," + sink + ",x,old,2024-01-01T00:00:00.0000000+00:00,1,\n";
+  }
+  {
+    std::ofstream(dir_ / "account" / "2025.csv")
+        << "x," + sink + "," + sink + ",x,new,2025-01-01T00:00:00.0000000+00:00,2,\n";
+  }
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w->Begin(false, t0_).ok());
+  ASSERT_TRUE(Put(*w, "x", "new", "2025-01-01T00:00:00Z", 2).ok());
+  auto r = w->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->records, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "account" / "2024.csv"));
+  EXPECT_EQ(Lines(Partition("2025")), 1);
+}
+
+TEST_F(LakeTest, SourceColumnsNamedLikeTheLakesOwnKeepTheirValues) {
+  schema_.columns.push_back({"versionnumber", ValueType::kInt64, "INTEGER", false});
+  schema_.columns.push_back({"IsDelete", ValueType::kString, "TEXT", false});
+  auto w = OpenWriter(false);
+  std::vector<Value> values = {{Value::Kind::kText, 0, 0, "a1"},
+                               {Value::Kind::kText, 0, 0, "n"},
+                               {Value::Kind::kText, 0, 0, "2024-05-01T00:00:00Z"},
+                               {Value::Kind::kInt, 777, 0, {}},
+                               {Value::Kind::kText, 0, 0, "maybe"}};
+  RowView r;
+  r.version = 5;
+  r.key = values[0];
+  r.values = values;
+  ASSERT_TRUE(w->Begin(true, t0_).ok());
+  ASSERT_TRUE(w->Put(r).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  // ..., versionnumber (source) 777, IsDelete (source) maybe, versionnumber 5, IsDelete empty.
+  EXPECT_THAT(Partition("2024"), HasSubstr(",777,maybe,5,\n"));
 }
 
 TEST_F(LakeTest, AnotherWritersLocalEntityIsKeptAsItIs) {

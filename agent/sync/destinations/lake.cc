@@ -1,5 +1,7 @@
 #include "agent/sync/destinations/lake.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -359,6 +361,8 @@ class LakeTableWriter final : public TableWriter {
 
   // In place: Id -> partition index.
   IdIndex index_;
+  // Ids found in more than one partition when the files were scanned.
+  std::unordered_map<std::string, std::vector<int>> extra_partitions_;
   std::vector<std::string> partition_names_;
   std::set<std::string> partitions_;         // on disk, committed
   std::map<std::string, uint64_t> lengths_;  // append only: committed sizes
@@ -417,10 +421,27 @@ Status LakeTableWriter::Open(const std::string& marker) {
     attributes_.push_back({{"name", "versionnumber"}, {"dataType", "int64"}, {"maxLength", -1}});
     attributes_.push_back({{"name", "IsDelete"}, {"dataType", "boolean"}, {"maxLength", -1}});
   }
+  // The lake's own versionnumber and IsDelete: the last adjacent pair of
+  // those names (a source may have columns called so too).
+  auto name_at = [&](size_t a) { return attributes_[a].value("name", std::string()); };
+  int sys_version = -1;
+  for (size_t a = 3; a + 1 < attributes_.size(); ++a) {
+    if (name_at(a) == "versionnumber" && name_at(a + 1) == "IsDelete") {
+      sys_version = static_cast<int>(a);
+    }
+  }
+  if (sys_version < 0) {
+    return Status::Error("model.json in " + lake_.path() + ": entity " + schema_.name +
+                         " has no versionnumber, IsDelete attributes");
+  }
+  auto is_system = [&](size_t a) {
+    return a < 3 || static_cast<int>(a) == sys_version || static_cast<int>(a) == sys_version + 1;
+  };
+  // Source columns model.json lacks are appended after IsDelete.
   for (size_t c = 0; c < schema_.columns.size(); ++c) {
     bool present = false;
     for (size_t a = 3; a < attributes_.size(); ++a) {
-      present |= EqualsIgnoreCase(attributes_[a].value("name", ""), schema_.columns[c].name);
+      present |= !is_system(a) && EqualsIgnoreCase(name_at(a), schema_.columns[c].name);
     }
     if (!present) {
       attributes_.push_back({{"name", schema_.columns[c].name},
@@ -429,26 +450,19 @@ Status LakeTableWriter::Open(const std::string& marker) {
     }
   }
   slots_.clear();
-  bool seen_version = false;
   for (size_t a = 0; a < attributes_.size(); ++a) {
-    const std::string name = attributes_[a].value("name", "");
     if (a == 0) {
       slots_.push_back(kSlotId);
     } else if (a == 1) {
       slots_.push_back(kSlotSinkCreated);
     } else if (a == 2) {
       slots_.push_back(kSlotSinkModified);
-    } else if (name == "IsDelete") {
-      slots_.push_back(kSlotIsDelete);
-    } else if (name == "versionnumber" && !seen_version &&
-               std::find_if(attributes_.begin() + static_cast<long>(a) + 1, attributes_.end(),
-                            [](const json& x) { return x.value("name", "") == "IsDelete"; }) !=
-                   attributes_.end()) {
-      // The versionnumber just before IsDelete is the lake's own.
-      seen_version = true;
+    } else if (static_cast<int>(a) == sys_version) {
       slots_.push_back(kSlotVersion);
+    } else if (static_cast<int>(a) == sys_version + 1) {
+      slots_.push_back(kSlotIsDelete);
     } else {
-      const int c = schema_.ColumnIndex(name);
+      const int c = schema_.ColumnIndex(name_at(a));
       slots_.push_back(c >= 0 ? c : kSlotDropped);
     }
   }
@@ -486,6 +500,7 @@ Status LakeTableWriter::CutBack(const std::string& marker) {
 
 Status LakeTableWriter::LoadIndex() {
   index_.clear();
+  extra_partitions_.clear();
   partitions_.clear();
   lengths_.clear();
   records_ = 0;
@@ -514,6 +529,14 @@ Status LakeTableWriter::LoadIndex() {
         ++records_;
       } else {
         FieldAt(record, 0, raw, value, scratch);
+        // An Id in two partitions: a crash between the two renames of a row
+        // whose createdon moved it. The replayed batch holds that Id, and its
+        // commit rewrites every partition listed here.
+        if (const int before = index_.Find(value); before >= 0 && before != pi) {
+          auto& extra = extra_partitions_[std::string(value)];
+          if (extra.empty()) extra.push_back(before);
+          extra.push_back(pi);
+        }
         index_.Put(value, pi);
       }
       pos = end;
@@ -524,8 +547,10 @@ Status LakeTableWriter::LoadIndex() {
 }
 
 int LakeTableWriter::PartitionOf(const RowView& row, double now) {
+  // A delete (append only) goes to the year it was synced; a row whose
+  // createdon is missing or unusable to the sync time's partition.
   double t = now;
-  Partitioning partitioning = Partitioning::kYear;
+  Partitioning partitioning = row.deleted ? Partitioning::kYear : options_.partition;
   if (!row.deleted && schema_.createdon >= 0 && !row.values.empty()) {
     if (auto created = lake::DateTimeOf(row.values[schema_.createdon])) {
       t = *created;
@@ -746,6 +771,9 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
       p.old_partition = old;
       affected.insert(old);
     }
+    if (auto extra = extra_partitions_.find(p.id); extra != extra_partitions_.end()) {
+      affected.insert(extra->second.begin(), extra->second.end());
+    }
     if (!p.deleted) {
       adds[p.new_partition].push_back(i);
       affected.insert(p.new_partition);
@@ -821,6 +849,7 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
   }
   if (auto s = Fsync(dir_); !s.ok()) return s;
   for (const Pending& p : pending_) {
+    extra_partitions_.erase(p.id);
     if (p.deleted) {
       if (p.old_partition >= 0) ++result.deleted;
       index_.Erase(p.id);
@@ -922,6 +951,14 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
     return Status::Error("lake folder " + path + " is not writable");
   }
   std::unique_ptr<LakeDestination> lake(new LakeDestination(path));
+  // One writer per lake: a second linkwatch on the same folder would write
+  // every change twice.
+  const std::string lock_path = path + "/.linkwatch.lock";
+  lake->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lake->lock_fd_ < 0) return Status::Error("cannot open " + lock_path);
+  if (::flock(lake->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Error("lake folder " + path + " is in use by another linkwatch process");
+  }
   const std::string model = path + "/model.json";
   if (fs::exists(model, ec)) {
     auto text = ReadFile(model);
@@ -954,11 +991,17 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
   return lake;
 }
 
-LakeDestination::~LakeDestination() = default;
+LakeDestination::~LakeDestination() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
 
 Result<std::unique_ptr<TableWriter>> LakeDestination::OpenTable(const TableSchema& schema,
                                                                 const TableOptions& options,
                                                                 const std::string& marker) {
+  if (!IsSafeFileName(schema.name)) {
+    return Status::Error("table name \"" + schema.name +
+                         "\" cannot be a lake folder name (no '/', '\\', leading '.')");
+  }
   auto writer = std::make_unique<LakeTableWriter>(*this, schema, options);
   if (auto s = writer->Open(marker); !s.ok()) return s;
   return std::unique_ptr<TableWriter>(std::move(writer));

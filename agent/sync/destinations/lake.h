@@ -64,6 +64,7 @@ class LakeDestination final : public Destination {
   Status WriteModel();  // mu_ held
 
   std::string path_;
+  int lock_fd_ = -1;  // flock on <lake>/.linkwatch.lock while open
   std::mutex mu_;
   std::map<std::string, Entity> entities_;
   std::map<std::string, nlohmann::json> raw_;  // as read from model.json

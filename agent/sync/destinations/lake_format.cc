@@ -75,6 +75,15 @@ bool LooksLikeGuid(std::string_view s) {
 }
 
 void AppendDouble(std::string& out, double d) {
+  // What .NET, Spark and Java's parseDouble all read.
+  if (std::isnan(d)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(d)) {
+    out += d > 0 ? "Infinity" : "-Infinity";
+    return;
+  }
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
   (void)ec;
@@ -175,14 +184,25 @@ std::string RenderId(const Value& key) {
 }
 
 std::optional<double> DateTimeOf(const Value& v) {
+  // 0001-01-01T00:00:00Z up to 9999-12-31T23:59:59Z: what every reader (and
+  // the civil-date math) handles; anything else is not a usable datetime.
+  auto in_range = [](double t) -> std::optional<double> {
+    if (std::isfinite(t) && t >= -62135596800.0 && t < 253402300800.0) return t;
+    return std::nullopt;
+  };
   switch (v.kind) {
     case Value::Kind::kInt:
-      return static_cast<double>(v.i);
+      return in_range(static_cast<double>(v.i));
     case Value::Kind::kReal:
-      return v.d;
+      return in_range(v.d);
     case Value::Kind::kText: {
-      auto t = ParseDateTime(v.text);
-      if (t.ok()) return *t;
+      if (auto t = ParseDateTime(v.text); t.ok()) return in_range(*t);
+      // Unix seconds stored as text (a TEXT column holding a number).
+      double d = 0;
+      auto [end, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), d);
+      if (ec == std::errc() && end == v.text.data() + v.text.size() && !v.text.empty()) {
+        return in_range(d);
+      }
       return std::nullopt;
     }
     default:

@@ -59,8 +59,12 @@ SourceColumn ColumnOf(std::string name, std::string declared) {
     c.binary = has("BLOB");
   } else if (has("REAL") || has("FLOA") || has("DOUB")) {
     c.type = ValueType::kDouble;
+  } else if (has("NUM") || has("DEC") || has("MONEY")) {
+    c.type = ValueType::kDecimal;  // NUMERIC, DECIMAL(p,s), NUMBER, MONEY
   } else {
-    c.type = ValueType::kDecimal;  // NUMERIC, DECIMAL(p,s) and other numeric affinities
+    // SQLite gives e.g. STRING or JSON numeric affinity, but what they hold is
+    // text; a reader could not parse it as decimal.
+    c.type = ValueType::kString;
   }
   if (lower_name == "guid" || Upper(declared) == "UUID" || Upper(declared) == "GUID") {
     c.type = ValueType::kGuid;
@@ -134,16 +138,22 @@ std::string LogChange(const std::string& table, const std::string& key_expr, con
 
 std::string TriggersDdl(const std::string& table, const std::string& key) {
   const std::string t = QuoteIdent(table), k = QuoteIdent(key);
+  const std::string old_k = "OLD." + k, new_k = "NEW." + k;
+  // Keys compare byte for byte (a NOCASE key changing only its case is a new
+  // key). Rows with a NULL key (SQLite allows them in rowid tables) are not
+  // tracked rather than failing the application's write.
+  const std::string same = old_k + " IS " + new_k + " COLLATE BINARY";
+  const std::string moved = old_k + " IS NOT " + new_k + " COLLATE BINARY";
   std::string sql;
   sql += "CREATE TRIGGER IF NOT EXISTS " + TriggerName(table, "insert") + " AFTER INSERT ON " + t +
-         " BEGIN\n  " + LogChange(table, "NEW." + k, "c") + "END;\n";
+         " WHEN " + new_k + " IS NOT NULL BEGIN\n  " + LogChange(table, new_k, "c") + "END;\n";
   // A key that changes is a delete of the old key and a create of the new.
   sql += "CREATE TRIGGER IF NOT EXISTS " + TriggerName(table, "update") + " AFTER UPDATE ON " + t +
-         " BEGIN\n  " + LogChange(table, "OLD." + k, "d", "OLD." + k + " IS NOT NEW." + k) + "  " +
-         LogChange(table, "NEW." + k, "u", "OLD." + k + " IS NEW." + k) + "  " +
-         LogChange(table, "NEW." + k, "c", "OLD." + k + " IS NOT NEW." + k) + "END;\n";
+         " BEGIN\n  " + LogChange(table, old_k, "d", old_k + " IS NOT NULL AND " + moved) + "  " +
+         LogChange(table, new_k, "u", new_k + " IS NOT NULL AND " + same) + "  " +
+         LogChange(table, new_k, "c", new_k + " IS NOT NULL AND " + moved) + "END;\n";
   sql += "CREATE TRIGGER IF NOT EXISTS " + TriggerName(table, "delete") + " AFTER DELETE ON " + t +
-         " BEGIN\n  " + LogChange(table, "OLD." + k, "d") + "END;\n";
+         " WHEN " + old_k + " IS NOT NULL BEGIN\n  " + LogChange(table, old_k, "d") + "END;\n";
   return sql;
 }
 
@@ -305,6 +315,13 @@ Result<Cursor> SqliteSource::Head() {
   return st->Int(0);
 }
 
+Result<int64_t> SqliteSource::SchemaVersion() {
+  auto st = db_->Prepare("PRAGMA schema_version");
+  if (!st) return st.status();
+  if (!st->Step()) return st->status().ok() ? Status::Error("no schema_version") : st->status();
+  return st->Int(0);
+}
+
 Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback& row) {
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
     auto head = Head();
@@ -312,7 +329,8 @@ Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback
     auto st = db_->Prepare("SELECT coalesce(l.seq, 0), coalesce(l.at, 0)" + SelectList(table, "t") +
                            " FROM " + QuoteIdent(table.name) +
                            " AS t LEFT JOIN _linkwatch_changes AS l ON l.tbl = ?1 AND l.id = t." +
-                           QuoteIdent(table.columns[table.key].name));
+                           QuoteIdent(table.columns[table.key].name) + " WHERE t." +
+                           QuoteIdent(table.columns[table.key].name) + " IS NOT NULL");
     if (!st) return st.status();
     st->Bind(1, table.name);
     std::vector<Value> values(table.columns.size());

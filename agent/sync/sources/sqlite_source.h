@@ -45,6 +45,7 @@ class SqliteSource final : public Source {
   Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
                              const RowCallback& row) override;
   Result<Cursor> Head() override;
+  Result<int64_t> SchemaVersion() override;
 
  private:
   explicit SqliteSource(std::unique_ptr<state::Db> db);
