@@ -114,7 +114,7 @@ class SyncCrashTest(harness.TempDirTest):
         return True
 
     def test_sigkill_at_random_moments_loses_and_duplicates_nothing(self):
-        cfg = self.config(rows=200000)
+        cfg = self.config(rows=300000)
         writer = Writer(self.src, seed=7)
         writer.start()
         self.defer(writer.stop.set)
@@ -124,7 +124,7 @@ class SyncCrashTest(harness.TempDirTest):
         for i in range(22):
             agent = harness.Agent(cfg).start()
             # Short lives first, so that kills land inside the initial sync.
-            time.sleep(rng.uniform(0.05, 0.6) if i < 6 else rng.uniform(0.1, 1.5))
+            time.sleep(rng.uniform(0.05, 0.45) if i < 6 else rng.uniform(0.1, 1.5))
             agent.kill()
             kills += 1
             log = agent.output()
