@@ -93,6 +93,14 @@ RuleEngine::~RuleEngine() = default;
 
 void RuleEngine::BuildRuleStates(std::map<std::string, std::map<std::string, AlertMap>> old) {
   rules_.clear();
+  // Asked every watcher tick, so decided once per rule set.
+  depends_on_time_ = false;
+  for (const auto& group : groups_) {
+    for (const auto& rule : group.rules) {
+      depends_on_time_ |= rule.expr.uses_time() || rule.for_duration.count() > 0 ||
+                          rule.keep_firing_for.count() > 0;
+    }
+  }
   for (size_t g = 0; g < groups_.size(); ++g) {
     std::map<std::string, int> seen;
     for (size_t r = 0; r < groups_[g].rules.size(); ++r) {
@@ -195,17 +203,7 @@ bool RuleEngine::Evaluate(const std::string& source, const state::Snapshot& snap
   return changed;
 }
 
-bool RuleEngine::DependsOnTime() const {
-  for (const auto& group : groups_) {
-    for (const auto& rule : group.rules) {
-      if (rule.expr.uses_time() || rule.for_duration.count() > 0 ||
-          rule.keep_firing_for.count() > 0) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
+bool RuleEngine::DependsOnTime() const { return depends_on_time_; }
 
 bool RuleEngine::EvaluateRule(RuleState& rs, const std::string& source, rules::SnapshotIndex& index,
                               double now) {

@@ -121,6 +121,7 @@ class RuleEngine {
   std::map<std::string, StoredAlert> dirty_;
   std::set<std::string> deleted_;
   double last_now_ = 0;
+  bool depends_on_time_ = false;  // see DependsOnTime()
   rules::BatchScratch scratch_;
 };
 

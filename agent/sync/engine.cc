@@ -347,10 +347,11 @@ SyncEngine::SyncEngine(EngineOptions options, const Clock& clock, Metrics* metri
 SyncEngine::~SyncEngine() { Stop(); }
 
 Status SyncEngine::Start() {
-  {
-    auto store = state::StateStore::Open(options_.state_db);  // creates and migrates
-    if (!store) return store.status();
-  }
+  // The supervisor's connection (the store is created and migrated here);
+  // each worker opens its own.
+  auto store = state::StateStore::Open(options_.state_db);
+  if (!store) return store.status();
+  store_ = std::move(store).value();
   if (auto s = SuperviseOnce(); !s.ok()) return s;
   supervisor_ = std::thread([this] { Supervise(); });
   return Status::Ok();
@@ -397,17 +398,16 @@ void SyncEngine::Supervise() {
 }
 
 Status SyncEngine::SuperviseOnce() {
-  auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
-  if (!db) return db.status();
+  state::Db& db = store_->db();
   const double now = ToEpochSeconds(clock_.Now());
   for (const auto& pc : options_.profiles) {
-    auto linked = ReadProfile(**db, pc.name);
+    auto linked = ReadProfile(db, pc.name);
     if (!linked) return linked.status();
     if (!*linked) {
       // Never linked: the first run links it with the config's tables.
-      state::Transaction tx(**db);
+      state::Transaction tx(db);
       if (!tx.status().ok()) return tx.status();
-      auto created = LinkProfile(**db, pc, now);
+      auto created = LinkProfile(db, pc, now);
       if (!created) return created.status();
       if (auto s = tx.Commit(); !s.ok()) return s;
       spdlog::info("sync: linked profile {} ({} tables)", pc.name, pc.tables.size());

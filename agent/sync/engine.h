@@ -37,6 +37,10 @@ namespace linkwatch {
 class Metrics;
 }
 
+namespace linkwatch::state {
+class StateStore;
+}
+
 namespace linkwatch::sync {
 
 struct EngineOptions {
@@ -78,6 +82,7 @@ class SyncEngine {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread supervisor_;
+  std::unique_ptr<state::StateStore> store_;                         // used by the supervisor only
   std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name
   std::mutex pause_mu_;
   std::map<std::pair<std::string, std::string>, double> paused_;
