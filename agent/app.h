@@ -36,6 +36,10 @@ int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<st
 // `lake verify --path DIR [--json] [--source FILE]`: 0 consistent, 1 any
 // inconsistency, 2 bad usage (DIR not a folder, FILE not a SQLite source).
 int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path);
+// `lake relocate --path DIR`: 0 done (or nothing to change), 1 refused
+// (model.json missing or corrupt, a location that cannot be mapped, the lake
+// in use by a running agent); nothing is changed when it refuses.
+int LakeRelocateCommand(const std::string& path);
 
 // Lifecycle commands (link_commands.cc); they write the state store, and a
 // running agent picks the change up within a second.

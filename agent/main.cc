@@ -64,6 +64,11 @@ int main(int argc, char** argv) {
   lake_verify->add_flag("--json", json, "JSON output");
   lake_verify->add_option("--source", lake_source,
                           "change-tracked SQLite source to compare each table with");
+  std::string relocate_path;
+  auto* lake_relocate = lake->add_subcommand(
+      "relocate", "rewrite the partition locations of a moved lake folder's model.json");
+  lake_relocate->add_option("--path", relocate_path, "the lake folder at its new place")
+      ->required();
 
   // Lifecycle (contract.md section 2, "Who decides what is linked").
   auto* link = app.add_subcommand("link", "link a profile of the config: create its state rows");
@@ -116,6 +121,7 @@ int main(int argc, char** argv) {
   if (*status) return PrintStatus(config_path, profile, json);
   if (*enable_ct) return EnableChangeTrackingCommand(source_db, source_tables);
   if (*lake_verify) return LakeVerifyCommand(lake_path, json, lake_source);
+  if (*lake_relocate) return LakeRelocateCommand(relocate_path);
   if (*link) return LinkCommand(config_path, profile);
   if (*unlink) return UnlinkCommand(config_path, profile, delete_data, confirm);
   if (*relink) return RelinkCommand(config_path, profile, clear);

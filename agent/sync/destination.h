@@ -58,6 +58,15 @@ class TableWriter {
   // A read-only copy of the committed table as of `now`, keeping the newest
   // `keep` copies. Not during a batch.
   virtual Result<SnapshotResult> Snapshot(double now, int keep) = 0;
+  // True when records already written lack the DEFAULT of a column added to
+  // the source since, and only re-emitting every row can carry it (append
+  // only; in place the writer rewrites its partitions itself when opened).
+  // The engine then has the source log a change of every row
+  // (Source::LogChangeOfEveryRow), calls EveryRowLogged, and commits the
+  // next marker with its cursor: the marker remembers it, so a crash before
+  // that commit logs them again (harmless: the log keeps one entry per key).
+  virtual bool NeedsEveryRowAgain() const { return false; }
+  virtual void EveryRowLogged() {}
 };
 
 class Destination {

@@ -83,6 +83,10 @@ class SyncEngine::Worker {
   // One incremental round; returns how many changes it applied.
   Result<size_t> Round();
   Status CommitState(const RoundResult& round);
+  // A column added with a DEFAULT that append-only records must carry: the
+  // source logs a change of every row (the rounds that follow write them),
+  // and the writer's marker, committed with the unchanged cursor, says so.
+  Status LogEveryRowAgain();
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
@@ -200,6 +204,12 @@ void SyncEngine::Worker::Run() {
       backoff = Millis(1000);
       continue;
     }
+    if (writer_->NeedsEveryRowAgain()) {
+      if (auto s = LogEveryRowAgain(); !s.ok()) {
+        if (!fail(s, false)) return;
+        continue;
+      }
+    }
     if (engine_.PausedUntil(table_.profile_name, table_.entity) > Now()) {
       if (!Wait(Millis(100))) return;
       continue;
@@ -303,6 +313,21 @@ Result<size_t> SyncEngine::Worker::Round() {
     for (double at : lags_) h.Observe(std::max(0.0, committed_at - at));
   }
   return n;
+}
+
+Status SyncEngine::Worker::LogEveryRowAgain() {
+  spdlog::info("sync {}/{}: a column was added with a DEFAULT; every row is written again, so "
+               "that the append-only records carry it",
+               table_.profile_name, table_.entity);
+  if (auto s = source_->LogChangeOfEveryRow(schema_); !s.ok()) return s;
+  writer_->EveryRowLogged();
+  if (auto s = writer_->Begin(false, Now()); !s.ok()) return s;
+  auto result = writer_->Commit();  // nothing written: only the new marker
+  if (!result) return result.status();
+  RoundResult round;
+  round.committed = {committed_->cursor, result->marker};
+  round.lake_records = result->records;
+  return CommitState(round);
 }
 
 Status SyncEngine::Worker::MaybeSnapshot() {

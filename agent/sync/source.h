@@ -24,22 +24,6 @@ namespace linkwatch::sync {
 enum class ValueType { kGuid, kString, kInt64, kDouble, kDecimal, kBoolean, kDateTime };
 const char* CdmDataType(ValueType t);  // "guid", "string", "int64", ...
 
-struct SourceColumn {
-  std::string name;
-  ValueType type = ValueType::kString;
-  std::string declared_type;  // as the source declares it, for messages
-  bool binary = false;        // values are bytes, written as base64 text
-};
-
-struct TableSchema {
-  std::string name;
-  std::vector<SourceColumn> columns;  // source order, key included
-  int key = -1;                       // index of the single-column primary key
-  int createdon = -1;                 // index of "createdon", or -1
-
-  int ColumnIndex(std::string_view column) const;
-};
-
 // One value as the source stores it.
 struct Value {
   enum class Kind : uint8_t { kNull, kInt, kReal, kText, kBlob };
@@ -49,6 +33,39 @@ struct Value {
   std::string_view text;  // kText and kBlob (raw bytes)
 
   bool is_null() const { return kind == Kind::kNull; }
+};
+
+// A Value that owns its bytes (a column's DEFAULT, kept with the schema).
+struct StoredValue {
+  Value::Kind kind = Value::Kind::kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string bytes;
+
+  Value view() const { return Value{kind, i, d, bytes}; }
+};
+
+struct SourceColumn {
+  std::string name;
+  ValueType type = ValueType::kString;
+  std::string declared_type;  // as the source declares it, for messages
+  bool binary = false;        // values are bytes, written as base64 text
+  int precision = 38;  // decimal: as declared (DECIMAL(p,s)), else 38 and 10
+  int scale = 10;
+};
+
+struct TableSchema {
+  std::string name;
+  std::vector<SourceColumn> columns;  // source order, key included
+  int key = -1;                       // index of the single-column primary key
+  int createdon = -1;                 // index of "createdon", or -1
+  // Per column, its constant DEFAULT as the source evaluates it (kNull when
+  // it has none or DEFAULT NULL); empty when no column has one. What rows
+  // that predate a column added later hold in it (lake-format.md "Rows from
+  // a SQLite source").
+  std::vector<StoredValue> defaults;
+
+  int ColumnIndex(std::string_view column) const;
 };
 
 // A row (or, for a delete, only its key) with the change-log sequence of its
@@ -87,6 +104,12 @@ class Source {
   // Changes whenever the source's schema does (a column added, ...); the
   // engine describes its tables again when it moves.
   virtual Result<int64_t> SchemaVersion() = 0;
+  // Logs a change of every row of the table now, each with a sequence number
+  // of its own, in one transaction: after a column was added with a DEFAULT,
+  // a destination that only appends re-emits every row with it, through the
+  // ordinary (resumable, crash-safe) incremental batches, and the rows'
+  // versionnumbers stay the change log's sequence numbers.
+  virtual Status LogChangeOfEveryRow(const TableSchema& table) = 0;
 };
 
 }  // namespace linkwatch::sync

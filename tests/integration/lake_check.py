@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sqlite3
+import urllib.parse
 
 
 def read_model(lake):
@@ -25,6 +26,18 @@ def entity(lake, name):
     return None
 
 
+def location_path(lake, location):
+    """The file a partition location names: an absolute file: URI (what
+    linkwatch writes, lake-format.md) or, in older lakes, a path relative to
+    the lake folder."""
+    if location.startswith("file://"):
+        parsed = urllib.parse.urlsplit(location)
+        assert parsed.netloc in ("", "localhost"), location
+        return urllib.parse.unquote(parsed.path)
+    assert "://" not in location, location
+    return os.path.join(lake, location)
+
+
 def read_table(lake, name):
     """(rows, append_only): rows as dicts keyed by attribute name."""
     e = entity(lake, name)
@@ -35,7 +48,7 @@ def read_table(lake, name):
                       for a in e.get("annotations", []))
     rows = []
     for p in e["partitions"]:
-        with open(os.path.join(lake, p["location"]), newline="", encoding="utf-8") as f:
+        with open(location_path(lake, p["location"]), newline="", encoding="utf-8") as f:
             text = f.read()
         assert text == "" or text.endswith("\n"), "%s ends mid-record" % p["location"]
         for rec in csv.reader(io.StringIO(text)):

@@ -187,8 +187,10 @@ class SyncTest(harness.TempDirTest):
         self.assertIsNotNone(part)
         newest = max(stamps())
         for p in part["partitions"]:
-            self.assertTrue(p["location"].startswith("account/Snapshot/"), p)
-            self.assertTrue(os.path.exists(os.path.join(lake, p["location"])), p)
+            self.assertTrue(p["location"].startswith("file://"), p)
+            path = lake_check.location_path(lake, p["location"])
+            self.assertTrue(path.startswith(os.path.abspath(lake) + "/account/Snapshot/"), p)
+            self.assertTrue(os.path.exists(path), p)
         self.assertTrue(any(p["location"].endswith(newest) for p in part["partitions"]))
         rows = self.state.query(
             "SELECT tablestate, lastsyncstate, recordcount, maxrecordversion, "

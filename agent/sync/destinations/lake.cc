@@ -17,6 +17,7 @@
 #include "agent/core/time_format.h"
 #include "agent/sync/destinations/id_index.h"
 #include "agent/sync/destinations/lake_format.h"
+#include "agent/sync/destinations/lake_location.h"
 
 namespace linkwatch::sync {
 namespace fs = std::filesystem;
@@ -117,6 +118,29 @@ void FieldAt(std::string_view rec, int k, std::string_view& raw, std::string_vie
   }
 }
 
+// How many fields a record has (its trailing newline excluded).
+size_t FieldCount(std::string_view rec) {
+  if (std::memchr(rec.data(), '"', rec.size()) == nullptr) {
+    return 1 + static_cast<size_t>(std::count(rec.begin(), rec.end(), ','));
+  }
+  size_t n = 1;
+  bool quoted = false;
+  for (const char c : rec) {
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// A record without its line end.
+std::string_view WithoutLineEnd(std::string_view rec) {
+  while (!rec.empty() && (rec.back() == '\n' || rec.back() == '\r')) rec.remove_suffix(1);
+  return rec;
+}
+
 // Heterogeneous lookup: find a std::string key by string_view.
 struct StringHash {
   using is_transparent = void;
@@ -140,13 +164,20 @@ json AnnotationsOf(const LakeDestination::Entity& e) {
   return a;
 }
 
-json EntityJson(const LakeDestination::Entity& e) {
+// A partition's location in model.json: the absolute `file:` URI of a
+// location relative to the lake folder `root`; an absolute URI as it is.
+std::string AbsoluteLocation(const std::string& root, const std::string& location) {
+  if (location.find("://") != std::string::npos) return location;
+  return lake::FileUri(root + "/" + location);
+}
+
+json EntityJson(const LakeDestination::Entity& e, const std::string& root) {
   json partitions = json::array();
   for (size_t i = 0; i < e.partitions.size(); ++i) {
     const std::string& p = e.partitions[i];
-    partitions.push_back(
-        {{"name", p},
-         {"location", i < e.locations.size() ? e.locations[i] : e.name + "/" + p + ".csv"}});
+    const std::string relative =
+        i < e.locations.size() && !e.locations[i].empty() ? e.locations[i] : e.name + "/" + p + ".csv";
+    partitions.push_back({{"name", p}, {"location", AbsoluteLocation(root, relative)}});
   }
   return {{"$type", "LocalEntity"},     {"name", e.name},
           {"description", e.name},      {"annotations", AnnotationsOf(e)},
@@ -155,7 +186,9 @@ json EntityJson(const LakeDestination::Entity& e) {
 
 // Reads a managed entity back; nullopt for anything that does not look like
 // one of ours (kept as foreign).
-std::optional<LakeDestination::Entity> ParseEntity(const json& j) {
+// Locations are read back relative to the lake folder `root` when they lie
+// in it, whether written as absolute URIs (now) or relative paths (before).
+std::optional<LakeDestination::Entity> ParseEntity(const json& j, const std::string& root) {
   if (!j.is_object() || j.value("$type", "") != "LocalEntity" || !j.contains("name") ||
       !j["name"].is_string() || !j.contains("attributes") || !j["attributes"].is_array()) {
     return std::nullopt;
@@ -186,7 +219,13 @@ std::optional<LakeDestination::Entity> ParseEntity(const json& j) {
     for (const auto& p : j["partitions"]) {
       if (p.is_object() && p.contains("name") && p["name"].is_string()) {
         e.partitions.push_back(p["name"].get<std::string>());
-        e.locations.push_back(p.value("location", e.name + "/" + e.partitions.back() + ".csv"));
+        std::string location = p.contains("location") && p["location"].is_string()
+                                   ? p["location"].get<std::string>()
+                                   : e.name + "/" + e.partitions.back() + ".csv";
+        if (auto path = lake::PathOfFileUri(location); path && path->starts_with(root + "/")) {
+          location = path->substr(root.size() + 1);
+        }
+        e.locations.push_back(std::move(location));
       }
     }
   }
@@ -219,6 +258,19 @@ Status WriteEntityMetadata(const std::string& lake, const std::string& table,
   for (const auto& a : attributes) {
     const std::string type = a.value("dataType", "string");
     const AttributeKind k = KindOf(type);
+    // A decimal's Precision agrees with its is.dataFormat.numeric.shaped trait.
+    json precision = nullptr;
+    if (type == "decimal" && a.contains("cdm:traits") && a["cdm:traits"].is_array()) {
+      for (const auto& t : a["cdm:traits"]) {
+        if (!t.is_object() || t.value("traitReference", "") != "is.dataFormat.numeric.shaped" ||
+            !t.contains("arguments") || !t["arguments"].is_array()) {
+          continue;
+        }
+        for (const auto& arg : t["arguments"]) {
+          if (arg.is_object() && arg.value("name", "") == "precision") precision = arg["value"];
+        }
+      }
+    }
     meta["AttributeMetadata"].push_back({{"EntityName", table},
                                          {"AttributeName", a.value("name", "")},
                                          {"AttributeType", k.type},
@@ -226,7 +278,7 @@ Status WriteEntityMetadata(const std::string& lake, const std::string& table,
                                          {"Version", 1},
                                          {"Timestamp", ""},
                                          {"MetadataId", table + "-" + std::to_string(n++)},
-                                         {"Precision", nullptr},
+                                         {"Precision", precision},
                                          {"MaxLength", a.value("maxLength", -1)}});
   }
   const std::string dir = lake + "/" + kMetadataFolder;
@@ -234,6 +286,43 @@ Status WriteEntityMetadata(const std::string& lake, const std::string& table,
   fs::create_directories(dir, ec);
   if (ec) return Status::Error("cannot create " + dir + ": " + ec.message());
   return WriteFileAtomic(dir + "/" + table + "-EntityMetadata.json", meta.dump(2));
+}
+
+// lake-format.md "model.json": every decimal attribute carries
+// is.dataFormat.numeric.shaped with its precision and scale. Replaces that
+// trait (keeping any other) so that an older lake's attribute is upgraded.
+void ShapeDecimal(json& attribute, int precision, int scale) {
+  constexpr const char* kShaped = "is.dataFormat.numeric.shaped";
+  json traits = json::array();
+  if (attribute.contains("cdm:traits") && attribute["cdm:traits"].is_array()) {
+    for (const auto& t : attribute["cdm:traits"]) {
+      if (!t.is_object() || t.value("traitReference", "") != kShaped) traits.push_back(t);
+    }
+  }
+  json arguments = json::array();
+  arguments.push_back(json{{"name", "precision"}, {"value", precision}});
+  arguments.push_back(json{{"name", "scale"}, {"value", scale}});
+  traits.push_back(json{{"traitReference", kShaped}, {"arguments", std::move(arguments)}});
+  attribute["cdm:traits"] = std::move(traits);
+}
+
+// The precision and scale an attribute's trait declares, if it has one.
+std::optional<std::pair<int, int>> ShapeOf(const json& attribute) {
+  if (!attribute.contains("cdm:traits") || !attribute["cdm:traits"].is_array()) return std::nullopt;
+  for (const auto& t : attribute["cdm:traits"]) {
+    if (!t.is_object() || t.value("traitReference", "") != "is.dataFormat.numeric.shaped" ||
+        !t.contains("arguments") || !t["arguments"].is_array()) {
+      continue;
+    }
+    int precision = -1, scale = -1;
+    for (const auto& a : t["arguments"]) {
+      if (!a.is_object() || !a.contains("value") || !a["value"].is_number_integer()) continue;
+      if (a.value("name", "") == "precision") precision = a["value"].get<int>();
+      if (a.value("name", "") == "scale") scale = a["value"].get<int>();
+    }
+    if (precision > 0 && scale >= 0) return std::make_pair(precision, scale);
+  }
+  return std::nullopt;
 }
 
 // Slots of a row, in attribute order.
@@ -301,6 +390,10 @@ class LakeTableWriter final : public TableWriter {
   Status Put(const RowView& row) override;
   Result<BatchResult> Commit() override;
   Result<SnapshotResult> Snapshot(double now, int keep) override;
+  bool NeedsEveryRowAgain() const override {
+    return options_.append_only && last_default_attr_ >= static_cast<int>(filled_width_);
+  }
+  void EveryRowLogged() override { filled_width_ = attributes_.size(); }
   void Abort() override {
     pending_.clear();
     pending_by_id_.clear();
@@ -346,6 +439,15 @@ class LakeTableWriter final : public TableWriter {
   void RenderLine(std::string& out, const std::string& id, const RowView& row) const;
   Status LoadIndex();
   Status CutBack(const std::string& marker);
+  // Rewrites partition `pi` to a temporary and renames it into place: its
+  // records minus those this batch replaces (with `gains_only`, only those
+  // whose new copy lands in it: a record moving out stays until the
+  // partition it moves to has been replaced), short records padded with the
+  // defaults of columns added later, then `adds`. A partition that becomes
+  // empty stays, as an empty file, listed in model.json: a reader that has
+  // just read model.json never meets a missing file.
+  Status RewritePartition(int pi, bool gains_only, const std::vector<size_t>& adds,
+                          bool& partitions_changed);
   Result<BatchResult> CommitInitial(double now);
   Result<BatchResult> CommitInPlace(double now);
   Result<BatchResult> CommitAppend(double now);
@@ -358,6 +460,17 @@ class LakeTableWriter final : public TableWriter {
   std::string dir_;
   std::vector<int> slots_;  // per attribute
   json attributes_;
+  // Columns added to the source later, with a DEFAULT: the highest such
+  // attribute (-1: none), and for a record of n fields what completes it
+  // (",<default or empty>" for each attribute from n on).
+  int last_default_attr_ = -1;
+  std::vector<std::string> pad_suffix_;
+  // In place: partitions holding records that lack such a default.
+  std::set<std::string> short_partitions_;
+  // Append only: attributes that every live record's latest row carries
+  // (in the marker, "$attributes"); a default attribute at or after it
+  // means every row must be written again (NeedsEveryRowAgain).
+  size_t filled_width_ = 0;
 
   // In place: Id -> partition index.
   IdIndex index_;
@@ -398,7 +511,8 @@ Status LakeTableWriter::Open(const std::string& marker) {
   // positions), then source columns it lacks; a new table gets the standard
   // order.
   auto existing = lake_.GetEntity(schema_.name);
-  if (existing && !existing->attributes.empty()) {
+  const bool existed = existing && !existing->attributes.empty();
+  if (existed) {
     attributes_ = existing->attributes;
     const char* fixed[] = {"Id", "SinkCreatedOn", "SinkModifiedOn"};
     for (int i = 0; i < 3; ++i) {
@@ -438,6 +552,7 @@ Status LakeTableWriter::Open(const std::string& marker) {
     return a < 3 || static_cast<int>(a) == sys_version || static_cast<int>(a) == sys_version + 1;
   };
   // Source columns model.json lacks are appended after IsDelete.
+  const size_t known_attributes = attributes_.size();
   for (size_t c = 0; c < schema_.columns.size(); ++c) {
     bool present = false;
     for (size_t a = 3; a < attributes_.size(); ++a) {
@@ -466,11 +581,60 @@ Status LakeTableWriter::Open(const std::string& marker) {
       slots_.push_back(c >= 0 ? c : kSlotDropped);
     }
   }
+  // Decimal attributes carry their precision and scale (older lakes'
+  // attributes are upgraded here); a dropped column keeps what it had.
+  for (size_t a = 3; a < attributes_.size(); ++a) {
+    if (attributes_[a].value("dataType", "") != "decimal") continue;
+    if (slots_[a] >= 0 && schema_.columns[slots_[a]].type == ValueType::kDecimal) {
+      const SourceColumn& c = schema_.columns[slots_[a]];
+      ShapeDecimal(attributes_[a], c.precision, c.scale);
+    } else if (!ShapeOf(attributes_[a])) {
+      ShapeDecimal(attributes_[a], SourceColumn().precision, SourceColumn().scale);
+    }
+  }
+  // Columns added after IsDelete with a DEFAULT: what a shorter record lacks.
+  std::vector<std::string> fields(attributes_.size());
+  last_default_attr_ = -1;
+  for (size_t a = sys_version + 2; a < attributes_.size(); ++a) {
+    const int c = slots_[a];
+    if (c < 0 || static_cast<size_t>(c) >= schema_.defaults.size() ||
+        schema_.defaults[c].kind == Value::Kind::kNull) {
+      continue;
+    }
+    lake::AppendValue(fields[a], schema_.columns[c], schema_.defaults[c].view(),
+                      c == schema_.createdon);
+    last_default_attr_ = static_cast<int>(a);
+  }
+  pad_suffix_.assign(attributes_.size() + 1, std::string());
+  for (size_t n = attributes_.size(); n-- > 0;) pad_suffix_[n] = "," + fields[n] + pad_suffix_[n + 1];
   if (options_.append_only) options_.partition = Partitioning::kYear;
+  // Append only: which attributes the committed rows carry. A marker from
+  // before "$attributes" existed: those model.json had; no marker yet: all
+  // (the initial sync writes whole rows).
+  filled_width_ = attributes_.size();
+  if (options_.append_only && !marker.empty()) {
+    const json m = json::parse(marker, nullptr, /*allow_exceptions=*/false);
+    filled_width_ = m.is_object() && m.contains("$attributes") && m["$attributes"].is_number_unsigned()
+                        ? m["$attributes"].get<size_t>()
+                        : (existed ? known_attributes : attributes_.size());
+  }
+  if (last_default_attr_ < static_cast<int>(filled_width_)) filled_width_ = attributes_.size();
   if (auto s = CutBack(marker); !s.ok()) return s;
   if (auto s = LoadIndex(); !s.ok()) return s;
   if (auto s = WriteEntityMetadata(lake_.path(), schema_.name, attributes_); !s.ok()) return s;
-  return UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0);
+  if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0); !s.ok()) return s;
+  // In place, records that predate a column added with a DEFAULT get it now
+  // (after model.json lists the column; each partition rewritten atomically; a crash leaves the rest short, and
+  // the next open finds them again).
+  if (!options_.append_only && !short_partitions_.empty()) {
+    bool changed = false;
+    const std::set<std::string> short_ones = short_partitions_;
+    for (const auto& p : short_ones) {
+      if (auto s = RewritePartition(PartitionIndex(p), false, {}, changed); !s.ok()) return s;
+    }
+    if (auto s = Fsync(dir_); !s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status LakeTableWriter::CutBack(const std::string& marker) {
@@ -501,6 +665,7 @@ Status LakeTableWriter::CutBack(const std::string& marker) {
 Status LakeTableWriter::LoadIndex() {
   index_.clear();
   extra_partitions_.clear();
+  short_partitions_.clear();
   partitions_.clear();
   lengths_.clear();
   records_ = 0;
@@ -528,6 +693,10 @@ Status LakeTableWriter::LoadIndex() {
       if (options_.append_only) {
         ++records_;
       } else {
+        if (last_default_attr_ >= 0 &&
+            FieldCount(WithoutLineEnd(record)) <= static_cast<size_t>(last_default_attr_)) {
+          short_partitions_.insert(p);
+        }
         FieldAt(record, 0, raw, value, scratch);
         // An Id in two partitions: a crash between the two renames of a row
         // whose createdon moved it. The replayed batch holds that Id, and its
@@ -681,6 +850,7 @@ std::string LakeTableWriter::Marker() const {
   if (!options_.append_only) return "";
   json m = json::object();
   for (const auto& [p, len] : lengths_) m[p] = len;
+  m["$attributes"] = filled_width_;  // partition names never start with '$'
   return m.dump();
 }
 
@@ -704,11 +874,12 @@ Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
   for (const auto& p : written) {
     if (auto s = Replace(TempPath(dir_, p), PartitionPath(dir_, p)); !s.ok()) return s;
   }
+  // Partitions of an earlier content that the new one leaves empty stay as
+  // empty files (model.json may list them still; see RewritePartition).
   for (const auto& p : PartitionsOnDisk(dir_)) {
-    if (!written.count(p)) {
-      std::error_code ec;
-      fs::remove(PartitionPath(dir_, p), ec);
-    }
+    if (written.count(p)) continue;
+    if (auto s = WriteFileAtomic(PartitionPath(dir_, p), ""); !s.ok()) return s;
+    written.insert(p);
   }
   if (auto s = Fsync(dir_); !s.ok()) return s;
   initial_files_.clear();
@@ -762,90 +933,66 @@ Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
 Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
   BatchResult result;
   if (pending_.empty()) return result;
-  // Which partitions each change leaves and enters.
+  // Which partitions each change leaves and enters, and the order of the
+  // renames (lake-format.md "Two modes"): every record's new copy becomes
+  // visible before its old copy disappears, so a partition that gains a
+  // record goes before the partitions that record leaves. `losers[g]`: the
+  // partitions that wait for g; `waiting[l]`: how many partitions l waits
+  // for. A batch touches a few partitions: plain maps do.
   std::map<int, std::vector<size_t>> adds;
   std::set<int> affected;
+  std::map<int, std::set<int>> losers;
+  std::map<int, int> waiting;
   for (size_t i = 0; i < pending_.size(); ++i) {
     Pending& p = pending_[i];
+    std::vector<int> copies;  // partitions holding a copy now
     if (const int old = index_.Find(p.id); old >= 0) {
       p.old_partition = old;
-      affected.insert(old);
+      copies.push_back(old);
     }
     if (auto extra = extra_partitions_.find(p.id); extra != extra_partitions_.end()) {
-      affected.insert(extra->second.begin(), extra->second.end());
+      copies.insert(copies.end(), extra->second.begin(), extra->second.end());
     }
-    if (!p.deleted) {
-      adds[p.new_partition].push_back(i);
-      affected.insert(p.new_partition);
+    affected.insert(copies.begin(), copies.end());
+    if (p.deleted) continue;
+    adds[p.new_partition].push_back(i);
+    affected.insert(p.new_partition);
+    for (int from : copies) {
+      if (from != p.new_partition && losers[p.new_partition].insert(from).second) {
+        ++waiting[from];
+      }
     }
   }
-  const std::string& sink_now = sink_now_;
   bool partitions_changed = false;
-  for (int pi : affected) {
-    const std::string& name = partition_names_[pi];
-    const std::string path = PartitionPath(dir_, name);
-    // The old file is mapped, scanned for the Ids of this batch, and the
-    // runs of records that stay are written straight from the mapping.
-    std::optional<MappedFile> mapped;
-    std::string_view old;
-    if (partitions_.count(name)) {
-      auto m = MappedFile::Open(path);
-      if (!m) return m.status();
-      mapped.emplace(std::move(m).value());
-      old = mapped->view();
+  std::set<int> remaining = affected, gains_visible;
+  while (!remaining.empty()) {
+    int next = -1;
+    bool gains_only = false;
+    for (int pi : remaining) {
+      if (waiting[pi] == 0) {
+        next = pi;
+        break;
+      }
     }
-    std::vector<std::string_view> pieces;
-    std::vector<std::string> added;  // new lines, kept alive until written
-    size_t run_start = 0;
-    std::string scratch;
-    std::string_view raw, id;
-    for (size_t pos = 0; pos < old.size();) {
-      const size_t end = RecordEnd(old, pos);
-      const std::string_view record = old.substr(pos, end - pos);
-      FieldAt(record, 0, raw, id, scratch);
-      auto it = pending_by_id_.find(id);
-      if (it != pending_by_id_.end()) {
-        if (pos > run_start) pieces.push_back(old.substr(run_start, pos - run_start));
-        run_start = end;
-        Pending& p = pending_[it->second];
-        // A row updated in place keeps the time it first reached the lake.
-        if (!p.deleted && p.new_partition == pi) {
-          FieldAt(record, 1, raw, id, scratch);
-          p.sink_created = std::string(raw);
+    if (next < 0) {
+      // Records move both ways (x: A -> B, y: B -> A): one partition of the
+      // cycle first gets its new records while keeping those that leave it.
+      for (int pi : remaining) {
+        if (!gains_visible.count(pi) && !losers[pi].empty()) {
+          next = pi;
+          break;
         }
       }
-      pos = end;
+      if (next < 0) return Status::Error("internal: no partition to replace next in " + dir_);
+      gains_only = true;
     }
-    if (old.size() > run_start) pieces.push_back(old.substr(run_start));
-    if (!old.empty() && old.back() != '\n') pieces.push_back("\n");
-    for (size_t i : adds[pi]) {
-      const Pending& p = pending_[i];
-      std::string line = p.head;
-      line += ',';
-      line += p.sink_created.empty() ? sink_now : p.sink_created;
-      line += p.tail;
-      added.push_back(std::move(line));
+    if (auto s = RewritePartition(next, gains_only, adds[next], partitions_changed); !s.ok()) {
+      return s;
     }
-    for (const auto& line : added) pieces.push_back(line);
-    size_t total = 0;
-    for (const auto& piece : pieces) total += piece.size();
-    if (total == 0) {
-      if (partitions_.erase(name)) {
-        std::error_code ec;
-        fs::remove(path, ec);
-        partitions_changed = true;
-      }
-      continue;
+    if (!gains_only) remaining.erase(next);
+    if (gains_visible.insert(next).second) {
+      for (int l : losers[next]) --waiting[l];
     }
-    const std::string tmp = TempPath(dir_, name);
-    {
-      auto f = File::Open(tmp, File::Mode::kCreateTruncate);
-      if (!f) return f.status();
-      if (auto s = f->WritePieces(pieces); !s.ok()) return s;
-      if (auto s = f->Sync(); !s.ok()) return s;
-    }
-    if (auto s = Replace(tmp, path); !s.ok()) return s;
-    partitions_changed |= partitions_.insert(name).second;
   }
   if (auto s = Fsync(dir_); !s.ok()) return s;
   for (const Pending& p : pending_) {
@@ -865,6 +1012,84 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
     }
   }
   return result;
+}
+
+Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vector<size_t>& adds,
+                                         bool& partitions_changed) {
+  const std::string& name = partition_names_[pi];
+  const std::string path = PartitionPath(dir_, name);
+  const bool pad = short_partitions_.count(name) > 0;
+  // The old file is mapped, scanned for the Ids of this batch, and the runs
+  // of records that stay are written straight from the mapping.
+  std::optional<MappedFile> mapped;
+  std::string_view old;
+  if (partitions_.count(name)) {
+    auto m = MappedFile::Open(path);
+    if (!m) return m.status();
+    mapped.emplace(std::move(m).value());
+    old = mapped->view();
+  }
+  std::vector<std::string_view> pieces;
+  std::vector<std::string> added;  // new lines, kept alive until written
+  size_t run_start = 0;
+  std::string scratch;
+  std::string_view raw, id;
+  for (size_t pos = 0; pos < old.size();) {
+    const size_t end = RecordEnd(old, pos);
+    const std::string_view record = old.substr(pos, end - pos);
+    FieldAt(record, 0, raw, id, scratch);
+    auto it = pending_by_id_.find(id);
+    bool drop = false;
+    if (it != pending_by_id_.end()) {
+      Pending& p = pending_[it->second];
+      const bool lands_here = !p.deleted && p.new_partition == pi;
+      drop = lands_here || !gains_only;
+      // A row updated in place keeps the time it first reached the lake.
+      if (lands_here) {
+        FieldAt(record, 1, raw, id, scratch);
+        p.sink_created = std::string(raw);
+      }
+    }
+    if (drop) {
+      if (pos > run_start) pieces.push_back(old.substr(run_start, pos - run_start));
+      run_start = end;
+    } else if (pad) {
+      const std::string_view line = WithoutLineEnd(record);
+      const size_t n = FieldCount(line);
+      if (n <= static_cast<size_t>(last_default_attr_)) {
+        if (pos > run_start) pieces.push_back(old.substr(run_start, pos - run_start));
+        pieces.push_back(line);
+        pieces.push_back(pad_suffix_[n]);
+        pieces.push_back("\n");
+        run_start = end;
+      }
+    }
+    pos = end;
+  }
+  if (old.size() > run_start) pieces.push_back(old.substr(run_start));
+  if (!old.empty() && old.back() != '\n' && run_start < old.size()) pieces.push_back("\n");
+  for (size_t i : adds) {
+    const Pending& p = pending_[i];
+    std::string line = p.head;
+    line += ',';
+    line += p.sink_created.empty() ? sink_now_ : p.sink_created;
+    line += p.tail;
+    added.push_back(std::move(line));
+  }
+  for (const auto& line : added) pieces.push_back(line);
+  if (pieces.empty() && !partitions_.count(name)) return Status::Ok();
+  const std::string tmp = TempPath(dir_, name);
+  {
+    auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+    if (!f) return f.status();
+    if (auto s = f->WritePieces(pieces); !s.ok()) return s;
+    if (auto s = f->Sync(); !s.ok()) return s;
+  }
+  if (auto s = Replace(tmp, path); !s.ok()) return s;
+  if (lake_.on_partition_replaced) lake_.on_partition_replaced(schema_.name, name, gains_only);
+  if (!gains_only) short_partitions_.erase(name);
+  partitions_changed |= partitions_.insert(name).second;
+  return Status::Ok();
 }
 
 Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
@@ -971,7 +1196,7 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
                            "array); linkwatch will not overwrite it: fix or remove it");
     }
     for (const auto& e : j["entities"]) {
-      if (auto entity = ParseEntity(e)) {
+      if (auto entity = ParseEntity(e, lake->root_)) {
         lake->raw_[entity->name] = e;
         lake->entities_[entity->name] = std::move(*entity);
       } else {
@@ -990,6 +1215,9 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
   }
   return lake;
 }
+
+LakeDestination::LakeDestination(std::string path)
+    : path_(std::move(path)), root_(lake::AbsoluteFolder(path_)) {}
 
 LakeDestination::~LakeDestination() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
@@ -1026,7 +1254,21 @@ Status LakeDestination::WriteModel() {
   // Entities this process writes are rendered; any other is kept exactly as
   // it was read (another writer's, or a table not opened yet).
   for (const auto& [name, e] : entities_) {
-    entities.push_back(managed_.count(name) ? EntityJson(e) : raw_[name]);
+    if (managed_.count(name)) {
+      entities.push_back(EntityJson(e, root_));
+      continue;
+    }
+    // Kept as read, except that an older lake's relative locations become
+    // absolute URIs.
+    json raw = raw_[name];
+    if (raw.contains("partitions") && raw["partitions"].is_array()) {
+      for (auto& p : raw["partitions"]) {
+        if (p.is_object() && p.contains("location") && p["location"].is_string()) {
+          p["location"] = AbsoluteLocation(root_, p["location"].get<std::string>());
+        }
+      }
+    }
+    entities.push_back(std::move(raw));
   }
   for (const auto& f : foreign_) entities.push_back(f);
   const json model = {{"name", "cdm"},

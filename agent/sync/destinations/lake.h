@@ -17,6 +17,7 @@
 // writer is used by one thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,13 +42,22 @@ class LakeDestination final : public Destination {
                                                  const std::string& marker) override;
 
   const std::string& path() const { return path_; }
+  // The lake folder's absolute, normal path: partition locations in
+  // model.json are `file:` URIs under it (lake_location.h).
+  const std::string& root() const { return root_; }
+
+  // Test seam: called after an in-place batch renames a partition file into
+  // place (table, partition, and whether it was a first step that only added
+  // the records moving in). Set before tables are opened; not synchronised.
+  std::function<void(const std::string&, const std::string&, bool)> on_partition_replaced;
 
   // The entity of one table in model.json.
   struct Entity {
     std::string name;
     nlohmann::json attributes = nlohmann::json::array();  // [{name, dataType, maxLength}]
     std::vector<std::string> partitions;                  // "2024", "2024-05"
-    // Where each partition is, relative to the lake; empty: "<name>/<partition>.csv".
+    // Where each partition is, relative to the lake (model.json has it as an
+    // absolute file: URI); empty: "<name>/<partition>.csv".
     std::vector<std::string> locations;
     bool append_only = false;
     Partitioning partitioning = Partitioning::kYear;
@@ -60,10 +70,11 @@ class LakeDestination final : public Destination {
   std::optional<Entity> GetEntity(const std::string& name);
 
  private:
-  explicit LakeDestination(std::string path) : path_(std::move(path)) {}
+  explicit LakeDestination(std::string path);
   Status WriteModel();  // mu_ held
 
   std::string path_;
+  std::string root_;
   int lock_fd_ = -1;  // flock on <lake>/.linkwatch.lock while open
   std::mutex mu_;
   std::map<std::string, Entity> entities_;

@@ -77,16 +77,18 @@ SourceColumn ColumnOf(std::string name, std::string declared) {
 struct TableInfo {
   std::vector<SourceColumn> columns;
   std::vector<int> key;  // indexes of primary-key columns
+  std::vector<std::string> defaults;  // per column, its DEFAULT expression; "" for none
 };
 
 Result<TableInfo> ReadTableInfo(Db& db, const std::string& table) {
-  auto st = db.Prepare("SELECT name, type, pk FROM pragma_table_info(?1)");
+  auto st = db.Prepare("SELECT name, type, pk, coalesce(dflt_value, '') FROM pragma_table_info(?1)");
   if (!st) return st.status();
   st->Bind(1, table);
   TableInfo info;
   while (st->Step()) {
     if (st->Int(2) > 0) info.key.push_back(static_cast<int>(info.columns.size()));
     info.columns.push_back(ColumnOf(st->Text(0), st->Text(1)));
+    info.defaults.push_back(st->Text(3));
   }
   if (!st->status().ok()) return st->status();
   if (info.columns.empty()) {
@@ -171,6 +173,36 @@ Result<bool> IsTracked(Db& db, const std::string& table) {
   st->Bind(1, table);
   if (!st->Step()) return st->status().ok() ? Result<bool>(false) : Result<bool>(st->status());
   return st->Int(0) != 0;
+}
+
+Value ValueAt(const Statement& st, int col);
+
+// The values of the columns' DEFAULTs, evaluated once (`SELECT <default>`).
+// Only literals matter: ALTER TABLE ADD COLUMN allows no other default, and
+// only a column added later leaves existing rows without a value of their
+// own. CURRENT_TIME & co and parenthesised expressions (allowed in CREATE
+// TABLE, where every row stores its value) are left out.
+Result<std::vector<StoredValue>> EvaluateDefaults(Db& db, const TableInfo& info) {
+  std::vector<StoredValue> out;
+  for (size_t c = 0; c < info.defaults.size(); ++c) {
+    const std::string& expr = info.defaults[c];
+    const std::string upper = Upper(expr);
+    if (expr.empty() || expr.starts_with('(') || upper.starts_with("CURRENT_")) continue;
+    auto st = db.Prepare("SELECT " + expr);
+    if (!st) {
+      return st.status().WithContext("evaluating DEFAULT " + expr + " of column " +
+                                     info.columns[c].name);
+    }
+    if (!st->Step()) {
+      return st->status().ok() ? Status::Error("DEFAULT " + expr + " gave no value")
+                               : st->status();
+    }
+    const Value v = ValueAt(*st, 0);
+    if (v.is_null()) continue;
+    out.resize(info.columns.size());
+    out[c] = StoredValue{v.kind, v.i, v.d, std::string(v.text)};
+  }
+  return out;
 }
 
 Value ValueAt(const Statement& st, int col) {
@@ -298,7 +330,29 @@ Result<TableSchema> SqliteSource::Describe(const std::string& table) {
   schema.columns = std::move(info->columns);
   schema.key = info->key[0];
   schema.createdon = schema.ColumnIndex("createdon");
+  auto defaults = EvaluateDefaults(*db_, *info);
+  if (!defaults) return defaults.status().WithContext("table " + table + " in " + db_->path());
+  schema.defaults = std::move(defaults).value();
   return schema;
+}
+
+Status SqliteSource::LogChangeOfEveryRow(const TableSchema& table) {
+  const std::string key = QuoteIdent(table.columns[table.key].name);
+  const std::string t = QuoteIdent(table.name);
+  // One write transaction: the rows numbered are the rows counted.
+  state::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status();
+  const std::string sql =
+      "INSERT OR REPLACE INTO _linkwatch_changes(tbl, id, seq, op, at) SELECT " +
+      QuoteLiteral(table.name) + ", k, (SELECT seq FROM _linkwatch_clock) + row_number() OVER (), " +
+      "'u', " + kNowSql + " FROM (SELECT " + key + " AS k FROM " + t + " WHERE " + key +
+      " IS NOT NULL);\n"
+      "UPDATE _linkwatch_clock SET seq = seq + (SELECT count(*) FROM " + t + " WHERE " + key +
+      " IS NOT NULL);\n";
+  if (auto s = db_->Exec(sql); !s.ok()) {
+    return s.WithContext("logging a change of every row of " + table.name);
+  }
+  return tx.Commit();
 }
 
 Result<int64_t> SqliteSource::RowCount(const TableSchema& table) {

@@ -46,6 +46,7 @@ class SqliteSource final : public Source {
                              const RowCallback& row) override;
   Result<Cursor> Head() override;
   Result<int64_t> SchemaVersion() override;
+  Status LogChangeOfEveryRow(const TableSchema& table) override;
 
  private:
   explicit SqliteSource(std::unique_ptr<state::Db> db);
