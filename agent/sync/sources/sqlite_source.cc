@@ -325,13 +325,13 @@ Result<TableSchema> SqliteSource::Describe(const std::string& table) {
                          "enable-change-tracking --db " +
                          db_->path() + " --table " + table);
   }
+  auto defaults = EvaluateDefaults(*db_, *info);
+  if (!defaults) return defaults.status().WithContext("table " + table + " in " + db_->path());
   TableSchema schema;
   schema.name = table;
   schema.columns = std::move(info->columns);
   schema.key = info->key[0];
   schema.createdon = schema.ColumnIndex("createdon");
-  auto defaults = EvaluateDefaults(*db_, *info);
-  if (!defaults) return defaults.status().WithContext("table " + table + " in " + db_->path());
   schema.defaults = std::move(defaults).value();
   return schema;
 }
