@@ -81,6 +81,18 @@ def lake_state(lake, name):
     return {i: v for i, (v, deleted) in latest.items() if not deleted}, problems
 
 
+def current_rows(lake, name):
+    """{Id: row} of live records as a reader rebuilds them: in place, the
+    rows as they are; append only, per Id the row with the highest
+    versionnumber, deletes dropped."""
+    rows, append_only = read_table(lake, name)
+    latest = {}
+    for r in rows:
+        if r["Id"] not in latest or int(r["versionnumber"]) > int(latest[r["Id"]]["versionnumber"]):
+            latest[r["Id"]] = r
+    return {i: r for i, r in latest.items() if r["IsDelete"] != "True"}
+
+
 def source_state(db, table, key):
     """{Id: version} of the source table (version 0 if untouched since tracking began)."""
     con = sqlite3.connect(db, timeout=30)

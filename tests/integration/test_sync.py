@@ -277,6 +277,128 @@ class SyncTest(harness.TempDirTest):
         self.assertEqual(lake_check.read_table(lake, "e")[0], [])
         self.assertEqual(self.agent.stop(), 0)
 
+    def test_a_column_added_with_a_default_reads_as_it_in_existing_records(self):
+        """lake-format.md "Rows from a SQLite source": a column added with a
+        DEFAULT reads as it in existing records, in place (partitions
+        rewritten) and append only (every row written again, rebuilt by the
+        highest versionnumber), added while the agent runs and while it is
+        stopped."""
+        src = os.path.join(self.dir, "crm.db")
+        con = sqlite3.connect(src)
+        con.executescript(
+            "CREATE TABLE e(k TEXT PRIMARY KEY, v TEXT, createdon TEXT);"
+            "CREATE TABLE n(k INTEGER PRIMARY KEY, v TEXT);")
+        con.executemany("INSERT INTO e VALUES (?, ?, ?)",
+                        [("k%03d" % i, "v%d" % i, "%d-03-01T00:00:00Z" % (2020 + i % 4))
+                         for i in range(200)])
+        con.executemany("INSERT INTO n VALUES (?, ?)", [(i, "v%d" % i) for i in range(200)])
+        con.commit()
+        con.close()
+        self.assertEqual(harness.run_cli("source", "enable-change-tracking", "--db", src,
+                                         "--table", "e", "--table", "n")[0], 0)
+        profiles = ("  - name: crm\n"
+                    "    source: {type: sqlite, path: crm.db}\n"
+                    "    destination: {type: lake, path: lake}\n"
+                    "    tables: [e, n]\n")
+        self.start(profiles)
+        lake = os.path.join(self.dir, "lake")
+        for t in ("e", "n"):
+            harness.wait_for(lambda: (self.entity(t, "initialsyncstate") or [0])[0] == 4,
+                             what="%s synced" % t)
+
+        def settled(column, want):
+            """Every live record reads `want` in `column` (a dict by Id, or one value)."""
+            for t in ("e", "n"):
+                if not self.caught_up(t, src):
+                    return False
+                rows = lake_check.current_rows(lake, t)
+                if len(rows) != 200 + (1 if isinstance(want, dict) else 0):
+                    return False
+                for i, r in rows.items():
+                    expected = want.get(i, want["*"]) if isinstance(want, dict) else want
+                    if r.get(column) != expected:
+                        return False
+            return True
+
+        # Added while the agent runs; an update of one row at the same time.
+        con = sqlite3.connect(src)
+        with con:
+            con.execute("ALTER TABLE e ADD COLUMN extra2 INTEGER DEFAULT 7")
+            con.execute("ALTER TABLE n ADD COLUMN extra2 INTEGER DEFAULT 7")
+            con.execute("UPDATE e SET v = 'changed' WHERE k = 'k001'")
+            con.execute("UPDATE n SET v = 'changed' WHERE k = 1")
+        con.close()
+        harness.wait_for(lambda: settled("extra2", "7"), what="extra2 = 7 everywhere")
+        for t, key in (("e", "k"), ("n", "k")):
+            self.assertEqual(lake_check.compare(lake, src, t, key), [])
+        self.assertEqual(lake_check.current_rows(lake, "e")["k001"]["v"], "changed")
+        rows, _ = lake_check.read_table(lake, "n")
+        # The initial rows, every row again, and the update unless it was still
+        # waiting when every row was logged again (the log keeps one per key).
+        self.assertIn(len(rows), (400, 401))
+        self.assertEqual(self.agent.stop(), 0)
+
+        # Added while it is stopped; a new row with NULL in it keeps NULL.
+        con = sqlite3.connect(src)
+        with con:
+            con.execute("ALTER TABLE e ADD COLUMN extra3 TEXT DEFAULT 'x, y'")
+            con.execute("ALTER TABLE n ADD COLUMN extra3 TEXT DEFAULT 'x, y'")
+            con.execute("INSERT INTO e(k, v, createdon, extra3) VALUES "
+                        "('new', 'n', '2021-01-01T00:00:00Z', NULL)")
+            con.execute("INSERT INTO n(k, v, extra3) VALUES (1000, 'n', NULL)")
+        con.close()
+        self.start(profiles)
+        harness.wait_for(lambda: settled("extra3", {"*": "x, y", "new": "", "1000": ""}),
+                         what="extra3 = 'x, y' in existing records")
+        for t, key in (("e", "k"), ("n", "k")):
+            self.assertEqual(lake_check.compare(lake, src, t, key), [])
+            self.assertTrue(all(r["extra2"] == "7" for r in lake_check.current_rows(lake, t)
+                                .values()))
+        self.assertEqual(self.agent.stop(), 0)
+
+    def test_lake_relocate(self):
+        """`lake relocate --path DIR` rewrites a moved lake's locations, and
+        refuses while an agent holds the lake or when there is no model.json."""
+        src = os.path.join(self.dir, "crm.db")
+        make_source(src, accounts=50, contacts=10)
+        self.assertEqual(harness.run_cli("source", "enable-change-tracking", "--db", src,
+                                         "--table", "account")[0], 0)
+        self.start("  - name: crm\n"
+                   "    source: {type: sqlite, path: crm.db}\n"
+                   "    destination: {type: lake, path: my lake}\n"
+                   "    tables: [account]\n")
+        lake = os.path.join(self.dir, "my lake")
+        harness.wait_for(lambda: (self.entity("account", "initialsyncstate") or [0])[0] == 4,
+                         what="account synced")
+        for p in lake_check.entity(lake, "account")["partitions"]:
+            self.assertTrue(p["location"].startswith(
+                "file://" + os.path.abspath(self.dir) + "/my%20lake/account/"), p)
+        rc, out, err = harness.run_cli("lake", "relocate", "--path", lake)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("in use by a running linkwatch", err)
+        self.assertEqual(self.agent.stop(), 0)
+
+        rc, out, _ = harness.run_cli("lake", "relocate", "--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("--path", out)
+        rc, _, err = harness.run_cli("lake", "relocate", "--path", os.path.join(self.dir, "nope"))
+        self.assertEqual(rc, 1)
+        self.assertIn("model.json does not exist", err)
+
+        moved = os.path.join(self.dir, "moved lake")
+        os.rename(lake, moved)
+        rc, out, err = harness.run_cli("lake", "relocate", "--path", moved)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("location(s) rewritten", out)
+        for p in lake_check.entity(moved, "account")["partitions"]:
+            path = lake_check.location_path(moved, p["location"])
+            self.assertTrue(path.startswith(os.path.abspath(moved) + "/account/"), p)
+            self.assertTrue(os.path.exists(path), p)
+        self.assertEqual(lake_check.compare(moved, src, "account", "accountid"), [])
+        rc, out, _ = harness.run_cli("lake", "relocate", "--path", moved)
+        self.assertEqual(rc, 0)
+        self.assertIn("nothing to change", out)
+
     def test_a_broken_lake_stops_only_its_profile(self):
         for name in ("good.db", "bad.db", "corrupt.db"):
             make_source(os.path.join(self.dir, name), accounts=50, contacts=5)
