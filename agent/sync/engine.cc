@@ -316,9 +316,10 @@ Result<size_t> SyncEngine::Worker::Round() {
 }
 
 Status SyncEngine::Worker::LogEveryRowAgain() {
-  spdlog::info("sync {}/{}: a column was added with a DEFAULT; every row is written again, so "
-               "that the append-only records carry it",
-               table_.profile_name, table_.entity);
+  spdlog::info(
+      "sync {}/{}: a column was added with a DEFAULT; every row is written again, so "
+      "that the append-only records carry it",
+      table_.profile_name, table_.entity);
   if (auto s = source_->LogChangeOfEveryRow(schema_); !s.ok()) return s;
   writer_->EveryRowLogged();
   if (auto s = writer_->Begin(false, Now()); !s.ok()) return s;

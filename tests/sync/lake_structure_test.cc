@@ -202,10 +202,11 @@ TEST_F(LakeStructureTest, AppendOnlyRebuiltByHighestVersionReadsTheDefault) {
   {
     auto db = state::Db::Open(src_path);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec("CREATE TABLE account(accountid TEXT PRIMARY KEY, name TEXT, "
-                            "createdon DATETIME);"
-                            "INSERT INTO account VALUES ('a1', 'x', '2024-01-01T00:00:00Z'), "
-                            "('a2', 'y', '2025-01-01T00:00:00Z');")
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE account(accountid TEXT PRIMARY KEY, name TEXT, "
+                           "createdon DATETIME);"
+                           "INSERT INTO account VALUES ('a1', 'x', '2024-01-01T00:00:00Z'), "
+                           "('a2', 'y', '2025-01-01T00:00:00Z');")
                     .ok());
   }
   ASSERT_TRUE(EnableChangeTracking(src_path, {"account"}).ok());
@@ -222,10 +223,11 @@ TEST_F(LakeStructureTest, AppendOnlyRebuiltByHighestVersionReadsTheDefault) {
   ASSERT_TRUE(r.ok());
   {
     auto db = state::Db::Open(src_path);
-    ASSERT_TRUE((*db)->Exec("UPDATE account SET name = 'x2' WHERE accountid = 'a1';"
-                            "ALTER TABLE account ADD COLUMN extra2 INTEGER DEFAULT 7;"
-                            "ALTER TABLE account ADD COLUMN note TEXT DEFAULT 'it''s';"
-                            "ALTER TABLE account ADD COLUMN none TEXT DEFAULT NULL;")
+    ASSERT_TRUE((*db)
+                    ->Exec("UPDATE account SET name = 'x2' WHERE accountid = 'a1';"
+                           "ALTER TABLE account ADD COLUMN extra2 INTEGER DEFAULT 7;"
+                           "ALTER TABLE account ADD COLUMN note TEXT DEFAULT 'it''s';"
+                           "ALTER TABLE account ADD COLUMN none TEXT DEFAULT NULL;")
                     .ok());
   }
   schema = (*src)->Describe("account");
@@ -306,10 +308,10 @@ TEST_F(LakeStructureTest, EveryDecimalCarriesItsPrecisionAndScaleTrait) {
     }
     return json();
   };
-  const json want_price = json::parse(
-      R"([{"name":"precision","value":10},{"name":"scale","value":2}])");
-  const json want_default = json::parse(
-      R"([{"name":"precision","value":38},{"name":"scale","value":10}])");
+  const json want_price =
+      json::parse(R"([{"name":"precision","value":10},{"name":"scale","value":2}])");
+  const json want_default =
+      json::parse(R"([{"name":"precision","value":38},{"name":"scale","value":10}])");
   for (const json entity = Entity(); const auto& a : entity["attributes"]) {
     if (a["dataType"] != "decimal") continue;
     EXPECT_EQ(shaped(a), a["name"] == "price" ? want_price : want_default) << a.dump();
@@ -399,7 +401,8 @@ TEST_F(LakeStructureTest, RelocateRewritesTheLocationsOfAMovedLake) {
   for (const json model = Model(); const auto& e : model["entities"]) {
     for (const auto& p : e["partitions"]) {
       const std::string loc = p["location"];
-      EXPECT_THAT(loc, ::testing::StartsWith("file://" + base_.string() + "/moved%20here/account/"));
+      EXPECT_THAT(loc,
+                  ::testing::StartsWith("file://" + base_.string() + "/moved%20here/account/"));
       EXPECT_TRUE(fs::exists(*lake::PathOfFileUri(loc))) << loc;
     }
   }
@@ -429,11 +432,11 @@ TEST_F(LakeStructureTest, RelocateRefusesWhatItCannotMapAndChangesNothing) {
     json m = {{"name", "cdm"},
               {"version", "1.0"},
               {"entities",
-               json::array({{{"$type", "LocalEntity"},
-                             {"name", "account"},
-                             {"attributes", json::array()},
-                             {"partitions", json::array({{{"name", "2024"},
-                                                          {"location", location}}})}}})}};
+               json::array(
+                   {{{"$type", "LocalEntity"},
+                     {"name", "account"},
+                     {"attributes", json::array()},
+                     {"partitions", json::array({{{"name", "2024"}, {"location", location}}})}}})}};
     const std::string text = m.dump(2);
     EXPECT_TRUE(WriteFileAtomic((dir_ / "model.json").string(), text).ok());
     return text;

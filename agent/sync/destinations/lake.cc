@@ -175,8 +175,9 @@ json EntityJson(const LakeDestination::Entity& e, const std::string& root) {
   json partitions = json::array();
   for (size_t i = 0; i < e.partitions.size(); ++i) {
     const std::string& p = e.partitions[i];
-    const std::string relative =
-        i < e.locations.size() && !e.locations[i].empty() ? e.locations[i] : e.name + "/" + p + ".csv";
+    const std::string relative = i < e.locations.size() && !e.locations[i].empty()
+                                     ? e.locations[i]
+                                     : e.name + "/" + p + ".csv";
     partitions.push_back({{"name", p}, {"location", AbsoluteLocation(root, relative)}});
   }
   return {{"$type", "LocalEntity"},     {"name", e.name},
@@ -606,7 +607,9 @@ Status LakeTableWriter::Open(const std::string& marker) {
     last_default_attr_ = static_cast<int>(a);
   }
   pad_suffix_.assign(attributes_.size() + 1, std::string());
-  for (size_t n = attributes_.size(); n-- > 0;) pad_suffix_[n] = "," + fields[n] + pad_suffix_[n + 1];
+  for (size_t n = attributes_.size(); n-- > 0;) {
+    pad_suffix_[n] = "," + fields[n] + pad_suffix_[n + 1];
+  }
   if (options_.append_only) options_.partition = Partitioning::kYear;
   // Append only: which attributes the committed rows carry. A marker from
   // before "$attributes" existed: those model.json had; no marker yet: all
@@ -614,9 +617,10 @@ Status LakeTableWriter::Open(const std::string& marker) {
   filled_width_ = attributes_.size();
   if (options_.append_only && !marker.empty()) {
     const json m = json::parse(marker, nullptr, /*allow_exceptions=*/false);
-    filled_width_ = m.is_object() && m.contains("$attributes") && m["$attributes"].is_number_unsigned()
-                        ? m["$attributes"].get<size_t>()
-                        : (existed ? known_attributes : attributes_.size());
+    filled_width_ =
+        m.is_object() && m.contains("$attributes") && m["$attributes"].is_number_unsigned()
+            ? m["$attributes"].get<size_t>()
+            : (existed ? known_attributes : attributes_.size());
   }
   if (last_default_attr_ < static_cast<int>(filled_width_)) filled_width_ = attributes_.size();
   if (auto s = CutBack(marker); !s.ok()) return s;
@@ -624,8 +628,8 @@ Status LakeTableWriter::Open(const std::string& marker) {
   if (auto s = WriteEntityMetadata(lake_.path(), schema_.name, attributes_); !s.ok()) return s;
   if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0); !s.ok()) return s;
   // In place, records that predate a column added with a DEFAULT get it now
-  // (after model.json lists the column; each partition rewritten atomically; a crash leaves the rest short, and
-  // the next open finds them again).
+  // (after model.json lists the column; each partition rewritten atomically; a crash leaves the
+  // rest short, and the next open finds them again).
   if (!options_.append_only && !short_partitions_.empty()) {
     bool changed = false;
     const std::set<std::string> short_ones = short_partitions_;

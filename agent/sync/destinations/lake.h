@@ -2,13 +2,22 @@
 // the consumers of an Azure Synapse Link lake (CSV partitions + model.json),
 // and never caught half-written by a reader:
 //   * in place, every partition is rewritten to a hidden temporary file and
-//     renamed into place, so a reader sees the old or the new file;
+//     renamed into place, so a reader sees the old or the new file; within a
+//     batch, a partition that gains a record is replaced before the one the
+//     record leaves (a reader may see a moved record twice, never miss it),
+//     and a partition that becomes empty stays as an empty file, so a file
+//     model.json lists is never missing;
 //   * append only, each batch is appended with one write and fsynced; the
 //     marker returned by Commit holds every partition's committed length,
 //     and reopening with it cuts the files back, so a replayed batch is
 //     written exactly once;
 //   * model.json is replaced atomically whenever a table, its columns, its
-//     partitions or its initial-sync state change.
+//     partitions or its initial-sync state change; partition locations are
+//     absolute file: URIs (lake_location.h);
+//   * a source column added with a DEFAULT reaches existing records: in
+//     place, partitions with records that end before it are rewritten when
+//     the table is opened; append only, the writer asks for every row again
+//     (TableWriter::NeedsEveryRowAgain).
 // The files of a table are the truth: reopening scans `<table>/*.csv` (not
 // model.json) to rebuild the Id index, so a crash between a partition rename
 // and the model.json update loses nothing.

@@ -138,8 +138,7 @@ Result<std::vector<Relocation>> RelocateLake(const std::string& folder_in) {
   std::optional<std::string> old_root;
   std::vector<Relocation> changes;
   for (auto& entity : model["entities"]) {
-    if (!entity.is_object() || !entity.contains("partitions") ||
-        !entity["partitions"].is_array()) {
+    if (!entity.is_object() || !entity.contains("partitions") || !entity["partitions"].is_array()) {
       continue;
     }
     const std::string name = entity.value("name", std::string());
@@ -182,9 +181,8 @@ Result<std::vector<Relocation>> RelocateLake(const std::string& folder_in) {
       }
       const std::string target = folder + "/" + normal.string();
       if (!fs::is_regular_file(target, ec)) {
-        return Status::Error(where + " maps to " + target +
-                             ", which does not exist; is " + folder_in +
-                             " the moved lake? (nothing changed)");
+        return Status::Error(where + " maps to " + target + ", which does not exist; is " +
+                             folder_in + " the moved lake? (nothing changed)");
       }
       const std::string uri = FileUri(target);
       if (uri != location) {

@@ -81,7 +81,8 @@ struct TableInfo {
 };
 
 Result<TableInfo> ReadTableInfo(Db& db, const std::string& table) {
-  auto st = db.Prepare("SELECT name, type, pk, coalesce(dflt_value, '') FROM pragma_table_info(?1)");
+  auto st =
+      db.Prepare("SELECT name, type, pk, coalesce(dflt_value, '') FROM pragma_table_info(?1)");
   if (!st) return st.status();
   st->Bind(1, table);
   TableInfo info;
@@ -194,8 +195,7 @@ Result<std::vector<StoredValue>> EvaluateDefaults(Db& db, const TableInfo& info)
                                      info.columns[c].name);
     }
     if (!st->Step()) {
-      return st->status().ok() ? Status::Error("DEFAULT " + expr + " gave no value")
-                               : st->status();
+      return st->status().ok() ? Status::Error("DEFAULT " + expr + " gave no value") : st->status();
     }
     const Value v = ValueAt(*st, 0);
     if (v.is_null()) continue;
@@ -344,11 +344,12 @@ Status SqliteSource::LogChangeOfEveryRow(const TableSchema& table) {
   if (!tx.status().ok()) return tx.status();
   const std::string sql =
       "INSERT OR REPLACE INTO _linkwatch_changes(tbl, id, seq, op, at) SELECT " +
-      QuoteLiteral(table.name) + ", k, (SELECT seq FROM _linkwatch_clock) + row_number() OVER (), " +
-      "'u', " + kNowSql + " FROM (SELECT " + key + " AS k FROM " + t + " WHERE " + key +
+      QuoteLiteral(table.name) +
+      ", k, (SELECT seq FROM _linkwatch_clock) + row_number() OVER (), " + "'u', " + kNowSql +
+      " FROM (SELECT " + key + " AS k FROM " + t + " WHERE " + key +
       " IS NOT NULL);\n"
-      "UPDATE _linkwatch_clock SET seq = seq + (SELECT count(*) FROM " + t + " WHERE " + key +
-      " IS NOT NULL);\n";
+      "UPDATE _linkwatch_clock SET seq = seq + (SELECT count(*) FROM " +
+      t + " WHERE " + key + " IS NOT NULL);\n";
   if (auto s = db_->Exec(sql); !s.ok()) {
     return s.WithContext("logging a change of every row of " + table.name);
   }
