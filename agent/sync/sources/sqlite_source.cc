@@ -381,9 +381,13 @@ Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
     auto head = Head();
     if (!head) return head;
+    // `+t.key`: without it an INTEGER key's affinity would be applied to
+    // l.id (which has none), and SQLite could then search the log by tbl
+    // only, once per row: minutes for a big table with many changes. The log
+    // holds the key exactly as the table stores it (the triggers copy it).
     auto st = db_->Prepare("SELECT coalesce(l.seq, 0), coalesce(l.at, 0)" + SelectList(table, "t") +
                            " FROM " + QuoteIdent(table.name) +
-                           " AS t LEFT JOIN _linkwatch_changes AS l ON l.tbl = ?1 AND l.id = t." +
+                           " AS t LEFT JOIN _linkwatch_changes AS l ON l.tbl = ?1 AND l.id = +t." +
                            QuoteIdent(table.columns[table.key].name) + " WHERE t." +
                            QuoteIdent(table.columns[table.key].name) + " IS NOT NULL");
     if (!st) return st.status();
