@@ -29,6 +29,8 @@ struct SourceColumn {
   ValueType type = ValueType::kString;
   std::string declared_type;  // as the source declares it, for messages
   bool binary = false;        // values are bytes, written as base64 text
+  int precision = 38;  // decimal: as declared (DECIMAL(p,s)), else 38 and 10
+  int scale = 10;
 };
 
 struct TableSchema {
@@ -51,6 +53,23 @@ struct Value {
   bool is_null() const { return kind == Kind::kNull; }
 };
 
+// A Value with storage of its own (a key looked up in the source).
+struct OwnedValue {
+  Value::Kind kind = Value::Kind::kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string bytes;  // kText, kBlob
+
+  Value view() const {
+    Value v;
+    v.kind = kind;
+    v.i = i;
+    v.d = d;
+    v.text = bytes;
+    return v;
+  }
+};
+
 // A row (or, for a delete, only its key) with the change-log sequence of its
 // latest change: the lake's versionnumber.
 struct RowView {
@@ -60,6 +79,10 @@ struct RowView {
   double changed_at = 0;  // epoch seconds of the change; 0 when unknown
   Value key;
   std::span<const Value> values;  // indexed like TableSchema::columns; empty for deletes
+  // Other source rows whose keys the destination writes as the same Id as
+  // this one (two case forms of a GUID, 1 and '1'); set by the engine for
+  // incremental rows. Such rows collide: none of them may reach the lake.
+  int64_t key_twins = 0;
 };
 
 using Cursor = int64_t;  // the change-log sequence already consumed
@@ -82,6 +105,9 @@ class Source {
   // the cursor after the last change delivered (== after when none).
   virtual Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
                                      const RowCallback& row) = 0;
+  // How many of `keys` the table holds, each compared exactly (same storage
+  // class and bytes, no affinity conversion). Callable from a row callback.
+  virtual Result<int64_t> CountKeys(const TableSchema& table, std::span<const OwnedValue> keys) = 0;
   // The newest cursor (for lag and to tell whether anything is waiting).
   virtual Result<Cursor> Head() = 0;
   // Changes whenever the source's schema does (a column added, ...); the
