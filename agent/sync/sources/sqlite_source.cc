@@ -316,10 +316,15 @@ Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
                                         std::span<const OwnedValue> keys) {
   if (keys.empty()) return int64_t{0};
   const std::string k = QuoteIdent(table.columns[table.key].name);
-  // typeof() keeps the column's affinity from turning '1' into 1.
-  auto st = db_->Prepare("SELECT count(*) FROM " + QuoteIdent(table.name) + " WHERE " + k +
-                         " = ?1 AND typeof(" + k + ") = ?2");
-  if (!st) return st.status();
+  // typeof() keeps the column's affinity from turning '1' into 1. Cached:
+  // asked for changed rows of every incremental round.
+  const std::string sql = "SELECT count(*) FROM " + QuoteIdent(table.name) + " WHERE " + k +
+                          " = ?1 AND typeof(" + k + ") = ?2";
+  state::Statement* st = db_->Cached(sql);
+  if (st == nullptr) {
+    auto prepared = db_->Prepare(sql);  // for its error message
+    return prepared.ok() ? Status::Error("cannot prepare " + sql) : prepared.status();
+  }
   int64_t n = 0;
   for (const OwnedValue& key : keys) {
     st->Reset();
@@ -341,6 +346,9 @@ Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
     }
     if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
     n += st->Int(0);
+    // A cached statement left mid-result would hold its read snapshot open
+    // after the round's transaction ends.
+    st->Reset();
   }
   return n;
 }
@@ -363,9 +371,12 @@ Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
     auto head = Head();
     if (!head) return head;
+    // "+t.key": without the key column's affinity the comparison leaves l.id
+    // (no affinity) alone, so the change log's primary key is used; with it
+    // (an INTEGER key) SQLite scans the table's whole change log per row.
     auto st = db_->Prepare("SELECT coalesce(l.seq, 0), coalesce(l.at, 0)" + SelectList(table, "t") +
                            " FROM " + QuoteIdent(table.name) +
-                           " AS t LEFT JOIN _linkwatch_changes AS l ON l.tbl = ?1 AND l.id = t." +
+                           " AS t LEFT JOIN _linkwatch_changes AS l ON l.tbl = ?1 AND l.id = +t." +
                            QuoteIdent(table.columns[table.key].name) + " WHERE t." +
                            QuoteIdent(table.columns[table.key].name) + " IS NOT NULL");
     if (!st) return st.status();
