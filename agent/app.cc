@@ -115,6 +115,8 @@ nlohmann::json MonitorJson(const state::MonitorRow& m) {
   j["sourceCount"] = m.source_count ? nlohmann::json(*m.source_count) : nullptr;
   j["lastError"] = m.last_error.empty() ? nullptr : nlohmann::json(m.last_error);
   j["lastErrorAt"] = m.last_error_at ? nlohmann::json(FormatDateTime(*m.last_error_at)) : nullptr;
+  j["failedRecords"] = m.failed_records;
+  j["failedRecordReason"] = m.failed_reason.empty() ? nullptr : nlohmann::json(m.failed_reason);
   return j;
 }
 
@@ -254,7 +256,14 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
                 r.last_error_at ? FormatDateTime(*r.last_error_at).c_str() : "",
                 r.last_error.c_str());
   }
-  if (std::any_of(rows.begin(), rows.end(), [](const auto& r) { return !r.last_error.empty(); })) {
+  for (const auto& r : rows) {
+    if (r.failed_records == 0) continue;
+    std::printf("\n%s/%s: %lld failed record(s) left out of the lake; latest: %s", r.profile.c_str(),
+                r.table.c_str(), r.failed_records, r.failed_reason.c_str());
+  }
+  if (std::any_of(rows.begin(), rows.end(), [](const auto& r) {
+        return !r.last_error.empty() || r.failed_records > 0;
+      })) {
     std::printf("\n");
   }
   PrintLinkNotes(config, config_path);

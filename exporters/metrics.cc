@@ -42,7 +42,14 @@ Metrics::Metrics()
                                                    "Changes committed to a destination.")),
       sync_lag_seconds(
           Make<prometheus::Histogram>(*registry_, "linkwatch_sync_lag_seconds",
-                                      "Source change to committed in the destination.")) {
+                                      "Source change to committed in the destination.")),
+      sync_failed_records_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_sync_failed_records_total",
+          "Source rows left out of the destination because they cannot be written as its "
+          "types (failed records).")),
+      sync_invalid_text_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_sync_invalid_text_total",
+          "Source texts that were not valid UTF-8, written with U+FFFD replacements.")) {
   prometheus::BuildGauge()
       .Name("linkwatch_build_info")
       .Help("linkwatch build information.")

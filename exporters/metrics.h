@@ -44,6 +44,9 @@ class Metrics {
   // Sync core (labels: profile, entity, op / profile).
   prometheus::Family<prometheus::Counter>& sync_changes_total;
   prometheus::Family<prometheus::Histogram>& sync_lag_seconds;
+  // Labels profile, entity; initialised at 0 for each linked table.
+  prometheus::Family<prometheus::Counter>& sync_failed_records_total;
+  prometheus::Family<prometheus::Counter>& sync_invalid_text_total;
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 };

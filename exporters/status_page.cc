@@ -144,7 +144,13 @@ std::string RenderStatusPage(const nlohmann::json& status, const std::vector<Ale
            HtmlEscape(Str(t, "count")) + "</td><td>" +
            (t.value("appendOnly", false) ? "Yes" : "No") + "</td><td>" +
            HtmlEscape(Str(t, "partitionStrategy")) + "</td><td class=\"error\">" +
-           HtmlEscape(Str(t, "lastError")) + "</td></tr>";
+           HtmlEscape(Str(t, "lastError")) +
+           (t.value("failedRecords", 0LL) > 0
+                ? (Str(t, "lastError").empty() ? "" : "<br>") +
+                      HtmlEscape(std::to_string(t.value("failedRecords", 0LL)) +
+                                 " failed record(s): " + Str(t, "failedRecordReason"))
+                : std::string()) +
+           "</td></tr>";
     }
     h += "</table>";
   }

@@ -36,6 +36,10 @@ Statement& Statement::Bind(int i, double v) {
   sqlite3_bind_double(stmt_, i, v);
   return *this;
 }
+Statement& Statement::BindBlob(int i, std::string_view bytes) {
+  sqlite3_bind_blob64(stmt_, i, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  return *this;
+}
 Statement& Statement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;

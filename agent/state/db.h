@@ -33,6 +33,7 @@ class Statement {
   Statement& Bind(int i, int v) { return Bind(i, static_cast<int64_t>(v)); }
   Statement& Bind(int i, double v);
   Statement& BindNull(int i);
+  Statement& BindBlob(int i, std::string_view bytes);
   template <typename T>
   Statement& Bind(int i, const std::optional<T>& v) {
     return v ? Bind(i, *v) : BindNull(i);

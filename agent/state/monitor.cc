@@ -66,6 +66,12 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
         m.last_error_at = e.at;
       }
     }
+    for (const auto& f : snap.failed_records) {
+      if (f.profile == m.profile && f.entity == m.table) {
+        m.failed_records = f.count;
+        m.failed_reason = f.latest_reason;
+      }
+    }
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const MonitorRow& a, const MonitorRow& b) {

@@ -26,6 +26,9 @@ struct MonitorRow {
   std::string partition;   // partition strategy label
   std::string last_error;  // the sync core's last error for the table, "" if none
   std::optional<double> last_error_at;
+  // Source rows left out of the lake (failed records) and the latest reason.
+  long long failed_records = 0;
+  std::string failed_reason;
 };
 
 // Rows sorted by profile then table.

@@ -87,9 +87,19 @@ struct SyncError {
   int64_t attempts = 0;
 };
 
+// The sync core's failed records of a table (linkwatch_sync_failed_record):
+// rows left out of the lake because they cannot be written as its types.
+struct FailedRecords {
+  std::string profile, entity;
+  int64_t count = 0;
+  std::string latest_reason;
+  double latest_at = 0;  // epoch seconds
+};
+
 struct Snapshot {
   std::array<TableRows, kTableCount> tables;
   std::vector<SyncError> sync_errors;
+  std::vector<FailedRecords> failed_records;
   // Problems met while reading (e.g. an unparseable datetime read as null).
   std::vector<std::string> warnings;
 

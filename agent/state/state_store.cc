@@ -91,6 +91,21 @@ CREATE TABLE IF NOT EXISTS linkwatch_sync_cursor (
 );
 )SQL";
 
+// Version 3: the sync core's failed records (docs/sync.md "Failed
+// records"): source rows left out of the lake, one per lake Id, until that
+// Id syncs fine or is deleted.
+const char* const kLinkwatchTablesV3 = R"SQL(
+CREATE TABLE IF NOT EXISTS linkwatch_sync_failed_record (
+  profile   TEXT NOT NULL,
+  entity    TEXT NOT NULL,
+  id        TEXT NOT NULL,
+  version   INTEGER NOT NULL,
+  reason    TEXT NOT NULL,
+  at        REAL NOT NULL,
+  PRIMARY KEY (profile, entity, id)
+);
+)SQL";
+
 struct Migration {
   int version;
   std::string sql;
@@ -100,7 +115,7 @@ std::vector<Migration> Migrations() {
   std::string v1;
   for (const auto& t : AllTables()) v1 += SixTableDdl(t) + ";\n";
   v1 += kLinkwatchTablesV1;
-  return {{1, v1}, {2, kLinkwatchTablesV2}};
+  return {{1, v1}, {2, kLinkwatchTablesV2}, {3, kLinkwatchTablesV3}};
 }
 
 }  // namespace
@@ -229,6 +244,18 @@ Result<Snapshot> ReadSnapshot(Db& db) {
       st) {
     while (st->Step()) {
       snap.sync_errors.push_back({st->Text(0), st->Text(1), st->Text(2), st->Real(3), st->Int(4)});
+    }
+  }
+  // Failed records per table: how many, and the latest reason.
+  if (auto st = db.Prepare(
+          "SELECT profile, entity, count(*), "
+          "(SELECT reason FROM linkwatch_sync_failed_record AS l WHERE l.profile = f.profile AND "
+          "l.entity = f.entity ORDER BY at DESC, rowid DESC LIMIT 1), max(at) "
+          "FROM linkwatch_sync_failed_record AS f GROUP BY profile, entity");
+      st) {
+    while (st->Step()) {
+      snap.failed_records.push_back(
+          {st->Text(0), st->Text(1), st->Int(2), st->Text(3), st->Real(4)});
     }
   }
   return snap;

@@ -18,7 +18,7 @@
 
 namespace linkwatch::state {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Creates missing tables and applies pending migrations.
 Status Migrate(Db& db);

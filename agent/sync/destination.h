@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/core/status.h"
 #include "agent/sync/source.h"
@@ -28,6 +29,16 @@ struct TableOptions {
   Partitioning partition = Partitioning::kYear;  // append-only forces year
 };
 
+// A source row that could not be written as the lake's types require (a
+// value that is not its column's type, a key that would collide with
+// another): left out of the lake, the rest of the batch goes on
+// (docs/sync.md "Failed records").
+struct FailedRecord {
+  std::string id;      // the lake Id it would have (a printable form of a bad key)
+  int64_t version = 0;
+  std::string reason;  // short: the column and the kind of value, never the value
+};
+
 // What a committed batch did.
 struct BatchResult {
   std::string marker;   // store with the cursor; pass back to OpenTable
@@ -35,6 +46,9 @@ struct BatchResult {
   int64_t created = 0;  // rows new to the destination
   int64_t updated = 0;  // rows that replaced an earlier version
   int64_t deleted = 0;  // rows removed (in place) or delete rows written (append only)
+  std::vector<FailedRecord> failed;      // rows left out of the lake
+  std::vector<std::string> synced_ids;   // Ids written or deleted (when asked for)
+  int64_t invalid_text = 0;              // texts written with U+FFFD replacements
 };
 
 // What a snapshot recorded (synapselinkexternaltablestate).
@@ -50,6 +64,9 @@ class TableWriter {
   // An initial batch replaces the table's whole content at Commit; a change
   // batch applies its rows to what is there.
   virtual Status Begin(bool initial, double now) = 0;
+  // Whether Commit lists the Ids of the batch that synced fine (so that
+  // their earlier failed records can be forgotten); off by default.
+  virtual void ReportSyncedIds(bool on) = 0;
   // One row or delete (RowView::deleted); valid only during the call.
   virtual Status Put(const RowView& row) = 0;
   virtual Result<BatchResult> Commit() = 0;

@@ -8,6 +8,7 @@
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
 #include "agent/sync/destinations/lake.h"
+#include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
 #include "exporters/metrics.h"
@@ -82,11 +83,16 @@ class SyncEngine::Worker {
   Status InitialSync();
   // One incremental round; returns how many changes it applied.
   Result<size_t> Round();
-  Status CommitState(const RoundResult& round);
+  Status CommitState(const RoundResult& round, const BatchResult& batch);
   // A column added with a DEFAULT that append-only records must carry: the
   // source logs a change of every row (the rounds that follow write them),
   // and the writer's marker, committed with the unchanged cursor, says so.
   Status LogEveryRowAgain();
+  // Other source rows whose keys are written as the same Id as this row's
+  // (RowView::key_twins).
+  Result<int64_t> KeyTwins(const RowView& row);
+  // Failed records and invalid text of a committed batch: metrics and logs.
+  void Report(const BatchResult& r);
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
@@ -114,6 +120,10 @@ class SyncEngine::Worker {
   bool changed_since_snapshot_ = true;
   int initial_failures_ = 0;
   std::vector<double> lags_;
+  int64_t failed_count_ = 0;        // the table's failed records in the state store
+  bool invalid_text_logged_ = false;
+  std::vector<StoredValue> twins_;
+  std::string twin_id_;
 };
 
 Status SyncEngine::Worker::Prepare() {
@@ -154,6 +164,15 @@ Status SyncEngine::Worker::Prepare() {
     if (auto s = MarkAppendOnly(*db_, table_, Now()); !s.ok()) return s;
     table_.append_only = true;
     table_.month_partitions = false;
+  }
+  auto failed = CountFailedRecords(*db_, table_);
+  if (!failed) return failed.status();
+  failed_count_ = *failed;
+  if (metrics_) {
+    // At 0 from the start, so that rate() and absence alerts work.
+    const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
+    metrics_->sync_failed_records_total.Add(labels);
+    metrics_->sync_invalid_text_total.Add(labels);
   }
   TableOptions options;
   options.append_only = table_.append_only;
@@ -249,6 +268,7 @@ Status SyncEngine::Worker::InitialSync() {
   spdlog::info("sync {}/{}: initial sync started", table_.profile_name, table_.entity);
   if (auto s = MarkInitialStarted(*db_, table_, started); !s.ok()) return s;
   if (auto s = writer_->Begin(true, started); !s.ok()) return s;
+  writer_->ReportSyncedIds(false);  // an initial sync replaces the failed records
   auto cursor = source_->ReadAll(schema_, [this](const RowView& r) { return writer_->Put(r); });
   if (!cursor) {
     writer_->Abort();
@@ -267,7 +287,8 @@ Status SyncEngine::Worker::InitialSync() {
   round.lake_records = result->records;
   round.source_records = *count;
   round.initial = true;
-  if (auto s = CommitState(round); !s.ok()) return s;
+  if (auto s = CommitState(round, *result); !s.ok()) return s;
+  Report(*result);
   last_count_ = Now();
   changed_since_snapshot_ = true;
   last_snapshot_ = 0;  // the first snapshot right after the initial sync
@@ -279,13 +300,19 @@ Status SyncEngine::Worker::InitialSync() {
 Result<size_t> SyncEngine::Worker::Round() {
   const double now = Now();
   if (auto s = writer_->Begin(false, now); !s.ok()) return s;
+  writer_->ReportSyncedIds(failed_count_ > 0);
   size_t n = 0;
   lags_.clear();
   auto cursor = source_->ReadChanges(schema_, committed_->cursor, options_.batch_limit,
                                      [&](const RowView& r) {
                                        ++n;
                                        if (r.changed_at > 0) lags_.push_back(r.changed_at);
-                                       return writer_->Put(r);
+                                       auto twins = KeyTwins(r);
+                                       if (!twins) return twins.status();
+                                       if (*twins == 0) return writer_->Put(r);
+                                       RowView row = r;
+                                       row.key_twins = *twins;
+                                       return writer_->Put(row);
                                      });
   if (!cursor) {
     writer_->Abort();
@@ -303,8 +330,9 @@ Result<size_t> SyncEngine::Worker::Round() {
     round.source_records = *count;
     last_count_ = now;
   }
-  if (auto s = CommitState(round); !s.ok()) return s;
+  if (auto s = CommitState(round, *result); !s.ok()) return s;
   Count(*result);
+  Report(*result);
   if (n > 0) changed_since_snapshot_ = true;
   if (metrics_ && !lags_.empty()) {
     auto& h = metrics_->sync_lag_seconds.Add({{"profile", table_.profile_name}},
@@ -328,7 +356,7 @@ Status SyncEngine::Worker::LogEveryRowAgain() {
   RoundResult round;
   round.committed = {committed_->cursor, result->marker};
   round.lake_records = result->records;
-  return CommitState(round);
+  return CommitState(round, *result);
 }
 
 Status SyncEngine::Worker::MaybeSnapshot() {
@@ -346,13 +374,73 @@ Status SyncEngine::Worker::MaybeSnapshot() {
   return Status::Ok();
 }
 
-Status SyncEngine::Worker::CommitState(const RoundResult& round) {
+Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResult& batch) {
   state::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status();
   if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return s;
+  // Failed records with the cursor: a crash cannot lose them nor keep ones
+  // that a committed batch cleared.
+  const bool touches_failed =
+      !batch.failed.empty() || (round.initial ? failed_count_ > 0 : !batch.synced_ids.empty());
+  if (touches_failed) {
+    if (auto s = RecordFailedRecords(*db_, table_, batch.failed, batch.synced_ids, round.initial,
+                                     Now());
+        !s.ok()) {
+      return s;
+    }
+  }
+  std::optional<int64_t> failed;
+  if (touches_failed) {
+    auto n = CountFailedRecords(*db_, table_);
+    if (!n) return n.status();
+    failed = *n;
+  }
   if (auto s = tx.Commit(); !s.ok()) return s;
   committed_ = round.committed;
+  if (failed) failed_count_ = *failed;
   return Status::Ok();
+}
+
+Result<int64_t> SyncEngine::Worker::KeyTwins(const RowView& row) {
+  const SourceColumn& key = schema_.columns[schema_.key];
+  if (lake::RenderId(row.key, key, twin_id_) != nullptr) return int64_t{0};  // refused anyway
+  lake::KeyTwins(row.key, key, twin_id_, twins_);
+  if (twins_.empty()) return int64_t{0};
+  return source_->CountKeys(schema_, twins_);
+}
+
+void SyncEngine::Worker::Report(const BatchResult& r) {
+  const std::string who = table_.profile_name + "/" + table_.entity;
+  const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
+  if (!r.failed.empty()) {
+    if (metrics_) {
+      metrics_->sync_failed_records_total.Add(labels).Increment(static_cast<double>(r.failed.size()));
+    }
+    // One line per reason per batch, with a count and one Id to look at.
+    std::map<std::string_view, std::pair<size_t, std::string_view>> by_reason;
+    for (const auto& f : r.failed) {
+      auto& e = by_reason[f.reason];
+      if (e.first++ == 0) e.second = f.id;
+    }
+    for (const auto& [reason, e] : by_reason) {
+      spdlog::warn(
+          "sync {}: {} row(s) left out of the lake (failed records): {} (e.g. Id {:.64}); see "
+          "`linkwatch status`",
+          who, e.first, reason, e.second);
+    }
+  }
+  if (r.invalid_text > 0) {
+    if (metrics_) {
+      metrics_->sync_invalid_text_total.Add(labels).Increment(static_cast<double>(r.invalid_text));
+    }
+    if (!invalid_text_logged_) {
+      invalid_text_logged_ = true;
+      spdlog::warn(
+          "sync {}: {} text value(s) were not valid UTF-8 and were written with U+FFFD in place "
+          "of each bad sequence (counted in linkwatch_sync_invalid_text_total; logged once)",
+          who, r.invalid_text);
+    }
+  }
 }
 
 void SyncEngine::Worker::Count(const BatchResult& r) {

@@ -35,7 +35,8 @@ struct Value {
   bool is_null() const { return kind == Kind::kNull; }
 };
 
-// A Value that owns its bytes (a column's DEFAULT, kept with the schema).
+// A Value that owns its bytes (a column's DEFAULT kept with the schema, a key
+// looked up in the source).
 struct StoredValue {
   Value::Kind kind = Value::Kind::kNull;
   int64_t i = 0;
@@ -77,6 +78,10 @@ struct RowView {
   double changed_at = 0;  // epoch seconds of the change; 0 when unknown
   Value key;
   std::span<const Value> values;  // indexed like TableSchema::columns; empty for deletes
+  // Other source rows whose keys the destination writes as the same Id as
+  // this one (two case forms of a GUID, 1 and '1'); set by the engine for
+  // incremental rows. Such rows collide: none of them may reach the lake.
+  int64_t key_twins = 0;
 };
 
 using Cursor = int64_t;  // the change-log sequence already consumed
@@ -99,6 +104,9 @@ class Source {
   // the cursor after the last change delivered (== after when none).
   virtual Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
                                      const RowCallback& row) = 0;
+  // How many of `keys` the table holds, each compared exactly (same storage
+  // class and bytes, no affinity conversion). Callable from a row callback.
+  virtual Result<int64_t> CountKeys(const TableSchema& table, std::span<const StoredValue> keys) = 0;
   // The newest cursor (for lag and to tell whether anything is waiting).
   virtual Result<Cursor> Head() = 0;
   // Changes whenever the source's schema does (a column added, ...); the

@@ -167,6 +167,11 @@ Status RemoveTable(Db& db, const LinkedTable& table, double now) {
       !s.ok()) {
     return s;
   }
+  if (auto s = Run(db, "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2",
+                   {table.profile_name, table.entity});
+      !s.ok()) {
+    return s;
+  }
   return Run(db, "DELETE FROM linkwatch_sync_error WHERE profile = ?1 AND entity = ?2",
              {table.profile_name, table.entity});
 }
@@ -256,6 +261,58 @@ Status RecordError(Db& db, const LinkedTable& table, const std::string& error, d
              "VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT(profile, entity) DO UPDATE SET "
              "error = excluded.error, at = excluded.at, attempts = attempts + 1",
              {table.profile_name, table.entity, error, std::to_string(now)});
+}
+
+Status RecordFailedRecords(Db& db, const LinkedTable& table, const std::vector<FailedRecord>& failed,
+                           const std::vector<std::string>& synced_ids, bool replace_all,
+                           double now) {
+  if (replace_all) {
+    if (auto s = Run(db, "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2",
+                     {table.profile_name, table.entity});
+        !s.ok()) {
+      return s;
+    }
+  } else if (!synced_ids.empty()) {
+    auto st = db.Prepare(
+        "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2 AND id = ?3");
+    if (!st) return st.status();
+    for (const auto& id : synced_ids) {
+      st->Reset();
+      if (auto s = st->Bind(1, table.profile_name).Bind(2, table.entity).Bind(3, id).Run();
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (failed.empty()) return Status::Ok();
+  auto st = db.Prepare(
+      "INSERT INTO linkwatch_sync_failed_record(profile, entity, id, version, reason, at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(profile, entity, id) DO UPDATE SET "
+      "version = excluded.version, reason = excluded.reason, at = excluded.at");
+  if (!st) return st.status();
+  for (const auto& f : failed) {
+    st->Reset();
+    if (auto s = st->Bind(1, table.profile_name)
+                     .Bind(2, table.entity)
+                     .Bind(3, f.id)
+                     .Bind(4, f.version)
+                     .Bind(5, f.reason)
+                     .Bind(6, now)
+                     .Run();
+        !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> CountFailedRecords(Db& db, const LinkedTable& table) {
+  auto st = db.Prepare(
+      "SELECT count(*) FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2");
+  if (!st) return st.status();
+  st->Bind(1, table.profile_name).Bind(2, table.entity);
+  if (!st->Step()) return st->status().ok() ? Result<int64_t>(int64_t{0}) : st->status();
+  return st->Int(0);
 }
 
 Status MarkSnapshot(Db& db, const LinkedTable& table, int64_t records, int64_t max_version,

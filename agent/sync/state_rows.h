@@ -18,6 +18,7 @@
 #include "agent/core/config.h"
 #include "agent/core/status.h"
 #include "agent/state/db.h"
+#include "agent/sync/destination.h"
 
 namespace linkwatch::sync {
 
@@ -101,6 +102,16 @@ Result<double> LastSnapshot(state::Db& db, const LinkedTable& table);
 Result<std::vector<std::string>> LinkNotes(state::Db& db,
                                            const std::vector<ProfileConfig>& profiles,
                                            const std::string& config_path);
+
+// Failed records (docs/sync.md "Failed records"): source rows the
+// destination left out. An initial sync replaces the table's set
+// (`replace_all`); a round upserts its failures after forgetting the Ids
+// that synced fine (or were deleted).
+Status RecordFailedRecords(state::Db& db, const LinkedTable& table,
+                           const std::vector<FailedRecord>& failed,
+                           const std::vector<std::string>& synced_ids, bool replace_all, double now);
+// How many failed records a table has.
+Result<int64_t> CountFailedRecords(state::Db& db, const LinkedTable& table);
 
 // The committed cursor of a table; nullopt before its initial sync.
 Result<std::optional<Committed>> ReadCommitted(state::Db& db, const LinkedTable& table);

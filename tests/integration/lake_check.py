@@ -101,10 +101,14 @@ def source_state(db, table, key):
             'SELECT t."%s", coalesce(l.seq, 0) FROM "%s" t LEFT JOIN _linkwatch_changes l '
             'ON l.tbl = ? AND l.id = t."%s" WHERE t."%s" IS NOT NULL'
             % (key, table, key, key), (table,)).fetchall()
+        declared = [r[2] for r in con.execute('PRAGMA table_info("%s")' % table)
+                    if r[1].lower() == key.lower()][0]
     finally:
         con.close()
-    return {str(k).lower() if isinstance(k, str) and len(k) == 36 else str(k): v
-            for k, v in rows}
+    # lake-format.md: a key declared as a GUID type in lower case, any other
+    # key exactly as the source holds it.
+    guid = declared.strip().upper() in ("GUID", "UUID", "UNIQUEIDENTIFIER")
+    return {k.lower() if guid and isinstance(k, str) else str(k): v for k, v in rows}
 
 
 def source_head(db):

@@ -47,25 +47,34 @@ TEST(LakeFormatTest, QuotesOnlyWhatNeedsQuoting) {
 }
 
 TEST(LakeFormatTest, RendersIdsAndValues) {
+  SourceColumn key{"accountid", ValueType::kGuid, "GUID", false};
   Value guid{Value::Kind::kText, 0, 0, "6F1C0000-0000-4000-8000-00000000000A"};
-  EXPECT_EQ(lake::RenderId(guid), "6f1c0000-0000-4000-8000-00000000000a");
-  EXPECT_EQ(lake::RenderId(Value{Value::Kind::kInt, 42, 0, {}}), "42");
+  std::string id;
+  EXPECT_EQ(lake::RenderId(guid, key, id), nullptr);
+  EXPECT_EQ(id, "6f1c0000-0000-4000-8000-00000000000a");
+  key.type = ValueType::kInt64;
+  EXPECT_EQ(lake::RenderId(Value{Value::Kind::kInt, 42, 0, {}}, key, id), nullptr);
+  EXPECT_EQ(id, "42");
+  lake::RenderStats stats;
   SourceColumn b{"active", ValueType::kBoolean, "BOOLEAN", false};
   std::string s;
-  lake::AppendValue(s, b, Value{Value::Kind::kInt, 1, 0, {}}, false);
+  EXPECT_EQ(lake::AppendValue(s, b, Value{Value::Kind::kInt, 1, 0, {}}, false, stats), nullptr);
   s += ',';
-  lake::AppendValue(s, b, Value{Value::Kind::kText, 0, 0, "false"}, false);
+  EXPECT_EQ(lake::AppendValue(s, b, Value{Value::Kind::kText, 0, 0, "false"}, false, stats), nullptr);
   s += ',';
   SourceColumn d{"when", ValueType::kDateTime, "DATETIME", false};
-  lake::AppendValue(s, d, Value{Value::Kind::kInt, 1767225600, 0, {}}, false);
+  EXPECT_EQ(lake::AppendValue(s, d, Value{Value::Kind::kInt, 1767225600, 0, {}}, false, stats),
+            nullptr);
   s += ',';
-  lake::AppendValue(s, d, Value{Value::Kind::kText, 0, 0, "not a date"}, false);
+  // A datetime that does not parse is refused (a failed record), not kept.
+  EXPECT_NE(lake::AppendValue(s, d, Value{Value::Kind::kText, 0, 0, "not a date"}, false, stats),
+            nullptr);
   s += ',';
   SourceColumn r{"x", ValueType::kDouble, "REAL", false};
-  lake::AppendValue(s, r, Value{Value::Kind::kReal, 0, 0.1, {}}, false);
+  EXPECT_EQ(lake::AppendValue(s, r, Value{Value::Kind::kReal, 0, 0.1, {}}, false, stats), nullptr);
   s += ',';
-  lake::AppendValue(s, r, Value{}, false);
-  EXPECT_EQ(s, "True,False,2026-01-01T00:00:00Z,not a date,0.1,");
+  EXPECT_EQ(lake::AppendValue(s, r, Value{}, false, stats), nullptr);
+  EXPECT_EQ(s, "True,False,2026-01-01T00:00:00Z,,0.1,");
 }
 
 // A table "account": accountid (key), name, createdon.

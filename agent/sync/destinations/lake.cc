@@ -382,6 +382,9 @@ class LakeTableWriter final : public TableWriter {
 
   Status Begin(bool initial, double now) override {
     Abort();
+    failed_.clear();
+    synced_ids_.clear();
+    stats_ = {};
     initial_ = initial;
     now_ = now;
     sink_now_.clear();
@@ -389,6 +392,7 @@ class LakeTableWriter final : public TableWriter {
     return Status::Ok();
   }
   Status Put(const RowView& row) override;
+  void ReportSyncedIds(bool on) override { report_synced_ = on; }
   Result<BatchResult> Commit() override;
   Result<SnapshotResult> Snapshot(double now, int keep) override;
   bool NeedsEveryRowAgain() const override {
@@ -405,6 +409,8 @@ class LakeTableWriter final : public TableWriter {
     }
     initial_files_.clear();
     initial_ids_.clear();
+    collided_.clear();
+    initial_written_ = 0;
     batch_rows_ = 0;
     created_ = updated_ = deleted_ = 0;
   }
@@ -435,9 +441,16 @@ class LakeTableWriter final : public TableWriter {
     if (buffers_.size() <= static_cast<size_t>(partition)) buffers_.resize(partition + 1);
     return buffers_[partition];
   }
-  // Renders slots from SinkModifiedOn on (",...\n").
-  void RenderTail(std::string& out, const RowView& row) const;
-  void RenderLine(std::string& out, const std::string& id, const RowView& row) const;
+  // Renders slots from SinkModifiedOn on (",...\n"). A value that cannot be
+  // written as its attribute's type stops it: `out` is cut back and the
+  // failed record's reason returned ("" when rendered).
+  std::string RenderTail(std::string& out, const RowView& row);
+  std::string RenderLine(std::string& out, const std::string& id, const RowView& row);
+  void Fail(const std::string& id, int64_t version, std::string reason) {
+    failed_.push_back({id, version, std::move(reason)});
+  }
+  // Initial: drops the records of collided_ Ids from partition `p`'s data.
+  Status DropCollided(int p);
   Status LoadIndex();
   Status CutBack(const std::string& marker);
   // Rewrites partition `pi` to a temporary and renames it into place: its
@@ -494,7 +507,19 @@ class LakeTableWriter final : public TableWriter {
   std::unordered_map<int64_t, int> partition_of_day_;
   std::string sink_now_;  // SinkModifiedOn of this batch
   int64_t created_ = 0, updated_ = 0, deleted_ = 0;
+  // Failed records (docs/sync.md "Failed records").
+  std::vector<FailedRecord> failed_;
+  std::vector<std::string> synced_ids_;
+  bool report_synced_ = false;
+  lake::RenderStats stats_;
+  // Initial: Ids that two or more source rows would share; none is written.
+  std::set<std::string, std::less<>> collided_;
+  int64_t initial_written_ = 0;  // initial records rendered (append-only lakerecordcount)
 };
+
+constexpr const char* kCollision =
+    "two or more source rows have keys written as this same Id (e.g. GUIDs differing only in "
+    "case, or 1 and '1'); none of them is written";
 
 Status LakeTableWriter::Open(const std::string& marker) {
   std::error_code ec;
@@ -525,7 +550,7 @@ Status LakeTableWriter::Open(const std::string& marker) {
     }
   } else {
     attributes_ = json::array();
-    attributes_.push_back({{"name", "Id"}, {"dataType", "guid"}, {"maxLength", -1}});
+    attributes_.push_back({{"name", "Id"}, {"dataType", "string"}, {"maxLength", -1}});
     attributes_.push_back({{"name", "SinkCreatedOn"}, {"dataType", "dateTime"}, {"maxLength", -1}});
     attributes_.push_back(
         {{"name", "SinkModifiedOn"}, {"dataType", "dateTime"}, {"maxLength", -1}});
@@ -536,6 +561,12 @@ Status LakeTableWriter::Open(const std::string& marker) {
     attributes_.push_back({{"name", "versionnumber"}, {"dataType", "int64"}, {"maxLength", -1}});
     attributes_.push_back({{"name", "IsDelete"}, {"dataType", "boolean"}, {"maxLength", -1}});
   }
+  // Id is a guid only where every key is one by construction (a key column
+  // declared GUID/UUID/UNIQUEIDENTIFIER, whose other values are refused);
+  // readers map guid to uniqueidentifier and fail on anything else.
+  attributes_[0]["dataType"] = schema_.key >= 0 && schema_.columns[schema_.key].type == ValueType::kGuid
+                                   ? "guid"
+                                   : "string";
   // The lake's own versionnumber and IsDelete: the last adjacent pair of
   // those names (a source may have columns called so too).
   auto name_at = [&](size_t a) { return attributes_[a].value("name", std::string()); };
@@ -740,7 +771,8 @@ int LakeTableWriter::PartitionOf(const RowView& row, double now) {
   return pi;
 }
 
-void LakeTableWriter::RenderTail(std::string& out, const RowView& row) const {
+std::string LakeTableWriter::RenderTail(std::string& out, const RowView& row) {
+  const size_t mark = out.size();
   for (size_t a = 2; a < slots_.size(); ++a) {
     out += ',';
     const int slot = slots_[a];
@@ -748,9 +780,13 @@ void LakeTableWriter::RenderTail(std::string& out, const RowView& row) const {
       case kSlotSinkModified:
         out += sink_now_;
         break;
-      case kSlotVersion:
-        out += std::to_string(row.version);
+      case kSlotVersion: {
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, row.version);
+        (void)ec;
+        out.append(buf, end);
         break;
+      }
       case kSlotIsDelete:
         if (row.deleted) out += "True";
         break;
@@ -760,33 +796,102 @@ void LakeTableWriter::RenderTail(std::string& out, const RowView& row) const {
         break;
       default:
         if (!row.deleted && static_cast<size_t>(slot) < row.values.size()) {
-          lake::AppendValue(out, schema_.columns[slot], row.values[slot],
-                            slot == schema_.createdon);
+          const SourceColumn& column = schema_.columns[slot];
+          if (lake::RenderError e = lake::AppendValue(out, column, row.values[slot],
+                                                      slot == schema_.createdon, stats_)) {
+            out.resize(mark);
+            return "column " + column.name + ": " + e;
+          }
         }
     }
   }
   out += '\n';
+  return {};
 }
 
-void LakeTableWriter::RenderLine(std::string& out, const std::string& id,
-                                 const RowView& row) const {
+std::string LakeTableWriter::RenderLine(std::string& out, const std::string& id,
+                                        const RowView& row) {
+  const size_t mark = out.size();
   lake::AppendCsvField(out, id);
   out += ',';
   out += sink_now_;
-  RenderTail(out, row);
+  std::string error = RenderTail(out, row);
+  if (!error.empty()) out.resize(mark);
+  return error;
+}
+
+Status LakeTableWriter::DropCollided(int p) {
+  // Rare (two source keys that read as one Id): the partition's data so far
+  // is read back and written again without them.
+  std::string& buf = Buffer(p);
+  std::string data;
+  auto it = initial_files_.find(p);
+  const std::string tmp = TempPath(dir_, partition_names_[p]);
+  if (it != initial_files_.end()) {
+    if (auto s = it->second.Write(buf); !s.ok()) return s;
+    if (auto s = it->second.Sync(); !s.ok()) return s;
+    auto m = MappedFile::Open(tmp);
+    if (!m) return m.status();
+    data.assign(m->view());
+    buf.clear();
+  } else {
+    data.swap(buf);
+  }
+  std::string kept;
+  kept.reserve(data.size());
+  std::string scratch;
+  std::string_view raw, id;
+  for (size_t pos = 0; pos < data.size();) {
+    const size_t end = RecordEnd(data, pos);
+    const std::string_view record = std::string_view(data).substr(pos, end - pos);
+    FieldAt(record, 0, raw, id, scratch);
+    if (collided_.count(id) == 0) {
+      kept.append(record);
+    } else {
+      --initial_written_;
+    }
+    pos = end;
+  }
+  if (it != initial_files_.end()) {
+    auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+    if (!f) return f.status();
+    it->second = std::move(f).value();
+    if (auto s = it->second.Write(kept); !s.ok()) return s;
+  } else {
+    buf.swap(kept);
+  }
+  return Status::Ok();
 }
 
 Status LakeTableWriter::Put(const RowView& row) {
   ++batch_rows_;
   const double now = now_;
   max_version_ = std::max(max_version_, row.version);
-  std::string id = lake::RenderId(row.key);
+  std::string id;
+  if (lake::RenderError e = lake::RenderId(row.key, schema_.columns[schema_.key], id)) {
+    // Never reached the lake: a delete has nothing to remove.
+    if (!row.deleted) {
+      Fail(id, row.version, "key " + schema_.columns[schema_.key].name + ": " + e);
+    } else if (report_synced_) {
+      synced_ids_.push_back(id);
+    }
+    return Status::Ok();
+  }
   if (initial_) {
     if (row.deleted) return Status::Ok();
+    if (collided_.count(id) != 0 || initial_ids_.Find(id) >= 0) {
+      collided_.insert(id);
+      Fail(id, row.version, kCollision);
+      return Status::Ok();
+    }
     const int p = PartitionOf(row, now);
     std::string& buf = Buffer(p);
-    RenderLine(buf, id, row);
-    if (!options_.append_only) initial_ids_.Put(id, p);
+    if (std::string error = RenderLine(buf, id, row); !error.empty()) {
+      Fail(id, row.version, std::move(error));
+      return Status::Ok();
+    }
+    ++initial_written_;
+    initial_ids_.Put(id, p);
     if (buf.size() >= (1 << 20)) {
       auto it = initial_files_.find(p);
       if (it == initial_files_.end()) {
@@ -799,24 +904,50 @@ Status LakeTableWriter::Put(const RowView& row) {
     }
     return Status::Ok();
   }
+  // A change that cannot be written leaves the lake without the record (a
+  // failed record is never in the lake, not even in an older version); so
+  // does one whose key collides with another source row's.
+  RowView effective = row;
+  bool failed = false;
+  if (row.key_twins > 0) {
+    Fail(id, row.version, kCollision);
+    failed = true;
+  }
   if (options_.append_only) {
-    RenderLine(Buffer(PartitionOf(row, now)), id, row);
-    if (row.deleted) {
+    std::string& buf = Buffer(PartitionOf(row, now));
+    if (!failed && !row.deleted) {
+      if (std::string error = RenderLine(buf, id, row); !error.empty()) {
+        Fail(id, row.version, std::move(error));
+        failed = true;
+      }
+    }
+    if (failed || row.deleted) {
+      effective.deleted = true;
+      effective.values = {};
+      (void)RenderLine(buf, id, effective);  // a delete row renders no values
+    }
+    if (effective.deleted) {
       ++deleted_;
     } else if (row.created) {
       ++created_;
     } else {
       ++updated_;
     }
+    if (!failed && report_synced_) synced_ids_.push_back(id);
     return Status::Ok();
   }
   Pending p;
-  p.head.clear();
+  if (!failed && !row.deleted) {
+    if (std::string error = RenderTail(p.tail, row); !error.empty()) {
+      Fail(id, row.version, std::move(error));
+      failed = true;
+    }
+  }
   lake::AppendCsvField(p.head, id);
-  RenderTail(p.tail, row);
-  p.deleted = row.deleted;
+  p.deleted = row.deleted || failed;
   p.created = row.created;
-  if (!row.deleted) p.new_partition = PartitionOf(row, now);
+  if (!p.deleted) p.new_partition = PartitionOf(row, now);
+  if (!failed && report_synced_) synced_ids_.push_back(id);
   p.id = std::move(id);
   auto [it, fresh] = pending_by_id_.emplace(p.id, pending_.size());
   if (fresh) {
@@ -840,6 +971,14 @@ Result<BatchResult> LakeTableWriter::Commit() {
   }
   r->records = records_;
   r->marker = Marker();
+  r->failed = std::move(failed_);
+  r->synced_ids = std::move(synced_ids_);
+  r->invalid_text = stats_.invalid_text;
+  failed_.clear();
+  synced_ids_.clear();
+  stats_ = {};
+  collided_.clear();
+  initial_written_ = 0;
   pending_.clear();
   pending_by_id_.clear();
   buffers_.clear();
@@ -861,6 +1000,12 @@ std::string LakeTableWriter::Marker() const {
 Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
   BatchResult result;
   std::set<std::string> written;
+  if (!collided_.empty()) {
+    for (size_t p = 0; p < buffers_.size(); ++p) {
+      if (auto s = DropCollided(static_cast<int>(p)); !s.ok()) return s;
+    }
+    for (const auto& id : collided_) initial_ids_.Erase(id);
+  }
   for (size_t p = 0; p < buffers_.size(); ++p) {
     if (buffers_[p].empty()) continue;
     auto it = initial_files_.find(static_cast<int>(p));
@@ -890,7 +1035,7 @@ Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
   if (options_.append_only) {
     partitions_.clear();
     lengths_.clear();
-    records_ = batch_rows_;
+    records_ = initial_written_;
     for (const auto& p : written) {
       partitions_.insert(p);
       std::error_code ec;

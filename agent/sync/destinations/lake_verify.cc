@@ -535,18 +535,10 @@ std::string RenderKey(const Value& v, ValueType type) {
       return ec == std::errc() ? std::string(buf, end) : std::string();
     }
     case Value::Kind::kText: {
-      // lake-format.md: "GUIDs lower case", whatever the declared type.
+      // lake-format.md: a key declared as a GUID type in lower case; any
+      // other key exactly as the source holds it.
       std::string s(v.text);
-      bool guid = type == ValueType::kGuid;
-      if (!guid && s.size() == 36) {
-        guid = true;
-        for (size_t i = 0; i < s.size() && guid; ++i) {
-          guid = (i == 8 || i == 13 || i == 18 || i == 23)
-                     ? s[i] == '-'
-                     : std::isxdigit(static_cast<unsigned char>(s[i])) != 0;
-        }
-      }
-      if (guid) {
+      if (type == ValueType::kGuid) {
         for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       }
       return s;

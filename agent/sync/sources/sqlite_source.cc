@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "agent/state/db.h"
+#include "agent/sync/destinations/lake_format.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -46,7 +47,12 @@ SourceColumn ColumnOf(std::string name, std::string declared) {
     return s;
   }();
   auto has = [&](const char* word) { return t.find(word) != std::string::npos; };
-  if (has("DATE") || has("TIME") || lower_name == "createdon" || lower_name == "modifiedon") {
+  // A GUID by its declared type only (lake-format.md "model.json"): its
+  // values are checked to be GUIDs, so readers may map it to uniqueidentifier.
+  const std::string bare = t.substr(0, t.find_last_not_of(' ') + 1);
+  if (bare == "GUID" || bare == "UUID" || bare == "UNIQUEIDENTIFIER") {
+    c.type = ValueType::kGuid;
+  } else if (has("DATE") || has("TIME") || lower_name == "createdon" || lower_name == "modifiedon") {
     c.type = ValueType::kDateTime;
   } else if (has("BOOL")) {
     c.type = ValueType::kBoolean;
@@ -61,13 +67,11 @@ SourceColumn ColumnOf(std::string name, std::string declared) {
     c.type = ValueType::kDouble;
   } else if (has("NUM") || has("DEC") || has("MONEY")) {
     c.type = ValueType::kDecimal;  // NUMERIC, DECIMAL(p,s), NUMBER, MONEY
+    lake::DecimalShape(declared, c.precision, c.scale);
   } else {
     // SQLite gives e.g. STRING or JSON numeric affinity, but what they hold is
     // text; a reader could not parse it as decimal.
     c.type = ValueType::kString;
-  }
-  if (lower_name == "guid" || Upper(declared) == "UUID" || Upper(declared) == "GUID") {
-    c.type = ValueType::kGuid;
   }
   c.name = std::move(name);
   c.declared_type = std::move(declared);
@@ -361,6 +365,47 @@ Result<int64_t> SqliteSource::RowCount(const TableSchema& table) {
   if (!st) return st.status();
   if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
   return st->Int(0);
+}
+
+Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
+                                        std::span<const StoredValue> keys) {
+  if (keys.empty()) return int64_t{0};
+  const std::string k = QuoteIdent(table.columns[table.key].name);
+  // typeof() keeps the column's affinity from turning '1' into 1. Cached:
+  // asked for changed rows of every incremental round.
+  const std::string sql = "SELECT count(*) FROM " + QuoteIdent(table.name) + " WHERE " + k +
+                          " = ?1 AND typeof(" + k + ") = ?2";
+  state::Statement* st = db_->Cached(sql);
+  if (st == nullptr) {
+    auto prepared = db_->Prepare(sql);  // for its error message
+    return prepared.ok() ? Status::Error("cannot prepare " + sql) : prepared.status();
+  }
+  int64_t n = 0;
+  for (const StoredValue& key : keys) {
+    st->Reset();
+    switch (key.kind) {
+      case Value::Kind::kInt:
+        st->Bind(1, key.i).Bind(2, "integer");
+        break;
+      case Value::Kind::kReal:
+        st->Bind(1, key.d).Bind(2, "real");
+        break;
+      case Value::Kind::kText:
+        st->Bind(1, std::string_view(key.bytes)).Bind(2, "text");
+        break;
+      case Value::Kind::kBlob:
+        st->BindBlob(1, key.bytes).Bind(2, "blob");
+        break;
+      case Value::Kind::kNull:
+        continue;
+    }
+    if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
+    n += st->Int(0);
+    // A cached statement left mid-result would hold its read snapshot open
+    // after the round's transaction ends.
+    st->Reset();
+  }
+  return n;
 }
 
 Result<Cursor> SqliteSource::Head() {
