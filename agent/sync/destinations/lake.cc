@@ -633,8 +633,14 @@ Status LakeTableWriter::Open(const std::string& marker) {
         schema_.defaults[c].kind == Value::Kind::kNull) {
       continue;
     }
-    lake::AppendValue(fields[a], schema_.columns[c], schema_.defaults[c].view(),
-                      c == schema_.createdon);
+    if (lake::RenderError e = lake::AppendValue(fields[a], schema_.columns[c],
+                                                schema_.defaults[c].view(),
+                                                c == schema_.createdon, stats_)) {
+      // Every record that predates the column holds this value: none of them
+      // could be written, so the table stops here, loudly.
+      return Status::Error("table " + schema_.name + ": the DEFAULT of column " +
+                           schema_.columns[c].name + " cannot be written to the lake: " + e);
+    }
     last_default_attr_ = static_cast<int>(a);
   }
   pad_suffix_.assign(attributes_.size() + 1, std::string());
