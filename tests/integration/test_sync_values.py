@@ -88,7 +88,7 @@ def read_entity(lake, name):
     names = [a["name"] for a in e["attributes"]]
     records = {}
     for p in e["partitions"]:
-        with open(os.path.join(lake, p["location"]), "rb") as f:
+        with open(lake_check.location_path(lake, p["location"]), "rb") as f:
             text = f.read().decode("utf-8")  # strict: invalid UTF-8 fails here
         lines = [ln for ln in text.split("\n") if ln]
         for ln, values in zip(lines, csv.reader(io.StringIO(text))):
