@@ -45,13 +45,13 @@ def read_lake(lake, entities=(), timeout=300):
     return json.loads(lines[-1])
 
 
-def start_reader_loop(lake, entities, seconds):
-    """A Node process reading the lake in a loop for `seconds`; one JSON line per read."""
+def start_reader_loop(lake, entities, seconds, out, err):
+    """A Node process reading the lake in a loop for `seconds`, writing one JSON line per
+    read to the open file `out` (a pipe would fill up while the test is busy writing)."""
     args = ["node", CONSUMER, "--lake", lake, "--seconds", str(seconds)]
     for e in entities:
         args += ["--entity", e]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=consumer_env())
+    return subprocess.Popen(args, stdout=out, stderr=err, env=consumer_env())
 
 
 # --- expected values -------------------------------------------------------------------------
