@@ -20,7 +20,9 @@ int EnableChangeTrackingCommand(const std::string& db_path,
 int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path) {
   sync::LakeVerifyOptions options;
   options.source_path = source_path;
-  options.keep_fields = false;  // versions are all the report needs
+  // Without a source, versions are all the report needs (a lake of millions
+  // of rows); with one, every value is compared.
+  options.keep_fields = !source_path.empty();
   auto report = sync::VerifyLake(path, options);
   if (!report) {
     std::fprintf(stderr, "linkwatch lake verify: %s\n", report.message().c_str());

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -42,7 +43,8 @@ class LakeVerifyTest : public ::testing::Test {
   // Adds an entity to model.json (written by WriteModel).
   void AddEntity(const std::string& name, const std::vector<std::string>& partitions,
                  bool append_only = false,
-                 const std::vector<std::string>& attributes = kAttributes) {
+                 const std::vector<std::string>& attributes = kAttributes,
+                 const std::map<std::string, json>& attribute_json = {}) {
     json e{{"$type", "LocalEntity"}, {"name", name}, {"description", name}};
     e["annotations"] = json::array({{{"name", "Athena:PartitionGranularity"}, {"value", "Year"}}});
     if (append_only) {
@@ -50,14 +52,21 @@ class LakeVerifyTest : public ::testing::Test {
     }
     e["attributes"] = json::array();
     for (const auto& a : attributes) {
-      e["attributes"].push_back({{"name", a}, {"dataType", a == "Id" ? "guid" : "string"}});
+      json attribute{{"name", a}, {"dataType", "string"}};
+      if (auto it = attribute_json.find(a); it != attribute_json.end()) attribute.update(it->second);
+      e["attributes"].push_back(std::move(attribute));
     }
     e["partitions"] = json::array();
     for (const auto& p : partitions) {
       e["partitions"].push_back(
-          {{"name", std::filesystem::path(p).stem().string()}, {"location", p}});
+          {{"name", std::filesystem::path(p).stem().string()},
+           {"location", p.find(':') == std::string::npos && p[0] != '/' ? Url(p) : p}});
     }
     entities_.push_back(std::move(e));
+  }
+  // The absolute file: URI of a file of the lake (lake-format.md "model.json").
+  std::string Url(const std::string& relative) const {
+    return "file://" + (std::filesystem::path(lake_) / relative).string();
   }
   void WriteModel() {
     WriteFile("model.json",
@@ -193,8 +202,9 @@ TEST_F(LakeVerifyTest, MissingPartitionFile) {
   WriteModel();
   WriteFile("account/2023.csv", Row("a1", "Contoso", 1));
   LakeReport r = Verify();
-  EXPECT_THAT(r.problems, ElementsAre("account/2024.csv: missing (listed as a partition of "
-                                      "account in model.json)"));
+  EXPECT_THAT(r.problems, ElementsAre("account/2024.csv: missing (listed as partition '2024' of "
+                                      "account in model.json at location '" +
+                                      Url("account/2024.csv") + "')"));
   EXPECT_EQ(r.tables[0].live, 1);
 }
 
@@ -216,19 +226,38 @@ TEST_F(LakeVerifyTest, UnlistedCsvFileInATableFolder) {
   EXPECT_EQ(r.problem_count, 3);
 }
 
-TEST_F(LakeVerifyTest, PartitionLocationsAsFileUrlsAndAbsolutePaths) {
+TEST_F(LakeVerifyTest, PartitionLocationsMustBeAbsoluteUrisThatResolveInsideTheLake) {
   const std::string abs = (std::filesystem::path(lake_) / "account" / "2024.csv").string();
-  AddEntity("account", {"file://" + lake_ + "/account/2023%20old.csv", abs});
+  // A file URL, percent-decoded, is fine; a plain absolute path and a relative
+  // path are no URIs (read anyway, so that the rest is checked too); an https
+  // URL names no local file; a file URL outside the lake is not the lake's.
+  AddEntity("account", {"file://" + lake_ + "/account/2023%20old.csv", abs, "account/2025.csv"});
   AddEntity("remote", {"https://example.dfs.core.windows.net/crm/remote/2024.csv"});
+  AddEntity("outside", {"file://" + dir_.string() + "/elsewhere.csv"});
+  entities_[0]["partitions"][2]["location"] = "account/2025.csv";
   WriteModel();
   WriteFile("account/2023 old.csv", Row("a1", "Contoso", 1));
   WriteFile("account/2024.csv", Row("a2", "Fabrikam", 2));
+  WriteFile("account/2025.csv", Row("a3", "Northwind", 3));
+  std::ofstream(dir_ / "elsewhere.csv") << Row("x1", "not ours", 1);
   LakeReport r = Verify();
-  EXPECT_THAT(r.problems, ElementsAre(AllOf(HasSubstr("model.json: entity remote: partition "
-                                                      "'2024'"),
-                                            HasSubstr("is neither a path nor a file URL"))));
-  EXPECT_THAT(r.tables[0].partitions, ElementsAre("account/2023 old.csv", "account/2024.csv"));
-  EXPECT_EQ(r.tables[0].live, 2);
+  EXPECT_THAT(
+      r.problems,
+      ElementsAre(
+          "model.json: entities[0] (account): partitions[1] (2024): \"location\" \"" + abs +
+              "\" is not an absolute URI (readers such as Spark's CDM connector resolve nothing "
+              "else)",
+          "model.json: entities[0] (account): partitions[2] (2025): \"location\" "
+          "\"account/2025.csv\" is not an absolute URI (readers such as Spark's CDM connector "
+          "resolve nothing else)",
+          AllOf(HasSubstr("model.json: entity remote: partition '2024'"),
+                HasSubstr("is neither a path nor a file URL")),
+          AllOf(HasSubstr("model.json: entity outside: partition 'elsewhere': location 'file://"),
+                HasSubstr("is outside the lake folder"))));
+  EXPECT_THAT(r.tables[0].partitions,
+              ElementsAre("account/2023 old.csv", "account/2024.csv", "account/2025.csv"));
+  EXPECT_EQ(r.tables[0].live, 3);
+  EXPECT_FALSE(r.ok());
 }
 
 TEST_F(LakeVerifyTest, MissingOrCorruptModelJson) {
@@ -242,12 +271,18 @@ TEST_F(LakeVerifyTest, MissingOrCorruptModelJson) {
   EXPECT_THAT(r.problems[0], HasSubstr("model.json: not valid JSON: parse error at line 3"));
   EXPECT_TRUE(r.tables.empty());
 
-  WriteFile("model.json", "{\"entities\": {}}");
-  EXPECT_THAT(Verify().problems, ElementsAre("model.json: no \"entities\" array"));
+  WriteFile("model.json", R"({"name": "cdm", "version": "1.0", "entities": {}})");
+  EXPECT_THAT(Verify().problems, ElementsAre("model.json: \"entities\" is not an array"));
 
   WriteFile("model.json", R"({"entities": [{"name": "a"}, {"attributes": []}]})");
-  EXPECT_THAT(Verify().problems, ElementsAre("model.json: entity a: no \"attributes\" array",
-                                             "model.json: entities[1]: no \"name\""));
+  EXPECT_THAT(Verify().problems,
+              ElementsAre("model.json: no \"name\" (required)", "model.json: no \"version\" (required)",
+                          "model.json: entities[0] (a): no \"$type\" (required)",
+                          "model.json: entities[0] (a): no \"attributes\" array (required)",
+                          "model.json: entities[1]: no \"$type\" (required)",
+                          "model.json: entities[1]: no \"name\" (required)",
+                          "model.json: entity a: no \"attributes\" array",
+                          "model.json: entities[1]: no \"name\""));
 }
 
 TEST_F(LakeVerifyTest, MalformedCsvNamesFileAndLine) {
@@ -401,12 +436,13 @@ class LakeVerifySourceTest : public LakeVerifyTest {
   }
 
   std::string source_;
+  const std::map<std::string, json> kGuidId = {{"Id", {{"dataType", "guid"}}}};
 };
 
 TEST_F(LakeVerifySourceTest, MatchingLake) {
   AddEntity("account", {"account/2024.csv"});
   AddEntity("contact", {"contact/2024.csv"}, true);
-  AddEntity("lead", {"lead/2024.csv"});
+  AddEntity("lead", {"lead/2024.csv"}, false, kAttributes, kGuidId);
   AddEntity("account_partitioned", {"account/Snapshot/2024_20240101T000000Z.csv"});
   WriteModel();
   WriteFile("account/2024.csv", Row("a0", "before tracking", 0) + Row("a1", "Contoso Ltd", 3));
@@ -425,7 +461,7 @@ TEST_F(LakeVerifySourceTest, MatchingLake) {
 TEST_F(LakeVerifySourceTest, MismatchingLake) {
   AddEntity("account", {"account/2024.csv"});
   AddEntity("contact", {"contact/2024.csv"}, true);
-  AddEntity("lead", {"lead/2024.csv"});
+  AddEntity("lead", {"lead/2024.csv"}, false, kAttributes, kGuidId);
   AddEntity("opportunity", {});
   WriteModel();
   // a1 at an old version, a2 still there after its delete, a0 missing.
@@ -439,13 +475,16 @@ TEST_F(LakeVerifySourceTest, MismatchingLake) {
   EXPECT_EQ(account.source.missing_in_lake, 1);
   EXPECT_EQ(account.source.extra_in_lake, 1);
   EXPECT_EQ(account.source.version_differs, 1);
-  EXPECT_EQ(account.problems, 3);
+  EXPECT_EQ(account.source.values_differ, 1);
+  EXPECT_EQ(account.problems, 4);
   EXPECT_THAT(r.problems, Contains("account: Id 'a0' (source version 0) is in the source but not "
                                    "live in the lake"));
   EXPECT_THAT(r.problems,
               Contains("account/2024.csv:1: Id 'a1' has versionnumber 1, the source version 3"));
   EXPECT_THAT(r.problems,
               Contains("account/2024.csv:2: Id 'a2' is live in the lake but not in the source"));
+  EXPECT_THAT(r.problems, Contains("account/2024.csv:1: Id 'a1': attribute name is 'Contoso', "
+                                   "the source's value reads back as 'Contoso Ltd'"));
   EXPECT_THAT(r.problems, Contains("contact: Id '7' (source version 5) is in the source but not "
                                    "live in the lake"));
   EXPECT_EQ(r.Find("lead")->source.missing_in_lake, 1);
@@ -453,9 +492,9 @@ TEST_F(LakeVerifySourceTest, MismatchingLake) {
   EXPECT_THAT(r.problems, Contains(AllOf(HasSubstr("opportunity: cannot be compared with the "
                                                    "source"),
                                          HasSubstr("no table \"opportunity\""))));
-  EXPECT_EQ(r.problem_count, 3 + 1 + 2 + 1);
-  EXPECT_THAT(LakeReportText(r), HasSubstr("source=differs(missing=1 extra=1 version=1)  "
-                                           "problems=3\n"));
+  EXPECT_EQ(r.problem_count, 4 + 1 + 2 + 1);
+  EXPECT_THAT(LakeReportText(r), HasSubstr("source=differs(missing=1 extra=1 version=1 values=1)  "
+                                           "problems=4\n"));
   const json j = json::parse(LakeReportJson(r));
   EXPECT_EQ(j["ok"], false);
   EXPECT_EQ(j["tables"][0]["source"]["versionDiffers"], 1);
