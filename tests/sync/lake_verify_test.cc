@@ -736,5 +736,25 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
       }));
 }
 
+TEST_F(LakeVerifySourceTest, GuidKeysThatCollideAreOneRecordAndOneFailedRecord) {
+  auto db = state::Db::Open(source_);
+  ASSERT_TRUE(db.ok()) << db.message();
+  // 7: the lower-case twin of lead 6's key; the lake holds it, not 6.
+  ASSERT_TRUE(
+      (*db)->Exec("INSERT INTO lead VALUES ('6f9619ff-8b86-d011-b42d-00c04fc964ff', 'twin')").ok());
+  AddEntity("lead", {"lead/2024.csv"}, false, kAttributes, kGuidId);
+  WriteModel();
+  WriteFile("lead/2024.csv", Row("6f9619ff-8b86-d011-b42d-00c04fc964ff", "twin", 7));
+  LakeReport r = VerifyWithSource();
+  const TableReport& t = *r.Find("lead");
+  EXPECT_EQ(t.source.missing_in_lake, 1);
+  EXPECT_EQ(t.source.values_differ, 0);
+  EXPECT_EQ(t.source.version_differs, 0);
+  EXPECT_THAT(r.problems,
+              ElementsAre("lead: a source row (version 6) is not in the lake: its key renders to "
+                          "Id '6f9619ff-8b86-d011-b42d-00c04fc964ff' like another row's (keys that "
+                          "differ only by case: a failed record)"));
+}
+
 }  // namespace
 }  // namespace linkwatch::sync

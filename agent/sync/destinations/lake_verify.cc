@@ -1121,6 +1121,15 @@ void CompareTable(Source& source, TableReport& t, LakeReport& report, size_t max
                         t.data_types[id_col] == "guid";
   // Each source column's attribute: the lake's own columns come first, so a
   // source column named like one of them (an "Id" column) is found after them.
+  auto report_differences = [&](const std::vector<std::pair<const char*, std::string>>& diffs) {
+    bool values = false, version = false;
+    for (const auto& [kind, message] : diffs) {
+      (std::string_view(kind) == "version differences" ? version : values) = true;
+      problem(kind, message);
+    }
+    if (version) ++t.source.version_differs;
+    if (values) ++t.source.values_differ;
+  };
   std::vector<int> column_attr;
   for (const auto& c : schema->columns) {
     int a = -1;
@@ -1137,6 +1146,24 @@ void CompareTable(Source& source, TableReport& t, LakeReport& report, size_t max
     }
     column_attr.push_back(a);
   }
+  // Source rows whose keys render to one Id (GUID keys that differ only by
+  // case): the lake can hold only one of them, the others are failed records
+  // (lake-format.md). Found first, so that the lake's record is matched
+  // against whichever of them it holds.
+  std::unordered_map<std::string, int> renders;
+  auto count = source.ReadAll(*schema, [&](const RowView& row) {
+    ++renders[RenderKey(row.key, guid_key)];
+    return Status::Ok();
+  });
+  if (!count) {
+    problem("source", t.name + ": reading the source failed: " + count.message());
+    return;
+  }
+  struct Candidate {
+    int64_t version;
+    std::vector<std::pair<const char*, std::string>> differences;  // (kind, message)
+  };
+  std::map<std::string, std::vector<Candidate>> colliding;
   auto read = source.ReadAll(*schema, [&](const RowView& row) {
     const std::string id = RenderKey(row.key, guid_key);
     auto it = t.state.find(id);
@@ -1149,32 +1176,54 @@ void CompareTable(Source& source, TableReport& t, LakeReport& report, size_t max
     }
     LakeRecord& r = it->second;
     r.in_source = true;
+    Candidate c{row.version, {}};
     if (r.version != row.version) {
-      ++t.source.version_differs;
-      problem("version differences", t.Location(r) + ": Id " + Quoted(id) + " has versionnumber " +
-                                         std::to_string(r.version) + ", the source version " +
-                                         std::to_string(row.version));
+      c.differences.emplace_back("version differences",
+                                 t.Location(r) + ": Id " + Quoted(id) + " has versionnumber " +
+                                     std::to_string(r.version) + ", the source version " +
+                                     std::to_string(row.version));
     }
-    if (r.fields.empty()) return Status::Ok();  // fields not kept: versions only
-    bool differs = false;
-    for (size_t c = 0; c < row.values.size() && c < column_attr.size(); ++c) {
-      const int a = column_attr[c];
+    for (size_t k = 0; !r.fields.empty() && k < row.values.size() && k < column_attr.size(); ++k) {
+      const int a = column_attr[k];
       if (a < 0) continue;
       std::string want;
       const std::string& type = static_cast<size_t>(a) < t.data_types.size() ? t.data_types[a]
                                                                               : std::string();
       const int scale = static_cast<size_t>(a) < t.scales.size() && t.scales[a] >= 0 ? t.scales[a]
                                                                                     : 10;
-      if (SameAsSource(type, scale, row.values[c], r.fields[a], r.nulls[a], &want)) continue;
-      differs = true;
-      problem("value differences",
-              t.Location(r) + ": Id " + Quoted(id) + ": attribute " + t.attributes[a] + " is " +
-                  (r.nulls[a] ? std::string("NULL") : Quoted(r.fields[a])) +
-                  ", the source's value reads back as " + want);
+      if (SameAsSource(type, scale, row.values[k], r.fields[a], r.nulls[a], &want)) continue;
+      c.differences.emplace_back(
+          "value differences",
+          t.Location(r) + ": Id " + Quoted(id) + ": attribute " + t.attributes[a] + " is " +
+              (r.nulls[a] ? std::string("NULL") : Quoted(r.fields[a])) +
+              ", the source's value reads back as " + want);
     }
-    if (differs) ++t.source.values_differ;
+    if (renders[id] > 1) {
+      colliding[id].push_back(std::move(c));
+    } else {
+      report_differences(c.differences);
+    }
     return Status::Ok();
   });
+  for (auto& [id, candidates] : colliding) {
+    // The lake's record is the one that matches; none matching: the first.
+    size_t match = 0;
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      if (candidates[k].differences.empty()) {
+        match = k;
+        break;
+      }
+    }
+    report_differences(candidates[match].differences);
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      if (k == match) continue;
+      ++t.source.missing_in_lake;
+      problem("Ids missing in the lake",
+              t.name + ": a source row (version " + std::to_string(candidates[k].version) +
+                  ") is not in the lake: its key renders to Id " + Quoted(id) +
+                  " like another row's (keys that differ only by case: a failed record)");
+    }
+  }
   if (!read) {
     problem("source", t.name + ": reading the source failed: " + read.message());
     return;
