@@ -215,13 +215,15 @@ class LakeConsumerTest(harness.TempDirTest):
         self.assertEqual(problems, [], "%s: %d differences:\n%s"
                          % (phase, len(problems), "\n".join(problems)))
 
-    def verify(self, lake, src, failed=0):
-        """`lake verify` calls the lake consistent; with the source, the only differences
-        are the `failed` records, which it cannot know of and so reports as missing."""
+    def verify(self, lake, src, failed=0, config=None):
+        """`lake verify` calls the lake consistent; with the source (`--source`, or the
+        profile's with `--config --profile`), the only differences are the `failed` records,
+        which it cannot know of and so reports as missing."""
         rc, out, err = harness.run_cli("lake", "verify", "--path", lake, timeout=300)
         self.assertEqual(rc, 0, "lake verify: exit %d\n%s%s" % (rc, out, err))
-        rc, out, err = harness.run_cli("lake", "verify", "--path", lake, "--source", src,
-                                       "--json", timeout=300)
+        args = ["--config", config, "--profile", "p"] if config else ["--path", lake, "--source",
+                                                                      src]
+        rc, out, err = harness.run_cli("lake", "verify", *args, "--json", timeout=300)
         report = json.loads(out) if out.strip().startswith("{") else {"problems": [out + err]}
         missing = [p for p in report["problems"] if "not in the lake" in p
                    or "not live in the lake" in p]
@@ -271,7 +273,7 @@ class LakeConsumerTest(harness.TempDirTest):
         self.assertEqual(failed_count(status), 2,
                          "gtable's failed records in /api/v1/status: %s" % json.dumps(status))
         self.assertEqual(agent.stop(), 0)
-        self.verify(lake, src, failed=2)
+        self.verify(lake, src, failed=2, config=cfg)
 
     def test_demo_lake_reads_back_as_its_source(self):
         d = os.path.join(self.dir, "demo")

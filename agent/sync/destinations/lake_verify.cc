@@ -708,7 +708,18 @@ class Verifier {
       return false;
     }
     // Microsoft's model.json rules first: readers refuse a model that breaks them.
-    for (auto& problem : CheckCdmModel(model)) LakeProblem(std::move(problem));
+    {
+      // One message per broken rule, up to a limit (a lake of relative
+      // locations breaks one rule per partition); all are counted.
+      auto problems = CheckCdmModel(model);
+      const size_t shown = std::max<size_t>(options_.max_messages_per_kind * 2, 1);
+      for (size_t i = 0; i < problems.size() && i < shown; ++i) LakeProblem(std::move(problems[i]));
+      if (problems.size() > shown) {
+        report_.problem_count += static_cast<int64_t>(problems.size() - shown);
+        report_.problems.push_back("model.json: ... and " + std::to_string(problems.size() - shown) +
+                                   " more problems of the model");
+      }
+    }
     if (!model.is_object() || !model.contains("entities") || !model["entities"].is_array()) {
       return false;
     }
