@@ -39,8 +39,11 @@ DATES = ["2019-01-01T00:00:00Z", "2020-02-29T12:34:56.789Z", "2021-06-30T23:59:5
          "2024-05-05T05:05:05.100Z"]
 DOUBLES = [float("nan"), float("inf"), float("-inf"), -0.0, 5e-324, 1.7976931348623157e308,
            0.1, -2.5, 1e-300, 123456789.123456789, 0.0]
-DECIMALS = ["0.0001", "-0.0001", "12345678901234567890", "-98765.4321", "42", "0", "1E-7",
-            "0.3333333333333333", "-1", "3.14159265358979"]
+# Decimals as SQLite holds them (NUMERIC affinity: INTEGER, or REAL of at most
+# 15 significant digits here, so that the double's shortest form and its exact
+# binary value round alike to the declared scale).
+DECIMALS = ["0.0001", "-0.0001", "1234567890123456789", "-98765.4321", "42", "0", "1E-7",
+            "0.3333333333333333", "-1", "3.14159265358979", "-9223372036854775808"]
 INT64 = [9223372036854775807, -9223372036854775808, 0, -1, 1]
 
 
@@ -68,7 +71,7 @@ def make_source(path):
         label = texts[i % len(texts)]
         note = None if i % 3 == 0 else ("" if i % 3 == 1 else BAD_UTF8[i % len(BAD_UTF8)])
         data = None if i % 7 == 6 else BLOBS[i % len(BLOBS)]
-        rows.append((k, label, note, data, [None, "0.0001", "-12.5", "12345678901234.5678", 7][i % 5],
+        rows.append((k, label, note, data, [None, "0.0001", "-12.5", "1234567890.5678", 7][i % 5],
                      DECIMALS[i % len(DECIMALS)], DOUBLES[i % len(DOUBLES)], INT64[i % len(INT64)],
                      [0, 1, "true", "false", None][i % 5], DATES[i % len(DATES)],
                      [1700000000, 1700000000.25, "1700000001", None][i % 4],
