@@ -167,12 +167,17 @@ def failed_count(table_status):
 
 class LakeConsumerTest(harness.TempDirTest):
     def caught_up(self, table, db):
+        state = harness.StateDb(os.path.join(self.dir, "state.db"))
         try:
-            rows = harness.StateDb(os.path.join(self.dir, "state.db")).query(
-                "SELECT cursor FROM linkwatch_sync_cursor WHERE entity = ?", (table,))
+            done = state.query("SELECT initialsyncstate FROM synapselinkprofileentitystate "
+                               "WHERE entityname = ?", (table,))
+            rows = state.query("SELECT cursor FROM linkwatch_sync_cursor WHERE entity = ?",
+                               (table,))
         except sqlite3.OperationalError:  # the agent has not created its tables yet
             return False
-        return bool(rows) and rows[0][0] >= lake_check.table_head(db, table)
+        # Initial sync Completed (4), and every change since read.
+        return (bool(done) and done[0][0] == 4 and bool(rows)
+                and rows[0][0] >= lake_check.table_head(db, table))
 
     def model(self, lake):
         with open(os.path.join(lake, "model.json")) as f:

@@ -63,10 +63,13 @@ class LakeReadersTest(harness.TempDirTest):
 
         def caught_up():
             try:
+                done = state.query("SELECT initialsyncstate FROM synapselinkprofileentitystate "
+                                   "WHERE entityname = 'mover'")
                 r = state.query("SELECT cursor FROM linkwatch_sync_cursor WHERE entity = 'mover'")
             except sqlite3.OperationalError:
                 return False
-            return bool(r) and r[0][0] >= lake_check.table_head(src, "mover")
+            return (bool(done) and done[0][0] == 4 and bool(r)
+                    and r[0][0] >= lake_check.table_head(src, "mover"))
         harness.wait_for(caught_up, timeout=120, interval=0.2, what="initial sync of mover")
 
         stop = threading.Event()
