@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   auto* lake_verify = lake->add_subcommand(
       "verify", "read a lake folder as a consumer would and check it is consistent");
   lake_verify->add_option("--path", lake_path, "lake folder");
-  lake_verify->add_option("--config", config_path, "config file (with --profile: its lake and source)");
+  lake_verify->add_option("--config", config_path,
+                          "config file (with --profile: its lake and source)");
   lake_verify->add_option("--profile", profile, "profile of --config whose lake to verify");
   lake_verify->add_flag("--json", json, "JSON output");
   lake_verify->add_option("--source", lake_source,

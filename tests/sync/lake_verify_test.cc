@@ -44,8 +44,7 @@ class LakeVerifyTest : public ::testing::Test {
 
   // Adds an entity to model.json (written by WriteModel).
   void AddEntity(const std::string& name, const std::vector<std::string>& partitions,
-                 bool append_only = false,
-                 const std::vector<std::string>& attributes = kAttributes,
+                 bool append_only = false, const std::vector<std::string>& attributes = kAttributes,
                  const std::map<std::string, json>& attribute_json = {}) {
     json e{{"$type", "LocalEntity"}, {"name", name}, {"description", name}};
     e["annotations"] = json::array({{{"name", "Athena:PartitionGranularity"}, {"value", "Year"}}});
@@ -55,7 +54,8 @@ class LakeVerifyTest : public ::testing::Test {
     e["attributes"] = json::array();
     for (const auto& a : attributes) {
       json attribute{{"name", a}, {"dataType", "string"}};
-      if (auto it = attribute_json.find(a); it != attribute_json.end()) attribute.update(it->second);
+      if (auto it = attribute_json.find(a); it != attribute_json.end())
+        attribute.update(it->second);
       e["attributes"].push_back(std::move(attribute));
     }
     e["partitions"] = json::array();
@@ -277,14 +277,15 @@ TEST_F(LakeVerifyTest, MissingOrCorruptModelJson) {
   EXPECT_THAT(Verify().problems, ElementsAre("model.json: \"entities\" is not an array"));
 
   WriteFile("model.json", R"({"entities": [{"name": "a"}, {"attributes": []}]})");
-  EXPECT_THAT(Verify().problems,
-              ElementsAre("model.json: no \"name\" (required)", "model.json: no \"version\" (required)",
-                          "model.json: entities[0] (a): no \"$type\" (required)",
-                          "model.json: entities[0] (a): no \"attributes\" array (required)",
-                          "model.json: entities[1]: no \"$type\" (required)",
-                          "model.json: entities[1]: no \"name\" (required)",
-                          "model.json: entity a: no \"attributes\" array",
-                          "model.json: entities[1]: no \"name\""));
+  EXPECT_THAT(
+      Verify().problems,
+      ElementsAre("model.json: no \"name\" (required)", "model.json: no \"version\" (required)",
+                  "model.json: entities[0] (a): no \"$type\" (required)",
+                  "model.json: entities[0] (a): no \"attributes\" array (required)",
+                  "model.json: entities[1]: no \"$type\" (required)",
+                  "model.json: entities[1]: no \"name\" (required)",
+                  "model.json: entity a: no \"attributes\" array",
+                  "model.json: entities[1]: no \"name\""));
 }
 
 TEST_F(LakeVerifyTest, MalformedCsvNamesFileAndLine) {
@@ -410,7 +411,11 @@ TEST_F(LakeVerifyTest, PartitionThatIsNotValidUtf8) {
   WriteModel();
   // A lone continuation byte, then a surrogate encoded in UTF-8: each makes
   // a strict reader (DuckDB: "Invalid unicode") refuse the partition.
-  WriteFile("account/2024.csv", Row("a1", "ab\xFF" "cd", 1) + Row("a2", "caf\xC3\xA9 \xF0\x9F\x98\x80", 2));
+  WriteFile("account/2024.csv", Row("a1",
+                                    "ab\xFF"
+                                    "cd",
+                                    1) +
+                                    Row("a2", "caf\xC3\xA9 \xF0\x9F\x98\x80", 2));
   WriteFile("account/2025.csv", Row("a3", "sur\xED\xA0\x80", 3));
   LakeReport r = Verify();
   EXPECT_THAT(r.problems,
@@ -422,20 +427,21 @@ TEST_F(LakeVerifyTest, PartitionThatIsNotValidUtf8) {
 }
 
 TEST_F(LakeVerifyTest, DecimalsInPlainNotationWithinPrecisionAndScale) {
-  const json shaped = {{"dataType", "decimal"},
-                       {"cdm:traits",
-                        {{{"traitReference", "is.dataFormat.numeric.shaped"},
-                          {"arguments", {{{"name", "precision"}, {"value", 6}},
-                                         {{"name", "scale"}, {"value", 2}}}}}}}};
+  const json shaped = {
+      {"dataType", "decimal"},
+      {"cdm:traits",
+       {{{"traitReference", "is.dataFormat.numeric.shaped"},
+         {"arguments",
+          {{{"name", "precision"}, {"value", 6}}, {{"name", "scale"}, {"value", 2}}}}}}}};
   AddEntity("account", {"account/2024.csv"}, false, kAttributes, {{"name", shaped}});
   WriteModel();
   WriteFile("account/2024.csv", Row("a1", "-1234.5", 1) + Row("a2", "0.01", 2) + Row("a3", "", 3) +
                                     Row("a4", "-1e-04", 4) + Row("a5", "1.234", 5) +
                                     Row("a6", "12345.6", 6) + Row("a7", "abc", 7));
   LakeReport r = Verify();
-  EXPECT_THAT(r.problems,
-              ElementsAre(
-                  "account/2024.csv:4: Id 'a4': attribute name: '-1e-04' is not a decimal in plain "
+  EXPECT_THAT(
+      r.problems,
+      ElementsAre("account/2024.csv:4: Id 'a4': attribute name: '-1e-04' is not a decimal in plain "
                   "notation (dataType decimal)",
                   "account/2024.csv:5: Id 'a5': attribute name: '1.234' is more than the declared "
                   "scale 2 in fraction digits (dataType decimal)",
@@ -455,8 +461,7 @@ TEST_F(LakeVerifyTest, EveryDecimalNeedsItsPrecisionAndScaleTrait) {
 }
 
 TEST_F(LakeVerifyTest, GuidValuesAndGuidIdsThatDifferOnlyByCase) {
-  AddEntity("account", {"account/2024.csv"}, false, kAttributes,
-            {{"Id", {{"dataType", "guid"}}}});
+  AddEntity("account", {"account/2024.csv"}, false, kAttributes, {{"Id", {{"dataType", "guid"}}}});
   // String Ids may differ only by case: they are different keys.
   AddEntity("contact", {"contact/2024.csv"});
   WriteModel();
@@ -475,18 +480,19 @@ TEST_F(LakeVerifyTest, GuidValuesAndGuidIdsThatDifferOnlyByCase) {
 }
 
 TEST_F(LakeVerifyTest, ValuesMustReadAsTheirDataType) {
-  AddEntity("account", {"account/2024.csv"}, false, {"Id", "SinkCreatedOn", "SinkModifiedOn", "n",
-                                                     "d", "b", "t", "versionnumber", "IsDelete"},
-            {{"n", {{"dataType", "int64"}}},
-             {"d", {{"dataType", "double"}}},
-             {"b", {{"dataType", "boolean"}}},
-             {"t", {{"dataType", "dateTime"}}}});
+  AddEntity(
+      "account", {"account/2024.csv"}, false,
+      {"Id", "SinkCreatedOn", "SinkModifiedOn", "n", "d", "b", "t", "versionnumber", "IsDelete"},
+      {{"n", {{"dataType", "int64"}}},
+       {"d", {{"dataType", "double"}}},
+       {"b", {{"dataType", "boolean"}}},
+       {"t", {{"dataType", "dateTime"}}}});
   WriteModel();
   const std::string sink = ",6/28/2021 4:34:35 PM,6/28/2021 4:34:35 PM,";
   WriteFile("account/2024.csv",
             "a1" + sink + "-9223372036854775808,NaN,True,2024-01-02T03:04:05.1234567Z,1,\r\n" +
-                "a2" + sink + "1.5,-Infinity,False,2024-01-02T03:04:05+00:00,2,\r\n" +
-                "a3" + sink + ",1e400,true,2024-13-01T00:00:00Z,3,\r\n");
+                "a2" + sink + "1.5,-Infinity,False,2024-01-02T03:04:05+00:00,2,\r\n" + "a3" + sink +
+                ",1e400,true,2024-13-01T00:00:00Z,3,\r\n");
   LakeReport r = Verify();
   EXPECT_THAT(r.problems,
               ElementsAre("account/2024.csv:2: Id 'a2': attribute n: '1.5' is not an integer "
@@ -500,21 +506,22 @@ TEST_F(LakeVerifyTest, ValuesMustReadAsTheirDataType) {
 }
 
 TEST_F(LakeVerifyTest, ModelJsonFollowsTheCdmSchemaRules) {
-  json model = {
-      {"name", " cdm"},
-      {"version", "2.0"},
-      {"annotations", {{{"name", "x"}, {"value", 5}}}},
-      {"entities",
-       {{{"$type", "LocalEntity"},
-         {"name", "acc.ount"},
-         {"attributes",
-          {{{"name", "Id"}, {"dataType", "uuid"}},
-           {{"name", "n"}, {"dataType", "string"}, {"cdm:traits", {{{"arguments", json::array()}}}}},
-           {{"dataType", "string"}}}},
-         {"partitions",
-          {{{"name", "2024"}, {"location", "file:///lake/acc%20ount/2024.csv"}},
-           {{"name", "2025"}, {"location", "file:///lake/acc ount/2025.csv"}}}}},
-        {{"$type", "ReferenceEntity"}, {"name", "ref"}}}}};
+  json model = {{"name", " cdm"},
+                {"version", "2.0"},
+                {"annotations", {{{"name", "x"}, {"value", 5}}}},
+                {"entities",
+                 {{{"$type", "LocalEntity"},
+                   {"name", "acc.ount"},
+                   {"attributes",
+                    {{{"name", "Id"}, {"dataType", "uuid"}},
+                     {{"name", "n"},
+                      {"dataType", "string"},
+                      {"cdm:traits", {{{"arguments", json::array()}}}}},
+                     {{"dataType", "string"}}}},
+                   {"partitions",
+                    {{{"name", "2024"}, {"location", "file:///lake/acc%20ount/2024.csv"}},
+                     {{"name", "2025"}, {"location", "file:///lake/acc ount/2025.csv"}}}}},
+                  {{"$type", "ReferenceEntity"}, {"name", "ref"}}}}};
   WriteFile("model.json", model.dump());
   EXPECT_THAT(
       Verify().problems,
@@ -671,16 +678,18 @@ TEST_F(LakeVerifySourceTest, MismatchingLake) {
 TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
   auto db = state::Db::Open(source_);
   ASSERT_TRUE(db.ok()) << db.message();
-  ASSERT_TRUE((*db)->Exec("CREATE TABLE vals(vid TEXT PRIMARY KEY, s TEXT, b BLOB, d REAL, "
-                          "m NUMERIC, f BOOLEAN, t DATETIME)")
+  ASSERT_TRUE((*db)
+                  ->Exec("CREATE TABLE vals(vid TEXT PRIMARY KEY, s TEXT, b BLOB, d REAL, "
+                         "m NUMERIC, f BOOLEAN, t DATETIME)")
                   .ok());
   ASSERT_TRUE(EnableChangeTracking(source_, {"vals"}).ok());
-  ASSERT_TRUE((*db)->Exec("INSERT INTO vals VALUES ('v1', '', X'', 0.0, '-0.0001', 1, "
-                          "'2024-01-02T03:04:05.1234567Z');"
-                          "INSERT INTO vals VALUES ('v2', NULL, NULL, 1e308, 42, 'true', "
-                          "1700000000);"
-                          "INSERT INTO vals VALUES ('v3', CAST(X'6162FF6364' AS TEXT), X'00FF', "
-                          "0.1, 0.3333333333333333, 0, '2024-01-02T03:04:05Z')")
+  ASSERT_TRUE((*db)
+                  ->Exec("INSERT INTO vals VALUES ('v1', '', X'', 0.0, '-0.0001', 1, "
+                         "'2024-01-02T03:04:05.1234567Z');"
+                         "INSERT INTO vals VALUES ('v2', NULL, NULL, 1e308, 42, 'true', "
+                         "1700000000);"
+                         "INSERT INTO vals VALUES ('v3', CAST(X'6162FF6364' AS TEXT), X'00FF', "
+                         "0.1, 0.3333333333333333, 0, '2024-01-02T03:04:05Z')")
                   .ok());
   const std::map<std::string, json> types = {
       {"d", {{"dataType", "double"}}},
@@ -688,29 +697,30 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
        {{"dataType", "decimal"},
         {"cdm:traits",
          {{{"traitReference", "is.dataFormat.numeric.shaped"},
-           {"arguments", {{{"name", "precision"}, {"value", 38}},
-                          {{"name", "scale"}, {"value", 10}}}}}}}}},
+           {"arguments",
+            {{{"name", "precision"}, {"value", 38}}, {{"name", "scale"}, {"value", 10}}}}}}}}},
       {"f", {{"dataType", "boolean"}}},
       {"t", {{"dataType", "dateTime"}}}};
-  const std::vector<std::string> attributes = {"Id", "SinkCreatedOn", "SinkModifiedOn", "vid", "s",
-                                               "b",  "d",             "m",              "f",   "t",
-                                               "versionnumber",       "IsDelete"};
+  const std::vector<std::string> attributes = {
+      "Id", "SinkCreatedOn", "SinkModifiedOn", "vid", "s", "b", "d", "m", "f",
+      "t",  "versionnumber", "IsDelete"};
   AddEntity("vals", {"vals/2024.csv"}, false, attributes, types);
   WriteModel();
   const std::string sink = ",6/28/2021 4:34:35 PM,6/28/2021 4:34:35 PM,";
   WriteFile("vals/2024.csv",
-            "v1" + sink + "v1,\"\",\"\",0,-0.0001,True,2024-01-02T03:04:05.1234567Z,7,\r\n" +
-                "v2" + sink + "v2,,,1e+308,42,True,2023-11-14T22:13:20Z,8,\r\n" +
-                "v3" + sink + "v3,ab\xEF\xBF\xBD" "cd,AP8=,0.1,0.3333333333,False,2024-01-02T03:04:05Z,9,\r\n");
+            "v1" + sink + "v1,\"\",\"\",0,-0.0001,True,2024-01-02T03:04:05.1234567Z,7,\r\n" + "v2" +
+                sink + "v2,,,1e+308,42,True,2023-11-14T22:13:20Z,8,\r\n" + "v3" + sink +
+                "v3,ab\xEF\xBF\xBD"
+                "cd,AP8=,0.1,0.3333333333,False,2024-01-02T03:04:05Z,9,\r\n");
   LakeReport r = VerifyWithSource();
   EXPECT_THAT(r.problems, IsEmpty());
   EXPECT_TRUE(r.Find("vals")->ok());
 
   // The same lake written wrong in each way the issue saw.
   WriteFile("vals/2024.csv",
-            "v1" + sink + "v1,,,-0,-1e-04,True,2024-01-02T03:04:05Z,7,\r\n" +
-                "v2" + sink + "v2,\"\",,1e+308,42,True,2023-11-14T22:13:20Z,8,\r\n" +
-                "v3" + sink + "v3,ab?cd,AP8=,NaN,0.3333333333,True,2024-01-02T03:04:05.5Z,9,\r\n");
+            "v1" + sink + "v1,,,-0,-1e-04,True,2024-01-02T03:04:05Z,7,\r\n" + "v2" + sink +
+                "v2,\"\",,1e+308,42,True,2023-11-14T22:13:20Z,8,\r\n" + "v3" + sink +
+                "v3,ab?cd,AP8=,NaN,0.3333333333,True,2024-01-02T03:04:05.5Z,9,\r\n");
   r = VerifyWithSource();
   const TableReport& t = *r.Find("vals");
   EXPECT_EQ(t.source.values_differ, 3);
@@ -727,7 +737,8 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
           "reads back as 2024-01-02T03:04:05.1234567Z",
           "vals/2024.csv:2: Id 'v2': attribute s is '', the source's value reads back as NULL",
           "vals/2024.csv:3: Id 'v3': attribute s is 'ab?cd', the source's value reads back as "
-          "'ab\xEF\xBF\xBD" "cd'",
+          "'ab\xEF\xBF\xBD"
+          "cd'",
           "vals/2024.csv:3: Id 'v3': attribute d is 'NaN', the source's value reads back as 0.1",
           "vals/2024.csv:3: Id 'v3': attribute f is 'True', the source's value reads back as "
           "'False'",

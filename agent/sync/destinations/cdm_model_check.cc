@@ -12,10 +12,9 @@ using nlohmann::json;
 
 constexpr size_t kMaxNameLength = 256;
 constexpr size_t kMaxDescriptionLength = 4000;
-constexpr std::string_view kDataTypes[] = {"unclassified", "string",         "int64",
-                                           "double",       "date",           "time",
-                                           "dateTime",     "dateTimeOffset", "decimal",
-                                           "boolean",      "guid",           "json"};
+constexpr std::string_view kDataTypes[] = {"unclassified", "string",  "int64",    "double",
+                                           "date",         "time",    "dateTime", "dateTimeOffset",
+                                           "decimal",      "boolean", "guid",     "json"};
 
 // Characters as JSON Schema counts them (code points), for UTF-8 text.
 size_t CodePoints(std::string_view s) {
@@ -56,13 +55,12 @@ class Checker {
     const std::string s = v.get<std::string>();
     const size_t n = CodePoints(s);
     if (n < 1 || n > kMaxNameLength) {
-      Fail(where, std::string("\"") + key + "\" must have 1 to 256 characters, has " +
-                      std::to_string(n));
+      Fail(where,
+           std::string("\"") + key + "\" must have 1 to 256 characters, has " + std::to_string(n));
       return;
     }
     if (IsSpace(s.front()) || IsSpace(s.back())) {
-      Fail(where, std::string("\"") + key + "\" " + Show(v) +
-                      " starts or ends with white space");
+      Fail(where, std::string("\"") + key + "\" " + Show(v) + " starts or ends with white space");
     }
     if (entity && s.size() > 2 &&
         s.substr(1, s.size() - 2).find_first_of(".\"") != std::string::npos) {
@@ -118,8 +116,8 @@ class Checker {
       return;
     }
     for (size_t i = 0; i < v.size(); ++i) {
-      std::string item = (where.empty() ? std::string() : where + ": ") + key + "[" +
-                         std::to_string(i) + "]";
+      std::string item =
+          (where.empty() ? std::string() : where + ": ") + key + "[" + std::to_string(i) + "]";
       const json& x = v[i];
       if (x.is_object() && x.contains("name") && x["name"].is_string()) {
         item += " (" + x["name"].get<std::string>() + ")";
@@ -340,7 +338,8 @@ bool IsAbsoluteUri(std::string_view s) {
       continue;
     }
     if (static_cast<unsigned char>(c) >= 0x80) return false;
-    if (!std::isalnum(static_cast<unsigned char>(c)) && kAllowed.find(c) == std::string_view::npos) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        kAllowed.find(c) == std::string_view::npos) {
       return false;
     }
   }

@@ -8,10 +8,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -250,8 +250,7 @@ std::string Lower(std::string_view s) {
 }
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // A decimal in plain notation: -?digits(.digits)?, as (negative, integer
@@ -277,7 +276,8 @@ std::optional<PlainDecimal> ParsePlainDecimal(std::string_view s) {
   }
   const size_t dot = s.find('.');
   std::string_view integer = s.substr(0, dot);
-  std::string_view fraction = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+  std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
   if (!AllDigits(integer) || (dot != std::string_view::npos && !AllDigits(fraction))) {
     return std::nullopt;
   }
@@ -313,7 +313,8 @@ std::optional<PlainDecimal> ParseAnyDecimal(std::string_view s) {
     point = 0;
   }
   if (static_cast<size_t>(point) > digits.size()) digits.append(point - digits.size(), '0');
-  std::string text = (m->negative ? "-" : "") + digits.substr(0, point) + "." + digits.substr(point);
+  std::string text =
+      (m->negative ? "-" : "") + digits.substr(0, point) + "." + digits.substr(point);
   if (point == 0) text.insert(m->negative ? 1 : 0, "0");
   return ParsePlainDecimal(text.back() == '.' ? text.substr(0, text.size() - 1) : text);
 }
@@ -421,7 +422,8 @@ std::optional<Instant> ParseSinkInstant(std::string_view s) {
   for (int k = 0; k < 6; ++k) {
     size_t n = 0;
     v[k] = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && n < 4) v[k] = v[k] * 10 + (s[i++] - '0'), ++n;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && n < 4)
+      v[k] = v[k] * 10 + (s[i++] - '0'), ++n;
     if (n == 0 || i >= s.size() || s[i] != seps[k]) return std::nullopt;
     ++i;
   }
@@ -533,8 +535,9 @@ bool SameAsSource(const std::string& type, int scale, const Value& v, std::strin
     if (v.kind == Value::Kind::kReal) d = v.d;
     if (v.kind == Value::Kind::kText) d = ParseLakeDouble(v.text);
     if (d) {
-      *want = std::isnan(*d) ? "NaN" : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity")
-                                                       : ShortestDouble(*d);
+      *want = std::isnan(*d)   ? "NaN"
+              : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity")
+                               : ShortestDouble(*d);
       auto got = lake_null ? std::nullopt : ParseLakeDouble(lake);
       if (!got) return false;
       if (std::isnan(*d)) return std::isnan(*got);
@@ -716,7 +719,8 @@ class Verifier {
       for (size_t i = 0; i < problems.size() && i < shown; ++i) LakeProblem(std::move(problems[i]));
       if (problems.size() > shown) {
         report_.problem_count += static_cast<int64_t>(problems.size() - shown);
-        report_.problems.push_back("model.json: ... and " + std::to_string(problems.size() - shown) +
+        report_.problems.push_back("model.json: ... and " +
+                                   std::to_string(problems.size() - shown) +
                                    " more problems of the model");
       }
     }
@@ -841,8 +845,8 @@ class Verifier {
       std::error_code ec;
       if (!fs::is_regular_file(*resolved, ec)) {
         TableProblem(t, nullptr,
-                     display + ": missing (listed as partition " + Quoted(pname) + " of " +
-                         e.name + " in model.json at location " + Quoted(location) + ")");
+                     display + ": missing (listed as partition " + Quoted(pname) + " of " + e.name +
+                         " in model.json at location " + Quoted(location) + ")");
         continue;
       }
       const int file = static_cast<int>(t.partitions.size());
@@ -1043,7 +1047,8 @@ class Verifier {
       for (const auto& entry : t.state) {
         auto [it, fresh] = lower.emplace(Lower(entry.first), &entry);
         if (fresh) continue;
-        const auto* a = std::min(it->second, &entry, [](auto* x, auto* y) { return x->first < y->first; });
+        const auto* a =
+            std::min(it->second, &entry, [](auto* x, auto* y) { return x->first < y->first; });
         const auto* b = a == it->second ? &entry : it->second;
         TableProblem(t, "guid Ids that differ only by case",
                      t.Location(b->second) + ": Id " + Quoted(b->first) + " and Id " +
@@ -1198,16 +1203,16 @@ void CompareTable(Source& source, TableReport& t, LakeReport& report, size_t max
       const int a = column_attr[k];
       if (a < 0) continue;
       std::string want;
-      const std::string& type = static_cast<size_t>(a) < t.data_types.size() ? t.data_types[a]
-                                                                              : std::string();
-      const int scale = static_cast<size_t>(a) < t.scales.size() && t.scales[a] >= 0 ? t.scales[a]
-                                                                                    : 10;
+      const std::string& type =
+          static_cast<size_t>(a) < t.data_types.size() ? t.data_types[a] : std::string();
+      const int scale =
+          static_cast<size_t>(a) < t.scales.size() && t.scales[a] >= 0 ? t.scales[a] : 10;
       if (SameAsSource(type, scale, row.values[k], r.fields[a], r.nulls[a], &want)) continue;
-      c.differences.emplace_back(
-          "value differences",
-          t.Location(r) + ": Id " + Quoted(id) + ": attribute " + t.attributes[a] + " is " +
-              (r.nulls[a] ? std::string("NULL") : Quoted(r.fields[a])) +
-              ", the source's value reads back as " + want);
+      c.differences.emplace_back("value differences",
+                                 t.Location(r) + ": Id " + Quoted(id) + ": attribute " +
+                                     t.attributes[a] + " is " +
+                                     (r.nulls[a] ? std::string("NULL") : Quoted(r.fields[a])) +
+                                     ", the source's value reads back as " + want);
     }
     if (renders[id] > 1) {
       colliding[id].push_back(std::move(c));
