@@ -606,6 +606,7 @@ class LakeVerifySourceTest : public LakeVerifyTest {
   LakeReport VerifyWithSource() {
     LakeVerifyOptions options;
     options.source_path = source_;
+    options.max_messages_per_kind = 50;  // every message, for the expectations below
     return Verify(options);
   }
 
@@ -683,14 +684,16 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
                          "m NUMERIC, f BOOLEAN, t DATETIME)")
                   .ok());
   ASSERT_TRUE(EnableChangeTracking(source_, {"vals"}).ok());
-  ASSERT_TRUE((*db)
-                  ->Exec("INSERT INTO vals VALUES ('v1', '', X'', 0.0, '-0.0001', 1, "
-                         "'2024-01-02T03:04:05.1234567Z');"
-                         "INSERT INTO vals VALUES ('v2', NULL, NULL, 1e308, 42, 'true', "
-                         "1700000000);"
-                         "INSERT INTO vals VALUES ('v3', CAST(X'6162FF6364' AS TEXT), X'00FF', "
-                         "0.1, 0.3333333333333333, 0, '2024-01-02T03:04:05Z')")
-                  .ok());
+  ASSERT_TRUE(
+      (*db)
+          ->Exec("INSERT INTO vals VALUES ('v1', '', X'', 0.0, '-0.0001', 1, "
+                 "'2024-01-02T03:04:05.1234567Z');"
+                 "INSERT INTO vals VALUES ('v2', NULL, NULL, 1e308, 42, 'true', "
+                 "1700000000);"
+                 "INSERT INTO vals VALUES ('v3', CAST(X'6162FF6364' AS TEXT), X'00FF', "
+                 "0.1, 0.3333333333333333, 0, '2024-01-02T05:04:05+02:00');"
+                 "INSERT INTO vals VALUES ('v4', ' ', NULL, NULL, NULL, NULL, '2024-01-02')")
+          .ok());
   const std::map<std::string, json> types = {
       {"d", {{"dataType", "double"}}},
       {"m",
@@ -711,7 +714,8 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
             "v1" + sink + "v1,\"\",\"\",0,-0.0001,True,2024-01-02T03:04:05.1234567Z,7,\r\n" + "v2" +
                 sink + "v2,,,1e+308,42,True,2023-11-14T22:13:20Z,8,\r\n" + "v3" + sink +
                 "v3,ab\xEF\xBF\xBD"
-                "cd,AP8=,0.1,0.3333333333,False,2024-01-02T03:04:05Z,9,\r\n");
+                "cd,AP8=,0.1,0.3333333333,False,2024-01-02T03:04:05Z,9,\r\n" +
+                "v4" + sink + "v4, ,,,,,2024-01-02T00:00:00Z,10,\r\n");
   LakeReport r = VerifyWithSource();
   EXPECT_THAT(r.problems, IsEmpty());
   EXPECT_TRUE(r.Find("vals")->ok());
@@ -720,10 +724,11 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
   WriteFile("vals/2024.csv",
             "v1" + sink + "v1,,,-0,-1e-04,True,2024-01-02T03:04:05Z,7,\r\n" + "v2" + sink +
                 "v2,\"\",,1e+308,42,True,2023-11-14T22:13:20Z,8,\r\n" + "v3" + sink +
-                "v3,ab?cd,AP8=,NaN,0.3333333333,True,2024-01-02T03:04:05.5Z,9,\r\n");
+                "v3,ab?cd,AP8=,NaN,0.3333333333,True,2024-01-02T03:04:05.5Z,9,\r\n" + "v4" + sink +
+                "v4,\" \",,,,,2024-01-03T00:00:00Z,10,\r\n");
   r = VerifyWithSource();
   const TableReport& t = *r.Find("vals");
-  EXPECT_EQ(t.source.values_differ, 3);
+  EXPECT_EQ(t.source.values_differ, 4);
   EXPECT_THAT(
       r.problems,
       IsSupersetOf({
@@ -744,6 +749,8 @@ TEST_F(LakeVerifySourceTest, ValuesReadBackAsTheSourceHoldsThem) {
           "'False'",
           "vals/2024.csv:3: Id 'v3': attribute t is '2024-01-02T03:04:05.5Z', the source's value "
           "reads back as 2024-01-02T03:04:05Z",
+          "vals/2024.csv:4: Id 'v4': attribute t is '2024-01-03T00:00:00Z', the source's value "
+          "reads back as 2024-01-02T00:00:00Z",
       }));
 }
 

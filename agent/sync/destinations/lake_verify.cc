@@ -389,6 +389,10 @@ bool Digits(std::string_view s, size_t i, size_t n, int64_t* v) {
 // for lake values, which always say UTC.
 std::optional<Instant> ParseIsoInstant(std::string_view s, bool zone_required) {
   int64_t y, mo, d, h, mi, sec;
+  if (!zone_required && s.size() == 10 && Digits(s, 0, 4, &y) && s[4] == '-' &&
+      Digits(s, 5, 2, &mo) && s[7] == '-' && Digits(s, 8, 2, &d)) {
+    return Civil(y, mo, d, 0, 0, 0);  // a date: its midnight, UTC
+  }
   if (s.size() < 19 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
       s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
       !Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
@@ -410,7 +414,14 @@ std::optional<Instant> ParseIsoInstant(std::string_view s, bool zone_required) {
   }
   const std::string_view zone = s.substr(i);
   if (zone.empty()) return zone_required ? std::nullopt : t;
-  if (zone == "Z" || zone == "+00:00" || zone == "-00:00") return t;
+  if (zone == "Z") return t;
+  // An offset (+HH:MM): the same instant in UTC.
+  int64_t oh = 0, om = 0;
+  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && Digits(zone, 1, 2, &oh) &&
+      zone[3] == ':' && Digits(zone, 4, 2, &om) && oh < 24 && om < 60) {
+    t->seconds -= (zone[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    return t;
+  }
   return std::nullopt;
 }
 
