@@ -125,7 +125,7 @@ class LakeReadersTest(harness.TempDirTest):
                 w.join(30)
         self.assertEqual(writer_error, [])
 
-        reads = failed = with_duplicates = wrong = 0
+        reads = failed = missing_file = with_duplicates = wrong = missed = wrong_copy = 0
         problems = []
         with open(out_path) as f:
             for line in f:
@@ -133,6 +133,8 @@ class LakeReadersTest(harness.TempDirTest):
                 reads += 1
                 if not doc["ok"]:
                     failed += 1
+                    err = doc.get("error") or ""
+                    missing_file += "No files found" in err or "No such file" in err
                     problems.append("read %d failed: %s" % (reads, doc.get("error")))
                     continue
                 e = doc["entities"]["mover"]
@@ -154,15 +156,19 @@ class LakeReadersTest(harness.TempDirTest):
                                    % (rec["Id"], rec["versionnumber"], rec["val"],
                                       rec["createdon"], h))
                 missing = [k for k in ids if k not in seen]
+                wrong_copy += bool(bad)
                 if missing:
+                    missed += 1
                     bad.append("%d records live throughout are missing, e.g. %s"
                                % (len(missing), missing[0]))
                 if bad:
                     wrong += 1
                     problems.append("read %d: %s" % (reads, "; ".join(bad[:3])))
-        print("\nlake readers: %d reads during %d commits: %d failed, %d wrong or missing "
-              "records, %d saw a record twice (allowed; the higher versionnumber was right)"
-              % (reads, commits[0], failed, wrong, with_duplicates), flush=True)
+        print("\nlake readers: %d reads during %d commits: %d failed (%d met a missing file), "
+              "%d wrong (%d missed a live record, %d kept a copy that was never committed), "
+              "%d saw a record twice (allowed when the higher versionnumber was right)"
+              % (reads, commits[0], failed, missing_file, wrong, missed, wrong_copy,
+                 with_duplicates), flush=True)
         self.assertGreater(reads, 0)
         self.assertGreater(commits[0], 0)
         self.assertEqual(problems, [], "%d of %d reads failed or were wrong:\n%s"
