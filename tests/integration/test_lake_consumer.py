@@ -165,6 +165,99 @@ def failed_count(table_status):
     return None
 
 
+class ConsumerItselfTest(harness.TempDirTest):
+    """The consumer reads a lake written here by hand as lake-format.md says (so that its
+    own behaviour is pinned down before it judges linkwatch's lakes)."""
+
+    def lake(self, entities, files):
+        lake = os.path.join(self.dir, "lake")
+        for path, text in files.items():
+            full = os.path.join(lake, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(text.encode() if isinstance(text, str) else text)
+        with open(os.path.join(lake, "model.json"), "w") as f:
+            json.dump({"name": "cdm", "version": "1.0", "entities": entities}, f)
+        return lake
+
+    def entity(self, name, attrs, partitions, append_only=False, appended=()):
+        def attr(a):
+            n, t = a
+            out = {"name": n, "dataType": t}
+            if t == "decimal":
+                out["cdm:traits"] = [{"traitReference": "is.dataFormat.numeric.shaped",
+                                      "arguments": [{"name": "precision", "value": 10},
+                                                    {"name": "scale", "value": 2}]}]
+            return out
+        e = {"$type": "LocalEntity", "name": name,
+             "attributes": [attr(a) for a in [("Id", "string"), ("SinkCreatedOn", "dateTime"),
+                                              ("SinkModifiedOn", "dateTime")] + attrs
+                            + [("versionnumber", "int64"), ("IsDelete", "boolean")]
+                            + list(appended)],
+             "partitions": [{"name": p, "location": "file://" + os.path.join(self.dir, "lake",
+                                                                             name, p + ".csv")
+                             .replace(" ", "%20")} for p in partitions]}
+        if append_only:
+            e["annotations"] = [{"name": "linkwatch:AppendOnly", "value": "true"}]
+        return e
+
+    def test_reads_as_documented(self):
+        sink = "6/28/2021 4:34:35 PM,6/28/2021 4:34:35 PM"
+        lake = self.lake(
+            [self.entity("t", [("s", "string"), ("d", "decimal"), ("at", "dateTime")],
+                         ["2023", "2024", "2025"], appended=[("x", "int64")]),
+             self.entity("a", [("s", "string")], ["2024"], append_only=True)],
+            {"t/2023.csv": 'r1,%s,"",1.50,2024-01-02T03:04:05.1234567Z,2,,7\r\n'
+                           # written before column x was appended: shorter
+                           'r2,%s,,,0001-01-01T00:00:00Z,3,\r\n' % (sink, sink),
+             # A moved record listed twice: the higher versionnumber wins.
+             "t/2024.csv": 'r1,%s,"old",1,2024-01-01T00:00:00Z,1,\r\n'
+                           '"r,3",%s,"a ""q""\r\nb",-0.01,2024-05-05T05:05:05Z,5,,\r\n'
+                           % (sink, sink),
+             "t/2025.csv": "",  # emptied, still listed
+             "a/2024.csv": "k1,%s,one,1,\r\nk1,%s,two,2,\r\nk2,%s,x,3,\r\nk2,%s,,4,True\r\n"
+                           % (sink, sink, sink, sink)})
+        read = lake_consumer.read_lake(lake, ["t", "a"])
+        self.assertTrue(read["ok"], read.get("error"))
+        self.assertEqual(read["problems"], [])
+        t = read["entities"]["t"]
+        self.assertEqual(t["duckdbTypes"], ["VARCHAR", "TIMESTAMP_NS", "TIMESTAMP_NS", "VARCHAR",
+                                            "DECIMAL(10,2)", "TIMESTAMP_NS", "BIGINT", "BOOLEAN",
+                                            "BIGINT"])
+        rows = {r[0]: r for r in t["rows"]}
+        self.assertEqual(sorted(rows), ["r,3", "r1", "r2"])
+        self.assertEqual(t["duplicateIds"], 1)
+        self.assertEqual(rows["r1"][3:], ["", "1.50", "2024-01-02 03:04:05.1234567", "2", None,
+                                          "7"])
+        self.assertEqual(rows["r2"][3:], [None, None, "0001-01-01 00:00:00", "3", None, None])
+        self.assertEqual(rows["r,3"][3:5], ['a "q"\r\nb', "-0.01"])
+        self.assertEqual(rows["r1"][1], "2021-06-28 16:34:35")
+        a = read["entities"]["a"]
+        self.assertEqual([(r[0], r[3]) for r in a["rows"]], [("k1", "two")])
+
+        # Exponent notation, a relative location, no decimal trait: refused or reported.
+        model_path = os.path.join(lake, "model.json")
+        with open(model_path) as f:
+            model = json.load(f)
+        model["entities"][0]["partitions"][2]["location"] = "t/2025.csv"
+        del model["entities"][0]["attributes"][4]["cdm:traits"]
+        with open(model_path, "w") as f:
+            json.dump(model, f)
+        with open(os.path.join(lake, "a", "2024.csv"), "ab") as f:
+            f.write(b"k3,,,\xff,5,\r\n")
+        with open(os.path.join(lake, "t", "2024.csv"), "a") as f:
+            f.write("r4,%s,,-1e-04,,6,\r\n" % sink)
+        read = lake_consumer.read_lake(lake, ["t", "a"])
+        self.assertFalse(read["ok"])
+        self.assertIn("t.d: not a plain decimal: -1e-04", read["entities"]["t"]["error"])
+        self.assertIn("a", read["entities"])
+        self.assertIn("error", read["entities"]["a"])  # invalid UTF-8: DuckDB refuses the file
+        self.assertEqual(read["problems"],
+                         ['entity t: partition 2025: location "t/2025.csv" is not an absolute URI',
+                          "entity t: decimal attribute d has no is.dataFormat.numeric.shaped "
+                          "trait"])
+
+
 class LakeConsumerTest(harness.TempDirTest):
     def caught_up(self, table, db):
         state = harness.StateDb(os.path.join(self.dir, "state.db"))
