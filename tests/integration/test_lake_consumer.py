@@ -317,20 +317,29 @@ class LakeConsumerTest(harness.TempDirTest):
                          % (phase, len(problems), "\n".join(problems)))
 
     def verify(self, lake, src, failed=0, config=None):
-        """`lake verify` calls the lake consistent; with the source (`--source`, or the
-        profile's with `--config --profile`), the only differences are the `failed` records,
-        which it cannot know of and so reports as missing."""
+        """`lake verify` calls the lake consistent. With `--source` alone it cannot know of
+        the `failed` records, so it reports them (only them) as missing; with `--config
+        --profile` it reads them from the state store, so the lake is consistent and the
+        table's source comparison counts them as failed."""
         rc, out, err = harness.run_cli("lake", "verify", "--path", lake, timeout=300)
         self.assertEqual(rc, 0, "lake verify: exit %d\n%s%s" % (rc, out, err))
-        args = ["--config", config, "--profile", "p"] if config else ["--path", lake, "--source",
-                                                                      src]
-        rc, out, err = harness.run_cli("lake", "verify", *args, "--json", timeout=300)
+        rc, out, err = harness.run_cli("lake", "verify", "--path", lake, "--source", src,
+                                       "--json", timeout=300)
         report = json.loads(out) if out.strip().startswith("{") else {"problems": [out + err]}
         missing = [p for p in report["problems"] if "not in the lake" in p
                    or "not live in the lake" in p]
-        self.assertEqual((rc, len(report["problems"]), len(missing)), (1 if failed else 0, failed,
-                                                                       failed),
+        self.assertEqual((rc, len(report["problems"]), len(missing)),
+                         (1 if failed else 0, failed, failed),
                          "lake verify --source: exit %d\n%s" % (rc, "\n".join(report["problems"])))
+        if config is None:
+            return
+        rc, out, err = harness.run_cli("lake", "verify", "--config", config, "--profile", "p",
+                                       "--json", timeout=300)
+        report = json.loads(out) if out.strip().startswith("{") else {"problems": [out + err]}
+        self.assertEqual(rc, 0, "lake verify --config --profile: exit %d\n%s"
+                         % (rc, "\n".join(report["problems"])))
+        counted = sum((t.get("source") or {}).get("failedRecords", 0) for t in report["tables"])
+        self.assertEqual(counted, failed, json.dumps(report["tables"]))
 
     def test_hostile_values_read_back_as_the_source_holds_them(self):
         src = os.path.join(self.dir, "src.db")

@@ -770,6 +770,17 @@ TEST_F(LakeVerifySourceTest, GuidKeysThatCollideAreOneRecordAndOneFailedRecord) 
               ElementsAre("lead: a source row (version 6) is not in the lake: its key renders to "
                           "Id '6f9619ff-8b86-d011-b42d-00c04fc964ff' like another row's (keys that "
                           "differ only by case: a failed record)"));
+
+  // Listed as a failed record in the state store (lake verify --config
+  // --profile reads it): absent by design, not missing.
+  LakeVerifyOptions options;
+  options.source_path = source_;
+  options.failed_records["lead"] = {"6f9619ff-8b86-d011-b42d-00c04fc964ff"};
+  r = Verify(options);
+  EXPECT_THAT(r.problems, IsEmpty());
+  EXPECT_EQ(r.Find("lead")->source.failed_records, 1);
+  EXPECT_EQ(r.Find("lead")->source.missing_in_lake, 0);
+  EXPECT_THAT(LakeReportText(r), HasSubstr("source=same  failed=1  ok\n"));
 }
 
 }  // namespace

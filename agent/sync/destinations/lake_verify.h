@@ -36,6 +36,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +57,11 @@ struct LakeVerifyOptions {
   // Messages of one kind kept per table (duplicates, bad rows, source
   // differences); the rest is summed up in one "... and N more" message.
   size_t max_messages_per_kind = 10;
+  // Per entity, the lake Ids the writer left out as failed records
+  // (lake-format.md; the state store's linkwatch_sync_failed_record): absent
+  // from the lake by design, so not missing. Unknown (empty) when verifying a
+  // folder alone.
+  std::map<std::string, std::set<std::string>> failed_records;
 };
 
 // One row of a table's rebuilt state.
@@ -73,6 +80,7 @@ struct SourceDiff {
   int64_t extra_in_lake = 0;    // live in the lake, not in the source
   int64_t version_differs = 0;  // lake versionnumber != source version
   int64_t values_differ = 0;    // values of live records that differ from the source's
+  int64_t failed_records = 0;   // source rows absent as listed failed records (not a problem)
   bool compared = false;        // false when the table could not be read from the source
 };
 
@@ -127,10 +135,12 @@ Result<LakeReport> VerifyLake(const std::string& dir, const LakeVerifyOptions& o
 // U+FFFD for invalid UTF-8, BLOBs as base64, datetimes to the 100 ns tick,
 // booleans, doubles (NaN, Infinity), decimals at the declared scale. Ids
 // render as the lake does: integer keys in decimal, text keys as they are,
-// keys of guid Ids in lower case. A failed record (lake-format.md) is
-// reported as missing: the lake alone cannot tell why it is absent. Differences are added to the
-// report's problems (the first few per table) and to TableReport::source.
-void CompareWithSource(Source& source, LakeReport& report, size_t max_messages_per_kind = 10);
+// keys of guid Ids in lower case. A failed record (lake-format.md) listed in
+// options.failed_records may be absent; any other absent row is reported as
+// missing (the lake alone cannot tell why a record is absent). Differences
+// are added to the report's problems (the first few per table) and to
+// TableReport::source.
+void CompareWithSource(Source& source, LakeReport& report, const LakeVerifyOptions& options);
 
 // The JSON form printed by `linkwatch lake verify --json`:
 // {"path", "tables": [...], "problems": [...], "ok"}.
