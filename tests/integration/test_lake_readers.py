@@ -173,6 +173,8 @@ class LakeReadersTest(harness.TempDirTest):
         self.assertGreater(commits[0], 0)
         self.assertEqual(problems, [], "%d of %d reads failed or were wrong:\n%s"
                          % (failed + wrong, reads, "\n".join(problems[:20])))
+        # Once the agent has caught up, the lake at rest is consistent and equals the source.
+        harness.wait_for(caught_up, timeout=120, interval=0.2, what="mover caught up")
         self.assertEqual(agent.stop(), 0)
         rc, out, _ = harness.run_cli("lake", "verify", "--path", lake, "--source", src,
                                      timeout=300)
