@@ -14,7 +14,7 @@ BUILD_PKGS := cmake ninja-build g++ pkg-config libboost-dev libsqlite3-dev libcu
 TEST_PKGS  := sqlite3 python3 python3-yaml python3-aiosmtpd prometheus prometheus-alertmanager \
   clang libclang-rt-14-dev chromium
 
-.PHONY: all deps test-deps configure build test demo asan fuzz bench clean format
+.PHONY: all deps test-deps consumers configure build test demo asan fuzz bench clean format
 
 all: build
 
@@ -32,6 +32,22 @@ test-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	else echo "== test dependencies: all installed"; fi
 
+# The lake's real consumers (DuckDB via npm @duckdb/node-api), pinned by
+# tests/consumers/package{,-lock}.json, installed under $(BUILD)/consumers
+# (never committed); skipped when that lock is already installed.
+CONSUMERS := $(BUILD)/consumers
+consumers: test-deps
+	@if ! command -v npm >/dev/null; then \
+	  echo "== installing test dependencies: nodejs npm"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; fi
+	@if [ -d $(CONSUMERS)/node_modules/@duckdb/node-api ] && \
+	    cmp -s tests/consumers/package-lock.json $(CONSUMERS)/package-lock.json; then \
+	  echo "== lake consumers (npm): installed in $(CONSUMERS)/"; \
+	else \
+	  echo "== installing lake consumers (npm) into $(CONSUMERS)/"; \
+	  mkdir -p $(CONSUMERS) && cp tests/consumers/package.json tests/consumers/package-lock.json $(CONSUMERS)/ && \
+	  npm ci --prefix $(CONSUMERS) --no-audit --no-fund; fi
+
 $(BUILD)/build.ninja:
 	@echo "== configuring $(BUILD)/"
 	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -42,7 +58,7 @@ build: deps configure
 	@echo "== building $(BUILD)/linkwatch"
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: test-deps configure
+test: test-deps consumers configure
 	@echo "== building everything in $(BUILD)/"
 	cmake --build $(BUILD) -j $(JOBS)
 	@echo "== running tests"

@@ -35,7 +35,11 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
 int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<std::string>& tables);
 // `lake verify --path DIR [--json] [--source FILE]`: 0 consistent, 1 any
 // inconsistency, 2 bad usage (DIR not a folder, FILE not a SQLite source).
-int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path);
+// `lake verify`: the lake at `path`, or the lake of `profile` in the config at
+// `config_path` (compared with that profile's source unless `source_path`
+// names one).
+int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path,
+                      const std::string& config_path, const std::string& profile);
 // `lake relocate --path DIR`: 0 done (or nothing to change), 1 refused
 // (model.json missing or corrupt, a location that cannot be mapped, the lake
 // in use by a running agent); nothing is changed when it refuses.

@@ -60,7 +60,10 @@ int main(int argc, char** argv) {
   lake->require_subcommand(1);
   auto* lake_verify = lake->add_subcommand(
       "verify", "read a lake folder as a consumer would and check it is consistent");
-  lake_verify->add_option("--path", lake_path, "lake folder")->required();
+  lake_verify->add_option("--path", lake_path, "lake folder");
+  lake_verify->add_option("--config", config_path,
+                          "config file (with --profile: its lake and source)");
+  lake_verify->add_option("--profile", profile, "profile of --config whose lake to verify");
   lake_verify->add_flag("--json", json, "JSON output");
   lake_verify->add_option("--source", lake_source,
                           "change-tracked SQLite source to compare each table with");
@@ -120,7 +123,7 @@ int main(int argc, char** argv) {
   if (*rules_test) return RulesTest(rule_files);
   if (*status) return PrintStatus(config_path, profile, json);
   if (*enable_ct) return EnableChangeTrackingCommand(source_db, source_tables);
-  if (*lake_verify) return LakeVerifyCommand(lake_path, json, lake_source);
+  if (*lake_verify) return LakeVerifyCommand(lake_path, json, lake_source, config_path, profile);
   if (*lake_relocate) return LakeRelocateCommand(relocate_path);
   if (*link) return LinkCommand(config_path, profile);
   if (*unlink) return UnlinkCommand(config_path, profile, delete_data, confirm);

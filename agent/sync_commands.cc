@@ -1,12 +1,39 @@
 // The sync core's commands of the linkwatch binary (declared in app.h).
 #include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
 
 #include "agent/app.h"
+#include "agent/core/config.h"
+#include "agent/state/db.h"
 #include "agent/sync/destinations/lake_location.h"
 #include "agent/sync/destinations/lake_verify.h"
 #include "agent/sync/sources/sqlite_source.h"
 
 namespace linkwatch {
+namespace {
+
+// The failed records (lake-format.md) the sync core listed for `profile` in
+// its state store, per entity: absent from the lake by design. None when the
+// store or its table is not there (a lake verified without its agent).
+std::map<std::string, std::set<std::string>> FailedRecords(const std::string& state_db,
+                                                           const std::string& profile) {
+  std::map<std::string, std::set<std::string>> out;
+  std::error_code ec;
+  if (state_db.empty() || !std::filesystem::is_regular_file(state_db, ec)) return out;
+  auto db = state::Db::Open(state_db, state::Db::Mode::kReadOnly);
+  if (!db) return out;
+  auto st =
+      (*db)->Prepare("SELECT entity, id FROM linkwatch_sync_failed_record WHERE profile = ?1");
+  if (!st) return out;  // an older store: no failed records kept
+  st->Bind(1, profile);
+  while (st->Step()) out[st->Text(0)].insert(st->Text(1));
+  return out;
+}
+
+}  // namespace
 
 int EnableChangeTrackingCommand(const std::string& db_path,
                                 const std::vector<std::string>& tables) {
@@ -18,11 +45,46 @@ int EnableChangeTrackingCommand(const std::string& db_path,
   return 0;
 }
 
-int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path) {
+int LakeVerifyCommand(const std::string& path, bool json, const std::string& source_path,
+                      const std::string& config_path, const std::string& profile) {
+  std::string lake = path;
+  std::map<std::string, std::set<std::string>> failed;
+  std::string source = source_path;
+  if (path.empty() == config_path.empty() || config_path.empty() != profile.empty()) {
+    std::fprintf(stderr,
+                 "linkwatch lake verify: give either --path DIR or --config FILE --profile NAME\n");
+    return 2;
+  }
+  if (!config_path.empty()) {
+    Config config;
+    try {
+      config = LoadConfig(config_path);
+    } catch (const InputError& e) {
+      for (const auto& p : e.problems()) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+      return 2;
+    }
+    const ProfileConfig* found = nullptr;
+    for (const auto& p : config.profiles) {
+      if (p.name == profile) found = &p;
+    }
+    if (found == nullptr || found->destination_type != "lake") {
+      std::fprintf(stderr, "linkwatch lake verify: %s in %s\n",
+                   found == nullptr ? ("no profile \"" + profile + "\"").c_str()
+                                    : ("profile " + profile + " has no lake destination").c_str(),
+                   config_path.c_str());
+      return 2;
+    }
+    lake = found->destination_path;
+    if (source.empty() && found->source_type == "sqlite") source = found->source_path;
+    failed = FailedRecords(config.state_db, profile);
+  }
   sync::LakeVerifyOptions options;
-  options.source_path = source_path;
-  options.keep_fields = false;  // versions are all the report needs
-  auto report = sync::VerifyLake(path, options);
+  options.failed_records = std::move(failed);
+  options.source_path = source;
+  // Without a source, versions are all the report needs (a lake of millions
+  // of rows); with one, every value is compared.
+  options.keep_fields = !source.empty();
+  auto report = sync::VerifyLake(lake, options);
   if (!report) {
     std::fprintf(stderr, "linkwatch lake verify: %s\n", report.message().c_str());
     return 2;

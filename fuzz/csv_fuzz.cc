@@ -21,6 +21,7 @@ using linkwatch::sync::CsvReader;
 struct Parsed {
   std::vector<std::vector<std::string>> records;
   std::vector<int64_t> lines;
+  std::vector<std::vector<bool>> quoted;  // per field: "" (empty string) versus NULL
   std::string error;
   bool unterminated = false;
   int64_t crlf = 0, lf = 0;
@@ -38,6 +39,8 @@ Parsed ReadAll(CsvReader& reader) {
     if (!*more) break;
     p.records.emplace_back(reader.fields().begin(), reader.fields().end());
     p.lines.push_back(reader.line());
+    p.quoted.emplace_back();
+    for (size_t i = 0; i < reader.fields().size(); ++i) p.quoted.back().push_back(reader.quoted(i));
   }
   p.unterminated = reader.last_record_unterminated();
   p.crlf = reader.crlf_records();

@@ -235,4 +235,25 @@ TEST(CsvReaderTest, ErrorsInAFileNameItsDisplayName) {
 }
 
 }  // namespace
+// lake-format.md: NULL is an empty unquoted field, an empty string "".
+TEST(CsvReaderTest, TellsQuotedEmptyFromUnquotedEmpty) {
+  const std::string data = "a,\"\",,\"x\"\r\n\"\"\n";
+  for (size_t chunk : {size_t{1}, size_t{3}, data.size()}) {
+    auto r = CsvReader::FromChunks(data, "t.csv", chunk, 2);
+    ASSERT_TRUE(*r->Next());
+    ASSERT_EQ(r->fields().size(), 4u);
+    EXPECT_FALSE(r->quoted(0));
+    EXPECT_TRUE(r->quoted(1));
+    EXPECT_EQ(r->fields()[1], "");
+    EXPECT_FALSE(r->quoted(2));
+    EXPECT_EQ(r->fields()[2], "");
+    EXPECT_TRUE(r->quoted(3));
+    EXPECT_FALSE(r->quoted(4));  // past the fields: not quoted
+    ASSERT_TRUE(*r->Next());
+    ASSERT_EQ(r->fields().size(), 1u);
+    EXPECT_TRUE(r->quoted(0));
+    EXPECT_FALSE(*r->Next());
+  }
+}
+
 }  // namespace linkwatch::sync

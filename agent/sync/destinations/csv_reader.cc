@@ -178,7 +178,7 @@ CsvReader::Outcome CsvReader::Parse() {
         close = k;
         break;
       }
-      add({p + 1, close, escaped});
+      add({p + 1, close, escaped, true});
       p = close + 1;
       if (p == n) {
         if (!eof_) return Outcome::kNeedMore;
@@ -211,19 +211,19 @@ CsvReader::Outcome CsvReader::Parse() {
     const size_t q = ScanUnquoted(d, p, n);
     if (q == n) {
       if (!eof_) return Outcome::kNeedMore;
-      add({p, q, false});
+      add({p, q, false, false});
       p = q;
       ending_ = 0;
       break;
     }
     const char c = d[q];
     if (c == ',') {
-      add({p, q, false});
+      add({p, q, false, false});
       p = q + 1;
       continue;
     }
     if (c == '\n') {
-      add({p, q, false});
+      add({p, q, false, false});
       p = q + 1;
       ++lines;
       ending_ = 1;
@@ -232,7 +232,7 @@ CsvReader::Outcome CsvReader::Parse() {
     if (c == '\r') {
       if (q + 1 == n && !eof_) return Outcome::kNeedMore;
       if (q + 1 < n && d[q + 1] == '\n') {
-        add({p, q, false});
+        add({p, q, false, false});
         p = q + 2;
         ++lines;
         ending_ = 2;
@@ -262,9 +262,11 @@ void CsvReader::Materialize() {
   // Reserved up front so that appending never moves the views handed out.
   if (escaped_bytes > 0) unescaped_.reserve(escaped_bytes);
   fields_.resize(count);
+  quoted_.resize(count);
   std::string_view* const fields = fields_.data();
   for (size_t f = 0; f < count; ++f) {
     const Span& s = spans[f];
+    quoted_[f] = s.quoted ? 1 : 0;
     if (!s.escaped) {
       fields[f] = std::string_view(data_ + s.begin, s.end - s.begin);
       continue;

@@ -55,6 +55,9 @@ class CsvReader {
   Result<bool> Next();
 
   const std::vector<std::string_view>& fields() const { return fields_; }
+  // Whether field i of the current record was quoted: an empty unquoted field
+  // is NULL, a quoted one ("") an empty string (lake-format.md "CSV").
+  bool quoted(size_t i) const { return i < quoted_.size() && quoted_[i] != 0; }
   // 1-based line on which the current record starts (lines end at LF).
   int64_t line() const { return record_line_; }
   const std::string& name() const { return name_; }
@@ -72,6 +75,7 @@ class CsvReader {
     size_t begin;
     size_t end;
     bool escaped;  // holds doubled quotes to undo
+    bool quoted;
   };
 
   CsvReader(Input input, std::string name);
@@ -108,6 +112,7 @@ class CsvReader {
   int64_t record_lines_ = 0;
   int ending_ = 0;  // 0 none (end of input), 1 LF, 2 CRLF
   std::vector<std::string_view> fields_;
+  std::vector<uint8_t> quoted_;  // per field of fields_: 1 when quoted
   std::string unescaped_;
 };
 

@@ -14,6 +14,13 @@
 //     with the same (Id, versionnumber) is a duplicate; the state is, per Id,
 //     the row with the highest versionnumber, less the Ids whose latest row
 //     is a delete (counted as deleted).
+// Every value must read as its attribute's dataType (guid, int64, double,
+// decimal in plain notation within the precision/scale of its trait,
+// boolean True/False, dateTime) and every field must be valid UTF-8; guid
+// Ids that differ only by case are an inconsistency (string Ids may). The
+// model itself must follow Microsoft's CDM model.json rules
+// (cdm_model_check.h), partition locations must be absolute URIs that
+// resolve to files inside the lake folder.
 // Every row needs an Id and an integer versionnumber; IsDelete is True,
 // False or empty; a row may be shorter than the attributes (columns added
 // later), not longer. Each file uses one line end (CRLF or LF) and ends its
@@ -29,6 +36,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +57,11 @@ struct LakeVerifyOptions {
   // Messages of one kind kept per table (duplicates, bad rows, source
   // differences); the rest is summed up in one "... and N more" message.
   size_t max_messages_per_kind = 10;
+  // Per entity, the lake Ids the writer left out as failed records
+  // (lake-format.md; the state store's linkwatch_sync_failed_record): absent
+  // from the lake by design, so not missing. Unknown (empty) when verifying a
+  // folder alone.
+  std::map<std::string, std::set<std::string>> failed_records;
 };
 
 // One row of a table's rebuilt state.
@@ -57,6 +71,7 @@ struct LakeRecord {
   int file = -1;                    // index into TableReport::partitions
   int64_t line = 0;                 // line of the row in that file
   std::vector<std::string> fields;  // attribute order, padded to the attributes; keep_fields
+  std::vector<bool> nulls;          // per field: NULL (an empty unquoted field, or padding)
   bool in_source = false;           // set by CompareWithSource
 };
 
@@ -64,6 +79,8 @@ struct SourceDiff {
   int64_t missing_in_lake = 0;  // in the source, not live in the lake
   int64_t extra_in_lake = 0;    // live in the lake, not in the source
   int64_t version_differs = 0;  // lake versionnumber != source version
+  int64_t values_differ = 0;    // values of live records that differ from the source's
+  int64_t failed_records = 0;   // source rows absent as listed failed records (not a problem)
   bool compared = false;        // false when the table could not be read from the source
 };
 
@@ -72,6 +89,8 @@ struct TableReport {
   bool append_only = false;
   bool snapshot = false;  // a `<table>_partitioned` entity
   std::vector<std::string> attributes;
+  std::vector<std::string> data_types;  // per attribute, as model.json says
+  std::vector<int> scales;              // per attribute: a decimal's scale, else -1
   // The partition files in model.json order, as named in messages: relative
   // to the lake folder when inside it.
   std::vector<std::string> partitions;
@@ -111,10 +130,17 @@ Result<LakeReport> VerifyLake(const std::string& dir, const LakeVerifyOptions& o
 
 // Compares every non-snapshot table of `report` with the same table of
 // `source`: equal sets of Ids and, per Id, the lake's versionnumber equal to
-// the source's version. Ids render as the lake does: integer keys in decimal,
-// text keys as they are, GUIDs in lower case. Differences are added to the
-// report's problems (the first few per table) and to TableReport::source.
-void CompareWithSource(Source& source, LakeReport& report, size_t max_messages_per_kind = 10);
+// the source's version and (when the report kept fields) every value as
+// lake-format.md says it reads back: NULL as NULL and "" as "", text with
+// U+FFFD for invalid UTF-8, BLOBs as base64, datetimes to the 100 ns tick,
+// booleans, doubles (NaN, Infinity), decimals at the declared scale. Ids
+// render as the lake does: integer keys in decimal, text keys as they are,
+// keys of guid Ids in lower case. A failed record (lake-format.md) listed in
+// options.failed_records may be absent; any other absent row is reported as
+// missing (the lake alone cannot tell why a record is absent). Differences
+// are added to the report's problems (the first few per table) and to
+// TableReport::source.
+void CompareWithSource(Source& source, LakeReport& report, const LakeVerifyOptions& options);
 
 // The JSON form printed by `linkwatch lake verify --json`:
 // {"path", "tables": [...], "problems": [...], "ok"}.
