@@ -472,9 +472,15 @@ void RuleEngine::Persist(double now) {
   std::vector<std::string> deletes(deleted_.begin(), deleted_.end());
   if (auto s = store_->Apply(upserts, deletes, now); !s.ok()) {
     // Kept for the next call: degrade, don't die.
-    spdlog::warn("persisting alerts: {}", s.message());
+    if (metrics_) metrics_->CountStateStoreWriteError("alert_state");
+    int held_back = 0;
+    if (persist_log_.Allow(&held_back)) {
+      spdlog::warn("persisting alerts (kept in memory, retried every round): {} ({} more since)",
+                   s.message(), held_back);
+    }
     return;
   }
+  persist_log_.Reset();
   dirty_.clear();
   deleted_.clear();
 }

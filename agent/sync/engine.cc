@@ -321,10 +321,16 @@ Status SyncEngine::Worker::MaybeSnapshot() {
 }
 
 Status SyncEngine::Worker::CommitState(const RoundResult& round) {
+  // A refused commit (state.db deleted or replaced: state::Db) or a locked
+  // store is counted; the round is redone from what is on disk.
+  auto count = [this](Status s) {
+    if (!s.ok() && metrics_) metrics_->CountStateStoreWriteError("sync");
+    return s;
+  };
   state::Transaction tx(*db_);
-  if (!tx.status().ok()) return tx.status();
-  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return s;
-  if (auto s = tx.Commit(); !s.ok()) return s;
+  if (!tx.status().ok()) return count(tx.status());
+  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return count(s);
+  if (auto s = tx.Commit(); !s.ok()) return count(s);
   committed_ = round.committed;
   return Status::Ok();
 }
