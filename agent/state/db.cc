@@ -156,6 +156,9 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode) {
     }
     if (auto s = db->Exec("PRAGMA foreign_keys=ON;"); !s.ok()) return s;
     auto after = StatFile(path);
+    if (before.ok() && !after.ok()) {
+      return Status::Error("opening " + path + ": the file vanished while it was opened");
+    }
     if (after.ok() && before.ok() && !before->SameFile(*after) && attempt < 3) continue;
     if (after.ok()) db->identity_ = *after;
     if (mode != Mode::kReadOnly && db->identity_) sqlite3_commit_hook(raw, &Db::CommitHook, db.get());

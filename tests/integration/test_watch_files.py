@@ -277,6 +277,43 @@ class WatchFilesTest(TempDirTest):
         wait_for(lambda: self.firing("InitialSyncFailed", entity="locked"), timeout=60,
                  what="alert notified after the lock")
 
+    def test_crash_while_the_store_is_locked_loses_no_alert(self):
+        held = threading.Event()
+        release = threading.Event()
+
+        def hold_lock():
+            con = sqlite3.connect(os.path.join(self.dir, "state.db"), timeout=30,
+                                  isolation_level=None)
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute("DELETE FROM linkwatch_nflog WHERE 0")
+                held.set()
+                release.wait(120)
+                con.execute("ROLLBACK")
+            finally:
+                con.close()
+
+        holder = threading.Thread(target=hold_lock, daemon=True)
+        holder.start()
+        self.assertTrue(held.wait(30), "could not take the write lock")
+        new = os.path.join(self.dir, "new.db")
+        write_state_file(new, [("crashed", 8)])
+        os.rename(new, self.watched)
+        wait_for(lambda: any(a["labels"].get("entity") == "crashed" and a["state"] == "firing"
+                             for a in json.loads(http_get(self.base + "/api/v1/alerts")[1])),
+                 timeout=60, what="alert firing in memory while the store is locked")
+        wait_for(lambda: (metric(self.metrics(), "linkwatch_state_store_write_errors_total",
+                                 operation="outbox") or 0) > 0,
+                 timeout=60, what="its notification could not be queued")
+        self.agent.kill()  # crash before anything reached the store
+        release.set()
+        holder.join(30)
+        self.assertFalse(self.firing("InitialSyncFailed", entity="crashed"))
+        self.agent = Agent(self.config).start()
+        self.defer(self.agent.kill)
+        wait_for(lambda: self.firing("InitialSyncFailed", entity="crashed"), timeout=60,
+                 what="alert notified after the restart")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -6,6 +6,8 @@
 
 #include "agent/state/state_store.h"
 #include "agent/watch/local_source.h"
+#include "agent/watch/store_health.h"
+#include "exporters/metrics.h"
 #include "notifiers/outbox.h"
 #include "notifiers/router.h"
 #include "rules/rule_engine.h"
@@ -267,6 +269,26 @@ TEST_F(WatcherTest, DeletedFileMakesTheSourceUnreachable) {
   watcher_->RunOnce();
   ASSERT_EQ(Firing("SourceUnreachable").size(), 1u);
   EXPECT_FALSE(sources_[0].up);
+}
+
+// Issue 7 point 11: the agent's own state.db deleted while running.
+TEST_F(WatcherTest, StoreHealthReportsADeletedStore) {
+  Metrics metrics;
+  StoreHealth health(store_->db(), &metrics);
+  health.Check();
+  EXPECT_TRUE(health.up());
+  EXPECT_EQ(health.error(), "");
+  EXPECT_EQ(metrics.state_store_up.Add({}).Value(), 1);
+  fs::remove(state_path_);
+  health.Check();
+  EXPECT_FALSE(health.up());
+  EXPECT_NE(health.error().find("state store lost"), std::string::npos) << health.error();
+  EXPECT_NE(health.error().find("deleted"), std::string::npos) << health.error();
+  EXPECT_EQ(metrics.state_store_up.Add({}).Value(), 0);
+  // A file at the path again does not make the lost connection good.
+  WriteStateFile(state_path_, 1);
+  health.Check();
+  EXPECT_FALSE(health.up());
 }
 
 }  // namespace
