@@ -464,8 +464,11 @@ void RuleEngine::MarkDeleted(const std::string& fingerprint) {
   deleted_.insert(fingerprint);
 }
 
+constexpr double kPersistRetrySeconds = 1;
+
 void RuleEngine::Persist(double now) {
   if (!store_ || (dirty_.empty() && deleted_.empty())) return;
+  if (now < persist_retry_at_) return;
   std::vector<StoredAlert> upserts;
   upserts.reserve(dirty_.size());
   for (auto& [fp, a] : dirty_) upserts.push_back(a);
@@ -473,6 +476,7 @@ void RuleEngine::Persist(double now) {
   if (auto s = store_->Apply(upserts, deletes, now); !s.ok()) {
     // Kept for the next call: degrade, don't die.
     if (metrics_) metrics_->CountStateStoreWriteError("alert_state");
+    persist_retry_at_ = now + kPersistRetrySeconds;
     int held_back = 0;
     if (persist_log_.Allow(&held_back)) {
       spdlog::warn("persisting alerts (kept in memory, retried every round): {} ({} more since)",
@@ -481,6 +485,7 @@ void RuleEngine::Persist(double now) {
     return;
   }
   persist_log_.Reset();
+  persist_retry_at_ = 0;
   dirty_.clear();
   deleted_.clear();
 }

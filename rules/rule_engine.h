@@ -121,6 +121,10 @@ class RuleEngine {
   // Not yet persisted: upserts by fingerprint, and deletions.
   std::map<std::string, StoredAlert> dirty_;
   LogThrottle persist_log_;  // a locked or lost store fails every round
+  // After a failed write the next attempt waits a second (engine time), so
+  // that a locked store costs one short busy wait per second, not one per
+  // source and evaluation.
+  double persist_retry_at_ = 0;
   std::set<std::string> deleted_;
   double last_now_ = 0;
   bool depends_on_time_ = false;  // see DependsOnTime()

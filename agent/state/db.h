@@ -108,7 +108,7 @@ class Db {
   // core; the watcher's writes use a short one so that a writer holding the
   // store never stalls evaluation (the write is retried at the next round).
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
-  static constexpr std::chrono::milliseconds kWatcherBusyTimeout{200};
+  static constexpr std::chrono::milliseconds kWatcherBusyTimeout{100};
   void SetBusyTimeout(std::chrono::milliseconds timeout);
   ~Db();
   Db(const Db&) = delete;

@@ -6,6 +6,7 @@ of polls, never wall-clock sleeps."""
 import json
 import os
 import re
+import sys
 import shutil
 import sqlite3
 import tempfile
@@ -103,9 +104,11 @@ class WatchFilesTest(TempDirTest):
 
     def within_polls(self, predicate, polls, what):
         """Waits for predicate; asserts it held before `polls` more polls of ext."""
-        start = self.polls("ext")
+        start, t0 = self.polls("ext"), time.time()
         wait_for(predicate, timeout=60, what=what)
-        self.assertLessEqual(self.polls("ext") - start, polls + 1, "%s took too many polls" % what)
+        took = self.polls("ext") - start
+        print("\n%s: %d polls, %.2fs" % (what, took, time.time() - t0), file=sys.stderr)
+        self.assertLessEqual(took, polls + 1, "%s took too many polls" % what)
 
     def post_reload(self):
         req = urllib.request.Request(self.base + "/-/reload", data=b"", method="POST",
@@ -268,6 +271,8 @@ class WatchFilesTest(TempDirTest):
         elapsed = time.time() - t0
         release.set()
         holder.join(30)
+        print("\nlocked store: %d polls of ext in %.1fs (interval %.1fs)" % (polls, elapsed, INTERVAL),
+              file=sys.stderr)
         # With a 5 s busy timeout per write this was one poll in 5 s; the interval is 0.5 s.
         self.assertGreaterEqual(polls, int(elapsed / INTERVAL / 2),
                                 "%d polls in %.1fs while the store was locked" % (polls, elapsed))
