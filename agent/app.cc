@@ -13,6 +13,7 @@
 #include <set>
 
 #include "agent/core/config.h"
+#include "agent/core/listen_address.h"
 #include "agent/core/logging.h"
 #include "agent/core/time_format.h"
 #include "agent/http/api.h"
@@ -22,6 +23,7 @@
 #include "agent/sync/engine.h"
 #include "agent/sync/state_rows.h"
 #include "agent/watch/local_source.h"
+#include "agent/watch/store_health.h"
 #include "agent/watch/watcher.h"
 #include "exporters/exposition.h"
 #include "exporters/metrics.h"
@@ -51,6 +53,44 @@ void PrintLinkNotes(const Config& config, const std::string& config_path) {
   auto notes = sync::LinkNotes(**db, config.profiles, config_path);
   if (!notes) return;  // an older state store without the sync tables
   for (const auto& n : *notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+}
+
+// What `run` needs before it starts serving and the config loader cannot
+// know: the kinds this version runs, and files it opens. Part of LoadAll, so
+// that check-config and run (and a reload) refuse the same things, at the
+// key's position. Reads only: the state store is neither created nor
+// migrated here.
+void CheckRunPrerequisites(const Config& config, Problems& p) {
+  const YAML::Node& doc = config.document;
+  for (size_t i = 0; i < config.profiles.size(); ++i) {
+    const auto& pc = config.profiles[i];
+    if (pc.source_type == "sqlite" && pc.destination_type == "lake") continue;
+    YAML::Node at = doc["profiles"] ? doc["profiles"][i] : YAML::Node();
+    p.Add(at, "profile " + pc.name + ": source type " + pc.source_type +
+                  " to destination type " + pc.destination_type +
+                  " is not supported by this version yet (sqlite to lake is)");
+  }
+  const YAML::Node sources = doc["watch"] ? doc["watch"]["sources"] : YAML::Node();
+  for (size_t i = 0; i < config.watch.sources.size(); ++i) {
+    const auto& s = config.watch.sources[i];
+    const YAML::Node at = sources && sources.IsSequence() && i < sources.size() ? sources[i]
+                                                                                : YAML::Node();
+    if (s.type != "local") {
+      p.Add(at["type"] ? at["type"] : at, "watch source " + s.name + ": type " + s.type +
+                                              " is not supported by this version yet");
+      continue;
+    }
+    // A watched file may be missing (the source is unreachable until it
+    // appears); one that is there must be readable as SQLite.
+    std::error_code ec;
+    if (s.path == config.state_db || !std::filesystem::exists(s.path, ec)) continue;
+    if (auto st = state::CheckSqliteFile(s.path); !st.ok()) {
+      p.Add(at["path"] ? at["path"] : at, "watch source " + s.name + ": " + st.message());
+    }
+  }
+  if (auto st = state::CheckStateStoreFile(config.state_db); !st.ok()) {
+    p.Add(doc["state_db"] ? doc["state_db"] : doc, "state_db: " + st.message());
+  }
 }
 
 // Everything a config names, loaded and validated together so that every
@@ -83,6 +123,7 @@ Loaded LoadAll(const std::string& path) {
   } else if (!out.receivers.empty()) {
     p.Add(0, 0, "receivers are configured but there is no route: add route: {receiver: NAME}");
   }
+  CheckRunPrerequisites(out.config, p);
   problems = p.list();
   try {
     out.groups = LoadRuleFiles(out.config.watch.rule_files, out.config.watch.interval);
@@ -279,25 +320,17 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     return 2;
   }
   Config& config = loaded.config;
-  if (!options.listen_override.empty()) config.http.listen = options.listen_override;
+  if (!options.listen_override.empty()) {
+    // demo --listen: checked as the config's http.listen is.
+    auto hp = ParseListenAddress(options.listen_override);
+    Status host = hp.ok() ? CheckListenHost(hp->first) : hp.status();
+    if (!host.ok()) {
+      std::fprintf(stderr, "--listen: %s\n", host.message().c_str());
+      return 2;
+    }
+    config.http.listen = options.listen_override;
+  }
   SetupLogging(config.log_level);
-  for (const auto& p : config.profiles) {
-    if (p.source_type != "sqlite" || p.destination_type != "lake") {
-      spdlog::error(
-          "profile {}: source type {} to destination type {} is not supported by this version "
-          "yet (sqlite to lake is)",
-          p.name, p.source_type, p.destination_type);
-      return 2;
-    }
-  }
-  for (const auto& s : config.watch.sources) {
-    if (s.type != "local") {
-      spdlog::error("watch source {}: type {} is not supported by this version yet", s.name,
-                    s.type);
-      return 2;
-    }
-  }
-
   auto store = state::StateStore::Open(config.state_db);
   if (!store) {
     spdlog::error("state store: {}", store.message());
@@ -332,6 +365,10 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   notifiers::Outbox& outbox = **outbox_or;
   outbox.SetReceivers(loaded.receivers);
 
+  // The watcher persists alert state through this connection: a writer
+  // holding the store must not stall evaluation (issue 7 point 16).
+  (*store)->db().SetBusyTimeout(state::Db::kWatcherBusyTimeout);
+  watch::StoreHealth store_health((*store)->db(), &metrics);
   AlertStore alert_store((*store)->db());
   RuleEngine engine(std::move(loaded.groups), &alert_store, &metrics);
   if (auto s = engine.Restore(); !s.ok()) {
@@ -342,10 +379,20 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   std::unique_ptr<watch::Watcher> watcher;
   http::ApiSources api;
   api.alerts = [&] { return published.Alerts(); };
-  api.status = [&] { return published.Status(); };
+  api.status = [&] {
+    nlohmann::json j = published.Status();
+    j["stateStore"] = {{"path", config.state_db},
+                       {"up", store_health.up()},
+                       {"error", store_health.error()}};
+    return j;
+  };
   api.notifications = [&](const std::string& state) { return outbox.ListJson(state); };
   std::atomic<bool> ready{false};
-  api.ready = [&] { return ready.load(); };
+  api.ready = [&] { return ready.load() && store_health.up(); };
+  api.not_ready_reason = [&] {
+    std::string e = store_health.error();
+    return e.empty() ? std::string("not every watch source has been polled yet") : e;
+  };
   api.metrics = [&] { return SerializeMetrics({&metrics.registry(), &collector}); };
   http::AddApiRoutes(server, api);
   server.Handle("GET", "/", [&](const http::HttpRequest&) {
@@ -357,8 +404,11 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   });
   server.Handle("POST", "/-/reload", [&](const http::HttpRequest& req) {
     if (!http::CheckBearer(req, config.http.api_token)) return http::Unauthorized();
-    controls.RequestReload();
-    return http::HttpResponse::Json(202, R"({"status":"reload requested"})");
+    // Synchronous, as Prometheus: the caller learns whether it worked.
+    auto outcome = controls.ReloadAndWait(std::chrono::seconds(60));
+    if (!outcome) return http::HttpResponse::Error(503, "the reload did not finish (stopping?)");
+    if (!outcome->empty()) return http::HttpResponse::Error(500, *outcome);
+    return http::HttpResponse::Json(200, R"({"status":"success"})");
   });
   if (auto s = server.Start(); !s.ok()) {
     spdlog::error("http: {}", s.message());
@@ -393,11 +443,21 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   // The watcher checks for changes every kTick, so a committed change is seen
   // within tens of milliseconds; timed work (polls, group flushes) wakes it too.
   constexpr auto kTick = std::chrono::milliseconds(25);
+  auto reloaded = [&](bool ok) {
+    metrics.config_last_reload_successful.Add({}).Set(ok ? 1 : 0);
+    if (ok) {
+      metrics.config_last_reload_success_timestamp_seconds.Add({}).Set(
+          ToEpochSeconds(clock.Now()));
+    }
+  };
+  reloaded(true);  // the configuration loaded at start counts as the first
   while (!controls.stop_requested()) {
+    store_health.Check();
     watcher->RunOnce();
     if (!ready && watcher->Ready()) ready = true;
     if (controls.TakeReload()) {
       spdlog::info("reloading {}", options.config_path);
+      std::string error;
       try {
         Loaded next = LoadAll(options.config_path);
         outbox.SetReceivers(next.receivers);
@@ -407,8 +467,11 @@ int RunAgent(const RunOptions& options, Controls& controls) {
             {next.config.watch.interval, next.config.watch.source_unreachable_for});
         spdlog::info("reload done");
       } catch (const InputError& e) {
-        spdlog::error("reload failed, keeping the running configuration:\n{}", e.what());
+        error = e.what();
+        spdlog::error("reload failed, keeping the running configuration:\n{}", error);
       }
+      reloaded(error.empty());
+      controls.ReloadDone(error);
     }
     const auto until_next = watcher->NextWakeup() - clock.Now();
     controls.WaitFor(std::clamp<Duration>(until_next, Duration::zero(), kTick));

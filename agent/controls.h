@@ -2,11 +2,19 @@
 // reload endpoint) asks the running agent to stop or reload. Thread-safe;
 // the agent's main loop waits on it instead of sleeping, so a request takes
 // effect at once.
+//
+// A reload is done by the main loop (it owns the rule engine and router).
+// SIGHUP only asks for one (RequestReload); POST /-/reload waits for its
+// outcome (ReloadAndWait), which the loop reports with ReloadDone. Requests
+// that arrive before the loop takes them share one reload and its outcome.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <optional>
+#include <string>
 
 namespace linkwatch {
 
@@ -19,7 +27,25 @@ class Controls {
   }
   void RequestReload() {
     std::lock_guard<std::mutex> lock(mu_);
-    reload_ = true;
+    RequestReloadLocked();
+  }
+  // Asks for a reload and waits for the loop's outcome: "" on success, the
+  // error otherwise; nullopt when no outcome came within `timeout` or the
+  // agent is stopping.
+  std::optional<std::string> ReloadAndWait(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t mine = RequestReloadLocked();
+    if (!cv_.wait_for(lock, timeout, [&] { return stop_ || reload_done_ >= mine; }) ||
+        reload_done_ < mine) {
+      return std::nullopt;
+    }
+    return reload_error_;
+  }
+  // The loop finished the reload it took with TakeReload.
+  void ReloadDone(std::string error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reload_done_ = reload_taken_;
+    reload_error_ = std::move(error);
     cv_.notify_all();
   }
   // Wakes the loop without a request (e.g. new work arrived).
@@ -37,6 +63,7 @@ class Controls {
     std::lock_guard<std::mutex> lock(mu_);
     bool r = reload_;
     reload_ = false;
+    if (r) reload_taken_ = reload_requested_;
     return r;
   }
   // Waits up to `d` or until any request.
@@ -48,10 +75,22 @@ class Controls {
   }
 
  private:
+  uint64_t RequestReloadLocked() {
+    reload_ = true;
+    cv_.notify_all();
+    return ++reload_requested_;
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   bool reload_ = false;
+  // Reload requests are numbered; the loop takes all up to reload_taken_ and
+  // reports them done together.
+  uint64_t reload_requested_ = 0;
+  uint64_t reload_taken_ = 0;
+  uint64_t reload_done_ = 0;
+  std::string reload_error_;
   bool woken_ = false;
 };
 

@@ -49,13 +49,35 @@ Metrics::Metrics()
           "types (failed records).")),
       sync_invalid_text_total(Make<prometheus::Counter>(
           *registry_, "linkwatch_sync_invalid_text_total",
-          "Source texts that were not valid UTF-8, written with U+FFFD replacements.")) {
+          "Source texts that were not valid UTF-8, written with U+FFFD replacements.")),
+      state_store_up(Make<prometheus::Gauge>(
+          *registry_, "linkwatch_state_store_up",
+          "1 while the state store connection is the file at the state_db path; 0 once that "
+          "file was deleted or replaced (nothing is written then).")),
+      state_store_write_errors_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_state_store_write_errors_total",
+          "Failed writes to the state store (locked, deleted file, I/O), by operation.")),
+      config_last_reload_successful(
+          Make<prometheus::Gauge>(*registry_, "linkwatch_config_last_reload_successful",
+                                  "Whether the last configuration reload attempt succeeded.")),
+      config_last_reload_success_timestamp_seconds(Make<prometheus::Gauge>(
+          *registry_, "linkwatch_config_last_reload_success_timestamp_seconds",
+          "Timestamp of the last successful configuration reload.")) {
+  // Counters exist from the start, so that rate() and absence alerts work.
+  for (const char* op : {"alert_state", "outbox", "sync"}) {
+    state_store_write_errors_total.Add({{"operation", op}});
+  }
+  state_store_up.Add({}).Set(1);
   prometheus::BuildGauge()
       .Name("linkwatch_build_info")
       .Help("linkwatch build information.")
       .Register(*registry_)
       .Add({{"version", LINKWATCH_VERSION}})
       .Set(1);
+}
+
+void Metrics::CountStateStoreWriteError(const std::string& operation) {
+  state_store_write_errors_total.Add({{"operation", operation}}).Increment();
 }
 
 const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {

@@ -48,6 +48,16 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& sync_failed_records_total;
   prometheus::Family<prometheus::Counter>& sync_invalid_text_total;
 
+  // The state store (issue 7): whether its connection is still the file at
+  // the state_db path (1) or the file was deleted or replaced (0), and writes
+  // that failed (busy, refused, I/O), by operation: alert_state, outbox, sync.
+  prometheus::Family<prometheus::Gauge>& state_store_up;
+  prometheus::Family<prometheus::Counter>& state_store_write_errors_total;
+  void CountStateStoreWriteError(const std::string& operation);
+  // Reloads (SIGHUP, POST /-/reload), as Prometheus names them.
+  prometheus::Family<prometheus::Gauge>& config_last_reload_successful;
+  prometheus::Family<prometheus::Gauge>& config_last_reload_success_timestamp_seconds;
+
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 };
 

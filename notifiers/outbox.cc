@@ -91,6 +91,7 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& state_db_path, c
       (*db)->Prepare("DELETE FROM linkwatch_outbox WHERE state = 'dead' AND created_at < ?");
   if (!prune.ok()) return prune.status();
   if (auto s = prune->Bind(1, cutoff).Run(); !s.ok()) return s.WithContext("pruning the outbox");
+  (*db)->SetBusyTimeout(options.busy_timeout);
   return std::unique_ptr<Outbox>(
       new Outbox(std::move(db).value(), clock, metrics, std::move(options)));
 }
@@ -221,6 +222,22 @@ void Outbox::CountDead(const std::string& receiver, const std::string& integrati
 Status Outbox::Enqueue(const std::vector<Notification>& batch,
                        const std::function<Status(state::Db&)>& also) {
   std::lock_guard lk(mu_);
+  Status s = EnqueueLocked(batch, also);
+  if (!s.ok()) CountWriteErrorLocked("queueing notifications", s);
+  return s;
+}
+
+void Outbox::CountWriteErrorLocked(const std::string& what, const Status& s) {
+  if (metrics_ != nullptr) metrics_->CountStateStoreWriteError("outbox");
+  int held_back = 0;
+  if (write_error_log_.Allow(&held_back)) {
+    spdlog::error("outbox: {}: {} ({} more such errors since the last report)", what, s.message(),
+                  held_back);
+  }
+}
+
+Status Outbox::EnqueueLocked(const std::vector<Notification>& batch,
+                             const std::function<Status(state::Db&)>& also) {
   state::Transaction tx(*db_);
   if (!tx.status().ok()) return tx.status().WithContext("outbox");
   state::Statement* supersede = db_->Cached(
@@ -351,11 +368,12 @@ void Outbox::Wake() {
 Result<std::optional<Outbox::Row>> Outbox::LoadHeadLocked(const std::string& receiver) {
   state::Statement* st = db_->Cached(
       "SELECT id, group_key, payload, created_at, attempts, next_attempt_at FROM "
-      "linkwatch_outbox WHERE state = 'pending' AND receiver = ? ORDER BY id LIMIT 1");
+      "linkwatch_outbox WHERE state = 'pending' AND receiver = ? ORDER BY id");
   if (st == nullptr) return Status::Error("outbox: " + db_->LastError());
   st->Bind(1, receiver);
   std::optional<Row> row;
-  if (st->Step()) {
+  while (st->Step()) {
+    if (delivered_.count(st->Int(0))) continue;
     row.emplace();
     row->id = st->Int(0);
     row->receiver = receiver;
@@ -364,6 +382,7 @@ Result<std::optional<Outbox::Row>> Outbox::LoadHeadLocked(const std::string& rec
     row->created_at = st->Real(3);
     row->attempts = static_cast<int>(st->Int(4));
     row->next_attempt_at = st->Real(5);
+    break;
   }
   Status s = st->status();
   st->Reset();
@@ -380,6 +399,8 @@ void Outbox::WaitLocked(Worker* w, std::unique_lock<std::mutex>& lk, Duration d)
 void Outbox::Run(Worker* w) {
   std::unique_lock lk(mu_);
   while (!w->stop) {
+    // Rows whose deletion stays unrecorded are skipped: delivery goes on.
+    (void)ForgetDeliveredLocked();
     auto head = LoadHeadLocked(w->receiver);
     if (!head.ok()) {
       spdlog::warn("outbox: receiver {}: {}", w->receiver, head.message());
@@ -396,8 +417,10 @@ void Outbox::Run(Worker* w) {
     const TimePoint now = clock_.Now();
     const TimePoint expires = At(row.created_at) + options_.max_age;
     if (now >= expires) {
-      DeadLocked(row, integration, "expired",
-                 "not delivered within max_age " + FormatDuration(options_.max_age), false);
+      if (!DeadLocked(row, integration, "expired",
+                      "not delivered within max_age " + FormatDuration(options_.max_age), false)) {
+        WaitLocked(w, lk, kDbErrorWait);
+      }
       continue;
     }
     const TimePoint due = At(row.next_attempt_at);
@@ -414,7 +437,9 @@ void Outbox::Run(Worker* w) {
     }
     auto notification = FromPayload(row.payload);
     if (!notification.ok()) {
-      DeadLocked(row, integration, "other", notification.message(), true);
+      if (!DeadLocked(row, integration, "other", notification.message(), true)) {
+        WaitLocked(w, lk, kDbErrorWait);
+      }
       continue;
     }
     w->in_flight = row.id;
@@ -425,19 +450,36 @@ void Outbox::Run(Worker* w) {
     w->in_flight = 0;
     if (result.ok()) {
       DeliveredLocked(w, row, integration);
-    } else {
-      FailedLocked(w, row, integration, result);
+    } else if (!FailedLocked(w, row, integration, result)) {
+      WaitLocked(w, lk, kDbErrorWait);
     }
   }
 }
 
-void Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integration) {
+bool Outbox::ForgetDeliveredLocked() {
+  if (delivered_.empty()) return true;
   state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
-  if (del == nullptr) {
-    spdlog::error("outbox: {}", db_->LastError());
-  } else if (auto s = del->Bind(1, row.id).Run(); !s.ok()) {
-    // The row stays pending: one duplicate later rather than a lost one.
-    spdlog::error("outbox: marking notification {} delivered: {}", row.id, s.message());
+  if (del == nullptr) return false;
+  for (auto it = delivered_.begin(); it != delivered_.end();) {
+    if (auto s = del->Bind(1, *it).Run(); !s.ok()) {
+      CountWriteErrorLocked("marking notification " + std::to_string(*it) + " delivered", s);
+      return false;
+    }
+    it = delivered_.erase(it);
+  }
+  return true;
+}
+
+bool Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integration) {
+  bool recorded = true;
+  state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
+  Status s = del == nullptr ? Status::Error(db_->LastError()) : del->Bind(1, row.id).Run();
+  if (!s.ok()) {
+    // Remembered, so that it is not sent again while the store refuses the
+    // deletion (a restart before that sends it once more: at least once).
+    delivered_.insert(row.id);
+    CountWriteErrorLocked("marking notification " + std::to_string(row.id) + " delivered", s);
+    recorded = false;
   }
   const double latency = std::max(0.0, ToEpochSeconds(clock_.Now()) - row.created_at);
   if (metrics_ != nullptr) {
@@ -450,17 +492,17 @@ void Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integ
   spdlog::debug("outbox: receiver {}: delivered {} ({} after creation)", w->receiver, row.group_key,
                 FormatDurationSeconds(latency));
   UpdatePendingGaugeLocked(row.receiver);
+  return recorded;
 }
 
-void Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integration,
+bool Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integration,
                           const SendResult& result) {
   const std::string reason = result.reason.empty() ? "other" : result.reason;
   const std::string error = reason + ": " + result.detail;
   if (result.kind == SendResult::kPermanent) {
     spdlog::warn("outbox: receiver {}: notification for {} failed permanently ({}); dead letter",
                  w->receiver, row.group_key, error);
-    DeadLocked(row, integration, reason, error, true);
-    return;
+    return DeadLocked(row, integration, reason, error, true);
   }
   CountFailed(w->receiver, integration, reason);
   const int attempts = row.attempts + 1;
@@ -477,11 +519,12 @@ void Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integrat
   }
   if (superseded) {
     state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
-    if (del != nullptr) (void)del->Bind(1, row.id).Run();
+    Status s = del == nullptr ? Status::Error(db_->LastError()) : del->Bind(1, row.id).Run();
     spdlog::warn("outbox: receiver {}: attempt {} for {} failed ({}); superseded by a newer one",
                  w->receiver, attempts, row.group_key, error);
     UpdatePendingGaugeLocked(row.receiver);
-    return;
+    if (!s.ok()) CountWriteErrorLocked("dropping a superseded notification", s);
+    return s.ok();
   }
   Millis delay = result.retry_after
                      ? std::clamp(*result.retry_after, Millis(0), options_.max_retry_after)
@@ -489,35 +532,37 @@ void Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integrat
   const double next = ToEpochSeconds(clock_.Now() + delay);
   state::Statement* upd = db_->Cached(
       "UPDATE linkwatch_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?");
-  if (upd == nullptr) {
-    spdlog::error("outbox: {}", db_->LastError());
-  } else if (auto s = upd->Bind(1, attempts).Bind(2, next).Bind(3, error).Bind(4, row.id).Run();
-             !s.ok()) {
-    spdlog::error("outbox: recording attempt of notification {}: {}", row.id, s.message());
-  }
+  Status s = upd == nullptr
+                 ? Status::Error(db_->LastError())
+                 : upd->Bind(1, attempts).Bind(2, next).Bind(3, error).Bind(4, row.id).Run();
   spdlog::warn("outbox: receiver {}: attempt {} for {} failed ({}); retrying in {}", w->receiver,
                attempts, row.group_key, error, FormatDuration(delay));
+  if (!s.ok()) {
+    CountWriteErrorLocked("recording attempt of notification " + std::to_string(row.id), s);
+    return false;
+  }
+  return true;
 }
 
-void Outbox::DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
+bool Outbox::DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
                         const std::string& error, bool count_attempt) {
   if (count_attempt) CountFailed(row.receiver, integration, reason);
   state::Statement* upd = db_->Cached(
       "UPDATE linkwatch_outbox SET state = 'dead', dead_reason = ?, last_error = ?, "
       "attempts = attempts + ? WHERE id = ?");
-  if (upd == nullptr) {
-    spdlog::error("outbox: {}", db_->LastError());
-  } else if (auto s = upd->Bind(1, reason)
-                          .Bind(2, error)
-                          .Bind(3, count_attempt ? 1 : 0)
-                          .Bind(4, row.id)
-                          .Run();
-             !s.ok()) {
-    spdlog::error("outbox: dead-lettering notification {}: {}", row.id, s.message());
-    return;
+  Status s = upd == nullptr ? Status::Error(db_->LastError())
+                            : upd->Bind(1, reason)
+                                  .Bind(2, error)
+                                  .Bind(3, count_attempt ? 1 : 0)
+                                  .Bind(4, row.id)
+                                  .Run();
+  if (!s.ok()) {
+    CountWriteErrorLocked("dead-lettering notification " + std::to_string(row.id), s);
+    return false;
   }
   CountDead(row.receiver, integration, reason);
   UpdatePendingGaugeLocked(row.receiver);
+  return true;
 }
 
 void Outbox::UpdatePendingGaugeLocked(const std::string& receiver) {

@@ -17,6 +17,14 @@
 // * Optional token bucket per receiver; waiting for a token is no failure.
 // * A notification whose alerts carry a template error is sent (with the
 //   error text) and counted once as a failure with reason "template".
+// * The store may be locked by another writer or lost (state.db deleted: the
+//   connection refuses to commit). Writes use a short busy timeout, so an
+//   Enqueue from the watcher never stalls evaluation: it fails, is counted
+//   (linkwatch_state_store_write_errors_total{operation="outbox"}) and the
+//   router keeps the notification in memory and retries. A delivered row
+//   whose deletion cannot be written is remembered in memory and never sent
+//   again (its deletion is retried); a failed attempt that cannot be recorded
+//   waits in memory instead of being retried at once.
 // Decisions use the injected Clock. Tests with a ManualClock call Wake()
 // after advancing it (workers also re-check by themselves after the computed
 // wait, in real time).
@@ -35,20 +43,20 @@
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/core/clock.h"
+#include "agent/core/log_throttle.h"
 #include "agent/core/status.h"
+#include "agent/state/db.h"
 #include "notifiers/notification.h"
 #include "notifiers/receivers.h"
 
 namespace linkwatch {
 class Metrics;
-}
-namespace linkwatch::state {
-class Db;
 }
 
 namespace linkwatch::notifiers {
@@ -62,6 +70,10 @@ struct OutboxOptions {
   Millis max_age{24LL * 3600 * 1000};
   // Dead rows older than this are removed when the outbox opens.
   Millis dead_retention{7LL * 24 * 3600 * 1000};
+  // SQLite busy timeout of the outbox's connection after opening: short,
+  // because Enqueue runs on the watcher thread and a worker holds the
+  // outbox's mutex while it writes.
+  Millis busy_timeout{state::Db::kWatcherBusyTimeout};
 };
 
 // One row, for /api/v1/notifications.
@@ -133,12 +145,18 @@ class Outbox {
                  const std::string& reason);
   void Run(Worker* w);
   // The helpers below need mu_ held.
+  Status EnqueueLocked(const std::vector<Notification>& batch,
+                       const std::function<Status(state::Db&)>& also);
+  void CountWriteErrorLocked(const std::string& what, const Status& s);
+  // Retries deleting delivered rows whose deletion failed; false if some remain.
+  bool ForgetDeliveredLocked();
   Result<std::optional<Row>> LoadHeadLocked(const std::string& receiver);
   void WaitLocked(Worker* w, std::unique_lock<std::mutex>& lk, Duration d);
-  void DeliveredLocked(Worker* w, const Row& row, const std::string& integration);
-  void FailedLocked(Worker* w, const Row& row, const std::string& integration,
+  // These three return false when the store could not record the outcome.
+  bool DeliveredLocked(Worker* w, const Row& row, const std::string& integration);
+  bool FailedLocked(Worker* w, const Row& row, const std::string& integration,
                     const SendResult& result);
-  void DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
+  bool DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
                   const std::string& error, bool count_attempt);
   void UpdatePendingGaugeLocked(const std::string& receiver);
   Millis BackoffLocked(Worker* w, int attempts);
@@ -149,6 +167,9 @@ class Outbox {
   std::mutex mu_;
   std::unique_ptr<state::Db> db_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;
+  // Delivered rows whose deletion the store refused: never sent again.
+  std::set<int64_t> delivered_;
+  LogThrottle write_error_log_;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -464,17 +464,28 @@ void RuleEngine::MarkDeleted(const std::string& fingerprint) {
   deleted_.insert(fingerprint);
 }
 
+constexpr double kPersistRetrySeconds = 1;
+
 void RuleEngine::Persist(double now) {
   if (!store_ || (dirty_.empty() && deleted_.empty())) return;
+  if (now < persist_retry_at_) return;
   std::vector<StoredAlert> upserts;
   upserts.reserve(dirty_.size());
   for (auto& [fp, a] : dirty_) upserts.push_back(a);
   std::vector<std::string> deletes(deleted_.begin(), deleted_.end());
   if (auto s = store_->Apply(upserts, deletes, now); !s.ok()) {
     // Kept for the next call: degrade, don't die.
-    spdlog::warn("persisting alerts: {}", s.message());
+    if (metrics_) metrics_->CountStateStoreWriteError("alert_state");
+    persist_retry_at_ = now + kPersistRetrySeconds;
+    int held_back = 0;
+    if (persist_log_.Allow(&held_back)) {
+      spdlog::warn("persisting alerts (kept in memory, retried every round): {} ({} more since)",
+                   s.message(), held_back);
+    }
     return;
   }
+  persist_log_.Reset();
+  persist_retry_at_ = 0;
   dirty_.clear();
   deleted_.clear();
 }

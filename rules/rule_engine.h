@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/log_throttle.h"
 #include "agent/core/status.h"
 #include "agent/state/snapshot.h"
 #include "rules/alert.h"
@@ -119,6 +120,11 @@ class RuleEngine {
   std::map<std::string, prometheus::Histogram*> histograms_;
   // Not yet persisted: upserts by fingerprint, and deletions.
   std::map<std::string, StoredAlert> dirty_;
+  LogThrottle persist_log_;  // a locked or lost store fails every round
+  // After a failed write the next attempt waits a second (engine time), so
+  // that a locked store costs one short busy wait per second, not one per
+  // source and evaluation.
+  double persist_retry_at_ = 0;
   std::set<std::string> deleted_;
   double last_now_ = 0;
   bool depends_on_time_ = false;  // see DependsOnTime()

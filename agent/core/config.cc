@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent/core/files.h"
+#include "agent/core/listen_address.h"
 #include "agent/core/yaml_util.h"
 
 namespace linkwatch {
@@ -27,8 +28,14 @@ void ParseHttp(const YAML::Node& node, const std::string& dir, Problems& p, Http
   if (!CheckKeys(node, {"listen", "api_token", "read_timeout"}, p, "http")) return;
   if (node["listen"]) {
     if (auto s = GetString(node["listen"], p, "http.listen")) {
-      if (s->rfind(':') == std::string::npos) {
-        p.Add(node["listen"], "http.listen must be HOST:PORT, e.g. 127.0.0.1:9464");
+      // Checked as the server checks it at start, so that check-config
+      // refuses what run would refuse.
+      auto hp = ParseListenAddress(*s);
+      Status host = hp.ok() ? CheckListenHost(hp->first) : Status::Ok();
+      if (!hp.ok()) {
+        p.Add(node["listen"], "http.listen: " + hp.message());
+      } else if (!host.ok()) {
+        p.Add(node["listen"], "http.listen \"" + *s + "\": " + host.message());
       } else {
         out.listen = *s;
       }
@@ -317,6 +324,7 @@ Config ParseConfig(const std::string& text, const std::string& path) {
   cfg.receivers = root["receivers"];
   cfg.route = root["route"];
   cfg.inhibit_rules = root["inhibit_rules"];
+  cfg.document = root;
   p.ThrowIfAny();
   return cfg;
 }

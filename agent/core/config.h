@@ -69,6 +69,9 @@ struct Config {
   YAML::Node receivers;      // validated by notifiers::ParseReceivers
   YAML::Node route;          // validated by notifiers::ParseRoute
   YAML::Node inhibit_rules;  // reserved for inhibition (later issue)
+  // The whole document, so that checks made after loading (the state store
+  // file, the watched files) report the position of their key.
+  YAML::Node document;
 };
 
 // Throws InputError listing every problem (file:line:column).

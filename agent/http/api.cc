@@ -42,7 +42,9 @@ void AddApiRoutes(HttpServer& server, ApiSources sources) {
                 [](const HttpRequest&) { return HttpResponse::Text(200, "ok"); });
   server.Handle("GET", "/readyz", [src](const HttpRequest&) {
     const bool ready = !src->ready || src->ready();
-    return ready ? HttpResponse::Text(200, "ok") : HttpResponse::Text(503, "not ready");
+    if (ready) return HttpResponse::Text(200, "ok");
+    std::string reason = src->not_ready_reason ? src->not_ready_reason() : "";
+    return HttpResponse::Text(503, reason.empty() ? "not ready" : "not ready: " + reason);
   });
   if (src->metrics) {
     server.Handle("GET", "/metrics", [src](const HttpRequest&) {

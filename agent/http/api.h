@@ -5,7 +5,7 @@
 // concurrently, so they must be thread-safe.
 //
 //   GET /healthz                   200 "ok"
-//   GET /readyz                    200 "ok" | 503 "not ready"
+//   GET /readyz                    200 "ok" | 503 "not ready" (or the reason)
 //   GET /metrics                   Prometheus text format 0.0.4
 //   GET /api/v1/alerts             JSON array of alerts
 //   GET /api/v1/status             the status provider's JSON
@@ -32,6 +32,8 @@ struct ApiSources {
   // state is "pending" or "dead".
   std::function<nlohmann::json(const std::string& state)> notifications;
   std::function<bool()> ready;
+  // Why the agent is not ready, as /readyz's 503 body ("" for the default).
+  std::function<std::string()> not_ready_reason;
   std::function<std::string()> metrics;
 };
 

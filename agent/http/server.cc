@@ -38,38 +38,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
-  std::string host, port;
-  if (!listen.empty() && listen.front() == '[') {
-    const size_t close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
-      return Status::Error("listen address \"" + listen + "\" must look like [::1]:9464");
-    }
-    host = listen.substr(1, close - 1);
-    port = listen.substr(close + 2);
-  } else {
-    const size_t colon = listen.rfind(':');
-    if (colon == std::string::npos) {
-      return Status::Error("listen address \"" + listen + "\" needs a port, e.g. 127.0.0.1:9464");
-    }
-    host = listen.substr(0, colon);
-    port = listen.substr(colon + 1);
-    if (host.find(':') != std::string::npos) {
-      return Status::Error("listen address \"" + listen +
-                           "\": write IPv6 addresses in brackets, e.g. [::1]:9464");
-    }
-  }
-  if (host.empty()) {
-    return Status::Error("listen address \"" + listen +
-                         "\" needs a host (0.0.0.0 must be asked for explicitly)");
-  }
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
-    return Status::Error("listen address \"" + listen + "\": port must be 0-65535");
-  }
-  return std::make_pair(host, std::stoi(port));
-}
-
 namespace {
 class Session;
 }  // namespace

@@ -24,6 +24,7 @@
 #include <string>
 #include <utility>
 
+#include "agent/core/listen_address.h"
 #include "agent/core/status.h"
 #include "agent/http/http_types.h"
 
@@ -46,9 +47,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds stop_grace{std::chrono::seconds(5)};
 };
 
-// Splits "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:0", "localhost:80" into
-// host and port. An error for a missing or out-of-range port.
-Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen);
+// The listen address is parsed where config loading checks it too.
+using ::linkwatch::ParseListenAddress;
 
 class HttpServer {
  public:

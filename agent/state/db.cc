@@ -1,18 +1,45 @@
 #include "agent/state/db.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <unordered_map>
 
 namespace linkwatch::state {
 
+namespace {
+
+// 0, or the errno of a failed stat().
+int StatInto(const std::string& path, FileIdentity& id) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  id.device = st.st_dev;
+  id.inode = st.st_ino;
+  id.size = static_cast<int64_t>(st.st_size);
+  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return 0;
+}
+
+}  // namespace
+
+Result<FileIdentity> StatFile(const std::string& path) {
+  FileIdentity id;
+  const int err = StatInto(path, id);
+  if (err == ENOENT) return Status::Error(path + " does not exist");
+  if (err != 0) return Status::Error(path + ": " + std::strerror(err));
+  return id;
+}
+
 Statement::Statement(Statement&& o) noexcept
-    : db_(o.db_), stmt_(o.stmt_), status_(std::move(o.status_)) {
+    : owner_(o.owner_), db_(o.db_), stmt_(o.stmt_), status_(std::move(o.status_)) {
   o.stmt_ = nullptr;
 }
 Statement& Statement::operator=(Statement&& o) noexcept {
   if (this != &o) {
     if (stmt_) sqlite3_finalize(stmt_);
+    owner_ = o.owner_;
     db_ = o.db_;
     stmt_ = o.stmt_;
     status_ = std::move(o.status_);
@@ -48,7 +75,9 @@ Statement& Statement::BindNull(int i) {
 bool Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) status_ = Status::Error(sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE) {
+    status_ = Status::Error(owner_ ? owner_->ErrorMessage(rc) : std::string(sqlite3_errmsg(db_)));
+  }
   return false;
 }
 
@@ -109,23 +138,73 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode) {
       flags |= SQLITE_OPEN_READONLY;
       break;
   }
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    if (raw) sqlite3_close_v2(raw);
-    return Status::Error("opening " + path + ": " + msg);
-  }
-  std::unique_ptr<Db> db(new Db(raw, path));
-  sqlite3_busy_timeout(raw, 5000);
-  sqlite3_extended_result_codes(raw, 1);
-  if (mode != Mode::kReadOnly) {
-    if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
-      return s.WithContext("opening " + path);
+  // The file is identified before and after opening: when the two differ,
+  // the path was swapped while SQLite opened it, and which file the
+  // connection holds is unknown, so it opens again.
+  for (int attempt = 0;; ++attempt) {
+    auto before = StatFile(path);
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+      if (raw) sqlite3_close_v2(raw);
+      return Status::Error("opening " + path + ": " + msg);
     }
+    std::unique_ptr<Db> db(new Db(raw, path));
+    sqlite3_busy_timeout(raw, static_cast<int>(kDefaultBusyTimeout.count()));
+    sqlite3_extended_result_codes(raw, 1);
+    if (mode != Mode::kReadOnly) {
+      if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+        return s.WithContext("opening " + path);
+      }
+    }
+    if (auto s = db->Exec("PRAGMA foreign_keys=ON;"); !s.ok()) return s;
+    auto after = StatFile(path);
+    if (before.ok() && !after.ok()) {
+      return Status::Error("opening " + path + ": the file vanished while it was opened");
+    }
+    if (after.ok() && before.ok() && !before->SameFile(*after) && attempt < 3) continue;
+    if (after.ok()) db->identity_ = *after;
+    if (mode != Mode::kReadOnly && db->identity_) sqlite3_commit_hook(raw, &Db::CommitHook, db.get());
+    return db;
   }
-  if (auto s = db->Exec("PRAGMA foreign_keys=ON;"); !s.ok()) return s;
-  return db;
+}
+
+void Db::SetBusyTimeout(std::chrono::milliseconds timeout) {
+  sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
+}
+
+Status Db::CheckFile() const {
+  if (!identity_) return Status::Ok();
+  FileIdentity now;
+  const int err = StatInto(path_, now);
+  if (err == ENOENT) {
+    return Status::Error(path_ +
+                         " was deleted while open (the connection still holds the unlinked file)");
+  }
+  if (err != 0) return Status::Error(path_ + ": " + std::strerror(err));
+  if (!now.SameFile(*identity_)) {
+    return Status::Error(path_ + " was replaced by another file while open");
+  }
+  return Status::Ok();
+}
+
+// Runs before every commit of a writable connection; a non-zero answer turns
+// the commit into a rollback.
+int Db::CommitHook(void* self) {
+  auto* db = static_cast<Db*>(self);
+  Status s = db->CheckFile();
+  if (s.ok()) {
+    db->refused_.clear();
+    return 0;
+  }
+  db->refused_ = "refusing to commit: " + s.message();
+  return 1;
+}
+
+std::string Db::ErrorMessage(int rc) const {
+  if (rc == SQLITE_CONSTRAINT_COMMITHOOK && !refused_.empty()) return refused_;
+  return sqlite3_errmsg(db_);
 }
 
 Status Db::Exec(std::string_view sql) {
@@ -133,7 +212,9 @@ Status Db::Exec(std::string_view sql) {
   std::string text(sql);
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errstr(rc);
+    std::string msg = rc == SQLITE_CONSTRAINT_COMMITHOOK && !refused_.empty() ? refused_
+                      : err                                                   ? err
+                                                                              : sqlite3_errstr(rc);
     sqlite3_free(err);
     return Status::Error(path_ + ": " + msg);
   }
@@ -146,7 +227,7 @@ Result<Statement> Db::Prepare(std::string_view sql) {
   if (rc != SQLITE_OK) {
     return Status::Error(path_ + ": " + sqlite3_errmsg(db_) + " in: " + std::string(sql));
   }
-  return Statement(db_, stmt);
+  return Statement(this, db_, stmt);
 }
 
 Statement* Db::Cached(const std::string& sql) {

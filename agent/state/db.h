@@ -3,8 +3,18 @@
 // these so that busy handling, WAL mode and error messages are set in one
 // place. A Db is not thread-safe: each thread opens its own connection (SQLite
 // in WAL mode lets readers and one writer work concurrently).
+//
+// A Db also remembers which file it opened (device and inode), because a
+// long-lived connection keeps reading and writing the old file after the path
+// was deleted or replaced (`mv new.db watched.db`, `rm` then `cp`):
+// CheckFile() says whether the connection is still the file at its path, and
+// a writable connection refuses every commit once it is not, so that nothing
+// is ever written into an unlinked file (the commit fails with the reason).
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,6 +27,26 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace linkwatch::state {
+
+// What stat() says about a file: which file it is (device, inode) and what
+// it looks like now (size, modification time), to notice both a replaced
+// file and one rewritten behind SQLite's back.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+
+  bool SameFile(const FileIdentity& o) const { return device == o.device && inode == o.inode; }
+  bool operator==(const FileIdentity& o) const {
+    return SameFile(o) && size == o.size && mtime_ns == o.mtime_ns;
+  }
+};
+
+// stat(path); an error names the path and the reason ("does not exist").
+Result<FileIdentity> StatFile(const std::string& path);
+
+class Db;
 
 class Statement {
  public:
@@ -60,7 +90,9 @@ class Statement {
 
  private:
   friend class Db;
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(const Db* owner, sqlite3* db, sqlite3_stmt* stmt)
+      : owner_(owner), db_(db), stmt_(stmt) {}
+  const Db* owner_ = nullptr;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
   Status status_;
@@ -73,6 +105,12 @@ class Db {
   // Opens `path` with a busy timeout; read-write connections switch to WAL.
   static Result<std::unique_ptr<Db>> Open(const std::string& path,
                                           Mode mode = Mode::kReadWriteCreate);
+  // The busy timeout set at Open is 5 s, right for commands and the sync
+  // core; the watcher's writes use a short one so that a writer holding the
+  // store never stalls evaluation (the write is retried at the next round).
+  static constexpr std::chrono::milliseconds kDefaultBusyTimeout{5000};
+  static constexpr std::chrono::milliseconds kWatcherBusyTimeout{100};
+  void SetBusyTimeout(std::chrono::milliseconds timeout);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -94,10 +132,25 @@ class Db {
   std::string LastError() const;
   sqlite3* raw() { return db_; }
 
+  // Ok while the file at path() is the file this connection opened; an
+  // error saying "deleted" or "replaced" otherwise. A stat(), so cheap
+  // enough to call every few tens of milliseconds. Always ok for
+  // connections without a file (":memory:").
+  Status CheckFile() const;
+  // The identity recorded at Open (nullopt without a file).
+  const std::optional<FileIdentity>& identity() const { return identity_; }
+
+  // The message for a failed SQLite call: the refused commit's reason when
+  // the file check refused it, sqlite3_errmsg otherwise.
+  std::string ErrorMessage(int rc) const;
+
  private:
   Db(sqlite3* db, std::string path);
+  static int CommitHook(void* self);
   sqlite3* db_;
   std::string path_;
+  std::optional<FileIdentity> identity_;
+  std::string refused_;  // why the last commit was refused, "" if it was not
   struct Cache;
   std::unique_ptr<Cache> cache_;
 };

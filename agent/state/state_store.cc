@@ -1,5 +1,8 @@
 #include "agent/state/state_store.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <random>
 #include <set>
 
@@ -259,6 +262,59 @@ Result<Snapshot> ReadSnapshot(Db& db) {
     }
   }
   return snap;
+}
+
+namespace {
+
+// The schema version of an existing SQLite file, opened read-only.
+Result<int> ReadUserVersion(const std::string& path) {
+  auto db = Db::Open(path, Db::Mode::kReadOnly);
+  if (!db) return db.status();
+  // Reading the schema is what fails for a file that is not a database.
+  auto st = (*db)->Prepare("SELECT count(*) FROM sqlite_master");
+  if (!st) return st.status();
+  if (!st->Step()) return st->status().WithContext(path);
+  auto version = (*db)->Prepare("PRAGMA user_version");
+  if (!version) return version.status();
+  if (!version->Step()) return version->status().WithContext(path);
+  return static_cast<int>(version->Int(0));
+}
+
+}  // namespace
+
+Status CheckSqliteFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return Status::Error(path + " is a folder");
+  auto version = ReadUserVersion(path);
+  return version.ok() ? Status::Ok() : version.status();
+}
+
+Status CheckStateStoreFile(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    const fs::path dir = fs::absolute(path, ec).parent_path();
+    if (!fs::is_directory(dir, ec)) {
+      return Status::Error("cannot create " + path + ": folder " + dir.string() +
+                           " does not exist");
+    }
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+      return Status::Error("cannot create " + path + ": folder " + dir.string() +
+                           " is not writable");
+    }
+    return Status::Ok();
+  }
+  if (fs::is_directory(path, ec)) return Status::Error(path + " is a folder");
+  if (::access(path.c_str(), R_OK | W_OK) != 0) {
+    return Status::Error(path + " is not readable and writable by this user");
+  }
+  auto version = ReadUserVersion(path);
+  if (!version) return version.status();
+  if (*version > kSchemaVersion) {
+    return Status::Error(path + " has schema version " + std::to_string(*version) +
+                         ", newer than this linkwatch (" + std::to_string(kSchemaVersion) + ")");
+  }
+  return Status::Ok();
 }
 
 std::string NewGuid() {

@@ -26,6 +26,15 @@ Status Migrate(Db& db);
 std::string SixTableDdl(const TableDef& table);
 // Reads the six tables; tables or columns that do not exist read as empty/null.
 Result<Snapshot> ReadSnapshot(Db& db);
+// Whether `path` can be the state store, without creating or changing
+// anything (check-config runs it): an existing file must be a SQLite
+// database this linkwatch can read and migrate (schema version not newer),
+// readable and writable; a missing one needs a writable folder to be
+// created in.
+Status CheckStateStoreFile(const std::string& path);
+// Whether an existing file is a SQLite database that can be read (watched
+// files); read-only.
+Status CheckSqliteFile(const std::string& path);
 // Lower-case random GUID text.
 std::string NewGuid();
 

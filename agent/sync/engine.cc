@@ -375,9 +375,15 @@ Status SyncEngine::Worker::MaybeSnapshot() {
 }
 
 Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResult& batch) {
+  // A refused commit (state.db deleted or replaced: state::Db) or a locked
+  // store is counted; the round is redone from what is on disk.
+  auto count = [this](Status s) {
+    if (!s.ok() && metrics_) metrics_->CountStateStoreWriteError("sync");
+    return s;
+  };
   state::Transaction tx(*db_);
-  if (!tx.status().ok()) return tx.status();
-  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return s;
+  if (!tx.status().ok()) return count(tx.status());
+  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return count(s);
   // Failed records with the cursor: a crash cannot lose them nor keep ones
   // that a committed batch cleared.
   const bool touches_failed =
@@ -386,16 +392,16 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
     if (auto s = RecordFailedRecords(*db_, table_, batch.failed, batch.synced_ids, round.initial,
                                      Now());
         !s.ok()) {
-      return s;
+      return count(s);
     }
   }
   std::optional<int64_t> failed;
   if (touches_failed) {
     auto n = CountFailedRecords(*db_, table_);
-    if (!n) return n.status();
+    if (!n) return count(n.status());
     failed = *n;
   }
-  if (auto s = tx.Commit(); !s.ok()) return s;
+  if (auto s = tx.Commit(); !s.ok()) return count(s);
   committed_ = round.committed;
   if (failed) failed_count_ = *failed;
   return Status::Ok();

@@ -1,5 +1,7 @@
 #include "agent/watch/local_source.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 
 #include "agent/state/state_store.h"
@@ -12,7 +14,7 @@ LocalSource::LocalSource(std::string name, std::string path)
 Status LocalSource::EnsureOpen() {
   if (db_) return Status::Ok();
   if (!std::filesystem::exists(path_)) {
-    return Status::Error("state file " + path_ + " does not exist");
+    return Status::Error("state file " + path_ + " does not exist (deleted or moved away?)");
   }
   // Read-only: the watcher never writes a source and must not change a
   // foreign file's journal mode.
@@ -22,32 +24,54 @@ Status LocalSource::EnsureOpen() {
   return Status::Ok();
 }
 
+namespace {
+
+std::optional<state::FileIdentity> FileAt(const std::string& path) {
+  auto id = state::StatFile(path);
+  if (!id.ok()) return std::nullopt;
+  return *id;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const state::Snapshot>> LocalSource::Poll() {
+  if (db_) {
+    if (auto s = db_->CheckFile(); !s.ok()) {
+      spdlog::warn("watch source {}: {}; reopening the path", name_, s.message());
+      db_.reset();
+    }
+  }
+  auto snap = PollOpen();
+  if (snap.ok()) {
+    failed_ = false;
+    failed_file_.reset();
+  } else {
+    db_.reset();
+    failed_ = true;
+    failed_file_ = FileAt(path_);
+  }
+  return snap;
+}
+
+Result<std::shared_ptr<const state::Snapshot>> LocalSource::PollOpen() {
   if (auto s = EnsureOpen(); !s.ok()) return s;
   // Read the version first: a commit landing during the read bumps it again
   // and the next Changed() sees it.
   auto version = db_->DataVersion();
-  if (!version) {
-    db_.reset();
-    return version.status();
-  }
+  if (!version) return version.status();
   // One read transaction so the six tables are consistent with each other.
-  if (auto s = db_->Exec("BEGIN"); !s.ok()) {
-    db_.reset();
-    return s;
-  }
+  if (auto s = db_->Exec("BEGIN"); !s.ok()) return s;
   auto snap = state::ReadSnapshot(*db_);
   (void)db_->Exec("COMMIT");
-  if (!snap) {
-    db_.reset();
-    return snap.status().WithContext("polling " + path_);
-  }
+  if (!snap) return snap.status().WithContext("polling " + path_);
   last_version_ = *version;
   return std::make_shared<const state::Snapshot>(std::move(snap).value());
 }
 
 bool LocalSource::Changed() {
-  if (!db_) return false;
+  if (!db_) return failed_ && FileAt(path_) != failed_file_;
+  // Deleted or replaced: poll now (Poll reopens or reports the file missing).
+  if (!db_->CheckFile().ok()) return true;
   auto version = db_->DataVersion();
   return version.ok() && *version != last_version_;
 }

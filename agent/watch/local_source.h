@@ -2,10 +2,19 @@
 // (linkwatch's own state store, or a file other tools write). Change detection
 // uses PRAGMA data_version on a connection kept open between polls, which
 // costs microseconds, so the watcher can check it every few tens of
-// milliseconds. Not thread-safe: owned and used by the watcher thread.
+// milliseconds.
+//
+// The file at the path may be replaced (`mv new.db watched.db`, `rm` then
+// `cp`) or deleted while watched. Both Changed() and Poll() compare the path's
+// device/inode with the open connection's (state::Db::CheckFile): a replaced
+// file is reopened and polled at once, and while no file is there Poll fails,
+// so the source is unreachable (SourceUnreachable fires) instead of reading
+// the unlinked file forever. Not thread-safe: owned and used by the watcher
+// thread.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/state/db.h"
@@ -23,11 +32,18 @@ class LocalSource final : public StateSource {
 
  private:
   Status EnsureOpen();
+  Result<std::shared_ptr<const state::Snapshot>> PollOpen();
 
   std::string name_;
   std::string path_;
   std::unique_ptr<state::Db> db_;
   int64_t last_version_ = -1;
+  // After a failed poll: the file at the path as it was then (nullopt when
+  // there was none). Changed() asks for a poll as soon as it differs (a file
+  // appears again, a copy grows), and not on every tick while it stays as it
+  // was.
+  bool failed_ = false;
+  std::optional<state::FileIdentity> failed_file_;
 };
 
 }  // namespace linkwatch::watch

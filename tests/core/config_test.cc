@@ -28,6 +28,23 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c.watch.sources[0].path, "/etc/lw/state.db");
 }
 
+// Issue 7 point 12: check-config passed what the server refused at start.
+TEST(ConfigTest, ListenAddressIsCheckedAsTheServerChecksIt) {
+  auto bad_port = ProblemsOf("state_db: s.db\nhttp:\n  listen: \"127.0.0.1:abc\"\n");
+  ASSERT_EQ(bad_port.size(), 1u);
+  EXPECT_NE(bad_port[0].find("linkwatch.yaml:3:11: "), std::string::npos) << bad_port[0];
+  EXPECT_NE(bad_port[0].find("port must be 0-65535"), std::string::npos) << bad_port[0];
+  auto out_of_range = ProblemsOf("state_db: s.db\nhttp: {listen: \"999.1.1.1:99999\"}\n");
+  ASSERT_EQ(out_of_range.size(), 1u);
+  EXPECT_NE(out_of_range[0].find("port must be 0-65535"), std::string::npos);
+  auto bad_host = ProblemsOf("state_db: s.db\nhttp: {listen: \"999.1.1.1:9464\"}\n");
+  ASSERT_EQ(bad_host.size(), 1u);
+  EXPECT_NE(bad_host[0].find("not a valid IPv4 address"), std::string::npos) << bad_host[0];
+  EXPECT_TRUE(ProblemsOf("state_db: s.db\nhttp: {listen: \"[::1]:0\"}\n").empty());
+  EXPECT_TRUE(ProblemsOf("state_db: s.db\nhttp: {listen: \"localhost:9464\"}\n").empty());
+  EXPECT_TRUE(ProblemsOf("state_db: s.db\nhttp: {listen: \"0.0.0.0:1\"}\n").empty());
+}
+
 TEST(ConfigTest, ParsesProfilesWithShorthandTables) {
   Config c = ParseConfig(R"(state_db: s.db
 profiles:

@@ -181,5 +181,19 @@ TEST(ApiRoutesTest, EmptyProvidersLeaveRoutesOut) {
   EXPECT_EQ(Request(server.port(), "GET", "/metrics")->status, 404);
 }
 
+// Issue 7 point 11: a lost state store fails readiness with the reason.
+TEST(ApiRoutesTest, ReadyzSaysWhyItIsNotReady) {
+  HttpServer server("127.0.0.1:0");
+  ApiSources sources;
+  sources.ready = [] { return false; };
+  sources.not_ready_reason = [] { return std::string("state store lost: x was deleted"); };
+  AddApiRoutes(server, sources);
+  ASSERT_TRUE(server.Start().ok());
+  auto r = Request(server.port(), "GET", "/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, "not ready: state store lost: x was deleted");
+}
+
 }  // namespace
 }  // namespace linkwatch::http

@@ -62,6 +62,47 @@ class CliErrorTest(TempDirTest):
         p = self.config("state_db: s.db\nwatch: {rule_files: [rules/*.yaml]}\n")
         self.assertProblem(["check-config", "--config", p], rules, 5, "Running")
 
+    # Issue 7 point 12: check-config refuses what run refuses, at the key's position, and run
+    # reports it the same way (exit 2).
+    def assertBothRefuse(self, text, line, message, column=None):
+        p = self.config(text)
+        self.assertProblem(["check-config", "--config", p], p, line, message, column)
+        self.assertProblem(["run", "--config", p], p, line, message, column)
+
+    def test_config_listen_port_not_a_number(self):
+        self.assertBothRefuse('state_db: s.db\nhttp:\n  listen: "127.0.0.1:abc"\n', 3,
+                              "port must be 0-65535", 11)
+
+    def test_config_listen_port_and_host_out_of_range(self):
+        self.assertBothRefuse('state_db: s.db\nhttp:\n  listen: "999.1.1.1:99999"\n', 3,
+                              "port must be 0-65535", 11)
+        self.assertBothRefuse('state_db: s.db\nhttp:\n  listen: "999.1.1.1:9464"\n', 3,
+                              "not a valid IPv4 address", 11)
+
+    def test_config_state_db_not_a_database(self):
+        with open(os.path.join(self.dir, "corrupt.db"), "wb") as f:
+            f.write(b"this is not a SQLite file, " * 40)
+        self.assertBothRefuse("watch: {interval: 1s}\nstate_db: corrupt.db\n", 2,
+                              "file is not a database", 11)
+        with open(os.path.join(self.dir, "corrupt.db"), "rb") as f:
+            self.assertTrue(f.read().startswith(b"this is not"), "check-config changed the file")
+
+    def test_config_state_db_in_missing_folder(self):
+        self.assertBothRefuse("state_db: nowhere/s.db\n", 1, "does not exist", 11)
+
+    def test_check_config_never_creates_the_state_db(self):
+        p = self.config("state_db: s.db\n")
+        code, out, err = run_cli("check-config", "--config", p)
+        self.assertEqual(code, 0, out + err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "s.db")))
+
+    def test_config_watched_file_not_a_database(self):
+        with open(os.path.join(self.dir, "other.db"), "wb") as f:
+            f.write(b"garbage " * 200)
+        self.assertBothRefuse("state_db: s.db\nwatch:\n  sources:\n"
+                              "    - {name: other, type: local, path: other.db}\n", 4,
+                              "file is not a database")
+
     def test_good_config_is_ok(self):
         self.write("rules/ok.yaml", GOOD_RULES)
         p = self.config("state_db: s.db\nwatch: {rule_files: [rules/*.yaml]}\n"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "agent/core/problem.h"
@@ -327,6 +328,48 @@ TEST_F(OutboxTest, PendingRowsAreDeliveredAfterARestartInOrder) {
   EXPECT_EQ(nlohmann::json::parse(got[0].body)["groupLabels"]["alertname"], "SyncStalled");
   EXPECT_EQ(nlohmann::json::parse(got[1].body)["groupLabels"]["alertname"], "ProfileError");
   EXPECT_TRUE(List("").empty());
+}
+
+double WriteErrors(Metrics& m) {
+  return m.state_store_write_errors_total.Add({{"operation", "outbox"}}).Value();
+}
+
+// Issue 7 point 11: with state.db deleted nothing is written into the unlinked
+// file; rows queued before are still delivered, once each.
+TEST_F(OutboxTest, LostStoreQueuesNothingAndDeliversQueuedRowsOnce) {
+  HttpReceiver server;
+  Receivers({{"hooks", &server}}, "", /*start=*/false);
+  Enqueue(Make("hooks", "SyncStalled"));
+  Enqueue(Make("hooks", "ProfileError"));
+  std::filesystem::remove(dir_.File("state.db"));
+  EXPECT_EQ(WriteErrors(metrics_), 0);
+  const Status s = outbox_->Enqueue({Make("hooks", "InitialSyncFailed")});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("deleted"), std::string::npos) << s.message();
+  EXPECT_EQ(WriteErrors(metrics_), 1);
+
+  outbox_->Start();
+  ASSERT_TRUE(server.WaitForRequests(2));
+  // Both deletions were refused (and counted); the rows are not sent again.
+  ASSERT_TRUE(WaitUntil([&] { return WriteErrors(metrics_) >= 3; }));
+  AdvanceAndWake(seconds(10));
+  EXPECT_FALSE(server.WaitForRequests(3, milliseconds(500)));
+  EXPECT_EQ(server.Requests().size(), 2u);
+}
+
+// Issue 7 point 16: a writer holding the store does not stall Enqueue (the
+// watcher's thread) for the 5 s default busy timeout; the failure is counted.
+TEST_F(OutboxTest, LockedStoreMakesEnqueueFailFastAndCounted) {
+  auto other = state::Db::Open(dir_.File("state.db"));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Exec("BEGIN IMMEDIATE; DELETE FROM linkwatch_nflog WHERE 0").ok());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(outbox_->Enqueue({Make("hooks", "SyncStalled")}).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(2));
+  EXPECT_EQ(WriteErrors(metrics_), 1);
+  ASSERT_TRUE((*other)->Exec("ROLLBACK").ok());
+  Enqueue(Make("hooks", "SyncStalled"));  // the retry goes through
+  EXPECT_EQ(List("pending").size(), 1u);
 }
 
 TEST_F(OutboxTest, SlowReceiverDoesNotBlockAnother) {

@@ -81,6 +81,53 @@ TEST_F(StateStoreTest, RefusesNewerSchema) {
   EXPECT_NE(store.message().find("newer"), std::string::npos);
 }
 
+// Issue 7 point 11: alerts and outbox rows went into the deleted state.db.
+TEST_F(StateStoreTest, NeverCommitsIntoADeletedFile) {
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  Db& db = (*store)->db();
+  EXPECT_TRUE(db.CheckFile().ok());
+  ASSERT_TRUE(db.Exec("INSERT INTO synapselinkprofile(name) VALUES ('a')").ok());
+  std::filesystem::remove(Path());
+  const Status check = db.CheckFile();
+  EXPECT_FALSE(check.ok());
+  EXPECT_NE(check.message().find("deleted"), std::string::npos) << check.message();
+
+  // Autocommit statements, explicit transactions and prepared statements
+  // all fail with the reason.
+  const Status exec = db.Exec("INSERT INTO synapselinkprofile(name) VALUES ('b')");
+  EXPECT_FALSE(exec.ok());
+  EXPECT_NE(exec.message().find("refusing to commit"), std::string::npos) << exec.message();
+  {
+    Transaction tx(db);
+    ASSERT_TRUE(tx.status().ok());
+    ASSERT_TRUE(db.Exec("INSERT INTO synapselinkprofile(name) VALUES ('c')").ok());
+    EXPECT_FALSE(tx.Commit().ok());
+  }
+  auto st = db.Prepare("INSERT INTO synapselinkprofile(name) VALUES ('d')");
+  ASSERT_TRUE(st.ok());
+  const Status run = st->Run();
+  EXPECT_NE(run.message().find("deleted"), std::string::npos) << run.message();
+  // Nothing of it reached the unlinked file either.
+  auto count = db.Prepare("SELECT count(*) FROM synapselinkprofile");
+  ASSERT_TRUE(count.ok() && count->Step());
+  EXPECT_EQ(count->Int(0), 1);
+}
+
+TEST_F(StateStoreTest, NoticesAReplacedFile) {
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  {
+    auto other = Db::Open((dir_ / "other.db").string());
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->Exec("CREATE TABLE t (x)").ok());
+  }
+  std::filesystem::rename(dir_ / "other.db", Path());
+  const Status check = (*store)->db().CheckFile();
+  EXPECT_NE(check.message().find("replaced"), std::string::npos) << check.message();
+  EXPECT_FALSE((*store)->db().Exec("INSERT INTO synapselinkprofile(name) VALUES ('b')").ok());
+}
+
 TEST(SchemaTest, ChoiceLabelsAreCaseInsensitive) {
   EXPECT_EQ(EntitySyncStateChoices().CodeOf("inprogress"), 2);
   EXPECT_EQ(*ProfileStateChoices().LabelOf(6), "Suspended");

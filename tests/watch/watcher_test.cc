@@ -6,6 +6,8 @@
 
 #include "agent/state/state_store.h"
 #include "agent/watch/local_source.h"
+#include "agent/watch/store_health.h"
+#include "exporters/metrics.h"
 #include "notifiers/outbox.h"
 #include "notifiers/router.h"
 #include "rules/rule_engine.h"
@@ -55,6 +57,7 @@ class WatcherTest : public ::testing::Test {
       ++snapshots_;
       last_ = std::move(s);
     };
+    callbacks.sources = [this](const std::vector<SourceStatus>& list) { sources_ = list; };
     watcher_ =
         std::make_unique<Watcher>(WatcherOptions{Millis(15000), Millis(60000)}, std::move(sources),
                                   *engine_, *router_, clock_, nullptr, callbacks);
@@ -78,7 +81,20 @@ class WatcherTest : public ::testing::Test {
   std::unique_ptr<Watcher> watcher_;
   int snapshots_ = 0;
   std::shared_ptr<const state::Snapshot> last_;
+  std::vector<SourceStatus> sources_;
 };
+
+// A foreign state file with one profile in `profilestate` (2 = Error).
+void WriteStateFile(const std::string& path, int profilestate) {
+  auto db = state::Db::Open(path);
+  ASSERT_TRUE(db.ok()) << db.message();
+  ASSERT_TRUE((*db)
+                  ->Exec("CREATE TABLE synapselinkprofile (synapselinkprofileid TEXT, name "
+                         "TEXT, profilestate INTEGER); INSERT INTO synapselinkprofile VALUES "
+                         "('6f1c0000-0000-4000-8000-000000000001', 'erp', " +
+                         std::to_string(profilestate) + ")")
+                  .ok());
+}
 
 constexpr const char* kProfileError = R"(groups:
   - name: g
@@ -196,6 +212,83 @@ TEST_F(WatcherTest, ReadsForeignFilesWithOnlySomeColumns) {
   watcher_->RunOnce();
   ASSERT_EQ(Firing("ProfileError").size(), 1u);
   EXPECT_EQ(Firing("ProfileError")[0].labels.at("profile"), "erp");
+}
+
+// Issue 7 point 10: the watcher kept reading the unlinked file after
+// `mv new.db watched.db`.
+TEST_F(WatcherTest, FileReplacedByRenameIsReopenedAndPolledAtOnce) {
+  const std::string watched = (dir_ / "watched.db").string();
+  WriteStateFile(watched, 1);
+  Build(watched, kProfileError);
+  watcher_->RunOnce();
+  EXPECT_TRUE(Firing("ProfileError").empty());
+  const int polls = snapshots_;
+
+  WriteStateFile((dir_ / "new.db").string(), 2);
+  fs::rename(dir_ / "new.db", watched);
+  watcher_->RunOnce();  // no time passed: the swap alone triggers the poll
+  EXPECT_EQ(snapshots_, polls + 1);
+  ASSERT_EQ(Firing("ProfileError").size(), 1u);
+  ASSERT_EQ(sources_.size(), 1u);
+  EXPECT_TRUE(sources_[0].up);
+}
+
+// ... and after `rm watched.db; cp new.db watched.db`.
+TEST_F(WatcherTest, FileRemovedThenCopiedIsReopened) {
+  const std::string watched = (dir_ / "watched.db").string();
+  WriteStateFile(watched, 1);
+  Build(watched, kProfileError);
+  watcher_->RunOnce();
+  WriteStateFile((dir_ / "new.db").string(), 2);
+
+  fs::remove(watched);
+  watcher_->RunOnce();  // noticed at once: the source is down
+  ASSERT_EQ(sources_.size(), 1u);
+  EXPECT_FALSE(sources_[0].up);
+  EXPECT_NE(sources_[0].last_error.find("does not exist"), std::string::npos)
+      << sources_[0].last_error;
+  watcher_->RunOnce();  // still missing: no poll on every tick
+  EXPECT_EQ(sources_[0].last_poll, ToEpochSeconds(clock_.Now()));
+
+  fs::copy_file(dir_ / "new.db", watched);
+  watcher_->RunOnce();  // the file is back: polled at once, without the interval
+  EXPECT_TRUE(sources_[0].up);
+  ASSERT_EQ(Firing("ProfileError").size(), 1u);
+}
+
+TEST_F(WatcherTest, DeletedFileMakesTheSourceUnreachable) {
+  const std::string watched = (dir_ / "watched.db").string();
+  WriteStateFile(watched, 1);
+  Build(watched, kProfileError);
+  watcher_->RunOnce();
+  fs::remove(watched);
+  for (int i = 0; i < 5; ++i) {
+    watcher_->RunOnce();
+    clock_.Advance(std::chrono::seconds(15));
+  }
+  watcher_->RunOnce();
+  ASSERT_EQ(Firing("SourceUnreachable").size(), 1u);
+  EXPECT_FALSE(sources_[0].up);
+}
+
+// Issue 7 point 11: the agent's own state.db deleted while running.
+TEST_F(WatcherTest, StoreHealthReportsADeletedStore) {
+  Metrics metrics;
+  StoreHealth health(store_->db(), &metrics);
+  health.Check();
+  EXPECT_TRUE(health.up());
+  EXPECT_EQ(health.error(), "");
+  EXPECT_EQ(metrics.state_store_up.Add({}).Value(), 1);
+  fs::remove(state_path_);
+  health.Check();
+  EXPECT_FALSE(health.up());
+  EXPECT_NE(health.error().find("state store lost"), std::string::npos) << health.error();
+  EXPECT_NE(health.error().find("deleted"), std::string::npos) << health.error();
+  EXPECT_EQ(metrics.state_store_up.Add({}).Value(), 0);
+  // A file at the path again does not make the lost connection good.
+  WriteStateFile(state_path_, 1);
+  health.Check();
+  EXPECT_FALSE(health.up());
 }
 
 }  // namespace
