@@ -231,6 +231,11 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
     std::fprintf(stderr, "%s\n", snap.message().c_str());
     return 1;
   }
+  // Values read as null (not a number, out of range, not a datetime): said
+  // once, on stderr, so that --json output stays parseable.
+  for (const auto& v : snap->invalid_values) {
+    std::fprintf(stderr, "warning: %s\n", v.ToString().c_str());
+  }
   auto rows = state::MonitorTable(*snap);
   std::erase_if(rows, [&](const auto& r) { return !profile.empty() && r.profile != profile; });
   if (json) {
