@@ -248,5 +248,14 @@ TEST_F(RuleFilesOnDiskTest, ShippedExampleLoads) {
                                  "CountDrift", "ProfileError", "ExternalTableFailed"));
 }
 
+// Issue 7 point 17: repeated keys are errors, as in promtool.
+TEST(RuleFileTest, DuplicateKeysAreErrors) {
+  EXPECT_THAT(ProblemsOf(OneRule("        expr: syncstate == 2\n        expr: syncstate == 4\n")),
+              ElementsAre("r.yaml:6:9: duplicate key \"expr\" (first at line 5, column 9)"));
+  EXPECT_THAT(
+      ProblemsOf(OneRule("        expr: syncstate == 2\n        labels: {a: x, b: y, a: z}\n")),
+      ElementsAre("r.yaml:6:30: duplicate key \"a\" (first at line 6, column 18)"));
+}
+
 }  // namespace
 }  // namespace linkwatch

@@ -217,5 +217,12 @@ tests:
   EXPECT_EQ(RunRuleTestFiles({path}, out), 0) << out.str();
 }
 
+// Issue 7 point 17: repeated keys in a rule-test file are errors too.
+TEST_F(RuleTestTest, DuplicateKeysAreErrors) {
+  EXPECT_THAT(ProblemsOf("rule_files: [rules/sl.yaml]\ntests: []\ntests: []\n"),
+              ::testing::ElementsAre(
+                  "bad.test.yaml:3:1: duplicate key \"tests\" (first at line 2, column 1)"));
+}
+
 }  // namespace
 }  // namespace linkwatch
