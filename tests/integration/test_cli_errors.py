@@ -99,6 +99,17 @@ class CliErrorTest(TempDirTest):
         p = self.rules(GOOD_RULES + "        labelz: {a: b}\n")
         self.assertProblem(["rules", "check", p], p, 6, 'did you mean "labels"', 9)
 
+    def test_rules_check_refuses_a_directory(self):
+        # Issue 7 point 17: "ok: 0 rules" for a directory hid every rule in it.
+        self.rules(GOOD_RULES)
+        code, out, err = run_cli("rules", "check", self.dir)
+        self.assertEqual(code, 2, out + err)
+        self.assertIn(self.dir + ": is a directory", out + err)
+
+    def test_duplicate_config_key(self):
+        p = self.config("state_db: s.db\nwatch:\n  interval: 5s\n  interval: 10s\n")
+        self.assertProblem(["check-config", "--config", p], p, 4, 'duplicate key "interval"', 3)
+
     def test_good_rules_are_ok(self):
         p = self.rules(GOOD_RULES)
         code, out, err = run_cli("rules", "check", p)
