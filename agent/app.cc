@@ -76,8 +76,9 @@ Loaded LoadAll(const std::string& path) {
     out.receivers =
         notifiers::ParseReceivers(out.config.receivers, out.config.path, out.config.dir, p);
   }
-  std::set<std::string> names;
-  for (const auto& r : out.receivers) names.insert(r.name);
+  // Every declared name, valid or not: an invalid receiver's problem is
+  // reported once, at the receiver, not also at each route naming it.
+  const std::set<std::string> names = notifiers::DeclaredReceiverNames(out.config.receivers);
   if (out.config.route) {
     out.route = notifiers::ParseRoute(out.config.route, out.config.path, names, p);
   } else if (!out.receivers.empty()) {

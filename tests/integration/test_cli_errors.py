@@ -47,6 +47,15 @@ class CliErrorTest(TempDirTest):
                         "      url: {env: LW_SURELY_UNSET_VAR}\nroute: {receiver: h}\n")
         self.assertProblem(["check-config", "--config", p], p, 5, "LW_SURELY_UNSET_VAR")
 
+    def test_config_unset_secret_is_reported_once(self):
+        # Issue 7 point 17: not also "unknown receiver" at each route naming it.
+        p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    webhook:\n"
+                        "      url: {env: LW_SURELY_UNSET_VAR}\nroute:\n  receiver: h\n"
+                        "  routes:\n    - {matchers: ['a=\"b\"'], receiver: h}\n")
+        text = self.assertProblem(["check-config", "--config", p], p, 5, "LW_SURELY_UNSET_VAR")
+        self.assertNotIn("unknown receiver", text)
+        self.assertEqual(len(re.findall(re.escape(p) + r":\d+", text)), 1, text)
+
     def test_config_route_to_unknown_receiver(self):
         p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    log: {}\n"
                         "route:\n  receiver: nobody\n")
