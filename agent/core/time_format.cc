@@ -99,6 +99,13 @@ std::string FormatDuration(Millis d) {
 
 std::string FormatDurationSeconds(double seconds) {
   if (!std::isfinite(seconds)) return "";
+  // Beyond what milliseconds in a long long hold (a duration multiplied by a
+  // huge count): plain seconds rather than an out-of-range conversion.
+  if (std::fabs(seconds) >= 9e15) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17gs", seconds);
+    return buf;
+  }
   // Whole seconds from one second up ("30s", "21m1s"); milliseconds below.
   long long ms = static_cast<long long>(std::llround(seconds * 1000.0));
   if (std::llabs(ms) >= 1000) ms = (ms / 1000) * 1000;

@@ -88,6 +88,8 @@ TEST(DateTimeTest, FormatsOutOfRangeAsNumberWithoutUndefinedBehaviour) {
   EXPECT_EQ(FormatDateTime(1e300), "1.0000000000000001e+300");
   EXPECT_EQ(FormatDateTime(253402300800.0), "253402300800");
   EXPECT_EQ(FormatDateTime(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(FormatDurationSeconds(1e20), "1e+20s");
+  EXPECT_EQ(FormatDurationSeconds(90), "1m30s");
 }
 
 }  // namespace
