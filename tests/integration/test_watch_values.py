@@ -88,11 +88,14 @@ route: {receiver: jsonl}
         ids = dict(db.query("SELECT entityname, %sid FROM %s" % (ENTITY_STATE, ENTITY_STATE)))
 
         def tables():
+            # Each row was written in its own commit and "unknown" last: once
+            # its code shows, the agent has read every row's final values.
             status = json.loads(self.get("/api/v1/status"))
             rows = {t["table"]: t for t in status["tables"]}
-            return rows if len(rows) == 4 else None
+            done = len(rows) == 4 and rows["unknown"]["syncStatus"] == "3"
+            return rows if done else None
 
-        rows = wait_for(tables, timeout=60, what="four tables in /api/v1/status")
+        rows = wait_for(tables, timeout=60, what="the final rows in /api/v1/status")
         # Exact int64 values, not -9223372036854775808 for both.
         self.assertEqual(rows["max"]["count"], 9223372036854775807)
         self.assertEqual(rows["max"]["sourceCount"], -9223372036854775808)
