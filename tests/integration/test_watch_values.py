@@ -130,6 +130,12 @@ route: {receiver: jsonl}
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
             self.assertEqual((check.stdout + check.stderr).strip(), "")
 
+        # The status page too (it renders the API's values).
+        page = self.get("/")
+        self.assertIn("9223372036854775807", page)
+        self.assertIn("9999-12-31T23:59:59.999Z", page)
+        self.assertNotIn("10000-01-01", page)
+
         # `status --json` agrees with the API.
         code, out, err = run_cli("status", "--config", self.config, "--json")
         self.assertEqual(code, 0, out + err)
