@@ -116,6 +116,13 @@ std::string QuoteValue(const Statement& st, int col) {
   return std::string(text);
 }
 
+// Why a double that WholeInt64 refused is no int64.
+const char* NotInt64Reason(double d) {
+  if (std::isnan(d)) return "not a number";
+  if (std::isinf(d) || std::fabs(d) >= 9223372036854775808.0) return "out of int64 range";
+  return "not a whole number";
+}
+
 // The one rule for integer, choice and boolean columns (documented in
 // docs/operations.md, "Values the watcher cannot read"): an INTEGER keeps
 // its exact value; a REAL, or a text that is entirely a number, counts
@@ -131,8 +138,7 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
     case kSqliteFloat: {
       const double d = st.Real(col);
       value = WholeInt64(d);
-      if (!value) reason = std::isfinite(d) && std::fabs(d) < 9.3e18 ? "not a whole number"
-                                                                     : "out of int64 range";
+      if (!value) reason = NotInt64Reason(d);
       break;
     }
     case kSqliteText: {
@@ -159,10 +165,10 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
       auto [p, ec] = std::from_chars(t.data(), end, d);
       if (t.empty() || ec == std::errc::invalid_argument || p != end) {
         reason = "not a number";
-      } else if (ec != std::errc() || !(value = WholeInt64(d))) {
-        reason = ec == std::errc() && std::isfinite(d) && std::fabs(d) < 9.3e18
-                     ? "not a whole number"
-                     : "out of int64 range";
+      } else if (ec != std::errc()) {
+        reason = "out of int64 range";  // beyond even a double
+      } else if (!(value = WholeInt64(d))) {
+        reason = NotInt64Reason(d);
       }
       break;
     }
