@@ -116,8 +116,9 @@ Loaded LoadAll(const std::string& path) {
     out.receivers =
         notifiers::ParseReceivers(out.config.receivers, out.config.path, out.config.dir, p);
   }
-  std::set<std::string> names;
-  for (const auto& r : out.receivers) names.insert(r.name);
+  // Every declared name, valid or not: an invalid receiver's problem is
+  // reported once, at the receiver, not also at each route naming it.
+  const std::set<std::string> names = notifiers::DeclaredReceiverNames(out.config.receivers);
   if (out.config.route) {
     out.route = notifiers::ParseRoute(out.config.route, out.config.path, names, p);
   } else if (!out.receivers.empty()) {
@@ -273,6 +274,11 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
   if (!snap) {
     std::fprintf(stderr, "%s\n", snap.message().c_str());
     return 1;
+  }
+  // Values read as null (not a number, out of range, not a datetime): said
+  // once, on stderr, so that --json output stays parseable.
+  for (const auto& v : snap->invalid_values) {
+    std::fprintf(stderr, "warning: %s\n", v.ToString().c_str());
   }
   auto rows = state::MonitorTable(*snap);
   std::erase_if(rows, [&](const auto& r) { return !profile.empty() && r.profile != profile; });

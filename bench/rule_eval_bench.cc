@@ -268,9 +268,11 @@ void BM_StateRead(benchmark::State& state) {
           } else if (c.kind == Cell::Kind::kText) {
             st->Bind(col, c.text());
           } else if (table.columns[i].type == state::ColumnType::kDateTime) {
-            st->Bind(col, FormatDateTime(c.number));
+            st->Bind(col, FormatDateTime(c.as_double()));
+          } else if (const auto v = c.as_int64()) {
+            st->Bind(col, *v);
           } else {
-            st->Bind(col, static_cast<int64_t>(c.number));
+            st->BindNull(col);
           }
         }
         if (!st->Run().ok()) {

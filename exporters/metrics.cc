@@ -35,6 +35,10 @@ Metrics::Metrics()
                                                   "Polls of watched state sources.")),
       watch_poll_errors_total(Make<prometheus::Counter>(
           *registry_, "linkwatch_watch_poll_errors_total", "Polls that failed.")),
+      watch_invalid_values_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_watch_invalid_values_total",
+          "State values read as null because they do not fit their column (not a number, out "
+          "of range, not a datetime), counted at every poll that reads them.")),
       rule_evaluation_duration_seconds(
           Make<prometheus::Histogram>(*registry_, "linkwatch_rule_evaluation_duration_seconds",
                                       "Time to evaluate one rule group over one source's state.")),

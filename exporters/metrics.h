@@ -39,6 +39,8 @@ class Metrics {
   // Watcher (label: source) and rules (label: group).
   prometheus::Family<prometheus::Counter>& watch_polls_total;
   prometheus::Family<prometheus::Counter>& watch_poll_errors_total;
+  // Stored state values read as null (labels: source, table, column).
+  prometheus::Family<prometheus::Counter>& watch_invalid_values_total;
   prometheus::Family<prometheus::Histogram>& rule_evaluation_duration_seconds;
 
   // Sync core (labels: profile, entity, op / profile).

@@ -1,6 +1,7 @@
 #include "exporters/state_collector.h"
 
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string_view>
@@ -87,9 +88,20 @@ const Cell* At(const state::Row& row, int index) {
   return &row[index];
 }
 
-const double* Number(const state::Row& row, int index) {
+std::optional<double> Number(const state::Row& row, int index) {
   const Cell* c = At(row, index);
-  return c != nullptr && c->kind == Cell::Kind::kNumber ? &c->number : nullptr;
+  if (c == nullptr || !c->is_number()) return std::nullopt;
+  return c->as_double();
+}
+
+// A choice code: whole and in int32 (the snapshot read nulls anything else;
+// hand-built cells get the same rule), as state::ChoiceLabel.
+std::optional<int> Code(const state::Row& row, int index) {
+  const Cell* c = At(row, index);
+  if (c == nullptr) return std::nullopt;
+  const std::optional<int64_t> code = c->as_int64();
+  if (!code || *code < INT32_MIN || *code > INT32_MAX) return std::nullopt;
+  return static_cast<int>(*code);
 }
 
 std::optional<std::string_view> Text(const state::Row& row, int index) {
@@ -100,12 +112,9 @@ std::optional<std::string_view> Text(const state::Row& row, int index) {
 
 // The choice label of `code`; an unknown code is still exported, as its
 // number (written into `buf`), rather than hiding the row's state.
-std::string_view ChoiceLabel(const state::ChoiceSet& set, double code, char (&buf)[32]) {
-  const int c = static_cast<int>(code);
-  if (const std::string_view* label = set.LabelOf(c); label != nullptr && c == code) {
-    return *label;
-  }
-  const int n = snprintf(buf, sizeof buf, "%g", code);
+std::string_view ChoiceLabel(const state::ChoiceSet& set, int code, char (&buf)[32]) {
+  if (const std::string_view* label = set.LabelOf(code); label != nullptr) return *label;
+  const int n = snprintf(buf, sizeof buf, "%d", code);
   return std::string_view(buf, static_cast<size_t>(n));
 }
 
@@ -287,8 +296,8 @@ void StateCollector::Emit(const Published& published, Sink& sink) {
       const auto name = Text(row, col.profile_name);
       if (id && name) profile_names.emplace(*id, *name);
       const auto label = name ? name : id;
-      const double* st = Number(row, col.profile_state);
-      if (!label || st == nullptr || !profiles_seen.insert(*label).second) continue;
+      const std::optional<int> st = Code(row, col.profile_state);
+      if (!label || !st || !profiles_seen.insert(*label).second) continue;
       sink.Sample(kProfileState,
                   std::array<Label, 3>{{{"source", source},
                                         {"profile", *label},
@@ -311,15 +320,15 @@ void StateCollector::Emit(const Published& published, Sink& sink) {
       if (!entities_seen.emplace(profile, *entity).second) continue;
 
       sink.Row(source, profile, *entity);
-      if (const double* v = Number(row, col.last_synced)) sink.RowSample(kLastSynced, *v);
-      if (const double* v = Number(row, col.sync_state)) {
+      if (const auto v = Number(row, col.last_synced)) sink.RowSample(kLastSynced, *v);
+      if (const auto v = Code(row, col.sync_state)) {
         sink.RowState(kSyncState, ChoiceLabel(sync_choices, *v, buf));
       }
-      if (const double* v = Number(row, col.initial_sync_state)) {
+      if (const auto v = Code(row, col.initial_sync_state)) {
         sink.RowState(kInitialSyncState, ChoiceLabel(sync_choices, *v, buf));
       }
-      if (const double* v = Number(row, col.crm_count)) sink.RowSample(kSourceRecords, *v);
-      if (const double* v = Number(row, col.lake_count)) sink.RowSample(kLakeRecords, *v);
+      if (const auto v = Number(row, col.crm_count)) sink.RowSample(kSourceRecords, *v);
+      if (const auto v = Number(row, col.lake_count)) sink.RowSample(kLakeRecords, *v);
     }
   }
 

@@ -8,13 +8,24 @@
 // keep a connection between calls).
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "agent/core/clock.h"
 #include "notifiers/notification.h"
 
 namespace linkwatch::notifiers {
+
+// The documented reasons (contract.md section 7) of
+// linkwatch_notifications_failed_total and linkwatch_notifications_dead_total.
+// The outbox creates these series at 0 for every configured receiver, so
+// that rate() and absence alerts work before the first failure.
+inline constexpr std::array<std::string_view, 7> kFailedReasons = {
+    "clientError", "serverError", "authError", "rateLimited", "timeout", "template", "other"};
+inline constexpr std::array<std::string_view, 3> kDeadReasons = {"clientError", "authError",
+                                                                 "expired"};
 
 struct SendResult {
   enum Kind { kOk, kRetry, kPermanent };

@@ -150,6 +150,7 @@ void Outbox::SetReceivers(const std::vector<ReceiverConfig>& receivers) {
         slot->cv.notify_all();
       }
       UpdatePendingGaugeLocked(rc.name);
+      InitCountersLocked(rc.name, rc.notifier->integration());
     }
     for (auto it = workers_.begin(); it != workers_.end();) {
       if (names.count(it->first)) {
@@ -160,6 +161,7 @@ void Outbox::SetReceivers(const std::vector<ReceiverConfig>& receivers) {
       it->second->cv.notify_all();
       removed.push_back(std::move(it->second));
       it = workers_.erase(it);
+      UpdatePendingGaugeLocked(removed.back()->receiver);  // removes its series
     }
     // Rows of receivers that no longer exist can never be delivered: make
     // them visible as dead letters instead of letting them wait forever.
@@ -567,6 +569,15 @@ bool Outbox::DeadLocked(const Row& row, const std::string& integration, const st
 
 void Outbox::UpdatePendingGaugeLocked(const std::string& receiver) {
   if (metrics_ == nullptr) return;
+  // Only configured receivers have a series: a removed receiver's would
+  // otherwise stay at its last value (its rows are dead letters by now).
+  if (!workers_.count(receiver)) {
+    const prometheus::Labels labels{{"receiver", receiver}};
+    if (metrics_->outbox_pending.Has(labels)) {
+      metrics_->outbox_pending.Remove(&metrics_->outbox_pending.Add(labels));
+    }
+    return;
+  }
   state::Statement* count =
       db_->Cached("SELECT COUNT(*) FROM linkwatch_outbox WHERE state = 'pending' AND receiver = ?");
   if (count == nullptr) return;
@@ -574,6 +585,19 @@ void Outbox::UpdatePendingGaugeLocked(const std::string& receiver) {
   const double n = count->Step() ? static_cast<double>(count->Int(0)) : 0;
   count->Reset();
   metrics_->outbox_pending.Add({{"receiver", receiver}}).Set(n);
+}
+
+void Outbox::InitCountersLocked(const std::string& receiver, const std::string& integration) {
+  if (metrics_ == nullptr) return;
+  metrics_->notifications_total.Add({{"receiver", receiver}, {"integration", integration}});
+  for (std::string_view reason : kFailedReasons) {
+    metrics_->notifications_failed_total.Add(
+        {{"receiver", receiver}, {"integration", integration}, {"reason", std::string(reason)}});
+  }
+  for (std::string_view reason : kDeadReasons) {
+    metrics_->notifications_dead_total.Add(
+        {{"receiver", receiver}, {"integration", integration}, {"reason", std::string(reason)}});
+  }
 }
 
 Millis Outbox::BackoffLocked(Worker* w, int attempts) {

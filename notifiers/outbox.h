@@ -158,6 +158,9 @@ class Outbox {
                     const SendResult& result);
   bool DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
                   const std::string& error, bool count_attempt);
+  // Creates the receiver's notification counters at 0 (every documented
+  // reason), so that rate() and absence alerts work before the first event.
+  void InitCountersLocked(const std::string& receiver, const std::string& integration);
   void UpdatePendingGaugeLocked(const std::string& receiver);
   Millis BackoffLocked(Worker* w, int attempts);
 

@@ -130,3 +130,18 @@ std::vector<ReceiverConfig> ParseReceivers(const YAML::Node& receivers, const st
 }
 
 }  // namespace linkwatch::notifiers
+
+namespace linkwatch::notifiers {
+
+std::set<std::string> DeclaredReceiverNames(const YAML::Node& receivers) {
+  std::set<std::string> names;
+  if (!receivers || !receivers.IsSequence()) return names;
+  for (const auto& r : receivers) {
+    if (r.IsMap() && r["name"] && r["name"].IsScalar() && !r["name"].Scalar().empty()) {
+      names.insert(r["name"].Scalar());
+    }
+  }
+  return names;
+}
+
+}  // namespace linkwatch::notifiers

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,16 @@ std::vector<ReceiverConfig> ParseReceivers(
     const YAML::Node& receivers, const std::string& file, const std::string& base_dir,
     Problems& problems, const Clock& clock = SystemClock::Instance(),
     const NotifierRegistry& registry = NotifierRegistry::Builtin());
+
+}  // namespace linkwatch::notifiers
+
+namespace linkwatch::notifiers {
+
+// The name of every receiver in the `receivers:` list, also of those that
+// ParseReceivers leaves out for problems: routes check their receiver names
+// against these, so a receiver that exists but is invalid (e.g. a missing
+// {env:} secret) is reported once, at the receiver, and not again as an
+// unknown receiver at every route that names it.
+std::set<std::string> DeclaredReceiverNames(const YAML::Node& receivers);
 
 }  // namespace linkwatch::notifiers

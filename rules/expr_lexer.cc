@@ -12,6 +12,44 @@ bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) |
 bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// The length of the well-formed UTF-8 sequence at the start of `s`
+// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), or 0.
+size_t Utf8Length(std::string_view s) {
+  if (s.empty()) return 0;
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// An unexpected character as an error message shows it: printable ASCII and
+// valid UTF-8 as they are, any other byte as \xC3 (two upper-case hex digits).
+std::string ShownCharacter(std::string_view rest) {
+  const unsigned char c = static_cast<unsigned char>(rest[0]);
+  if (c >= 0x20 && c < 0x7F) return std::string(1, static_cast<char>(c));
+  if (const size_t n = Utf8Length(rest); n > 0) return std::string(rest.substr(0, n));
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  return std::string{'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -218,12 +256,8 @@ bool Lex(std::string_view text, std::vector<Token>& tokens, ExprError& error) {
         case '.':
           t.kind = Tok::kDot;
           break;
-        default: {
-          std::string shown = std::isprint(static_cast<unsigned char>(c))
-                                  ? std::string(1, c)
-                                  : "\\x" + std::to_string(static_cast<unsigned char>(c));
-          return fail(i, "unexpected character \"" + shown + "\"");
-        }
+        default:
+          return fail(i, "unexpected character \"" + ShownCharacter(text.substr(i)) + "\"");
       }
     }
     i += t.length;

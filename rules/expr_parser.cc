@@ -17,7 +17,7 @@ class Parser {
 
   std::unique_ptr<Ast> ParseAll() {
     auto e = ParseOr(0);
-    if (!e) return nullptr;
+    if (!e || failed_) return nullptr;
     if (Peek().kind != Tok::kEnd) {
       if (Peek().kind == Tok::kRParen) return Fail(Peek().offset, "unbalanced \")\"");
       return Fail(Peek().offset, "unexpected " + TokenDescription(Peek()) +
@@ -44,6 +44,11 @@ class Parser {
     return nullptr;
   }
   std::unique_ptr<Ast> Make(Ast::Kind kind, int offset) {
+    // Bounds the work of every later pass over a hostile expression.
+    if (++nodes_ == kMaxExprNodes + 1) {
+      Fail(offset, "expression is too long (more than " + std::to_string(kMaxExprNodes) +
+                       " terms and operators)");
+    }
     auto a = std::make_unique<Ast>();
     a->kind = kind;
     a->offset = offset;
@@ -69,31 +74,50 @@ class Parser {
     return false;
   }
 
+  // `or` and `and` chains. Both are associative (also with SQL nulls), so a
+  // chain of n terms becomes a balanced tree of height log2(n) rather than a
+  // left-leaning one of height n: the depth bound counts real nesting
+  // (parentheses, not, function arguments), and a long flat list of
+  // conditions is fine. The node count stays bounded (kMaxExprNodes).
   std::unique_ptr<Ast> ParseOr(int depth) {
     if (TooDeep(depth)) return nullptr;
-    auto left = ParseAnd(depth);
-    while (left && Peek().kind == Tok::kOr) {
-      auto node = Make(Ast::Kind::kOr, Next().offset);
-      auto right = ParseAnd(depth);
-      if (!right) return nullptr;
-      node->children.push_back(std::move(left));
-      node->children.push_back(std::move(right));
-      left = Finish(std::move(node));
-    }
-    return left;
+    return ParseChain(depth, Tok::kOr, Ast::Kind::kOr, &Parser::ParseAnd);
   }
 
   std::unique_ptr<Ast> ParseAnd(int depth) {
-    auto left = ParseNot(depth);
-    while (left && Peek().kind == Tok::kAnd) {
-      auto node = Make(Ast::Kind::kAnd, Next().offset);
-      auto right = ParseNot(depth);
-      if (!right) return nullptr;
-      node->children.push_back(std::move(left));
-      node->children.push_back(std::move(right));
-      left = Finish(std::move(node));
+    return ParseChain(depth, Tok::kAnd, Ast::Kind::kAnd, &Parser::ParseNot);
+  }
+
+  std::unique_ptr<Ast> ParseChain(int depth, Tok op, Ast::Kind kind,
+                                  std::unique_ptr<Ast> (Parser::*term)(int)) {
+    std::vector<std::unique_ptr<Ast>> terms;
+    std::vector<int> offsets;  // offsets[k]: the operator between terms k and k+1
+    auto first = (this->*term)(depth);
+    if (!first) return nullptr;
+    terms.push_back(std::move(first));
+    while (Peek().kind == op && !failed_) {
+      offsets.push_back(Next().offset);
+      auto next = (this->*term)(depth);
+      if (!next) return nullptr;
+      terms.push_back(std::move(next));
     }
-    return left;
+    return Balanced(terms, offsets, 0, terms.size(), kind);
+  }
+
+  // The terms [lo, hi) joined by `kind`, split in the middle.
+  std::unique_ptr<Ast> Balanced(std::vector<std::unique_ptr<Ast>>& terms,
+                                const std::vector<int>& offsets, size_t lo, size_t hi,
+                                Ast::Kind kind) {
+    if (hi - lo == 1) return std::move(terms[lo]);
+    const size_t mid = lo + (hi - lo) / 2;
+    auto left = Balanced(terms, offsets, lo, mid, kind);
+    if (!left) return nullptr;
+    auto right = Balanced(terms, offsets, mid, hi, kind);
+    if (!right) return nullptr;
+    auto node = Make(kind, offsets[mid - 1]);
+    node->children.push_back(std::move(left));
+    node->children.push_back(std::move(right));
+    return Finish(std::move(node));
   }
 
   std::unique_ptr<Ast> ParseNot(int depth) {
@@ -309,6 +333,7 @@ class Parser {
   size_t pos_ = 0;
   ExprError& error_;
   bool failed_ = false;
+  int nodes_ = 0;
 };
 
 }  // namespace

@@ -3,7 +3,9 @@
 // in [..], not in [..], is null, is not null; not chainable); + -; * /;
 // unary -. Every node keeps the byte offset that errors about it point at.
 // Nesting is bounded (kMaxExprDepth) so that hostile input cannot exhaust
-// the stack of the parser, the type checker or the evaluator.
+// the stack of the parser, the type checker or the evaluator; `or` and `and`
+// chains are built balanced, so a long flat list of conditions is not deep.
+// The node count is bounded too (kMaxExprNodes).
 // Pure functions; the tree owns its children. Thread-safe.
 #pragma once
 
@@ -17,6 +19,7 @@
 namespace linkwatch::rules {
 
 inline constexpr int kMaxExprDepth = 200;
+inline constexpr int kMaxExprNodes = 10000;
 
 struct Ast {
   enum class Kind {

@@ -1053,8 +1053,8 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
         return v != v ? Value::Null() : Value::Number(v);  // NaN marks null
       }
       const state::Cell* c = ctx.index->CellAt(node.table, ctx.rows[node.slot], node.column);
-      if (!c || c->kind != state::Cell::Kind::kNumber) return Value::Null();
-      return Value::Number(c->number);
+      if (!c || !c->is_number()) return Value::Null();
+      return Value::Number(c->as_double());
     }
     case Op::kColumnText: {
       if (!ctx.index) return Value::Null();

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -36,6 +37,14 @@ class Loader {
   Loader(Millis default_interval) : default_interval_(default_interval) {}
 
   void LoadFile(const std::string& path, std::vector<RuleGroup>& out) {
+    // A directory opens as an empty stream on Linux and would pass as a
+    // file without rules; promtool refuses it.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      problems_.push_back(
+          Problem{path, 0, 0, "is a directory (give rule files, e.g. " + path + "/*.yaml)"});
+      return;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       problems_.push_back(Problem{path, 0, 0, "cannot open rule file"});

@@ -379,6 +379,11 @@ class TestLoader {
           p.Add(v, std::string(cd.name) + " must be a number");
           return std::nullopt;
         }
+        // The state read's rule for integer columns (agent/state/snapshot.h).
+        if (!state::WholeInt64(d)) {
+          p.Add(v, std::string(cd.name) + " must be a whole number within int64");
+          return std::nullopt;
+        }
         return state::CellValue::Number(d);
       }
       case ColumnType::kBool: {

@@ -90,8 +90,8 @@ inline std::string_view TextOf(const Row& r, int col) {
 std::optional<double> NumberOf(const Row& r, int col) {
   if (col < 0 || static_cast<size_t>(col) >= r.size()) return std::nullopt;
   const Cell& c = r[col];
-  if (c.kind != Cell::Kind::kNumber) return std::nullopt;
-  return c.number;
+  if (!c.is_number()) return std::nullopt;
+  return c.as_double();
 }
 
 // An open-addressing index of a table's rows by one or two text columns
@@ -302,7 +302,7 @@ void SnapshotIndex::PrepareColumns(TableId table, const std::vector<int>& column
     const Row& row = rows[r];
     for (int c : num_cols) {
       const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;
-      numbers[c][r] = cell && cell->kind == Cell::Kind::kNumber ? cell->number : kNull;
+      numbers[c][r] = cell && cell->is_number() ? cell->as_double() : kNull;
     }
     for (int c : text_cols) {
       const Cell* cell = static_cast<size_t>(c) < row.size() ? &row[c] : nullptr;

@@ -99,6 +99,13 @@ std::string FormatDuration(Millis d) {
 
 std::string FormatDurationSeconds(double seconds) {
   if (!std::isfinite(seconds)) return "";
+  // Beyond what milliseconds in a long long hold (a duration multiplied by a
+  // huge count): plain seconds rather than an out-of-range conversion.
+  if (std::fabs(seconds) >= 9e15) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17gs", seconds);
+    return buf;
+  }
   // Whole seconds from one second up ("30s", "21m1s"); milliseconds below.
   long long ms = static_cast<long long>(std::llround(seconds * 1000.0));
   if (std::llabs(ms) >= 1000) ms = (ms / 1000) * 1000;
@@ -106,6 +113,16 @@ std::string FormatDurationSeconds(double seconds) {
 }
 
 namespace {
+
+// whole + micros/1e6 as a double that never reaches whole + 1: far from the
+// epoch a double cannot hold every microsecond (at year 9999 its step is
+// 30 us), and rounding up would turn 23:59:59.999999 into the next day.
+double NotPastSecond(long long whole, long long micros) {
+  const double next = static_cast<double>(whole + 1);
+  double v = static_cast<double>(whole) + static_cast<double>(micros) / 1e6;
+  if (v >= next) v = std::nextafter(next, 0.0);
+  return v;
+}
 
 // The form every writer of the state tables uses ("2026-01-01T00:21:00Z",
 // optionally with a space for 'T' and a fraction) parsed by hand: the
@@ -132,23 +149,31 @@ std::optional<double> ParseCanonicalDateTime(std::string_view s) {
       !digits(14, 2, mi) || !digits(17, 2, sec)) {
     return std::nullopt;
   }
-  double fraction = 0;
+  // Microsecond resolution, as the general path; further digits are cut,
+  // never rounded up into the next second.
+  long long micros = 0;
   size_t i = 19;
   if (s[i] == '.') {
-    double scale = 0.1;
-    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, scale /= 10) {
-      fraction += (s[i] - '0') * scale;
+    int n = 0;
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++n) {
+      if (n < 6) micros = micros * 10 + (s[i] - '0');
     }
-    if (i == 20) return std::nullopt;  // "." without digits
+    if (n == 0) return std::nullopt;  // "." without digits
+    for (; n < 6; ++n) micros *= 10;
   }
   if (i != s.size() - 1 || h > 23 || mi > 59 || sec > 59) return std::nullopt;
   const date::year_month_day ymd{date::year{y}, date::month{static_cast<unsigned>(mo)},
                                  date::day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return std::nullopt;
   const auto days = date::sys_days(ymd).time_since_epoch().count();
-  // Microsecond resolution, as the general path.
-  return static_cast<double>(days) * 86400 + h * 3600 + mi * 60 + sec +
-         std::round(fraction * 1e6) / 1e6;
+  const long long whole = static_cast<long long>(days) * 86400 + h * 3600 + mi * 60 + sec;
+  return NotPastSecond(whole, micros);
+}
+
+double FromMicros(std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp) {
+  const long long us = tp.time_since_epoch().count();
+  const long long whole = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+  return NotPastSecond(whole, us - whole * 1000000);
 }
 
 }  // namespace
@@ -163,22 +188,18 @@ Result<double> ParseDateTime(std::string_view text) {
   {
     std::istringstream in(s);
     in >> date::parse("%FT%TZ", tp);
-    if (!in.fail() && in.peek() == EOF)
-      return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+    if (!in.fail() && in.peek() == EOF) return FromMicros(tp);
   }
   {
     std::istringstream in(s);
     std::chrono::minutes offset{0};
     in >> date::parse("%FT%T%Ez", tp, offset);
-    if (!in.fail() && in.peek() == EOF) {
-      return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
-    }
+    if (!in.fail() && in.peek() == EOF) return FromMicros(tp);
   }
   {
     std::istringstream in(s);
     in >> date::parse("%FT%T", tp);  // no zone: UTC
-    if (!in.fail() && in.peek() == EOF)
-      return ToEpochSeconds(std::chrono::time_point_cast<Duration>(tp));
+    if (!in.fail() && in.peek() == EOF) return FromMicros(tp);
   }
   {
     std::istringstream in(s);
@@ -191,7 +212,18 @@ Result<double> ParseDateTime(std::string_view text) {
 }
 
 std::string FormatDateTime(double epoch_seconds) {
-  auto ms = static_cast<long long>(std::llround(epoch_seconds * 1000.0));
+  // Years 0000-9999 only (ISO-8601's four digits); anything else, and
+  // non-finite values, as a plain number rather than undefined behaviour.
+  if (!(epoch_seconds >= -62167219200.0 && epoch_seconds < 253402300800.0)) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", epoch_seconds);
+    return buf;
+  }
+  // Round to the microsecond the parse keeps (undoing the double's
+  // representation error), then cut to milliseconds: never round up past
+  // what the source holds (23:59:59.9999 stays in its second).
+  const long long us = std::llround(epoch_seconds * 1e6);
+  const long long ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
   date::sys_time<std::chrono::milliseconds> tp{std::chrono::milliseconds(ms)};
   if (ms % 1000 == 0) {
     return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(tp));

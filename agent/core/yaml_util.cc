@@ -1,21 +1,60 @@
 #include "agent/core/yaml_util.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <unordered_set>
 
 #include "agent/core/time_format.h"
 
 namespace linkwatch {
 
+namespace {
+
+// yaml-cpp keeps both entries of a repeated key (and lookups see the
+// first), where YAML 1.2 and Prometheus's parser reject the document.
+// Every mapping is checked once: an alias is the same node (same mark)
+// as its anchor, so a document of nested aliases is not walked
+// exponentially.
+void FindDuplicateKeys(const YAML::Node& node, Problems& problems,
+                       std::unordered_set<int>& visited) {
+  if (!node.IsMap() && !node.IsSequence()) return;
+  if (!visited.insert(node.Mark().pos).second) return;
+  if (node.IsSequence()) {
+    for (const auto& item : node) FindDuplicateKeys(item, problems, visited);
+    return;
+  }
+  std::map<std::string, YAML::Mark> first;
+  for (const auto& kv : node) {
+    if (kv.first.IsScalar()) {
+      const YAML::Mark mark = kv.first.Mark();
+      auto [it, inserted] = first.emplace(kv.first.Scalar(), mark);
+      if (!inserted) {
+        problems.Add(mark, "duplicate key \"" + kv.first.Scalar() + "\" (first at line " +
+                               std::to_string(it->second.line + 1) + ", column " +
+                               std::to_string(it->second.column + 1) + ")");
+      }
+    }
+    FindDuplicateKeys(kv.second, problems, visited);
+  }
+}
+
+}  // namespace
+
 YAML::Node LoadYamlString(const std::string& text, const std::string& name) {
+  YAML::Node root;
   try {
-    return YAML::Load(text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     Problems p(name);
     p.Add(e.mark, "YAML syntax error: " + e.msg);
     p.ThrowIfAny();
   }
-  return {};
+  Problems p(name);
+  std::unordered_set<int> visited;
+  FindDuplicateKeys(root, p, visited);
+  p.ThrowIfAny();
+  return root;
 }
 
 YAML::Node LoadYamlFile(const std::string& path) {

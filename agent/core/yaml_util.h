@@ -14,7 +14,8 @@
 
 namespace linkwatch {
 
-// Parses `path`; a syntax error or unreadable file throws InputError.
+// Parses `path`; a syntax error, a key repeated in one mapping (at the
+// repeat's position) or an unreadable file throws InputError.
 YAML::Node LoadYamlFile(const std::string& path);
 // Parses text that came from `name` (for tests and fuzzing).
 YAML::Node LoadYamlString(const std::string& text, const std::string& name);

@@ -1,17 +1,22 @@
 #include "agent/state/monitor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_map>
 
 namespace linkwatch::state {
 
 std::string ChoiceLabel(const ColumnDef& column, const Cell& cell) {
-  if (cell.is_null() || cell.kind != Cell::Kind::kNumber) return "";
-  const int code = static_cast<int>(cell.number);
+  // A code that is not a whole int32 never leaves the snapshot read (it
+  // reads as null); hand-built cells get the same rule here.
+  const std::optional<int64_t> code = cell.as_int64();
+  if (!code || *code < INT32_MIN || *code > INT32_MAX) return "";
   if (column.choices != nullptr) {
-    if (const auto* label = column.choices->LabelOf(code)) return std::string(*label);
+    if (const auto* label = column.choices->LabelOf(static_cast<int>(*code))) {
+      return std::string(*label);
+    }
   }
-  return std::to_string(code);
+  return std::to_string(*code);
 }
 
 std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
@@ -51,13 +56,13 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
     m.table = r[s_name].text();
     m.sync_status = ChoiceLabel(sd.columns[s_sync], r[s_sync]);
     m.initial_sync = ChoiceLabel(sd.columns[s_initial], r[s_initial]);
-    if (!r[s_last].is_null()) m.last_synced = r[s_last].number;
-    if (!r[s_lake].is_null()) m.count = static_cast<long long>(r[s_lake].number);
-    if (!r[s_crm].is_null()) m.source_count = static_cast<long long>(r[s_crm].number);
+    if (r[s_last].is_number()) m.last_synced = r[s_last].as_double();
+    m.count = r[s_lake].as_int64();
+    m.source_count = r[s_crm].as_int64();
     if (auto it = entity_by_key.find(std::string(pid) + "\n" + m.table);
         it != entity_by_key.end()) {
       const Row& e = *it->second;
-      m.append_only = !e[e_append].is_null() && e[e_append].number != 0;
+      m.append_only = !e[e_append].is_null() && e[e_append].as_double() != 0;
       m.partition = ChoiceLabel(ed.columns[e_partition], e[e_partition]);
     }
     for (const auto& e : snap.sync_errors) {

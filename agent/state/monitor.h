@@ -20,8 +20,8 @@ struct MonitorRow {
   std::string sync_status;                // syncstate label
   std::string initial_sync;               // initialsyncstate label
   std::optional<double> last_synced;      // lastsynceddatatime, epoch seconds
-  std::optional<long long> count;         // lakerecordcount (as the portal)
-  std::optional<long long> source_count;  // crmrecordcount
+  std::optional<int64_t> count;         // lakerecordcount (as the portal), exact
+  std::optional<int64_t> source_count;  // crmrecordcount, exact
   bool append_only = false;
   std::string partition;   // partition strategy label
   std::string last_error;  // the sync core's last error for the table, "" if none
@@ -34,7 +34,8 @@ struct MonitorRow {
 // Rows sorted by profile then table.
 std::vector<MonitorRow> MonitorTable(const Snapshot& snap);
 
-// The label of a choice cell, the code as text for an unknown code, "" for null.
+// The label of a choice cell, the code as text for an unknown code, "" for
+// null (and for a code that is not a whole int32, which the read nulls).
 std::string ChoiceLabel(const ColumnDef& column, const Cell& cell);
 
 }  // namespace linkwatch::state

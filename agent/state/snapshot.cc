@@ -1,8 +1,15 @@
 #include "agent/state/snapshot.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace linkwatch::state {
+
+std::optional<int64_t> WholeInt64(double v) {
+  if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return std::nullopt;
+  if (v != std::trunc(v)) return std::nullopt;
+  return static_cast<int64_t>(v);
+}
 
 std::string_view TextPool::Add(std::string_view text) {
   if (text.empty()) return std::string_view("", 0);
@@ -43,6 +50,7 @@ Cell Snapshot::Text(std::string_view text) {
 Cell Snapshot::Store(const CellValue& value) {
   switch (value.kind) {
     case Cell::Kind::kNumber:
+    case Cell::Kind::kInt:  // hand-built values carry a double
       return Cell::Number(value.number);
     case Cell::Kind::kText:
       return Text(value.text);
@@ -50,6 +58,12 @@ Cell Snapshot::Store(const CellValue& value) {
       break;
   }
   return Cell::Null();
+}
+
+std::string InvalidValue::ToString() const {
+  return std::string(Table(table).name) + "." + column + " of row " +
+         (row_id.empty() ? std::string("(no id)") : row_id) + ": " + reason + ": \"" + value +
+         "\" (read as null)";
 }
 
 }  // namespace linkwatch::state

@@ -1,6 +1,10 @@
 // Snapshot: the six state tables read at one moment, typed by schema.h.
-// Datetimes are epoch seconds, choices their integer codes, booleans 0/1,
-// GUIDs, lookups and strings text. A Snapshot is an immutable value once
+// Datetimes are epoch seconds (double), integers, choices and booleans exact
+// int64 values (choice codes, booleans 0/1), GUIDs, lookups and strings text.
+// A stored value that does not fit its column (text that is not a number, a
+// fraction or an out-of-range number in an integer or choice column, an
+// unparseable datetime) reads as null and is reported in `problems`, so every
+// consumer (API, metrics, status page, CLI, rules) sees the same value. A Snapshot is an immutable value once
 // built; share it across threads by const reference or shared_ptr.
 //
 // Memory: a Cell is 16 bytes and its text lives in the Snapshot's TextPool,
@@ -12,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,18 +25,40 @@
 
 namespace linkwatch::state {
 
+// `v` as an int64 when it is a whole number in [-2^63, 2^63), else nullopt:
+// converting any other double to an integer is undefined behaviour. The one
+// range check for every place that turns a state value into an integer.
+std::optional<int64_t> WholeInt64(double v);
+
 // One value of a row. Text cells point into a TextPool (see Snapshot::Text),
 // which must outlive them; copies of a Snapshot share its pool.
 struct Cell {
-  enum class Kind : uint8_t { kNull, kNumber, kText };
+  // kNumber: a double (datetimes, hand-built numbers); kInt: an exact int64
+  // (integer, choice and boolean columns read from SQLite).
+  enum class Kind : uint8_t { kNull, kNumber, kText, kInt };
   Kind kind = Kind::kNull;
   uint32_t size = 0;  // text bytes
   union {
     double number = 0;  // kNumber
+    int64_t integer;    // kInt
     const char* data;   // kText
   };
 
   bool is_null() const { return kind == Kind::kNull; }
+  bool is_number() const { return kind == Kind::kNumber || kind == Kind::kInt; }
+  // The numeric value as a double (an int64 beyond 2^53 rounds to the
+  // nearest double, which is what arithmetic in rules and metric samples
+  // use); 0 for null and text.
+  double as_double() const {
+    return kind == Kind::kInt ? static_cast<double>(integer) : kind == Kind::kNumber ? number : 0;
+  }
+  // The value as an exact integer: kInt as is, a whole in-range kNumber
+  // converted; nullopt otherwise.
+  std::optional<int64_t> as_int64() const {
+    if (kind == Kind::kInt) return integer;
+    if (kind == Kind::kNumber) return WholeInt64(number);
+    return std::nullopt;
+  }
   std::string_view text() const {
     return kind == Kind::kText ? std::string_view(data, size) : std::string_view();
   }
@@ -40,6 +67,12 @@ struct Cell {
     Cell c;
     c.kind = Kind::kNumber;
     c.number = v;
+    return c;
+  }
+  static Cell Int(int64_t v) {
+    Cell c;
+    c.kind = Kind::kInt;
+    c.integer = v;
     return c;
   }
 };
@@ -96,12 +129,26 @@ struct FailedRecords {
   double latest_at = 0;  // epoch seconds
 };
 
+// A stored value that the read turned into null because it does not fit its
+// column (see the top of this file). Identifies the value so that the
+// watcher can warn once per (source, table, row, column, value).
+struct InvalidValue {
+  TableId table;
+  std::string row_id;  // the row's primary key
+  std::string column;
+  std::string value;   // the stored value as text (SQLite's rendering)
+  std::string reason;  // e.g. "not a number", "out of int64 range"
+
+  // "synapselinkprofileentitystate.lakerecordcount of row <id>: <reason>: \"<value>\""
+  std::string ToString() const;
+};
+
 struct Snapshot {
   std::array<TableRows, kTableCount> tables;
   std::vector<SyncError> sync_errors;
   std::vector<FailedRecords> failed_records;
-  // Problems met while reading (e.g. an unparseable datetime read as null).
-  std::vector<std::string> warnings;
+  // Values read as null because they do not fit their column.
+  std::vector<InvalidValue> invalid_values;
 
   Snapshot();
   TableRows& operator[](TableId id) { return tables[static_cast<int>(id)]; }

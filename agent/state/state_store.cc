@@ -2,7 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -109,6 +116,91 @@ CREATE TABLE IF NOT EXISTS linkwatch_sync_failed_record (
 );
 )SQL";
 
+// SQLite's fundamental types (sqlite3_column_type).
+constexpr int kSqliteInteger = 1, kSqliteFloat = 2, kSqliteText = 3;
+
+// A stored value too long to quote in full is cut: it only identifies the
+// value in a log line and in the watcher's warn-once memory.
+constexpr size_t kMaxQuotedValue = 200;
+
+std::string QuoteValue(const Statement& st, int col) {
+  if (st.Type(col) == kSqliteFloat) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", st.Real(col));
+    return buf;
+  }
+  std::string_view text = st.TextView(col);
+  if (text.size() > kMaxQuotedValue) return std::string(text.substr(0, kMaxQuotedValue)) + "...";
+  return std::string(text);
+}
+
+// Why a double that WholeInt64 refused is no int64.
+const char* NotInt64Reason(double d) {
+  if (std::isnan(d)) return "not a number";
+  if (std::isinf(d) || std::fabs(d) >= 9223372036854775808.0) return "out of int64 range";
+  return "not a whole number";
+}
+
+// The one rule for integer, choice and boolean columns (documented in
+// docs/operations.md, "Values the watcher cannot read"): an INTEGER keeps
+// its exact value; a REAL, or a text that is entirely a number, counts
+// only when it is a whole number in int64 range; anything else is null.
+// A choice code must also fit int32; a boolean also takes "true"/"false".
+// Returns the cell, or sets `reason` and returns null.
+Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& reason) {
+  std::optional<int64_t> value;
+  switch (st.Type(col)) {
+    case kSqliteInteger:
+      value = st.Int(col);
+      break;
+    case kSqliteFloat: {
+      const double d = st.Real(col);
+      value = WholeInt64(d);
+      if (!value) reason = NotInt64Reason(d);
+      break;
+    }
+    case kSqliteText: {
+      std::string_view t = st.TextView(col);
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+      if (type == ColumnType::kBool) {
+        auto lower = [](std::string_view a, std::string_view b) {
+          return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) == y;
+                 });
+        };
+        if (lower(t, "true")) return Cell::Int(1);
+        if (lower(t, "false")) return Cell::Int(0);
+      }
+      const char* end = t.data() + t.size();
+      int64_t i = 0;
+      if (auto [p, ec] = std::from_chars(t.data(), end, i); ec == std::errc() && p == end &&
+                                                            !t.empty()) {
+        value = i;
+        break;
+      }
+      double d = 0;
+      auto [p, ec] = std::from_chars(t.data(), end, d);
+      if (t.empty() || ec == std::errc::invalid_argument || p != end) {
+        reason = "not a number";
+      } else if (ec != std::errc()) {
+        reason = "out of int64 range";  // beyond even a double
+      } else if (!(value = WholeInt64(d))) {
+        reason = NotInt64Reason(d);
+      }
+      break;
+    }
+    default:
+      reason = "not a number";
+  }
+  if (!value) return Cell::Null();
+  if (type == ColumnType::kChoice && (*value < INT32_MIN || *value > INT32_MAX)) {
+    reason = "not a choice code (outside int32)";
+    return Cell::Null();
+  }
+  return Cell::Int(*value);
+}
+
 struct Migration {
   int version;
   std::string sql;
@@ -203,29 +295,25 @@ Result<Snapshot> ReadSnapshot(Db& db) {
     std::vector<Cell> previous(table.columns.size());
     while (st->Step()) {
       Row row(table.columns.size());
+      const size_t first_invalid = snap.invalid_values.size();
       for (size_t k = 0; k < selected.size(); ++k) {
         const int col = static_cast<int>(k);
         if (st->IsNull(col)) continue;
         const ColumnDef& def = table.columns[selected[k]];
         Cell& cell = row[selected[k]];
+        const char* reason = nullptr;
         switch (def.type) {
           case ColumnType::kInt:
           case ColumnType::kBool:
           case ColumnType::kChoice:
-            if (st->Type(col) == 3 /*TEXT*/ && def.type == ColumnType::kBool) {
-              auto t = st->TextView(col);
-              cell = Cell::Number(t == "true" || t == "1" ? 1 : 0);
-            } else {
-              cell = Cell::Number(st->Real(col));
-            }
+            cell = IntegerCell(*st, col, def.type, reason);
             break;
           case ColumnType::kDateTime: {
             auto parsed = ParseDateTime(st->TextView(col));
             if (parsed) {
               cell = Cell::Number(*parsed);
             } else {
-              snap.warnings.push_back(std::string(table.name) + "." + std::string(def.name) + ": " +
-                                      parsed.message());
+              reason = "not an ISO-8601 datetime";
             }
             break;
           }
@@ -236,6 +324,13 @@ Result<Snapshot> ReadSnapshot(Db& db) {
             cell = prev;
           }
         }
+        if (reason != nullptr) {
+          snap.invalid_values.push_back(
+              {table.id, "", std::string(def.name), QuoteValue(*st, col), reason});
+        }
+      }
+      for (size_t i = first_invalid; i < snap.invalid_values.size(); ++i) {
+        snap.invalid_values[i].row_id = row[0].text();
       }
       out.push_back(std::move(row));
     }

@@ -31,6 +31,12 @@ Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource
       metrics_(metrics),
       callbacks_(std::move(callbacks)) {
   for (auto& s : sources) {
+    // Every source's counters exist from the start, at 0, so that rate()
+    // and absence alerts work before the first (failed) poll.
+    if (metrics_) {
+      metrics_->watch_polls_total.Add({{"source", s->name()}});
+      metrics_->watch_poll_errors_total.Add({{"source", s->name()}});
+    }
     auto t = std::make_unique<Tracked>();
     t->status.name = s->name();
     t->source = std::move(s);
@@ -65,7 +71,7 @@ void Watcher::PollSource(Tracked& t, double now, bool changed) {
   t.status.last_error.clear();
   t.down_since = 0;
   engine_.SourceUp(name, now);
-  for (const auto& w : (*snap)->warnings) spdlog::warn("watch source {}: {}", name, w);
+  invalid_values_.Report(name, (*snap)->invalid_values, metrics_);
   if (callbacks_.snapshot) callbacks_.snapshot(name, *snap);
   // A change in the data re-evaluates every group at once; otherwise groups
   // run on their own interval.

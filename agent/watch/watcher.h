@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agent/core/clock.h"
+#include "agent/watch/invalid_value_log.h"
 #include "agent/watch/state_source.h"
 #include "rules/alert.h"
 
@@ -81,6 +82,7 @@ class Watcher {
   Metrics* metrics_;
   WatcherCallbacks callbacks_;
   double evaluation_seconds_ = 0;  // how long the last evaluation took
+  InvalidValueLog invalid_values_;
 };
 
 }  // namespace linkwatch::watch

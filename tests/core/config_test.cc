@@ -147,5 +147,22 @@ TEST(ConfigTest, MissingRuleFileIsAProblem) {
   EXPECT_NE(problems[0].find("nope.yaml does not exist"), std::string::npos);
 }
 
+// Issue 7 point 17: a repeated key is an error at the repeat, as in
+// Prometheus, at any depth (yaml-cpp itself keeps both entries).
+TEST(ConfigTest, DuplicateKeysAreErrorsAtTheSecondOccurrence) {
+  EXPECT_EQ(ProblemsOf("state_db: a.db\nstate_db: b.db\n"),
+            std::vector<std::string>{"/etc/lw/linkwatch.yaml:2:1: duplicate key \"state_db\" "
+                                     "(first at line 1, column 1)"});
+  EXPECT_EQ(ProblemsOf("state_db: s.db\nwatch:\n  interval: 5s\n  sources: []\n"
+                       "  interval: 10s\n"),
+            std::vector<std::string>{"/etc/lw/linkwatch.yaml:5:3: duplicate key \"interval\" "
+                                     "(first at line 3, column 3)"});
+  EXPECT_EQ(ProblemsOf("state_db: s.db\nreceivers:\n  - {name: a, log: {}, name: b}\n"),
+            std::vector<std::string>{"/etc/lw/linkwatch.yaml:3:24: duplicate key \"name\" "
+                                     "(first at line 3, column 6)"});
+  // An alias repeats a node, not a key.
+  EXPECT_TRUE(ProblemsOf("state_db: s.db\nwatch: &w {interval: 5s}\n").empty());
+}
+
 }  // namespace
 }  // namespace linkwatch

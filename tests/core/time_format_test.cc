@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace linkwatch {
 namespace {
 
@@ -62,6 +64,32 @@ TEST(DateTimeTest, CanonicalFormAgreesWithGeneralParser) {
                           "2026-01-01T00:00:0xZ", "2026-01-01X00:00:00Z"}) {
     EXPECT_FALSE(ParseDateTime(bad).ok()) << bad;
   }
+}
+
+// Issue 7 point 17: a fraction is cut, never rounded up into the next second
+// (nor, at year 9999, into year 10000).
+TEST(DateTimeTest, TruncatesFractionsNeverRoundingUp) {
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("9999-12-31T23:59:59.999999999Z")),
+            "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("9999-12-31 23:59:59.9999Z")),
+            "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:59.9999Z")),
+            "2026-01-01T00:00:59.999Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.123Z")),
+            "2026-01-01T00:00:00.123Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.5+00:00")),
+            "2026-01-01T00:00:00.500Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("1969-12-31T23:59:59.9999Z")),
+            "1969-12-31T23:59:59.999Z");
+  EXPECT_LT(*ParseDateTime("9999-12-31T23:59:59.999999999Z"), 253402300800.0);
+}
+
+TEST(DateTimeTest, FormatsOutOfRangeAsNumberWithoutUndefinedBehaviour) {
+  EXPECT_EQ(FormatDateTime(1e300), "1.0000000000000001e+300");
+  EXPECT_EQ(FormatDateTime(253402300800.0), "253402300800");
+  EXPECT_EQ(FormatDateTime(std::numeric_limits<double>::infinity()), "inf");
+  EXPECT_EQ(FormatDurationSeconds(1e20), "1e+20s");
+  EXPECT_EQ(FormatDurationSeconds(90), "1m30s");
 }
 
 }  // namespace

@@ -47,6 +47,15 @@ class CliErrorTest(TempDirTest):
                         "      url: {env: LW_SURELY_UNSET_VAR}\nroute: {receiver: h}\n")
         self.assertProblem(["check-config", "--config", p], p, 5, "LW_SURELY_UNSET_VAR")
 
+    def test_config_unset_secret_is_reported_once(self):
+        # Issue 7 point 17: not also "unknown receiver" at each route naming it.
+        p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    webhook:\n"
+                        "      url: {env: LW_SURELY_UNSET_VAR}\nroute:\n  receiver: h\n"
+                        "  routes:\n    - {matchers: ['a=\"b\"'], receiver: h}\n")
+        text = self.assertProblem(["check-config", "--config", p], p, 5, "LW_SURELY_UNSET_VAR")
+        self.assertNotIn("unknown receiver", text)
+        self.assertEqual(len(re.findall(re.escape(p) + r":\d+", text)), 1, text)
+
     def test_config_route_to_unknown_receiver(self):
         p = self.config("state_db: s.db\nreceivers:\n  - name: h\n    log: {}\n"
                         "route:\n  receiver: nobody\n")
@@ -139,6 +148,17 @@ class CliErrorTest(TempDirTest):
     def test_rule_unknown_key(self):
         p = self.rules(GOOD_RULES + "        labelz: {a: b}\n")
         self.assertProblem(["rules", "check", p], p, 6, 'did you mean "labels"', 9)
+
+    def test_rules_check_refuses_a_directory(self):
+        # Issue 7 point 17: "ok: 0 rules" for a directory hid every rule in it.
+        self.rules(GOOD_RULES)
+        code, out, err = run_cli("rules", "check", self.dir)
+        self.assertEqual(code, 2, out + err)
+        self.assertIn(self.dir + ": is a directory", out + err)
+
+    def test_duplicate_config_key(self):
+        p = self.config("state_db: s.db\nwatch:\n  interval: 5s\n  interval: 10s\n")
+        self.assertProblem(["check-config", "--config", p], p, 4, 'duplicate key "interval"', 3)
 
     def test_good_rules_are_ok(self):
         p = self.rules(GOOD_RULES)

@@ -400,6 +400,10 @@ TEST_F(OutboxTest, RateLimitWaitsForATokenWithoutFailing) {
 }
 
 TEST_F(OutboxTest, EnqueueAndTheCallersRowsCommitTogether) {
+  // Configured but not started, so the row stays pending (and, being
+  // configured, the receiver has a pending gauge).
+  HttpReceiver server;
+  Receivers({{"hooks", &server}}, "", /*start=*/false);
   Status s = outbox_->Enqueue({Make("hooks", "SyncStalled")}, [](state::Db& db) {
     return db.Exec("INSERT INTO no_such_table VALUES (1)");
   });
@@ -508,4 +512,35 @@ TEST_F(OutboxTest, WorksWithoutMetrics) {
 }
 
 }  // namespace
+// Issue 7 point 17: the counters of every configured receiver exist at 0
+// (each documented reason) before any event; a removed receiver's pending
+// gauge disappears on reload.
+TEST_F(OutboxTest, CountersStartAtZeroAndRemovedReceiversLoseTheirGauge) {
+  HttpReceiver a, b;
+  Receivers({{"a", &a}, {"b", &b}}, "", /*start=*/false);
+  const prometheus::Labels a_labels{{"receiver", "a"}, {"integration", "webhook"}};
+  EXPECT_TRUE(metrics_.notifications_total.Has(a_labels));
+  for (const char* reason : {"clientError", "serverError", "authError", "rateLimited", "timeout",
+                             "template", "other"}) {
+    auto labels = a_labels;
+    labels["reason"] = reason;
+    EXPECT_TRUE(metrics_.notifications_failed_total.Has(labels)) << reason;
+  }
+  for (const char* reason : {"clientError", "authError", "expired"}) {
+    auto labels = a_labels;
+    labels["reason"] = reason;
+    EXPECT_TRUE(metrics_.notifications_dead_total.Has(labels)) << reason;
+  }
+  EXPECT_EQ(Delivered("a"), 0);
+  EXPECT_TRUE(metrics_.outbox_pending.Has({{"receiver", "b"}}));
+  Enqueue(Make("b", "G"));
+  EXPECT_EQ(metrics_.outbox_pending.Add({{"receiver", "b"}}).Value(), 1);
+
+  // Reload without b: its pending row becomes a dead letter and its gauge goes.
+  Receivers({{"a", &a}}, "", /*start=*/false);
+  EXPECT_TRUE(metrics_.outbox_pending.Has({{"receiver", "a"}}));
+  EXPECT_FALSE(metrics_.outbox_pending.Has({{"receiver", "b"}}));
+  EXPECT_EQ(List("dead").size(), 1u);
+}
+
 }  // namespace linkwatch::notifiers

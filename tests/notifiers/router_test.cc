@@ -577,4 +577,34 @@ TEST_F(RouterTest, FiringAlertReachesTheWebhookWithinMilliseconds) {
 }
 
 }  // namespace
+// Issue 7 point 17: a receiver with a missing {env:} secret is one problem,
+// at the receiver; the routes naming it do not add "unknown receiver".
+TEST(ReceiverNamesTest, AnInvalidReceiverIsStillAKnownName) {
+  const auto root = LoadYamlString(R"(receivers:
+  - name: hook
+    webhook: {url: {env: LW_SURELY_UNSET_VAR_7}}
+  - name: ok
+    log: {}
+route:
+  receiver: hook
+  routes:
+    - {matchers: ['a="b"'], receiver: hook}
+    - {matchers: ['a="c"'], receiver: nobody}
+)",
+                                   "config.yaml");
+  Problems problems("config.yaml");
+  const auto receivers = ParseReceivers(root["receivers"], "config.yaml", "/tmp", problems);
+  ASSERT_EQ(receivers.size(), 1u);
+  const auto names = DeclaredReceiverNames(root["receivers"]);
+  EXPECT_EQ(names, (std::set<std::string>{"hook", "ok"}));
+  ParseRoute(root["route"], "config.yaml", names, problems);
+  std::vector<std::string> all;
+  for (const auto& p : problems.list()) all.push_back(p.ToString());
+  ASSERT_EQ(all.size(), 2u) << ::testing::PrintToString(all);
+  EXPECT_NE(all[0].find("config.yaml:3:"), std::string::npos) << all[0];
+  EXPECT_NE(all[0].find("LW_SURELY_UNSET_VAR_7"), std::string::npos) << all[0];
+  EXPECT_EQ(all[1].rfind("config.yaml:10:", 0), 0u) << all[1];
+  EXPECT_NE(all[1].find("unknown receiver \"nobody\""), std::string::npos) << all[1];
+}
+
 }  // namespace linkwatch::notifiers

@@ -310,6 +310,41 @@ TEST_F(ExprTest, HostileNestingIsAnErrorNotACrash) {
   EXPECT_EQ(Show(list), "true");
 }
 
+// Issue 7 point 17: a flat chain of `or` (or `and`) terms is not nesting.
+TEST_F(ExprTest, LongOrAndChainsAreNotNesting) {
+  std::string ors = "syncstate == 100";
+  for (int i = 101; i < 300; ++i) ors += " or syncstate == " + std::to_string(i);
+  EXPECT_EQ(Show(ors), "false");
+  EXPECT_EQ(Show(ors + " or syncstate == 2"), "true");
+  EXPECT_EQ(Show("syncstate == 2 or " + ors), "true");
+  // SQL nulls: true or null is true, false or null is null, whatever the order.
+  EXPECT_EQ(Show(ors + " or null"), "null");
+  EXPECT_EQ(Show(ors + " or null or syncstate == 2"), "true");
+  std::string ands = "crmrecordcount > 0";
+  for (int i = 0; i < 2000; ++i) ands += " and crmrecordcount > " + std::to_string(i % 900);
+  EXPECT_EQ(Show(ands), "true");
+  EXPECT_EQ(Show(ands + " and null"), "null");
+  EXPECT_EQ(Show("false and " + ands + " and null"), "false");
+  // The total size is still bounded.
+  std::string huge = "true";
+  for (int i = 0; i < 20000; ++i) huge += " or true";
+  EXPECT_NE(Error(huge).message.find("too long"), std::string::npos) << Error(huge).message;
+  // Errors inside a chain still point at their term.
+  const std::string bad = "syncstate == 1 or syncstate == 2 or syncstat == 3";
+  EXPECT_EQ(Error(bad).offset, static_cast<int>(bad.find("syncstat ")));
+}
+
+// Issue 7 point 17: a non-ASCII byte was shown as "\x195" (decimal).
+TEST_F(ExprTest, UnexpectedBytesAreShownAsHexAndUtf8AsIs) {
+  EXPECT_EQ(Error("syncstate == 2 \xC3").message, "unexpected character \"\\xC3\"");
+  EXPECT_EQ(Error("syncstate == 2 \x01").message, "unexpected character \"\\x01\"");
+  EXPECT_EQ(Error("syncstate == 2 \xC3\xA9").message, "unexpected character \"\xC3\xA9\"");
+  EXPECT_EQ(Error("syncstate == 2 \xE2\x82\xAC").message, "unexpected character \"\u20AC\"");
+  // Overlong and surrogate encodings are not valid UTF-8.
+  EXPECT_EQ(Error("syncstate == 2 \xC0\x80").message, "unexpected character \"\\xC0\"");
+  EXPECT_EQ(Error("syncstate == 2 \xED\xA0\x80").message, "unexpected character \"\\xED\"");
+}
+
 }  // namespace
 }  // namespace linkwatch::rules
 

@@ -248,5 +248,34 @@ TEST_F(RuleFilesOnDiskTest, ShippedExampleLoads) {
                                  "CountDrift", "ProfileError", "ExternalTableFailed"));
 }
 
+// Issue 7 point 17: repeated keys are errors, as in promtool.
+TEST(RuleFileTest, DuplicateKeysAreErrors) {
+  EXPECT_THAT(ProblemsOf(OneRule("        expr: syncstate == 2\n        expr: syncstate == 4\n")),
+              ElementsAre("r.yaml:6:9: duplicate key \"expr\" (first at line 5, column 9)"));
+  EXPECT_THAT(
+      ProblemsOf(OneRule("        expr: syncstate == 2\n        labels: {a: x, b: y, a: z}\n")),
+      ElementsAre("r.yaml:6:30: duplicate key \"a\" (first at line 6, column 18)"));
+}
+
+// Issue 7 point 17: a directory is refused (as promtool does), not read as a
+// file without rules.
+TEST(RuleFileTest, ADirectoryIsRefused) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("lw_rules_dir_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.yaml") << "groups: []\n";
+  try {
+    LoadRuleFiles({dir.string()}, Millis(15000));
+    ADD_FAILURE() << "a directory was accepted";
+  } catch (const InputError& e) {
+    ASSERT_EQ(e.problems().size(), 1u);
+    EXPECT_EQ(e.problems()[0].ToString(), dir.string() + ": is a directory (give rule files, e.g. " +
+                                              dir.string() + "/*.yaml)");
+  }
+  // An empty file is fine: no groups, no rules (promtool: "0 rules found").
+  EXPECT_TRUE(LoadRuleFiles({(dir / "a.yaml").string()}, Millis(15000)).empty());
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace linkwatch

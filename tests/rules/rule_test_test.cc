@@ -217,5 +217,28 @@ tests:
   EXPECT_EQ(RunRuleTestFiles({path}, out), 0) << out.str();
 }
 
+// Issue 7 point 17: repeated keys in a rule-test file are errors too.
+TEST_F(RuleTestTest, DuplicateKeysAreErrors) {
+  EXPECT_THAT(ProblemsOf("rule_files: [rules/sl.yaml]\ntests: []\ntests: []\n"),
+              ::testing::ElementsAre(
+                  "bad.test.yaml:3:1: duplicate key \"tests\" (first at line 2, column 1)"));
+}
+
+// Issue 7 point 13: test rows follow the state read's rule for integers.
+TEST_F(RuleTestTest, IntegerColumnsTakeWholeNumbersOnly) {
+  EXPECT_THAT(ProblemsOf(R"(rule_files: [rules/sl.yaml]
+tests:
+  - states:
+      - at: 0m
+        synapselinkprofile: [{name: crm, profilestate: Active}]
+        synapselinkprofileentitystate:
+          - {profile: crm, entityname: a, crmrecordcount: 2.5, lakerecordcount: 1e308}
+    alerts: []
+)"),
+              ::testing::ElementsAre(
+                  "bad.test.yaml:7:59: crmrecordcount must be a whole number within int64",
+                  "bad.test.yaml:7:81: lakerecordcount must be a whole number within int64"));
+}
+
 }  // namespace
 }  // namespace linkwatch

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <map>
+#include <set>
 
 namespace linkwatch::state {
 namespace {
@@ -37,7 +41,7 @@ TEST_F(StateStoreTest, CreatesSixTablesAndReadsPlainSqlRows) {
   ASSERT_EQ(es.rows.size(), 1u);
   const auto& def = *es.def;
   EXPECT_EQ(es.rows[0][def.ColumnIndex("entityname")].text(), "account");
-  EXPECT_EQ(es.rows[0][def.ColumnIndex("syncstate")].number, 2);
+  EXPECT_EQ(es.rows[0][def.ColumnIndex("syncstate")].as_int64(), 2);
   EXPECT_DOUBLE_EQ(es.rows[0][def.ColumnIndex("lastsynceddatatime")].number, 1767225600.0);
   EXPECT_TRUE(es.rows[0][def.ColumnIndex("lakerecordcount")].is_null());
   EXPECT_EQ(es.rows[0][0].text().size(), 36u);  // generated GUID
@@ -132,6 +136,102 @@ TEST(SchemaTest, ChoiceLabelsAreCaseInsensitive) {
   EXPECT_EQ(EntitySyncStateChoices().CodeOf("inprogress"), 2);
   EXPECT_EQ(*ProfileStateChoices().LabelOf(6), "Suspended");
   EXPECT_FALSE(ProfileStateChoices().CodeOf("Nope").has_value());
+}
+
+// Issue 7 point 13: numbers at the limits keep their exact value or read as
+// null; text that is not entirely a number reads as null, never coerced; each
+// nulled value is reported once per read with its row, column and value.
+TEST_F(StateStoreTest, IntegerColumnsAreRangeCheckedAndNeverCoerced) {
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  Db& db = (*store)->db();
+  ASSERT_TRUE(db.Exec("INSERT INTO synapselinkprofileentitystate(synapselinkprofileentitystateid, "
+                      "entityname, lakerecordcount, crmrecordcount, syncstate, initialsyncstate) "
+                      "VALUES "
+                      "('r1', 'max', 9223372036854775807, -9223372036854775808, 4, 64),"
+                      "('r2', 'huge', 1e308, 9.3e18, 2.5, 4.0),"
+                      "('r3', 'text', 'abc', '12abc', 'InProgress', '8'),"
+                      "('r4', 'exact', '  42 ', '1e3', 4294967296, 3),"
+                      "('r5', 'nonfinite', 'Infinity', 9e999, -9e999, '')")
+                  .ok());
+  auto snap = (*store)->Read();
+  ASSERT_TRUE(snap.ok()) << snap.message();
+  const auto& es = (*snap)[TableId::kEntityState];
+  const auto& def = *es.def;
+  const int lake = def.ColumnIndex("lakerecordcount"), crm = def.ColumnIndex("crmrecordcount"),
+            sync = def.ColumnIndex("syncstate"), initial = def.ColumnIndex("initialsyncstate");
+  std::map<std::string, const Row*> by_id;
+  for (const auto& r : es.rows) by_id[std::string(r[0].text())] = &r;
+  ASSERT_EQ(by_id.size(), 5u);
+  const Row& max = *by_id["r1"];
+  EXPECT_EQ(max[lake].kind, Cell::Kind::kInt);
+  EXPECT_EQ(max[lake].integer, INT64_MAX);
+  EXPECT_EQ(max[crm].integer, INT64_MIN);
+  EXPECT_EQ(max[sync].as_int64(), 4);
+  EXPECT_EQ(max[initial].as_int64(), 64);
+  const Row& huge = *by_id["r2"];
+  EXPECT_TRUE(huge[lake].is_null());     // 1e308: beyond int64
+  EXPECT_TRUE(huge[crm].is_null());      // 9.3e18: beyond int64
+  EXPECT_TRUE(huge[sync].is_null());     // 2.5: not a choice code
+  EXPECT_EQ(huge[initial].as_int64(), 4);  // 4.0 is the code 4
+  const Row& text = *by_id["r3"];
+  EXPECT_TRUE(text[lake].is_null());  // 'abc' is not 0
+  EXPECT_TRUE(text[crm].is_null());   // '12abc' is not 12
+  EXPECT_TRUE(text[sync].is_null());
+  EXPECT_EQ(text[initial].as_int64(), 8);  // '8' is entirely a number
+  const Row& exact = *by_id["r4"];
+  EXPECT_EQ(exact[lake].as_int64(), 42);
+  EXPECT_EQ(exact[crm].as_int64(), 1000);
+  EXPECT_TRUE(exact[sync].is_null());  // beyond int32: not a choice code
+  EXPECT_EQ(exact[initial].as_int64(), 3);  // unknown code: kept as its code
+  const Row& nonfinite = *by_id["r5"];
+  EXPECT_TRUE(nonfinite[lake].is_null());
+  EXPECT_TRUE(nonfinite[crm].is_null());
+  EXPECT_TRUE(nonfinite[sync].is_null());
+  EXPECT_TRUE(nonfinite[initial].is_null());
+
+  std::set<std::string> reported;
+  for (const auto& v : snap->invalid_values) {
+    EXPECT_EQ(v.table, TableId::kEntityState);
+    reported.insert(v.row_id + "." + v.column + "=" + v.value);
+  }
+  const std::set<std::string> expected = {
+      "r2.lakerecordcount=1e+308",   "r2.crmrecordcount=9.3e+18",
+      "r2.syncstate=2.5",            "r3.lakerecordcount=abc",
+      "r3.crmrecordcount=12abc",     "r3.syncstate=InProgress",
+      "r4.syncstate=4294967296",     "r5.lakerecordcount=Infinity",
+      "r5.crmrecordcount=inf",       "r5.syncstate=-inf",
+      "r5.initialsyncstate="};
+  EXPECT_EQ(reported, expected);
+  const auto it = std::find_if(snap->invalid_values.begin(), snap->invalid_values.end(),
+                               [](const auto& v) { return v.value == "12abc"; });
+  ASSERT_NE(it, snap->invalid_values.end());
+  EXPECT_EQ(it->ToString(),
+            "synapselinkprofileentitystate.crmrecordcount of row r3: not a number: \"12abc\" "
+            "(read as null)");
+}
+
+// Issue 7 points 15 and 17: an unparseable datetime reads as null and is
+// reported; 9999-12-31T23:59:59.999999999Z stays in its second.
+TEST_F(StateStoreTest, DatetimesAreReportedAndNeverRoundedUp) {
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  Db& db = (*store)->db();
+  ASSERT_TRUE(db.Exec("INSERT INTO synapselinkprofileentitystate(synapselinkprofileentitystateid, "
+                      "entityname, lastsynceddatatime, additiontime) VALUES "
+                      "('r1', 'a', '9999-12-31T23:59:59.999999999Z', 'yesterday')")
+                  .ok());
+  auto snap = (*store)->Read();
+  ASSERT_TRUE(snap.ok()) << snap.message();
+  const auto& es = (*snap)[TableId::kEntityState];
+  const auto& def = *es.def;
+  const Cell& last = es.rows[0][def.ColumnIndex("lastsynceddatatime")];
+  ASSERT_TRUE(last.is_number());
+  EXPECT_LT(last.number, 253402300800.0);
+  EXPECT_TRUE(es.rows[0][def.ColumnIndex("additiontime")].is_null());
+  ASSERT_EQ(snap->invalid_values.size(), 1u);
+  EXPECT_EQ(snap->invalid_values[0].column, "additiontime");
+  EXPECT_EQ(snap->invalid_values[0].value, "yesterday");
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ class WatcherTest : public ::testing::Test {
     callbacks.sources = [this](const std::vector<SourceStatus>& list) { sources_ = list; };
     watcher_ =
         std::make_unique<Watcher>(WatcherOptions{Millis(15000), Millis(60000)}, std::move(sources),
-                                  *engine_, *router_, clock_, nullptr, callbacks);
+                                  *engine_, *router_, clock_, metrics_, callbacks);
   }
 
   std::vector<Alert> Firing(const std::string& name) {
@@ -82,6 +82,7 @@ class WatcherTest : public ::testing::Test {
   int snapshots_ = 0;
   std::shared_ptr<const state::Snapshot> last_;
   std::vector<SourceStatus> sources_;
+  Metrics* metrics_ = nullptr;  // set before Build to count
 };
 
 // A foreign state file with one profile in `profilestate` (2 = Error).
@@ -289,6 +290,42 @@ TEST_F(WatcherTest, StoreHealthReportsADeletedStore) {
   WriteStateFile(state_path_, 1);
   health.Check();
   EXPECT_FALSE(health.up());
+}
+
+// Issue 7 points 13, 15 and 17: a choice holding 2.5 is no valid code: the
+// rules see null (so InProgress does not fire), the value is counted at
+// every poll, and the poll counters exist at 0 before the first poll.
+TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
+  Metrics metrics;
+  metrics_ = &metrics;
+  ASSERT_TRUE(store_->db()
+                  .Exec("INSERT INTO synapselinkprofileentitystate(entityname, syncstate, "
+                        "lakerecordcount) VALUES ('a', 2.5, '12abc'), ('b', 2, 9223372036854775807)")
+                  .ok());
+  Build(state_path_, R"(groups:
+  - name: g
+    rules:
+      - alert: InProgress
+        expr: syncstate == "InProgress"
+      - alert: Huge
+        expr: lakerecordcount > 9e18
+)");
+  EXPECT_TRUE(metrics.watch_polls_total.Has({{"source", "local"}}));
+  EXPECT_TRUE(metrics.watch_poll_errors_total.Has({{"source", "local"}}));
+  EXPECT_EQ(metrics.watch_polls_total.Add({{"source", "local"}}).Value(), 0);
+  for (int i = 0; i < 3; ++i) {
+    watcher_->RunOnce();
+    clock_.Advance(std::chrono::seconds(15));
+  }
+  ASSERT_EQ(Firing("InProgress").size(), 1u);
+  EXPECT_EQ(Firing("InProgress")[0].labels.at("entity"), "b");
+  ASSERT_EQ(Firing("Huge").size(), 1u);
+  EXPECT_EQ(Firing("Huge")[0].labels.at("entity"), "b");
+  EXPECT_EQ(metrics.watch_polls_total.Add({{"source", "local"}}).Value(), 3);
+  const prometheus::Labels labels{
+      {"source", "local"}, {"table", "synapselinkprofileentitystate"}, {"column", "syncstate"}};
+  EXPECT_EQ(metrics.watch_invalid_values_total.Add(labels).Value(), 3);
+  watcher_.reset();  // before `metrics` goes
 }
 
 }  // namespace
