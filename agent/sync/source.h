@@ -51,7 +51,7 @@ struct SourceColumn {
   ValueType type = ValueType::kString;
   std::string declared_type;  // as the source declares it, for messages
   bool binary = false;        // values are bytes, written as base64 text
-  int precision = 38;         // decimal: as declared (DECIMAL(p,s)), else 38 and 10
+  int precision = 38;  // decimal: as declared (DECIMAL(p,s)), else 38 and 10
   int scale = 10;
 };
 

@@ -142,6 +142,18 @@ TEST_F(LakeStructureTest, InPlaceRecordsThatPredateAColumnWithADefaultGetIt) {
   EXPECT_THAT(lines[0], ::testing::EndsWith(",2,,7"));
   EXPECT_THAT(lines[1], ::testing::StartsWith("a1,"));
   EXPECT_THAT(lines[1], ::testing::EndsWith(",4,,"));
+  // A crash after model.json listed the column but before a partition was
+  // rewritten (here: 2025 written back short): the next open pads it.
+  {
+    std::string short_text;
+    for (const auto& line : Lines(Partition("2025"))) {
+      short_text += line.substr(0, line.size() - 2) + "\n";  // without ",7"
+    }
+    ASSERT_TRUE(WriteFileAtomic((dir_ / "account" / "2025.csv").string(), short_text).ok());
+    ASSERT_THAT(Partition("2025"), ::testing::Not(HasSubstr(",7")));
+  }
+  w = OpenWriter(false);
+  for (const auto& line : Lines(Partition("2025"))) EXPECT_THAT(line, ::testing::EndsWith(",,7"));
   // Reopening again finds nothing short: nothing is rewritten.
   const auto inode = fs::last_write_time(dir_ / "account" / "2025.csv");
   w = OpenWriter(false);
@@ -502,6 +514,19 @@ TEST_F(LakeStructureTest, InPlaceRenamesNeverHideALiveRecordOrAListedFile) {
   ASSERT_TRUE(w->Commit().ok());
   EXPECT_EQ(renames, (std::vector<std::pair<std::string, bool>>{{"2024", false}, {"2023", false}}));
 
+  // x moves on into a partition that does not exist yet (2026): its file
+  // first, then model.json listing it, then 2024 without x.
+  renames.clear();
+  ASSERT_TRUE(w->Begin(false, t0_ + 90).ok());
+  ASSERT_TRUE(Put(*w, "x", "2026-06-01T10:00:00Z", 9).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(renames, (std::vector<std::pair<std::string, bool>>{{"2026", false}, {"2024", false}}));
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+  ASSERT_TRUE(w->Begin(false, t0_ + 100).ok());
+  ASSERT_TRUE(Put(*w, "x", "2024-06-01T10:00:00Z", 10).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_THAT(problems, ::testing::IsEmpty());
+
   // A cycle: y 2024 -> 2025 and z 2025 -> 2024, plus the last record of
   // 2022 deleted: one partition first gets only what moves in.
   renames.clear();
@@ -530,7 +555,8 @@ TEST_F(LakeStructureTest, InPlaceRenamesNeverHideALiveRecordOrAListedFile) {
   EXPECT_EQ(Partition("2023"), "");
   std::set<std::string> listed;
   for (const json entity = Entity(); const auto& p : entity["partitions"]) listed.insert(p["name"]);
-  EXPECT_EQ(listed, (std::set<std::string>{"2022", "2023", "2024", "2025"}));
+  EXPECT_EQ(listed, (std::set<std::string>{"2022", "2023", "2024", "2025", "2026"}));
+  EXPECT_EQ(Partition("2026"), "");
   // Each record once, in its partition.
   EXPECT_EQ(Lines(Partition("2024")).size(), 2u);
   EXPECT_EQ(Lines(Partition("2025")).size(), 1u);

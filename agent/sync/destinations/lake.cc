@@ -1141,10 +1141,22 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
       if (next < 0) return Status::Error("internal: no partition to replace next in " + dir_);
       gains_only = true;
     }
-    if (auto s = RewritePartition(next, gains_only, adds[next], partitions_changed); !s.ok()) {
-      return s;
-    }
+    bool created = false;
+    if (auto s = RewritePartition(next, gains_only, adds[next], created); !s.ok()) return s;
     if (!gains_only) remaining.erase(next);
+    if (created) {
+      // A new partition: model.json lists it (its file exists now) before
+      // any partition its records leave is replaced, or a reader of the
+      // old model.json would miss them.
+      partitions_changed = true;
+      if (!remaining.empty()) {
+        if (auto s = Fsync(dir_); !s.ok()) return s;
+        if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, now); !s.ok()) {
+          return s;
+        }
+        partitions_changed = false;
+      }
+    }
     if (gains_visible.insert(next).second) {
       for (int l : losers[next]) --waiting[l];
     }
