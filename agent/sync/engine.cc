@@ -125,6 +125,13 @@ class SyncEngine::Worker {
 };
 
 Status SyncEngine::Worker::Prepare() {
+  if (metrics_) {
+    // At 0 for every linked table from the start (even one that cannot be
+    // synced yet), so that rate() and absence alerts work.
+    const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
+    metrics_->sync_failed_records_total.Add(labels);
+    metrics_->sync_invalid_text_total.Add(labels);
+  }
   if (!db_) {
     auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
     if (!db) return db.status();
@@ -166,12 +173,6 @@ Status SyncEngine::Worker::Prepare() {
   auto failed = CountFailedRecords(*db_, table_);
   if (!failed) return failed.status();
   failed_count_ = *failed;
-  if (metrics_) {
-    // At 0 from the start, so that rate() and absence alerts work.
-    const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
-    metrics_->sync_failed_records_total.Add(labels);
-    metrics_->sync_invalid_text_total.Add(labels);
-  }
   TableOptions options;
   options.append_only = table_.append_only;
   options.partition = table_.month_partitions ? Partitioning::kMonth : Partitioning::kYear;
