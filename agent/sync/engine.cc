@@ -91,6 +91,8 @@ class SyncEngine::Worker {
   // Other source rows whose keys are written as the same Id as this row's
   // (RowView::key_twins).
   Result<int64_t> KeyTwins(const RowView& row);
+  // Put, with RowView::key_twins set.
+  Status PutWithTwins(const RowView& row);
   // Failed records and invalid text of a committed batch: metrics and logs.
   void Report(const BatchResult& r);
   // A snapshot when snapshot_interval has passed and the table changed.
@@ -127,6 +129,13 @@ class SyncEngine::Worker {
 };
 
 Status SyncEngine::Worker::Prepare() {
+  if (metrics_) {
+    // At 0 for every linked table from the start (even one that cannot be
+    // synced yet), so that rate() and absence alerts work.
+    const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
+    metrics_->sync_failed_records_total.Add(labels);
+    metrics_->sync_invalid_text_total.Add(labels);
+  }
   if (!db_) {
     auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
     if (!db) return db.status();
@@ -168,12 +177,6 @@ Status SyncEngine::Worker::Prepare() {
   auto failed = CountFailedRecords(*db_, table_);
   if (!failed) return failed.status();
   failed_count_ = *failed;
-  if (metrics_) {
-    // At 0 from the start, so that rate() and absence alerts work.
-    const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
-    metrics_->sync_failed_records_total.Add(labels);
-    metrics_->sync_invalid_text_total.Add(labels);
-  }
   TableOptions options;
   options.append_only = table_.append_only;
   options.partition = table_.month_partitions ? Partitioning::kMonth : Partitioning::kYear;
@@ -269,7 +272,17 @@ Status SyncEngine::Worker::InitialSync() {
   if (auto s = MarkInitialStarted(*db_, table_, started); !s.ok()) return s;
   if (auto s = writer_->Begin(true, started); !s.ok()) return s;
   writer_->ReportSyncedIds(false);  // an initial sync replaces the failed records
-  auto cursor = source_->ReadAll(schema_, [this](const RowView& r) { return writer_->Put(r); });
+  // In place, the writer finds colliding keys among all it loads; append
+  // only, the source is asked (only when the table can have any).
+  bool twins_possible = false;
+  if (table_.append_only) {
+    auto may = source_->MayHaveKeyTwins(schema_);
+    if (!may) return may.status();
+    twins_possible = *may;
+  }
+  auto cursor = source_->ReadAll(schema_, [&](const RowView& r) {
+    return twins_possible ? PutWithTwins(r) : writer_->Put(r);
+  });
   if (!cursor) {
     writer_->Abort();
     return cursor.status();
@@ -307,12 +320,7 @@ Result<size_t> SyncEngine::Worker::Round() {
                                      [&](const RowView& r) {
                                        ++n;
                                        if (r.changed_at > 0) lags_.push_back(r.changed_at);
-                                       auto twins = KeyTwins(r);
-                                       if (!twins) return twins.status();
-                                       if (*twins == 0) return writer_->Put(r);
-                                       RowView row = r;
-                                       row.key_twins = *twins;
-                                       return writer_->Put(row);
+                                       return PutWithTwins(r);
                                      });
   if (!cursor) {
     writer_->Abort();
@@ -413,6 +421,15 @@ Result<int64_t> SyncEngine::Worker::KeyTwins(const RowView& row) {
   lake::KeyTwins(row.key, key, twin_id_, twins_);
   if (twins_.empty()) return int64_t{0};
   return source_->CountKeys(schema_, twins_);
+}
+
+Status SyncEngine::Worker::PutWithTwins(const RowView& r) {
+  auto twins = KeyTwins(r);
+  if (!twins) return twins.status();
+  if (*twins == 0) return writer_->Put(r);
+  RowView row = r;
+  row.key_twins = *twins;
+  return writer_->Put(row);
 }
 
 void SyncEngine::Worker::Report(const BatchResult& r) {

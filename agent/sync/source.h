@@ -104,6 +104,10 @@ class Source {
   // the cursor after the last change delivered (== after when none).
   virtual Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
                                      const RowCallback& row) = 0;
+  // Whether any two keys of the table could be written as one Id (by the
+  // rules of lake::KeyTwins): false lets an initial read skip looking up
+  // every key's twins. May say true when unsure.
+  virtual Result<bool> MayHaveKeyTwins(const TableSchema& table) = 0;
   // How many of `keys` the table holds, each compared exactly (same storage
   // class and bytes, no affinity conversion). Callable from a row callback.
   virtual Result<int64_t> CountKeys(const TableSchema& table, std::span<const StoredValue> keys) = 0;

@@ -175,18 +175,18 @@ class SyncValuesTest(harness.TempDirTest):
         def api_tables():
             status, body = harness.http_get("http://127.0.0.1:%d/api/v1/status" % port)
             return {t["table"]: t for t in json.loads(body)["tables"]} if status == 200 else {}
-        harness.wait_for(lambda: api_tables().get("gthing", {}).get("failedRecords") == 2,
+        harness.wait_for(lambda: [api_tables().get(t, {}).get("failedRecords")
+                                  for t in ("gthing", "thing")] == [2, 1],
                          timeout=60, what="failed records in /api/v1/status")
         tables = api_tables()
         self.assertEqual(tables["thing"]["failedRecords"], 1)
         self.assertIn("modifiedon", tables["thing"]["failedRecordReason"])
-        metrics = harness.http_get("http://127.0.0.1:%d/metrics" % port)[1]
-        self.assertIn('linkwatch_sync_failed_records_total{entity="thing",profile="crm"} 1',
-                      metrics)
-        self.assertIn('linkwatch_sync_failed_records_total{entity="gthing",profile="crm"} 2',
-                      metrics)
-        self.assertIn('linkwatch_sync_invalid_text_total{entity="thing",profile="crm"} 1', metrics)
-        self.assertIn('linkwatch_sync_invalid_text_total{entity="gthing",profile="crm"} 0', metrics)
+        want = ['linkwatch_sync_failed_records_total{entity="thing",profile="crm"} 1',
+                'linkwatch_sync_failed_records_total{entity="gthing",profile="crm"} 2',
+                'linkwatch_sync_invalid_text_total{entity="thing",profile="crm"} 1',
+                'linkwatch_sync_invalid_text_total{entity="gthing",profile="crm"} 0']
+        harness.wait_for(lambda: all(w in harness.http_get("http://127.0.0.1:%d/metrics" % port)[1]
+                                     for w in want), timeout=60, what="\n".join(want))
         # The counts do not lie: the lake has fewer records than the source.
         rows = state.query("SELECT crmrecordcount, lakerecordcount FROM "
                            "synapselinkprofileentitystate WHERE entityname = 'thing'")

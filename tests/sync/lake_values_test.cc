@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -14,7 +16,10 @@
 #include "agent/state/db.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
+#include "agent/core/clock.h"
 #include "agent/sync/destinations/lake.h"
+#include "agent/sync/engine.h"
+#include "exporters/metrics.h"
 #include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
@@ -439,6 +444,95 @@ TEST(FailedRecordsTest, AreUpsertedPerIdForgottenWhenSyncedAndShownInStatus) {
   ASSERT_TRUE(RecordFailedRecords(db, t, {}, {}, true, 30).ok());
   EXPECT_EQ(*CountFailedRecords(db, t), 0);
   store->reset();
+  fs::remove_all(dir);
+}
+
+// The engine end to end: a collision found by the initial sync, one found by
+// an incremental change (the other case form inserted later), each a failed
+// record in the state store and the counter, the lake without them.
+TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCounter) {
+  const fs::path dir = fs::temp_directory_path() / ("lw_lakev_engine_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string src = (dir / "crm.db").string();
+  {
+    auto db = state::Db::Open(src);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE g(gid GUID PRIMARY KEY, label TEXT, createdon TEXT);"
+                           "INSERT INTO g VALUES ('0A000000-0000-4000-8000-00000000000B', 'u', "
+                           "'2025-01-01T00:00:00Z'), ('0a000000-0000-4000-8000-00000000000b', 'l', "
+                           "'2025-01-01T00:00:00Z'), ('c0000000-0000-4000-8000-00000000000d', 'ok', "
+                           "'2025-01-01T00:00:00Z');"
+                           // The same, append only: the engine asks the source.
+                           "CREATE TABLE ga(gid GUID PRIMARY KEY, label TEXT);"
+                           "INSERT INTO ga SELECT gid, label FROM g;")
+                    .ok());
+  }
+  ASSERT_TRUE(EnableChangeTracking(src, {"g", "ga"}).ok());
+  EngineOptions options;
+  options.state_db = (dir / "state.db").string();
+  options.supervise_every = Millis(100);
+  ProfileConfig profile;
+  profile.name = "crm";
+  profile.source_type = "sqlite";
+  profile.source_path = src;
+  profile.destination_type = "lake";
+  profile.destination_path = (dir / "lake").string();
+  profile.sync_interval = Millis(100);
+  profile.tables = {{"g"}, {"ga", true}};
+  options.profiles = {profile};
+  Metrics metrics;
+  SyncEngine engine(options, SystemClock::Instance(), &metrics);
+  ASSERT_TRUE(engine.Start().ok());
+  auto failed_ids = [&](const char* entity = "g") {
+    std::vector<std::string> ids;
+    auto db = state::Db::Open(options.state_db);
+    if (!db.ok()) return ids;
+    auto st = (*db)->Prepare(
+        "SELECT id || ' ' || reason FROM linkwatch_sync_failed_record WHERE entity = ?1 "
+        "ORDER BY id");
+    if (!st.ok()) return ids;
+    st->Bind(1, entity);
+    while (st->Step()) ids.push_back(st->Text(0));
+    return ids;
+  };
+  auto wait_for = [&](auto predicate) {
+    for (int i = 0; i < 1200 && !predicate(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return predicate();
+  };
+  const prometheus::Labels labels{{"profile", "crm"}, {"entity", "g"}};
+  ASSERT_TRUE(wait_for([&] { return failed_ids().size() == 1; }));
+  EXPECT_THAT(failed_ids()[0], ::testing::StartsWith("0a000000-0000-4000-8000-00000000000b "));
+  EXPECT_THAT(failed_ids()[0], HasSubstr("same Id"));
+  EXPECT_EQ(metrics.sync_failed_records_total.Add(labels).Value(), 1);
+  EXPECT_EQ(metrics.sync_invalid_text_total.Add(labels).Value(), 0);
+  ASSERT_TRUE(wait_for([&] { return failed_ids("ga").size() == 1; }));
+  EXPECT_THAT(failed_ids("ga")[0], ::testing::StartsWith("0a000000-0000-4000-8000-00000000000b "));
+  {
+    auto db = state::Db::Open(src);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO g VALUES ('C0000000-0000-4000-8000-00000000000D', 'up', "
+                           "'2025-01-01T00:00:00Z')")
+                    .ok());
+  }
+  ASSERT_TRUE(wait_for([&] { return failed_ids().size() == 2; }));
+  EXPECT_THAT(failed_ids()[1], ::testing::StartsWith("c0000000-0000-4000-8000-00000000000d "));
+  EXPECT_TRUE(wait_for([&] { return metrics.sync_failed_records_total.Add(labels).Value() == 2; }));
+  engine.Stop();
+  // (A partition that became empty may be gone or kept empty.)
+  auto csv = ReadFile((dir / "lake" / "g" / "2025.csv").string());
+  EXPECT_EQ(csv.ok() ? *csv : "", "") << "neither form of either GUID is in the lake";
+  // Append only: the good GUID, then a delete row for it once it collided.
+  std::string all;
+  for (const auto& e : fs::directory_iterator(dir / "lake" / "ga")) {
+    if (e.path().extension() == ".csv") all += *ReadFile(e.path().string());
+  }
+  EXPECT_THAT(all, ::testing::Not(HasSubstr("0a000000")));
+  EXPECT_THAT(all, HasSubstr("c0000000-0000-4000-8000-00000000000d,"));
   fs::remove_all(dir);
 }
 

@@ -885,8 +885,11 @@ Status LakeTableWriter::Put(const RowView& row) {
   }
   if (initial_) {
     if (row.deleted) return Status::Ok();
-    if (collided_.count(id) != 0 || initial_ids_.Find(id) >= 0) {
-      collided_.insert(id);
+    // In place, the Id index of the load finds collisions for free; append
+    // only keeps no index, and the engine looks up the key's twins instead.
+    if (row.key_twins > 0 ||
+        (!options_.append_only && (collided_.count(id) != 0 || initial_ids_.Find(id) >= 0))) {
+      if (!options_.append_only) collided_.insert(id);
       Fail(id, row.version, kCollision);
       return Status::Ok();
     }
@@ -897,7 +900,7 @@ Status LakeTableWriter::Put(const RowView& row) {
       return Status::Ok();
     }
     ++initial_written_;
-    initial_ids_.Put(id, p);
+    if (!options_.append_only) initial_ids_.Put(id, p);
     if (buf.size() >= (1 << 20)) {
       auto it = initial_files_.find(p);
       if (it == initial_files_.end()) {

@@ -367,6 +367,28 @@ Result<int64_t> SqliteSource::RowCount(const TableSchema& table) {
   return st->Int(0);
 }
 
+Result<bool> SqliteSource::MayHaveKeyTwins(const TableSchema& table) {
+  const SourceColumn& key = table.columns[table.key];
+  const std::string k = QuoteIdent(key.name), t = QuoteIdent(table.name);
+  const std::string declared = Upper(key.declared_type);
+  std::string sql;
+  if (key.type == ValueType::kGuid) {
+    // Twins are the two case forms: only possible with an upper-case one.
+    sql = "SELECT EXISTS(SELECT 1 FROM " + t + " WHERE " + k + " GLOB '*[A-F]*')";
+  } else if (declared.empty() || declared.find("BLOB") != std::string::npos) {
+    return true;  // no affinity: numbers, text and blobs side by side
+  } else {
+    // With an affinity only a blob key can meet another key's Id, and blobs
+    // sort last in the key's index.
+    sql = "SELECT coalesce((SELECT typeof(" + k + ") FROM " + t + " ORDER BY " + k +
+          " DESC LIMIT 1) = 'blob', 0)";
+  }
+  auto st = db_->Prepare(sql);
+  if (!st) return st.status();
+  if (!st->Step()) return st->status().ok() ? Result<bool>(false) : Result<bool>(st->status());
+  return st->Int(0) != 0;
+}
+
 Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
                                         std::span<const StoredValue> keys) {
   if (keys.empty()) return int64_t{0};

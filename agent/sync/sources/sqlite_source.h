@@ -44,6 +44,7 @@ class SqliteSource final : public Source {
   Result<Cursor> ReadAll(const TableSchema& table, const RowCallback& row) override;
   Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
                              const RowCallback& row) override;
+  Result<bool> MayHaveKeyTwins(const TableSchema& table) override;
   Result<int64_t> CountKeys(const TableSchema& table, std::span<const StoredValue> keys) override;
   Result<Cursor> Head() override;
   Result<int64_t> SchemaVersion() override;
