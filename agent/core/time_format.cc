@@ -170,7 +170,8 @@ std::optional<double> ParseCanonicalDateTime(std::string_view s) {
   return NotPastSecond(whole, micros);
 }
 
-double FromMicros(std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp) {
+double FromMicros(
+    std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp) {
   const long long us = tp.time_since_epoch().count();
   const long long whole = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
   return NotPastSecond(whole, us - whole * 1000000);

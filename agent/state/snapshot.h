@@ -3,9 +3,10 @@
 // int64 values (choice codes, booleans 0/1), GUIDs, lookups and strings text.
 // A stored value that does not fit its column (text that is not a number, a
 // fraction or an out-of-range number in an integer or choice column, an
-// unparseable datetime) reads as null and is reported in `problems`, so every
-// consumer (API, metrics, status page, CLI, rules) sees the same value. A Snapshot is an immutable value once
-// built; share it across threads by const reference or shared_ptr.
+// unparseable datetime) reads as null and is listed in `invalid_values`, so
+// every consumer (API, metrics, status page, CLI, rules) sees the same value.
+// A Snapshot is an immutable value once built; share it across threads by
+// const reference or shared_ptr.
 //
 // Memory: a Cell is 16 bytes and its text lives in the Snapshot's TextPool,
 // so 10,000 entities (about 50 columns each over three tables) cost a few MB

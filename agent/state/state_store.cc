@@ -165,7 +165,8 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
       while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
       if (type == ColumnType::kBool) {
         auto lower = [](std::string_view a, std::string_view b) {
-          return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+          return a.size() == b.size() &&
+                 std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                    return std::tolower(static_cast<unsigned char>(x)) == y;
                  });
         };
@@ -174,8 +175,8 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
       }
       const char* end = t.data() + t.size();
       int64_t i = 0;
-      if (auto [p, ec] = std::from_chars(t.data(), end, i); ec == std::errc() && p == end &&
-                                                            !t.empty()) {
+      if (auto [p, ec] = std::from_chars(t.data(), end, i);
+          ec == std::errc() && p == end && !t.empty()) {
         value = i;
         break;
       }

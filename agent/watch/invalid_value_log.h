@@ -34,8 +34,7 @@ class InvalidValueLog {
   // not logged before and returns the lines it logged; counts all of them
   // in `metrics` when given.
   std::vector<std::string> Report(const std::string& source,
-                                  const std::vector<state::InvalidValue>& values,
-                                  Metrics* metrics);
+                                  const std::vector<state::InvalidValue>& values, Metrics* metrics);
 
   size_t remembered() const { return total_; }
 

@@ -75,8 +75,7 @@ TEST(DateTimeTest, TruncatesFractionsNeverRoundingUp) {
             "9999-12-31T23:59:59.999Z");
   EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:59.9999Z")),
             "2026-01-01T00:00:59.999Z");
-  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.123Z")),
-            "2026-01-01T00:00:00.123Z");
+  EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.123Z")), "2026-01-01T00:00:00.123Z");
   EXPECT_EQ(FormatDateTime(*ParseDateTime("2026-01-01T00:00:00.5+00:00")),
             "2026-01-01T00:00:00.500Z");
   EXPECT_EQ(FormatDateTime(*ParseDateTime("1969-12-31T23:59:59.9999Z")),

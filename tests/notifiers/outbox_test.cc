@@ -520,8 +520,8 @@ TEST_F(OutboxTest, CountersStartAtZeroAndRemovedReceiversLoseTheirGauge) {
   Receivers({{"a", &a}, {"b", &b}}, "", /*start=*/false);
   const prometheus::Labels a_labels{{"receiver", "a"}, {"integration", "webhook"}};
   EXPECT_TRUE(metrics_.notifications_total.Has(a_labels));
-  for (const char* reason : {"clientError", "serverError", "authError", "rateLimited", "timeout",
-                             "template", "other"}) {
+  for (const char* reason :
+       {"clientError", "serverError", "authError", "rateLimited", "timeout", "template", "other"}) {
     auto labels = a_labels;
     labels["reason"] = reason;
     EXPECT_TRUE(metrics_.notifications_failed_total.Has(labels)) << reason;

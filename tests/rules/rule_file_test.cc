@@ -260,8 +260,8 @@ TEST(RuleFileTest, DuplicateKeysAreErrors) {
 // Issue 7 point 17: a directory is refused (as promtool does), not read as a
 // file without rules.
 TEST(RuleFileTest, ADirectoryIsRefused) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("lw_rules_dir_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("lw_rules_dir_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "a.yaml") << "groups: []\n";
   try {
@@ -269,8 +269,9 @@ TEST(RuleFileTest, ADirectoryIsRefused) {
     ADD_FAILURE() << "a directory was accepted";
   } catch (const InputError& e) {
     ASSERT_EQ(e.problems().size(), 1u);
-    EXPECT_EQ(e.problems()[0].ToString(), dir.string() + ": is a directory (give rule files, e.g. " +
-                                              dir.string() + "/*.yaml)");
+    EXPECT_EQ(
+        e.problems()[0].ToString(),
+        dir.string() + ": is a directory (give rule files, e.g. " + dir.string() + "/*.yaml)");
   }
   // An empty file is fine: no groups, no rules (promtool: "0 rules found").
   EXPECT_TRUE(LoadRuleFiles({(dir / "a.yaml").string()}, Millis(15000)).empty());

@@ -170,9 +170,9 @@ TEST_F(StateStoreTest, IntegerColumnsAreRangeCheckedAndNeverCoerced) {
   EXPECT_EQ(max[sync].as_int64(), 4);
   EXPECT_EQ(max[initial].as_int64(), 64);
   const Row& huge = *by_id["r2"];
-  EXPECT_TRUE(huge[lake].is_null());     // 1e308: beyond int64
-  EXPECT_TRUE(huge[crm].is_null());      // 9.3e18: beyond int64
-  EXPECT_TRUE(huge[sync].is_null());     // 2.5: not a choice code
+  EXPECT_TRUE(huge[lake].is_null());       // 1e308: beyond int64
+  EXPECT_TRUE(huge[crm].is_null());        // 9.3e18: beyond int64
+  EXPECT_TRUE(huge[sync].is_null());       // 2.5: not a choice code
   EXPECT_EQ(huge[initial].as_int64(), 4);  // 4.0 is the code 4
   const Row& text = *by_id["r3"];
   EXPECT_TRUE(text[lake].is_null());  // 'abc' is not 0
@@ -182,7 +182,7 @@ TEST_F(StateStoreTest, IntegerColumnsAreRangeCheckedAndNeverCoerced) {
   const Row& exact = *by_id["r4"];
   EXPECT_EQ(exact[lake].as_int64(), 42);
   EXPECT_EQ(exact[crm].as_int64(), 1000);
-  EXPECT_TRUE(exact[sync].is_null());  // beyond int32: not a choice code
+  EXPECT_TRUE(exact[sync].is_null());       // beyond int32: not a choice code
   EXPECT_EQ(exact[initial].as_int64(), 3);  // unknown code: kept as its code
   const Row& nonfinite = *by_id["r5"];
   EXPECT_TRUE(nonfinite[lake].is_null());
@@ -196,12 +196,10 @@ TEST_F(StateStoreTest, IntegerColumnsAreRangeCheckedAndNeverCoerced) {
     reported.insert(v.row_id + "." + v.column + "=" + v.value);
   }
   const std::set<std::string> expected = {
-      "r2.lakerecordcount=1e+308",   "r2.crmrecordcount=9.3e+18",
-      "r2.syncstate=2.5",            "r3.lakerecordcount=abc",
-      "r3.crmrecordcount=12abc",     "r3.syncstate=InProgress",
-      "r4.syncstate=4294967296",     "r5.lakerecordcount=Infinity",
-      "r5.crmrecordcount=inf",       "r5.syncstate=-inf",
-      "r5.initialsyncstate="};
+      "r2.lakerecordcount=1e+308", "r2.crmrecordcount=9.3e+18",   "r2.syncstate=2.5",
+      "r3.lakerecordcount=abc",    "r3.crmrecordcount=12abc",     "r3.syncstate=InProgress",
+      "r4.syncstate=4294967296",   "r5.lakerecordcount=Infinity", "r5.crmrecordcount=inf",
+      "r5.syncstate=-inf",         "r5.initialsyncstate="};
   EXPECT_EQ(reported, expected);
   const auto it = std::find_if(snap->invalid_values.begin(), snap->invalid_values.end(),
                                [](const auto& v) { return v.value == "12abc"; });

@@ -68,7 +68,8 @@ TEST(InvalidValueLogTest, ForgetsChangedAndVanishedValuesAndSeparatesSources) {
 TEST(InvalidValueLogTest, MemoryIsCappedAndOverflowIsSaidOnce) {
   InvalidValueLog log(/*capacity=*/3);
   std::vector<InvalidValue> values;
-  for (int i = 0; i < 10; ++i) values.push_back(Bad("r" + std::to_string(i), "crmrecordcount", "x"));
+  for (int i = 0; i < 10; ++i)
+    values.push_back(Bad("r" + std::to_string(i), "crmrecordcount", "x"));
   const auto first = log.Report("a", values, nullptr);
   ASSERT_EQ(first.size(), 4u);  // 3 values and one line for the 7 others
   EXPECT_NE(first[3].find("7 more invalid values"), std::string::npos) << first[3];

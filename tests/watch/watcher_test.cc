@@ -298,10 +298,11 @@ TEST_F(WatcherTest, StoreHealthReportsADeletedStore) {
 TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
   Metrics metrics;
   metrics_ = &metrics;
-  ASSERT_TRUE(store_->db()
-                  .Exec("INSERT INTO synapselinkprofileentitystate(entityname, syncstate, "
-                        "lakerecordcount) VALUES ('a', 2.5, '12abc'), ('b', 2, 9223372036854775807)")
-                  .ok());
+  ASSERT_TRUE(
+      store_->db()
+          .Exec("INSERT INTO synapselinkprofileentitystate(entityname, syncstate, "
+                "lakerecordcount) VALUES ('a', 2.5, '12abc'), ('b', 2, 9223372036854775807)")
+          .ok());
   Build(state_path_, R"(groups:
   - name: g
     rules:
