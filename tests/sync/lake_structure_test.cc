@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <list>
@@ -475,6 +476,42 @@ TEST_F(LakeStructureTest, RelocateRefusesWhatItCannotMapAndChangesNothing) {
 
 // After every rename, a reader that reads model.json and then its files
 // finds every file and every live record (a moved one possibly twice).
+// Issue 7 point 9, seen in integration.lake_readers: a reader that reads
+// 2024 before a batch moving x 2025 -> 2024 and 2025 after it misses x
+// whatever the rename order. The old copy therefore stays move_grace after
+// the new one became visible; plain updates do not wait.
+TEST_F(LakeStructureTest, AMovedRecordsOldCopyStaysForTheGraceTime) {
+  {
+    auto w = OpenWriter(false);
+    ASSERT_TRUE(w->Begin(true, t0_).ok());
+    ASSERT_TRUE(Put(*w, "x", "2025-03-01T10:00:00Z", 1).ok());
+    ASSERT_TRUE(Put(*w, "y", "2024-03-01T10:00:00Z", 2).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> renames;
+  hook_ = [&](const std::string&, const std::string& partition, bool) {
+    renames.push_back({partition, std::chrono::steady_clock::now()});
+  };
+  auto w = OpenWriter(false);
+  lake_->move_grace = std::chrono::milliseconds(300);
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  ASSERT_TRUE(Put(*w, "x", "2024-06-01T10:00:00Z", 3).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  ASSERT_EQ(renames.size(), 2u);
+  EXPECT_EQ(renames[0].first, "2024");
+  EXPECT_EQ(renames[1].first, "2025");
+  EXPECT_GE(renames[1].second - renames[0].second, std::chrono::milliseconds(300));
+
+  // An update that stays in its partition does not wait.
+  renames.clear();
+  lake_->move_grace = std::chrono::hours(1);
+  ASSERT_TRUE(w->Begin(false, t0_ + 90).ok());
+  ASSERT_TRUE(Put(*w, "y", "2024-03-01T10:00:00Z", 4).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  ASSERT_EQ(renames.size(), 1u);
+  EXPECT_EQ(renames[0].first, "2024");
+}
+
 TEST_F(LakeStructureTest, InPlaceRenamesNeverHideALiveRecordOrAListedFile) {
   {
     auto w = OpenWriter(false);

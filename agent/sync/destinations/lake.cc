@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "agent/core/files.h"
@@ -1101,6 +1103,7 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
   std::set<int> affected;
   std::map<int, std::set<int>> losers;
   std::map<int, int> waiting;
+  std::set<int> loses_moved;  // partitions that moved records leave
   for (size_t i = 0; i < pending_.size(); ++i) {
     Pending& p = pending_[i];
     std::vector<int> copies;  // partitions holding a copy now
@@ -1116,13 +1119,16 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
     adds[p.new_partition].push_back(i);
     affected.insert(p.new_partition);
     for (int from : copies) {
-      if (from != p.new_partition && losers[p.new_partition].insert(from).second) {
-        ++waiting[from];
-      }
+      if (from == p.new_partition) continue;
+      loses_moved.insert(from);
+      if (losers[p.new_partition].insert(from).second) ++waiting[from];
     }
   }
   bool partitions_changed = false;
   std::set<int> remaining = affected, gains_visible;
+  // When the last rename that made a moved record's new copy visible
+  // happened: a partition that loses moved records waits move_grace after it.
+  std::optional<std::chrono::steady_clock::time_point> last_gain;
   while (!remaining.empty()) {
     int next = -1;
     bool gains_only = false;
@@ -1144,6 +1150,9 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
       if (next < 0) return Status::Error("internal: no partition to replace next in " + dir_);
       gains_only = true;
     }
+    if (!gains_only && loses_moved.count(next) && last_gain) {
+      std::this_thread::sleep_until(*last_gain + lake_.move_grace);  // see move_grace
+    }
     bool created = false;
     if (auto s = RewritePartition(next, gains_only, adds[next], created); !s.ok()) return s;
     if (!gains_only) remaining.erase(next);
@@ -1163,6 +1172,7 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
     if (gains_visible.insert(next).second) {
       for (int l : losers[next]) --waiting[l];
     }
+    if (!losers[next].empty()) last_gain = std::chrono::steady_clock::now();
   }
   if (auto s = Fsync(dir_); !s.ok()) return s;
   for (const Pending& p : pending_) {

@@ -26,6 +26,7 @@
 // writer is used by one thread.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,6 +60,16 @@ class LakeDestination final : public Destination {
   // place (table, partition, and whether it was a first step that only added
   // the records moving in). Set before tables are opened; not synchronised.
   std::function<void(const std::string&, const std::string&, bool)> on_partition_replaced;
+
+  // How long a moved record's old copy stays after its new copy became
+  // visible. A reader lists model.json and then reads the partitions one
+  // after another; no order of renames alone protects it when it reads the
+  // gaining partition before the batch and the losing one after it (the
+  // record moved "backwards" relative to its reading order). With the grace,
+  // a reader that reads a table's partitions within this time of each other
+  // never misses a moved record. Only batches that move records between
+  // partitions wait (createdon changed), never plain updates. Tests set 0.
+  std::chrono::milliseconds move_grace{1000};
 
   // The entity of one table in model.json.
   struct Entity {
