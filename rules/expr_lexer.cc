@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "agent/core/time_format.h"
+#include "agent/core/utf8.h"
 
 namespace linkwatch::rules {
 namespace {
@@ -12,40 +13,12 @@ bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) |
 bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// The length of the well-formed UTF-8 sequence at the start of `s`
-// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF), or 0.
-size_t Utf8Length(std::string_view s) {
-  if (s.empty()) return 0;
-  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
-  for (size_t i = 2; i < n; ++i) {
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  }
-  return n;
-}
-
 // An unexpected character as an error message shows it: printable ASCII and
 // valid UTF-8 as they are, any other byte as \xC3 (two upper-case hex digits).
 std::string ShownCharacter(std::string_view rest) {
   const unsigned char c = static_cast<unsigned char>(rest[0]);
   if (c >= 0x20 && c < 0x7F) return std::string(1, static_cast<char>(c));
-  if (const size_t n = Utf8Length(rest); n > 0) return std::string(rest.substr(0, n));
+  if (const Utf8Sequence u = Utf8At(rest); c >= 0x80 && u.valid) return std::string(rest.substr(0, u.length));
   static constexpr char kHex[] = "0123456789ABCDEF";
   return std::string{'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
 }

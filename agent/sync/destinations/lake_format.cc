@@ -9,6 +9,7 @@
 
 #include "agent/core/crypto.h"
 #include "agent/core/time_format.h"
+#include "agent/core/utf8.h"
 
 namespace linkwatch::sync::lake {
 namespace {
@@ -279,31 +280,9 @@ size_t AppendUtf8(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    // Unicode Table 3-7 (well-formed UTF-8 byte sequences).
-    int len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c == 0xE0) {
-      len = 3, lo = 0xA0;
-    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-      len = 3;
-    } else if (c == 0xED) {
-      len = 3, hi = 0x9F;
-    } else if (c == 0xF0) {
-      len = 4, lo = 0x90;
-    } else if (c >= 0xF1 && c <= 0xF3) {
-      len = 4;
-    } else if (c == 0xF4) {
-      len = 4, hi = 0x8F;
-    }
-    size_t j = i + 1;
-    bool ok = len > 0;
-    for (int k = 1; ok && k < len; ++k, ++j) {
-      const unsigned char l = k == 1 ? lo : 0x80, h = k == 1 ? hi : 0xBF;
-      ok = j < n && p[j] >= l && p[j] <= h;
-      if (!ok) break;
-    }
+    const Utf8Sequence seq = Utf8At(s.substr(i));
+    const size_t j = i + seq.length;
+    const bool ok = seq.valid;
     if (ok) {
       i = j;
       continue;
