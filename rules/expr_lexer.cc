@@ -18,7 +18,8 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 std::string ShownCharacter(std::string_view rest) {
   const unsigned char c = static_cast<unsigned char>(rest[0]);
   if (c >= 0x20 && c < 0x7F) return std::string(1, static_cast<char>(c));
-  if (const Utf8Sequence u = Utf8At(rest); c >= 0x80 && u.valid) return std::string(rest.substr(0, u.length));
+  if (const Utf8Sequence u = Utf8At(rest); c >= 0x80 && u.valid)
+    return std::string(rest.substr(0, u.length));
   static constexpr char kHex[] = "0123456789ABCDEF";
   return std::string{'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
 }
