@@ -215,7 +215,8 @@ class ConsumerItselfTest(harness.TempDirTest):
                            '"r,3",%s,"a ""q""\r\nb",-0.01,2024-05-05T05:05:05Z,5,,\r\n'
                            % (sink, sink),
              "t/2025.csv": "",  # emptied, still listed
-             "a/2024.csv": "k1,%s,one,1,\r\nk1,%s,two,2,\r\nk2,%s,x,3,\r\nk2,%s,,4,True\r\n"
+             # LF line ends, and a bare CR inside a quoted field.
+             "a/2024.csv": 'k1,%s,one,1,\nk1,%s,"t\rwo",2,\nk2,%s,x,3,\nk2,%s,,4,True\n'
                            % (sink, sink, sink, sink)})
         read = lake_consumer.read_lake(lake, ["t", "a"])
         self.assertTrue(read["ok"], read.get("error"))
@@ -233,7 +234,7 @@ class ConsumerItselfTest(harness.TempDirTest):
         self.assertEqual(rows["r,3"][3:5], ['a "q"\r\nb', "-0.01"])
         self.assertEqual(rows["r1"][1], "2021-06-28 16:34:35")
         a = read["entities"]["a"]
-        self.assertEqual([(r[0], r[3]) for r in a["rows"]], [("k1", "two")])
+        self.assertEqual([(r[0], r[3]) for r in a["rows"]], [("k1", "t\rwo")])
 
         # Exponent notation, a relative location, no decimal trait: refused or reported.
         model_path = os.path.join(lake, "model.json")
@@ -244,7 +245,7 @@ class ConsumerItselfTest(harness.TempDirTest):
         with open(model_path, "w") as f:
             json.dump(model, f)
         with open(os.path.join(lake, "a", "2024.csv"), "ab") as f:
-            f.write(b"k3,,,\xff,5,\r\n")
+            f.write(b"k3,,,\xff,5,\n")
         with open(os.path.join(lake, "t", "2024.csv"), "a") as f:
             f.write("r4,%s,,-1e-04,,6,\r\n" % sink)
         read = lake_consumer.read_lake(lake, ["t", "a"])
