@@ -393,8 +393,10 @@ class LakeConsumerTest(harness.TempDirTest):
                     return t
             return None
         status = harness.wait_for(gstatus, what="gtable in /api/v1/status")
-        failed = len(self.gtable_failed(lake_consumer.read_lake(lake, ["gtable"])))
-        self.assertEqual(failed_count(status), failed,
+        failed_keys = self.gtable_failed(lake_consumer.read_lake(lake, ["gtable"]))
+        failed = len(failed_keys)  # source rows left out
+        # The agent counts failed records per lake Id: two case forms of a GUID are one.
+        self.assertEqual(failed_count(status), len({k.lower() for k in failed_keys}),
                          "gtable's failed records in /api/v1/status: %s" % json.dumps(status))
         self.assertEqual(agent.stop(), 0)
         self.verify(lake, src, failed=failed, config=cfg)
