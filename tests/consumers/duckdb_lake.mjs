@@ -26,7 +26,7 @@
 // Exit status: 0 when every read succeeded, 1 otherwise, 2 on bad usage.
 // Needs @duckdb/node-api in $LINKWATCH_NODE_MODULES (default
 // build/consumers/node_modules; tests/consumers/package.json pins it).
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,30 @@ function resolveLocation(lake, entity, p, problems) {
   if (/^[a-z][a-z0-9+.-]*:/i.test(loc)) throw new Error(`entity ${entity}: location ${loc} is not a local file`);
   problems.push(`entity ${entity}: partition ${p.name}: location ${JSON.stringify(loc)} is not an absolute URI`);
   return isAbsolute(loc) ? loc : join(lake, loc);
+}
+
+// The line end of a partition (lake-format.md: CRLF or LF, one per file):
+// how its first record ends, outside quotes. DuckDB must be told LF: its own
+// detection breaks on a bare CR inside a quoted field ("The CSV Parser state
+// machine reached an invalid state").
+function lineEnd(file) {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    let quoted = false;
+    let prev = 0;
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) {
+      for (let i = 0; i < n; i++) {
+        const c = buf[i];
+        if (c === 0x22) quoted = !quoted;
+        else if (c === 0x0a && !quoted) return prev === 0x0d ? '\r\n' : '\n';
+        prev = c;
+      }
+    }
+    return '\n';  // empty, or one unterminated record
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function trait(attr, name) {
@@ -175,11 +199,18 @@ async function readEntity(con, lake, e, problems) {
   // written before a column was appended; allow_quoted_nulls=false so that ""
   // is an empty string and only an empty unquoted field is NULL; parallel off
   // because null_padding needs it with quoted line breaks.
-  const read = `read_csv([${files.map(sqlString).join(', ')}], columns={${columns}}, header=false, ` +
-    `auto_detect=false, delim=',', quote='"', escape='"', nullstr='', null_padding=true, ` +
-    `allow_quoted_nulls=false, strict_mode=true, parallel=false, encoding='utf-8')`;
+  const groups = { '\n': [], '\r\n': [] };
+  for (const f of files) groups[lineEnd(f)].push(f);
+  const read = '(' + Object.entries(groups).filter(([, fs]) => fs.length > 0).map(([nl, fs]) =>
+    `SELECT * FROM read_csv([${fs.map(sqlString).join(', ')}], columns={${columns}}, ` +
+    `header=false, auto_detect=false, delim=',', quote='"', escape='"', nullstr='', ` +
+    `null_padding=true, allow_quoted_nulls=false, strict_mode=true, parallel=false, ` +
+    // LF files: told. CRLF files: DuckDB's own detection (its new_line='\r\n'
+    // splits quoted line breaks wrongly); a bare CR inside a quoted field of a
+    // CRLF file is beyond DuckDB 1.5.
+    `encoding='utf-8'${nl === '\n' ? ", new_line='\\n'" : ''})`).join(' UNION ALL ') + ')';
   const isDelete = delIdx >= 0 ? `c${delIdx} = 'True'` : 'false';
-  const sql = `WITH raw AS (SELECT * FROM ${read}),
+  const sql = `WITH raw AS ${read},
     typed AS (SELECT ${exprs.join(', ')}, CAST(c${verIdx} AS BIGINT) AS lw_version, ${isDelete} AS lw_deleted,
                      CAST(c${idIdx} AS VARCHAR) AS lw_id FROM raw),
     ranked AS (SELECT *, row_number() OVER (PARTITION BY lw_id ORDER BY lw_version DESC) AS lw_rank,

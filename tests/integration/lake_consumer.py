@@ -100,7 +100,9 @@ def expected_value(cdm_type, sqlite_type, value, scale=10):
         return ("double", float(value))
     if cdm_type == "decimal":
         d = decimal.Decimal(repr(value) if isinstance(value, float) else str(value))
-        return d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_EVEN)
+        with decimal.localcontext() as ctx:
+            ctx.prec = 100  # DECIMAL(38, s) holds more digits than the default 28
+            return d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_EVEN)
     if cdm_type == "boolean":
         if isinstance(value, (int, float)):
             return value != 0
