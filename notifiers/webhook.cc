@@ -10,6 +10,7 @@
 #include "agent/core/crypto.h"
 #include "agent/core/problem.h"
 #include "agent/core/secret.h"
+#include "agent/core/text.h"
 #include "agent/core/yaml_util.h"
 #include "notifiers/http_client.h"
 #include "notifiers/registry.h"
@@ -19,17 +20,6 @@ namespace {
 
 bool IsHttpUrl(const std::string& url) {
   return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
-}
-
-bool SameName(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 class WebhookNotifier final : public Notifier {
@@ -55,7 +45,7 @@ class WebhookNotifier final : public Notifier {
     req.timeout = timeout_;
     bool has_content_type = false;
     for (const auto& [name, value] : headers_) {
-      has_content_type = has_content_type || SameName(name, "Content-Type");
+      has_content_type = has_content_type || EqualsIgnoreCase(name, "Content-Type");
       req.headers.emplace_back(name, value.Reveal());
     }
     if (!has_content_type) req.headers.emplace_back("Content-Type", "application/json");
@@ -108,7 +98,7 @@ std::unique_ptr<Notifier> MakeWebhookNotifier(const YAML::Node& spec, const Rece
           p.Add(kv.first, what + ": invalid header name \"" + name + "\"");
           continue;
         }
-        if (SameName(name, "X-Linkwatch-Signature")) {
+        if (EqualsIgnoreCase(name, "X-Linkwatch-Signature")) {
           p.Add(kv.first, what + ": X-Linkwatch-Signature is set by hmac_secret");
           continue;
         }

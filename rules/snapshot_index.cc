@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 
+#include "agent/core/text.h"
+
 namespace linkwatch::rules {
 namespace {
 
@@ -16,14 +18,6 @@ inline char LowerChar(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(
 
 // Ids, names and entity names match case-insensitively: other tools may
 // write GUIDs in upper case, and Dataverse names are case-insensitive.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  if (a == b) return true;  // the usual case: one writer, one spelling
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (LowerChar(a[i]) != LowerChar(b[i])) return false;
-  }
-  return true;
-}
 
 // A fast case-insensitive hash: 8 bytes at a time with the ASCII case bit
 // set (which folds A-Z onto a-z; the few punctuation pairs it also folds

@@ -2,19 +2,10 @@
 
 #include <cctype>
 
+#include "agent/core/text.h"
+
 namespace linkwatch::state {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 const ChoiceSet kStateCode{"statecode", {{0, "Active"}, {1, "Inactive"}}};
 const ChoiceSet kStatusCode{"statuscode", {{1, "Active"}, {2, "Inactive"}}};

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "agent/core/files.h"
+#include "agent/core/text.h"
 #include "agent/core/time_format.h"
 #include "agent/sync/destinations/id_index.h"
 #include "agent/sync/destinations/lake_format.h"
@@ -32,13 +33,6 @@ constexpr const char* kOptionsetFolder = "OptionsetMetadata";
 constexpr const char* kOptionsetFiles[] = {"OptionsetMetadata.csv", "GlobalOptionsetMetadata.csv",
                                            "StateMetadata.csv", "StatusMetadata.csv",
                                            "TargetMetadata.csv"};
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // --- The writer's own record scanner --------------------------------------
 // Deliberately separate from lake_verify's CSV reader: the verifier must not
@@ -566,9 +560,8 @@ Status LakeTableWriter::Open(const std::string& marker) {
   // Id is a guid only where every key is one by construction (a key column
   // declared GUID/UUID/UNIQUEIDENTIFIER, whose other values are refused);
   // readers map guid to uniqueidentifier and fail on anything else.
-  attributes_[0]["dataType"] = schema_.key >= 0 && schema_.columns[schema_.key].type == ValueType::kGuid
-                                   ? "guid"
-                                   : "string";
+  attributes_[0]["dataType"] =
+      schema_.key >= 0 && schema_.columns[schema_.key].type == ValueType::kGuid ? "guid" : "string";
   // The lake's own versionnumber and IsDelete: the last adjacent pair of
   // those names (a source may have columns called so too).
   auto name_at = [&](size_t a) { return attributes_[a].value("name", std::string()); };
@@ -635,9 +628,9 @@ Status LakeTableWriter::Open(const std::string& marker) {
         schema_.defaults[c].kind == Value::Kind::kNull) {
       continue;
     }
-    if (lake::RenderError e = lake::AppendValue(fields[a], schema_.columns[c],
-                                                schema_.defaults[c].view(),
-                                                c == schema_.createdon, stats_)) {
+    if (lake::RenderError e =
+            lake::AppendValue(fields[a], schema_.columns[c], schema_.defaults[c].view(),
+                              c == schema_.createdon, stats_)) {
       // Every record that predates the column holds this value: none of them
       // could be written, so the table stops here, loudly.
       return Status::Error("table " + schema_.name + ": the DEFAULT of column " +

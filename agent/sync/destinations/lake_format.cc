@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "agent/core/crypto.h"
+#include "agent/core/text.h"
 #include "agent/core/time_format.h"
 #include "agent/core/utf8.h"
 
@@ -90,17 +91,6 @@ void AppendDouble(std::string& out, double d) {
   out.append(buf, end);
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // --- Decimals ---------------------------------------------------------------
 // Plain notation only ("-0.0001", never "-1e-04"): SQL text-to-decimal
 // conversion rejects exponents. Built in `out` and cut back on failure.
@@ -173,8 +163,8 @@ RenderError AppendDecimalText(std::string& out, std::string_view s, int precisio
   long long exponent = 0;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
-    auto [p, ec] = std::from_chars(s.data() + i + (i < s.size() && s[i] == '+'), s.data() + s.size(),
-                                   exponent);
+    auto [p, ec] = std::from_chars(s.data() + i + (i < s.size() && s[i] == '+'),
+                                   s.data() + s.size(), exponent);
     if (ec != std::errc() || p != s.data() + s.size() || exponent > 400 || exponent < -400) {
       return kNotNumber;
     }
@@ -599,7 +589,8 @@ void KeyTwins(const Value& key, const SourceColumn& column, std::string_view id,
     t.bytes.assign(id);
     out.push_back(std::move(t));
   }
-  if (key.kind != Value::Kind::kInt && (numbers_and_text || (affinity == Affinity::kNumeric && !is_number))) {
+  if (key.kind != Value::Kind::kInt &&
+      (numbers_and_text || (affinity == Affinity::kNumeric && !is_number))) {
     int64_t i = 0;
     auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), i);
     std::string canon;
@@ -611,7 +602,8 @@ void KeyTwins(const Value& key, const SourceColumn& column, std::string_view id,
       out.push_back(std::move(t));
     }
   }
-  if (key.kind != Value::Kind::kReal && (numbers_and_text || (affinity == Affinity::kNumeric && !is_number))) {
+  if (key.kind != Value::Kind::kReal &&
+      (numbers_and_text || (affinity == Affinity::kNumeric && !is_number))) {
     double d = 0;
     auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), d);
     std::string canon;
@@ -706,11 +698,11 @@ RenderError AppendValue(std::string& out, const SourceColumn& column, const Valu
         return nullptr;
       }
       if (v.kind == Value::Kind::kText) {
-        if (v.text == "1" || EqualsNoCase(v.text, "true")) {
+        if (v.text == "1" || EqualsIgnoreCase(v.text, "true")) {
           out += "True";
           return nullptr;
         }
-        if (v.text == "0" || EqualsNoCase(v.text, "false")) {
+        if (v.text == "0" || EqualsIgnoreCase(v.text, "false")) {
           out += "False";
           return nullptr;
         }

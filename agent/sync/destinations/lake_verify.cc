@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "agent/core/crypto.h"
+#include "agent/core/text.h"
 #include "agent/sync/destinations/cdm_model_check.h"
 #include "agent/sync/destinations/csv_reader.h"
 #include "agent/sync/source.h"
@@ -39,13 +40,6 @@ constexpr std::string_view kSnapshotSuffix = "_partitioned";
 // Folders of the lake that hold CSV files which are not partitions.
 constexpr std::string_view kMetadataFolders[] = {"Microsoft.Athena.TrickleFeedService",
                                                  "OptionsetMetadata"};
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // Length of the UTF-8 sequence at s[i]: well-formed (Unicode table 3-7) when
 // *ok, else the maximal subpart of an ill-formed one (at least one byte).
