@@ -14,10 +14,9 @@ using state::Cell;
 using state::Row;
 using state::TableId;
 
-inline char LowerChar(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c; }
-
 // Ids, names and entity names match case-insensitively: other tools may
-// write GUIDs in upper case, and Dataverse names are case-insensitive.
+// write GUIDs in upper case, and Dataverse names are case-insensitive
+// (EqualsIgnoreCase, agent/core/text.h).
 
 // A fast case-insensitive hash: 8 bytes at a time with the ASCII case bit
 // set (which folds A-Z onto a-z; the few punctuation pairs it also folds
