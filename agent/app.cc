@@ -66,15 +66,15 @@ void CheckRunPrerequisites(const Config& config, Problems& p) {
     const auto& pc = config.profiles[i];
     if (pc.source_type == "sqlite" && pc.destination_type == "lake") continue;
     YAML::Node at = doc["profiles"] ? doc["profiles"][i] : YAML::Node();
-    p.Add(at, "profile " + pc.name + ": source type " + pc.source_type +
-                  " to destination type " + pc.destination_type +
+    p.Add(at, "profile " + pc.name + ": source type " + pc.source_type + " to destination type " +
+                  pc.destination_type +
                   " is not supported by this version yet (sqlite to lake is)");
   }
   const YAML::Node sources = doc["watch"] ? doc["watch"]["sources"] : YAML::Node();
   for (size_t i = 0; i < config.watch.sources.size(); ++i) {
     const auto& s = config.watch.sources[i];
-    const YAML::Node at = sources && sources.IsSequence() && i < sources.size() ? sources[i]
-                                                                                : YAML::Node();
+    const YAML::Node at =
+        sources && sources.IsSequence() && i < sources.size() ? sources[i] : YAML::Node();
     if (s.type != "local") {
       p.Add(at["type"] ? at["type"] : at, "watch source " + s.name + ": type " + s.type +
                                               " is not supported by this version yet");
@@ -305,12 +305,11 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
   }
   for (const auto& r : rows) {
     if (r.failed_records == 0) continue;
-    std::printf("\n%s/%s: %lld failed record(s) left out of the lake; latest: %s", r.profile.c_str(),
-                r.table.c_str(), r.failed_records, r.failed_reason.c_str());
+    std::printf("\n%s/%s: %lld failed record(s) left out of the lake; latest: %s",
+                r.profile.c_str(), r.table.c_str(), r.failed_records, r.failed_reason.c_str());
   }
-  if (std::any_of(rows.begin(), rows.end(), [](const auto& r) {
-        return !r.last_error.empty() || r.failed_records > 0;
-      })) {
+  if (std::any_of(rows.begin(), rows.end(),
+                  [](const auto& r) { return !r.last_error.empty() || r.failed_records > 0; })) {
     std::printf("\n");
   }
   PrintLinkNotes(config, config_path);
@@ -387,9 +386,8 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   api.alerts = [&] { return published.Alerts(); };
   api.status = [&] {
     nlohmann::json j = published.Status();
-    j["stateStore"] = {{"path", config.state_db},
-                       {"up", store_health.up()},
-                       {"error", store_health.error()}};
+    j["stateStore"] = {
+        {"path", config.state_db}, {"up", store_health.up()}, {"error", store_health.error()}};
     return j;
   };
   api.notifications = [&](const std::string& state) { return outbox.ListJson(state); };
@@ -452,8 +450,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   auto reloaded = [&](bool ok) {
     metrics.config_last_reload_successful.Add({}).Set(ok ? 1 : 0);
     if (ok) {
-      metrics.config_last_reload_success_timestamp_seconds.Add({}).Set(
-          ToEpochSeconds(clock.Now()));
+      metrics.config_last_reload_success_timestamp_seconds.Add({}).Set(ToEpochSeconds(clock.Now()));
     }
   };
   reloaded(true);  // the configuration loaded at start counts as the first

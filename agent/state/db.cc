@@ -165,7 +165,8 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode) {
     }
     if (after.ok() && before.ok() && !before->SameFile(*after) && attempt < 3) continue;
     if (after.ok()) db->identity_ = *after;
-    if (mode != Mode::kReadOnly && db->identity_) sqlite3_commit_hook(raw, &Db::CommitHook, db.get());
+    if (mode != Mode::kReadOnly && db->identity_)
+      sqlite3_commit_hook(raw, &Db::CommitHook, db.get());
     return db;
   }
 }

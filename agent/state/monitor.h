@@ -14,14 +14,14 @@
 namespace linkwatch::state {
 
 struct MonitorRow {
-  std::string profile;                    // profile name ("" when the lookup is dangling)
-  std::string profile_state;              // choice label
-  std::string table;                      // entityname
-  std::string sync_status;                // syncstate label
-  std::string initial_sync;               // initialsyncstate label
-  std::optional<double> last_synced;      // lastsynceddatatime, epoch seconds
-  std::optional<int64_t> count;           // lakerecordcount (as the portal), exact
-  std::optional<int64_t> source_count;    // crmrecordcount, exact
+  std::string profile;                  // profile name ("" when the lookup is dangling)
+  std::string profile_state;            // choice label
+  std::string table;                    // entityname
+  std::string sync_status;              // syncstate label
+  std::string initial_sync;             // initialsyncstate label
+  std::optional<double> last_synced;    // lastsynceddatatime, epoch seconds
+  std::optional<int64_t> count;         // lakerecordcount (as the portal), exact
+  std::optional<int64_t> source_count;  // crmrecordcount, exact
   bool append_only = false;
   std::string partition;   // partition strategy label
   std::string last_error;  // the sync core's last error for the table, "" if none

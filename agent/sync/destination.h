@@ -34,21 +34,21 @@ struct TableOptions {
 // another): left out of the lake, the rest of the batch goes on
 // (docs/sync.md "Failed records").
 struct FailedRecord {
-  std::string id;      // the lake Id it would have (a printable form of a bad key)
+  std::string id;  // the lake Id it would have (a printable form of a bad key)
   int64_t version = 0;
   std::string reason;  // short: the column and the kind of value, never the value
 };
 
 // What a committed batch did.
 struct BatchResult {
-  std::string marker;   // store with the cursor; pass back to OpenTable
-  int64_t records = 0;  // lakerecordcount after the batch
-  int64_t created = 0;  // rows new to the destination
-  int64_t updated = 0;  // rows that replaced an earlier version
-  int64_t deleted = 0;  // rows removed (in place) or delete rows written (append only)
-  std::vector<FailedRecord> failed;      // rows left out of the lake
-  std::vector<std::string> synced_ids;   // Ids written or deleted (when asked for)
-  int64_t invalid_text = 0;              // texts written with U+FFFD replacements
+  std::string marker;                // store with the cursor; pass back to OpenTable
+  int64_t records = 0;               // lakerecordcount after the batch
+  int64_t created = 0;               // rows new to the destination
+  int64_t updated = 0;               // rows that replaced an earlier version
+  int64_t deleted = 0;               // rows removed (in place) or delete rows written (append only)
+  std::vector<FailedRecord> failed;  // rows left out of the lake
+  std::vector<std::string> synced_ids;  // Ids written or deleted (when asked for)
+  int64_t invalid_text = 0;             // texts written with U+FFFD replacements
 };
 
 // What a snapshot recorded (synapselinkexternaltablestate).

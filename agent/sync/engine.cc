@@ -122,7 +122,7 @@ class SyncEngine::Worker {
   bool changed_since_snapshot_ = true;
   int initial_failures_ = 0;
   std::vector<double> lags_;
-  int64_t failed_count_ = 0;        // the table's failed records in the state store
+  int64_t failed_count_ = 0;  // the table's failed records in the state store
   bool invalid_text_logged_ = false;
   std::vector<StoredValue> twins_;
   std::string twin_id_;
@@ -397,8 +397,8 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   const bool touches_failed =
       !batch.failed.empty() || (round.initial ? failed_count_ > 0 : !batch.synced_ids.empty());
   if (touches_failed) {
-    if (auto s = RecordFailedRecords(*db_, table_, batch.failed, batch.synced_ids, round.initial,
-                                     Now());
+    if (auto s =
+            RecordFailedRecords(*db_, table_, batch.failed, batch.synced_ids, round.initial, Now());
         !s.ok()) {
       return count(s);
     }
@@ -437,7 +437,8 @@ void SyncEngine::Worker::Report(const BatchResult& r) {
   const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
   if (!r.failed.empty()) {
     if (metrics_) {
-      metrics_->sync_failed_records_total.Add(labels).Increment(static_cast<double>(r.failed.size()));
+      metrics_->sync_failed_records_total.Add(labels).Increment(
+          static_cast<double>(r.failed.size()));
     }
     // One line per reason per batch, with a count and one Id to look at.
     std::map<std::string_view, std::pair<size_t, std::string_view>> by_reason;

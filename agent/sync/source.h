@@ -51,7 +51,7 @@ struct SourceColumn {
   ValueType type = ValueType::kString;
   std::string declared_type;  // as the source declares it, for messages
   bool binary = false;        // values are bytes, written as base64 text
-  int precision = 38;  // decimal: as declared (DECIMAL(p,s)), else 38 and 10
+  int precision = 38;         // decimal: as declared (DECIMAL(p,s)), else 38 and 10
   int scale = 10;
 };
 
@@ -110,7 +110,8 @@ class Source {
   virtual Result<bool> MayHaveKeyTwins(const TableSchema& table) = 0;
   // How many of `keys` the table holds, each compared exactly (same storage
   // class and bytes, no affinity conversion). Callable from a row callback.
-  virtual Result<int64_t> CountKeys(const TableSchema& table, std::span<const StoredValue> keys) = 0;
+  virtual Result<int64_t> CountKeys(const TableSchema& table,
+                                    std::span<const StoredValue> keys) = 0;
   // The newest cursor (for lag and to tell whether anything is waiting).
   virtual Result<Cursor> Head() = 0;
   // Changes whenever the source's schema does (a column added, ...); the

@@ -167,8 +167,9 @@ Status RemoveTable(Db& db, const LinkedTable& table, double now) {
       !s.ok()) {
     return s;
   }
-  if (auto s = Run(db, "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2",
-                   {table.profile_name, table.entity});
+  if (auto s =
+          Run(db, "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2",
+              {table.profile_name, table.entity});
       !s.ok()) {
     return s;
   }
@@ -263,12 +264,14 @@ Status RecordError(Db& db, const LinkedTable& table, const std::string& error, d
              {table.profile_name, table.entity, error, std::to_string(now)});
 }
 
-Status RecordFailedRecords(Db& db, const LinkedTable& table, const std::vector<FailedRecord>& failed,
+Status RecordFailedRecords(Db& db, const LinkedTable& table,
+                           const std::vector<FailedRecord>& failed,
                            const std::vector<std::string>& synced_ids, bool replace_all,
                            double now) {
   if (replace_all) {
-    if (auto s = Run(db, "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2",
-                     {table.profile_name, table.entity});
+    if (auto s =
+            Run(db, "DELETE FROM linkwatch_sync_failed_record WHERE profile = ?1 AND entity = ?2",
+                {table.profile_name, table.entity});
         !s.ok()) {
       return s;
     }

@@ -109,7 +109,8 @@ Result<std::vector<std::string>> LinkNotes(state::Db& db,
 // that synced fine (or were deleted).
 Status RecordFailedRecords(state::Db& db, const LinkedTable& table,
                            const std::vector<FailedRecord>& failed,
-                           const std::vector<std::string>& synced_ids, bool replace_all, double now);
+                           const std::vector<std::string>& synced_ids, bool replace_all,
+                           double now);
 // How many failed records a table has.
 Result<int64_t> CountFailedRecords(state::Db& db, const LinkedTable& table);
 

@@ -60,7 +60,8 @@ TEST(LakeFormatTest, RendersIdsAndValues) {
   std::string s;
   EXPECT_EQ(lake::AppendValue(s, b, Value{Value::Kind::kInt, 1, 0, {}}, false, stats), nullptr);
   s += ',';
-  EXPECT_EQ(lake::AppendValue(s, b, Value{Value::Kind::kText, 0, 0, "false"}, false, stats), nullptr);
+  EXPECT_EQ(lake::AppendValue(s, b, Value{Value::Kind::kText, 0, 0, "false"}, false, stats),
+            nullptr);
   s += ',';
   SourceColumn d{"when", ValueType::kDateTime, "DATETIME", false};
   EXPECT_EQ(lake::AppendValue(s, d, Value{Value::Kind::kInt, 1767225600, 0, {}}, false, stats),

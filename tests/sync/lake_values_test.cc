@@ -7,22 +7,22 @@
 
 #include <chrono>
 #include <cmath>
-#include <thread>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "agent/core/clock.h"
 #include "agent/core/files.h"
 #include "agent/state/db.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
-#include "agent/core/clock.h"
 #include "agent/sync/destinations/lake.h"
-#include "agent/sync/engine.h"
-#include "exporters/metrics.h"
 #include "agent/sync/destinations/lake_format.h"
+#include "agent/sync/engine.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
+#include "exporters/metrics.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -76,12 +76,26 @@ TEST(LakeValuesTest, EmptyStringAndEmptyBlobAreQuotedNullIsEmpty) {
 TEST(LakeValuesTest, InvalidUtf8IsReplacedByMaximalSubpartAndCounted) {
   const SourceColumn s = Column(ValueType::kString, "TEXT");
   lake::RenderStats stats;
-  EXPECT_EQ(Render(s, Text("ab\xFF" "cd"), false, &stats), "ab\xEF\xBF\xBD" "cd");
+  EXPECT_EQ(Render(s,
+                   Text("ab\xFF"
+                        "cd"),
+                   false, &stats),
+            "ab\xEF\xBF\xBD"
+            "cd");
   EXPECT_EQ(stats.invalid_text, 1);
   // Unicode's own example (Table 3-8): F1 80 80 | E1 80 | C2 | 62 | 80 | 63 | 80 | BF | 64.
   std::string out;
-  EXPECT_EQ(lake::AppendUtf8(out, "a\xF1\x80\x80\xE1\x80\xC2" "b\x80" "c\x80\xBF" "d"), 6u);
-  EXPECT_EQ(out, "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD" "d");
+  EXPECT_EQ(lake::AppendUtf8(out,
+                             "a\xF1\x80\x80\xE1\x80\xC2"
+                             "b\x80"
+                             "c\x80\xBF"
+                             "d"),
+            6u);
+  EXPECT_EQ(out,
+            "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD"
+            "c\xEF\xBF\xBD\xEF\xBF\xBD"
+            "d");
   // Surrogates, overlongs and code points above U+10FFFF are ill-formed too.
   out.clear();
   // ED A0 80: 3; C0 AF: 2; F4 90 80 80: 4 (each byte its own maximal subpart).
@@ -232,7 +246,8 @@ TEST(LakeValuesTest, DatetimesKeepTheSourcesFractionalSeconds) {
   EXPECT_EQ(Render(dt, Text("9999-12-31T23:59:59.999999999Z"), true),
             "9999-12-31T23:59:59.9999999+00:00");
   EXPECT_EQ(Render(dt, Text("0001-01-01T00:00:00Z")), "0001-01-01T00:00:00Z");
-  EXPECT_EQ(Render(dt, Text("2024-05-01T12:34:56.789Z"), true), "2024-05-01T12:34:56.7890000+00:00");
+  EXPECT_EQ(Render(dt, Text("2024-05-01T12:34:56.789Z"), true),
+            "2024-05-01T12:34:56.7890000+00:00");
   EXPECT_THAT(Render(dt, Text("not a date")), HasSubstr("FAIL: text that is not a datetime"));
   EXPECT_THAT(Render(dt, Text("10000-01-01T00:00:00Z")), HasSubstr("FAIL"));
   EXPECT_THAT(Render(dt, Real(1e300)), HasSubstr("FAIL"));
@@ -429,8 +444,9 @@ TEST(FailedRecordsTest, AreUpsertedPerIdForgottenWhenSyncedAndShownInStatus) {
   LinkedTable t;
   t.profile_name = "p";
   t.entity = "thing";
-  ASSERT_TRUE(RecordFailedRecords(db, t, {{"a", 3, "first"}, {"b", 4, "column x: bad"}}, {}, false, 10)
-                  .ok());
+  ASSERT_TRUE(
+      RecordFailedRecords(db, t, {{"a", 3, "first"}, {"b", 4, "column x: bad"}}, {}, false, 10)
+          .ok());
   ASSERT_TRUE(RecordFailedRecords(db, t, {{"a", 5, "column y: worse"}}, {"b"}, false, 20).ok());
   auto n = CountFailedRecords(db, t);
   ASSERT_TRUE(n.ok());
@@ -451,23 +467,25 @@ TEST(FailedRecordsTest, AreUpsertedPerIdForgottenWhenSyncedAndShownInStatus) {
 // an incremental change (the other case form inserted later), each a failed
 // record in the state store and the counter, the lake without them.
 TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCounter) {
-  const fs::path dir = fs::temp_directory_path() / ("lw_lakev_engine_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lw_lakev_engine_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string src = (dir / "crm.db").string();
   {
     auto db = state::Db::Open(src);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)
-                    ->Exec("CREATE TABLE g(gid GUID PRIMARY KEY, label TEXT, createdon TEXT);"
-                           "INSERT INTO g VALUES ('0A000000-0000-4000-8000-00000000000B', 'u', "
-                           "'2025-01-01T00:00:00Z'), ('0a000000-0000-4000-8000-00000000000b', 'l', "
-                           "'2025-01-01T00:00:00Z'), ('c0000000-0000-4000-8000-00000000000d', 'ok', "
-                           "'2025-01-01T00:00:00Z');"
-                           // The same, append only: the engine asks the source.
-                           "CREATE TABLE ga(gid GUID PRIMARY KEY, label TEXT);"
-                           "INSERT INTO ga SELECT gid, label FROM g;")
-                    .ok());
+    ASSERT_TRUE(
+        (*db)
+            ->Exec("CREATE TABLE g(gid GUID PRIMARY KEY, label TEXT, createdon TEXT);"
+                   "INSERT INTO g VALUES ('0A000000-0000-4000-8000-00000000000B', 'u', "
+                   "'2025-01-01T00:00:00Z'), ('0a000000-0000-4000-8000-00000000000b', 'l', "
+                   "'2025-01-01T00:00:00Z'), ('c0000000-0000-4000-8000-00000000000d', 'ok', "
+                   "'2025-01-01T00:00:00Z');"
+                   // The same, append only: the engine asks the source.
+                   "CREATE TABLE ga(gid GUID PRIMARY KEY, label TEXT);"
+                   "INSERT INTO ga SELECT gid, label FROM g;")
+            .ok());
   }
   ASSERT_TRUE(EnableChangeTracking(src, {"g", "ga"}).ok());
   EngineOptions options;

@@ -52,7 +52,8 @@ SourceColumn ColumnOf(std::string name, std::string declared) {
   const std::string bare = t.substr(0, t.find_last_not_of(' ') + 1);
   if (bare == "GUID" || bare == "UUID" || bare == "UNIQUEIDENTIFIER") {
     c.type = ValueType::kGuid;
-  } else if (has("DATE") || has("TIME") || lower_name == "createdon" || lower_name == "modifiedon") {
+  } else if (has("DATE") || has("TIME") || lower_name == "createdon" ||
+             lower_name == "modifiedon") {
     c.type = ValueType::kDateTime;
   } else if (has("BOOL")) {
     c.type = ValueType::kBoolean;
@@ -80,7 +81,7 @@ SourceColumn ColumnOf(std::string name, std::string declared) {
 
 struct TableInfo {
   std::vector<SourceColumn> columns;
-  std::vector<int> key;  // indexes of primary-key columns
+  std::vector<int> key;               // indexes of primary-key columns
   std::vector<std::string> defaults;  // per column, its DEFAULT expression; "" for none
 };
 
@@ -421,7 +422,8 @@ Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
       case Value::Kind::kNull:
         continue;
     }
-    if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
+    if (!st->Step())
+      return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
     n += st->Int(0);
     // A cached statement left mid-result would hold its read snapshot open
     // after the round's transaction ends.
