@@ -6,11 +6,13 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "agent/core/crypto.h"
 #include "agent/core/text.h"
 #include "agent/core/time_format.h"
 #include "agent/core/utf8.h"
+#include "agent/state/snapshot.h"
 
 namespace linkwatch::sync::lake {
 namespace {
@@ -68,6 +70,17 @@ void AppendClock(std::string& out, const Civil& c) {
   AppendInt(out, c.minute, 2);
   out += ':';
   AppendInt(out, c.second, 2);
+}
+
+// All of `text` read as a T by from_chars (no spaces, no leading "+"),
+// or nothing when any of it is not.
+template <typename T>
+std::optional<T> ParseAll(std::string_view text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || p != end) return std::nullopt;
+  return value;
 }
 
 inline bool IsHex(char c) {
@@ -455,11 +468,7 @@ std::optional<LakeTime> LakeTimeOf(const Value& v) {
         return LakeTime{static_cast<int64_t>(secs), ticks};
       }
       // Unix seconds stored as text (a TEXT column holding a number).
-      double d = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
-      if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) {
-        return from_double(d);
-      }
+      if (auto d = ParseAll<double>(text)) return from_double(*d);
       return std::nullopt;
     }
     default:
@@ -591,27 +600,21 @@ void KeyTwins(const Value& key, const SourceColumn& column, std::string_view id,
   }
   if (key.kind != Value::Kind::kInt &&
       (numbers_and_text || (affinity == Affinity::kNumeric && !is_number))) {
-    int64_t i = 0;
-    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), i);
     std::string canon;
-    AppendInt(canon, i);
-    if (ec == std::errc() && end == id.data() + id.size() && canon == id) {
+    if (auto i = ParseAll<int64_t>(id); i && (AppendInt(canon, *i), canon == id)) {
       StoredValue t;
       t.kind = Value::Kind::kInt;
-      t.i = i;
+      t.i = *i;
       out.push_back(std::move(t));
     }
   }
   if (key.kind != Value::Kind::kReal &&
       (numbers_and_text || (affinity == Affinity::kNumeric && !is_number))) {
-    double d = 0;
-    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), d);
     std::string canon;
-    AppendDouble(canon, d);
-    if (ec == std::errc() && end == id.data() + id.size() && canon == id) {
+    if (auto d = ParseAll<double>(id); d && (AppendDouble(canon, *d), canon == id)) {
       StoredValue t;
       t.kind = Value::Kind::kReal;
-      t.d = d;
+      t.d = *d;
       out.push_back(std::move(t));
     }
   }
@@ -722,17 +725,14 @@ RenderError AppendValue(std::string& out, const SourceColumn& column, const Valu
           return nullptr;
         case Value::Kind::kReal:
           // 2^63 is exact as a double; anything from it on does not fit.
-          if (std::isfinite(v.d) && v.d == std::trunc(v.d) && v.d >= -9223372036854775808.0 &&
-              v.d < 9223372036854775808.0) {
-            AppendInt(out, static_cast<long long>(v.d));
+          if (auto i = state::WholeInt64(v.d)) {
+            AppendInt(out, *i);
             return nullptr;
           }
           return "a fractional or out-of-range number in an integer column";
         case Value::Kind::kText: {
-          int64_t i = 0;
-          auto [end, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), i);
-          if (ec == std::errc() && end == v.text.data() + v.text.size() && !v.text.empty()) {
-            AppendInt(out, i);
+          if (auto i = ParseAll<int64_t>(v.text)) {
+            AppendInt(out, *i);
             return nullptr;
           }
           return "text that is not an integer in an integer column";
@@ -749,10 +749,8 @@ RenderError AppendValue(std::string& out, const SourceColumn& column, const Valu
           AppendDouble(out, v.d);
           return nullptr;
         case Value::Kind::kText: {
-          double d = 0;
-          auto [end, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), d);
-          if (ec == std::errc() && end == v.text.data() + v.text.size() && !v.text.empty()) {
-            AppendDouble(out, d);
+          if (auto d = ParseAll<double>(v.text)) {
+            AppendDouble(out, *d);
             return nullptr;
           }
           return "text that is not a number in a floating-point column";
