@@ -16,6 +16,17 @@ class [[nodiscard]] Status {
   Status() = default;
   static Status Ok() { return Status(); }
   static Status Error(std::string message) { return Status(std::move(message)); }
+  // A break in the chain of changes the sync core replicates (docs/sync.md
+  // "Breaks"): what the destination holds can no longer be brought up to
+  // date by applying changes (a partition deleted by hand, a source restored
+  // from a backup, a gap in change tracking, ...). `reason` is a short
+  // snake_case code for metrics and rules ("partition_missing"); the engine
+  // repairs a break by resyncing the table, loudly.
+  static Status Break(std::string reason, std::string message) {
+    Status s(std::move(message));
+    s.reason_ = std::move(reason);
+    return s;
+  }
 
   bool ok() const { return !message_.has_value(); }
   explicit operator bool() const { return ok(); }
@@ -23,15 +34,22 @@ class [[nodiscard]] Status {
     static const std::string kEmpty;
     return message_ ? *message_ : kEmpty;
   }
-  // Prefixes the message with context ("reading state.db: ...").
+  // The break's reason code; "" for an ordinary error (and for ok).
+  const std::string& reason() const { return reason_; }
+  bool is_break() const { return !reason_.empty(); }
+  // Prefixes the message with context ("reading state.db: ..."); a break
+  // stays a break.
   Status WithContext(const std::string& context) const {
     if (ok()) return *this;
-    return Status(context + ": " + *message_);
+    Status s(context + ": " + *message_);
+    s.reason_ = reason_;
+    return s;
   }
 
  private:
   explicit Status(std::string message) : message_(std::move(message)) {}
   std::optional<std::string> message_;
+  std::string reason_;
 };
 
 template <typename T>

@@ -191,6 +191,27 @@ void SyncEngine::Worker::Run() {
   Millis backoff{1000};
   bool prepared = false;
   auto fail = [&](const Status& s, bool unsyncable) {
+    if (s.is_break()) {
+      // Nothing is glued, skipped or trusted: the table is synced again from
+      // scratch (docs/sync.md "Breaks"), and the state says so meanwhile.
+      spdlog::error("sync {}: the sync broke ({}): {}; resyncing the table", who, s.reason(),
+                    s.message());
+      if (!db_) {
+        // Cannot happen: breaks are found after Prepare opened the store.
+      } else if (auto r = MarkBreak(*db_, table_, s.reason(), s.message(), Now()); !r.ok()) {
+        spdlog::warn("sync {}: cannot record the break: {}", who, r.message());
+        if (metrics_) metrics_->CountStateStoreWriteError("sync");
+      } else {
+        committed_.reset();
+      }
+      writer_.reset();
+      prepared = false;
+      // A break found again and again (a source that keeps moving back)
+      // backs off like any failure.
+      const bool go_on = Wait(backoff);
+      backoff = std::min(backoff * 2, options_.max_backoff);
+      return go_on;
+    }
     spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
     if (db_) {
       const Status r = unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now())

@@ -190,8 +190,9 @@ Status MarkInitialStarted(Db& db, const LinkedTable& table, double now) {
   const std::string t = FormatDateTime(now);
   return Run(db,
              "UPDATE synapselinkprofileentitystate SET initialsyncstate = CASE WHEN "
-             "initialsyncstate = 8 THEN 8 ELSE 2 END, metadatastate = 8, "
-             "syncstate = 1, initialsyncmetadatacreatedtime = ?2, lastsyncedmetadatatime = ?2, "
+             "syncstate = 16 THEN initialsyncstate WHEN initialsyncstate = 8 THEN 8 ELSE 2 END, "
+             "metadatastate = 8, syncstate = CASE WHEN syncstate = 16 THEN 16 ELSE 1 END, "
+             "initialsyncmetadatacreatedtime = ?2, lastsyncedmetadatatime = ?2, "
              "modifiedon = ?2 WHERE profileentity = ?1",
              {table.profileentity_id, t});
 }
@@ -254,6 +255,24 @@ Status MarkUnsyncable(Db& db, const LinkedTable& table, const std::string& error
     return s;
   }
   return RecordError(db, table, error, now);
+}
+
+Status MarkBreak(Db& db, const LinkedTable& table, const std::string& reason,
+                 const std::string& error, double now) {
+  if (auto s = Run(db, "DELETE FROM linkwatch_sync_cursor WHERE profileentity = ?1",
+                   {table.profileentity_id});
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = Run(db,
+                   "UPDATE synapselinkprofileentitystate SET syncstate = 16, modifiedon = ?2 "
+                   "WHERE profileentity = ?1",
+                   {table.profileentity_id, FormatDateTime(now)});
+      !s.ok()) {
+    return s;
+  }
+  return RecordError(db, table,
+                     "the sync broke (" + reason + "): " + error + "; resyncing the table", now);
 }
 
 Status RecordError(Db& db, const LinkedTable& table, const std::string& error, double now) {

@@ -61,7 +61,8 @@ Status SetProfileState(state::Db& db, const std::string& profile_id, int state, 
 
 // Initial sync started: initialsyncstate InProgress (unless it already
 // failed: CompletedWithFailures stays until an attempt succeeds), metadata
-// Created.
+// Created. A resync that repairs a break (syncstate RequestedInitialData,
+// MarkBreak) keeps both states as they are until it commits.
 Status MarkInitialStarted(state::Db& db, const LinkedTable& table, double now);
 // The initial sync keeps failing: initialsyncstate CompletedWithFailures
 // (the engine goes on retrying; success sets Completed).
@@ -84,6 +85,13 @@ Status MarkRound(state::Db& db, const LinkedTable& table, const RoundResult& rou
 // NotStarted, the error recorded.
 Status MarkUnsyncable(state::Db& db, const LinkedTable& table, const std::string& error,
                       double now);
+// A break in the chain of changes (Status::Break, docs/sync.md "Breaks"):
+// the committed cursor and marker are forgotten, so that the table is
+// resynced (now, or after a crash or restart), syncstate RequestedInitialData
+// while the resync runs (initialsyncstate stays as it was), the error
+// recorded. The resync's committed initial round (MarkRound) ends it.
+Status MarkBreak(state::Db& db, const LinkedTable& table, const std::string& reason,
+                 const std::string& error, double now);
 // A failed round: only the error is recorded (the six tables are left as
 // they are, so a stall shows as an ageing lastsynceddatatime).
 Status RecordError(state::Db& db, const LinkedTable& table, const std::string& error, double now);
