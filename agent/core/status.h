@@ -25,6 +25,14 @@ class [[nodiscard]] Status {
   static Status Break(std::string reason, std::string message) {
     Status s(std::move(message));
     s.reason_ = std::move(reason);
+    s.break_ = true;
+    return s;
+  }
+  // An ordinary error with a reason code (for the per-table error metric:
+  // "model_corrupt", "source_missing"); no-op on ok.
+  Status WithReason(std::string reason) const {
+    Status s = *this;
+    if (!ok()) s.reason_ = std::move(reason);
     return s;
   }
 
@@ -34,15 +42,16 @@ class [[nodiscard]] Status {
     static const std::string kEmpty;
     return message_ ? *message_ : kEmpty;
   }
-  // The break's reason code; "" for an ordinary error (and for ok).
+  // The reason code of a break or of an error given one; "" otherwise.
   const std::string& reason() const { return reason_; }
-  bool is_break() const { return !reason_.empty(); }
+  bool is_break() const { return break_; }
   // Prefixes the message with context ("reading state.db: ..."); a break
-  // stays a break.
+  // stays a break, a reason stays.
   Status WithContext(const std::string& context) const {
     if (ok()) return *this;
     Status s(context + ": " + *message_);
     s.reason_ = reason_;
+    s.break_ = break_;
     return s;
   }
 
@@ -50,6 +59,7 @@ class [[nodiscard]] Status {
   explicit Status(std::string message) : message_(std::move(message)) {}
   std::optional<std::string> message_;
   std::string reason_;
+  bool break_ = false;
 };
 
 template <typename T>
