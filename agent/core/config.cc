@@ -7,7 +7,6 @@
 #include <set>
 #include <sstream>
 
-#include "agent/core/files.h"
 #include "agent/core/listen_address.h"
 #include "agent/core/yaml_util.h"
 
@@ -23,6 +22,28 @@ bool IsName(const std::string& s) {
 }
 
 bool HasGlob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+// Where a path really is: symlinks resolved for the part that exists
+// (weakly_canonical), so that `lake`, `lake/`, `./lake` and a symlink to it
+// compare equal. Falls back to the path as written when the file system
+// cannot say (a permission error on a parent).
+std::filesystem::path RealPlace(const std::string& path) {
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(path, ec);
+  return ec ? std::filesystem::path(path).lexically_normal() : real;
+}
+
+// Whether `inner` is `outer` or lies inside it (component by component, so
+// that /data/lake2 is not inside /data/lake).
+bool Contains(const std::filesystem::path& outer, const std::filesystem::path& inner) {
+  auto o = outer.begin();
+  auto i = inner.begin();
+  for (; o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *o != *i) return false;
+  }
+  return true;
+}
 
 void ParseHttp(const YAML::Node& node, const std::string& dir, Problems& p, HttpConfig& out) {
   if (!CheckKeys(node, {"listen", "api_token", "read_timeout"}, p, "http")) return;
@@ -54,7 +75,9 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
     p.Add(node, "profiles must be a list");
     return;
   }
-  std::set<std::string> names, destinations;
+  std::set<std::string> names;
+  // (resolved destination, profile) of the profiles before this one.
+  std::vector<std::pair<std::filesystem::path, std::string>> destinations;
   for (const auto& prof : node) {
     if (!CheckKeys(prof,
                    {"name", "source", "destination", "sync_interval", "snapshot_interval",
@@ -109,10 +132,26 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
     };
     endpoint("source", {"sqlite", "dataverse"}, pc.source_type, pc.source_path);
     endpoint("destination", {"lake", "sqlite"}, pc.destination_type, pc.destination_path);
-    // Two profiles writing one lake would overwrite each other's model.json.
-    if (!pc.destination_path.empty() && !destinations.insert(pc.destination_path).second) {
-      p.Add(prof["destination"], "profile " + pc.name + ": destination " + pc.destination_path +
-                                     " is already the destination of another profile");
+    // Two profiles writing one lake would overwrite each other's model.json,
+    // and a lake inside another would show up there as a table folder.
+    // Compared where the paths really lead, however they are written.
+    if (!pc.destination_path.empty()) {
+      const auto real = RealPlace(pc.destination_path);
+      const std::string resolved =
+          real == std::filesystem::path(pc.destination_path) ? "" : " (" + real.string() + ")";
+      for (const auto& [other, other_name] : destinations) {
+        if (Contains(other, real) && Contains(real, other)) {
+          p.Add(prof["destination"],
+                "profile " + pc.name + ": destination " + pc.destination_path + resolved +
+                    " is already the destination of another profile, " + other_name);
+        } else if (Contains(other, real) || Contains(real, other)) {
+          p.Add(prof["destination"],
+                "profile " + pc.name + ": destination " + pc.destination_path + resolved +
+                    (Contains(other, real) ? " lies inside" : " contains") +
+                    " the destination of profile " + other_name + " (" + other.string() + ")");
+        }
+      }
+      destinations.emplace_back(real, pc.name);
     }
     if (prof["sync_interval"]) {
       if (auto d = GetDuration(prof["sync_interval"], p, "sync_interval")) {
@@ -168,9 +207,8 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
         } else {
           continue;
         }
-        if (!tc.name.empty() && !IsSafeFileName(tc.name)) {
-          p.Add(t, "table name \"" + tc.name +
-                       "\" cannot be a lake folder name (no '/', '\\', leading '.')");
+        if (!tc.name.empty() && !IsTableName(tc.name)) {
+          p.Add(t, "profile " + pc.name + ": " + TableNameProblem(tc.name));
         } else if (!tc.name.empty() && !tables.insert(tc.name).second) {
           p.Add(t, "table " + tc.name + " is listed twice in profile " + pc.name);
         }
@@ -286,8 +324,29 @@ void ParseWatch(const YAML::Node& node, const std::string& dir, const std::strin
 
 std::string ResolvePath(const std::string& base_dir, const std::string& p) {
   std::filesystem::path path(p);
-  if (path.is_absolute() || base_dir.empty()) return path.lexically_normal().string();
-  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+  if (!path.is_absolute() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
+  path = path.lexically_normal();
+  // `lake/` and `lake` are one folder: without the trailing separator, so
+  // that the path stored at link time and compared later is spelled once.
+  if (!path.has_filename() && path.has_relative_path()) path = path.parent_path();
+  return path.string();
+}
+
+bool IsTableName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTableNameLength) return false;
+  if (!(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+std::string TableNameProblem(std::string_view name) {
+  return "table name \"" + std::string(name) +
+         "\" is not allowed: a table name becomes a lake folder and CSV file name, so it may "
+         "hold only ASCII letters, digits and '_', must start with a letter or '_' and be at "
+         "most " +
+         std::to_string(kMaxTableNameLength) + " characters (as Dataverse logical names)";
 }
 
 Config ParseConfig(const std::string& text, const std::string& path) {

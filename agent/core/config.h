@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/core/clock.h"
@@ -79,7 +80,19 @@ Config LoadConfig(const std::string& path);
 // Same, from text (tests, fuzzing); `path` names the file and its folder.
 Config ParseConfig(const std::string& text, const std::string& path);
 
-// Resolves `p` against `base_dir` unless absolute.
+// Resolves `p` against `base_dir` unless absolute; normalized, without a
+// trailing separator.
 std::string ResolvePath(const std::string& base_dir, const std::string& p);
+
+// Whether `name` may be a synced table's name. It becomes a lake folder, a
+// CSV file name and model.json entity name, and is looked up as a SQLite
+// identifier, so only what all of them carry safely: ASCII letters, digits
+// and '_', starting with a letter or '_' (Dataverse logical names are
+// [a-z0-9_]); no '.', '/', '..', spaces or quotes. The config's `tables`,
+// `link` and `tables add` all check it.
+inline constexpr size_t kMaxTableNameLength = 128;
+bool IsTableName(std::string_view name);
+// The sentence saying why `name` is refused (names the table and the rule).
+std::string TableNameProblem(std::string_view name);
 
 }  // namespace linkwatch

@@ -204,8 +204,8 @@ int Db::CommitHook(void* self) {
 }
 
 std::string Db::ErrorMessage(int rc) const {
-  if (rc == SQLITE_CONSTRAINT_COMMITHOOK && !refused_.empty()) return refused_;
-  return sqlite3_errmsg(db_);
+  if (rc == SQLITE_CONSTRAINT_COMMITHOOK && !refused_.empty()) return refused_;  // names it
+  return LastError();
 }
 
 Status Db::Exec(std::string_view sql) {
@@ -249,7 +249,7 @@ void Db::Rollback() { (void)Exec("ROLLBACK"); }
 Result<int64_t> Db::DataVersion() {
   Statement* st = Cached("PRAGMA data_version");
   if (st == nullptr) return Status::Error(LastError());
-  if (!st->Step()) return Status::Error(path_ + ": " + LastError());
+  if (!st->Step()) return Status::Error(LastError());
   int64_t v = st->Int(0);
   st->Reset();
   return v;
@@ -257,6 +257,6 @@ Result<int64_t> Db::DataVersion() {
 
 int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
-std::string Db::LastError() const { return sqlite3_errmsg(db_); }
+std::string Db::LastError() const { return path_ + ": " + sqlite3_errmsg(db_); }
 
 }  // namespace linkwatch::state

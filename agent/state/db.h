@@ -129,6 +129,9 @@ class Db {
   int64_t LastInsertRowId() const;
   int Changes() const;
   const std::string& path() const { return path_; }
+  // The connection's last SQLite error, prefixed with the file's path: every
+  // error of the state store (or any file opened here) says which file it
+  // is about, so that "database is locked" points at the file to look at.
   std::string LastError() const;
   sqlite3* raw() { return db_; }
 
@@ -140,8 +143,8 @@ class Db {
   // The identity recorded at Open (nullopt without a file).
   const std::optional<FileIdentity>& identity() const { return identity_; }
 
-  // The message for a failed SQLite call: the refused commit's reason when
-  // the file check refused it, sqlite3_errmsg otherwise.
+  // The message for a failed SQLite call, naming the file: the refused
+  // commit's reason when the file check refused it, sqlite3_errmsg otherwise.
   std::string ErrorMessage(int rc) const;
 
  private:

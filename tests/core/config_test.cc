@@ -1,8 +1,10 @@
 #include "agent/core/config.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 namespace linkwatch {
 namespace {
@@ -113,6 +115,98 @@ profiles:
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("is already the destination of another profile"), std::string::npos)
       << problems[0];
+}
+
+// Issue 8 point 11b: one lake written as `lake` and `lake/`, or reached
+// through a symlink, was taken for two destinations.
+TEST(ConfigTest, DestinationsAreComparedWhereTheyReallyLead) {
+  auto trailing = ProblemsOf(R"(state_db: s.db
+profiles:
+  - {name: a, source: {type: sqlite, path: a.db}, destination: {type: lake, path: lake}, tables: [t]}
+  - {name: b, source: {type: sqlite, path: b.db}, destination: {type: lake, path: lake/}, tables: [t]}
+)");
+  ASSERT_EQ(trailing.size(), 1u);
+  EXPECT_NE(trailing[0].find("profile b: destination /etc/lw/lake is already the destination of "
+                             "another profile, a"),
+            std::string::npos)
+      << trailing[0];
+
+  char tmpl[] = "/tmp/lw_config_test_XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::filesystem::path dir(tmpl);
+  std::filesystem::create_directory(dir / "real-lake");
+  std::filesystem::create_directory_symlink(dir / "real-lake", dir / "link");
+  const std::string config = (dir / "linkwatch.yaml").string();
+  auto problems = [&](const std::string& a, const std::string& b) {
+    try {
+      ParseConfig(
+          "state_db: s.db\nprofiles:\n"
+          "  - {name: a, source: {type: sqlite, path: a.db}, destination: {type: lake, "
+          "path: " +
+              a +
+              "}, tables: [t]}\n"
+              "  - {name: b, source: {type: sqlite, path: b.db}, destination: {type: lake, "
+              "path: " +
+              b + "}, tables: [t]}\n",
+          config);
+    } catch (const InputError& e) {
+      std::vector<std::string> out;
+      for (const auto& p : e.problems()) out.push_back(p.ToString());
+      return out;
+    }
+    return std::vector<std::string>{};
+  };
+  auto symlinked = problems("real-lake", "link");
+  ASSERT_EQ(symlinked.size(), 1u);
+  EXPECT_NE(symlinked[0].find("profile b: destination " + (dir / "link").string() + " (" +
+                              (dir / "real-lake").string() +
+                              ") is already the destination of another profile, a"),
+            std::string::npos)
+      << symlinked[0];
+  // Through a symlinked parent folder, with a trailing slash.
+  EXPECT_EQ(problems("real-lake/x", "link/x/").size(), 1u);
+  // One lake inside the other: its model.json would list a stranger's folder.
+  auto nested = problems("real-lake", "link/sub");
+  ASSERT_EQ(nested.size(), 1u);
+  EXPECT_NE(nested[0].find("lies inside the destination of profile a"), std::string::npos)
+      << nested[0];
+  EXPECT_EQ(problems("link/sub", "real-lake").size(), 1u);
+  // Siblings sharing a prefix are different folders.
+  EXPECT_TRUE(problems("real-lake", "real-lake2").empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, PathsLoseTheirTrailingSeparator) {
+  EXPECT_EQ(ResolvePath("/etc/lw", "lake/"), "/etc/lw/lake");
+  EXPECT_EQ(ResolvePath("/etc/lw", "./lake//"), "/etc/lw/lake");
+  EXPECT_EQ(ResolvePath("/etc/lw", "/"), "/");
+  EXPECT_EQ(ResolvePath("/etc/lw", "/data/lake/"), "/data/lake");
+}
+
+// Issue 8 point 11a: a table name becomes a lake folder and a CSV name.
+TEST(ConfigTest, TableNamesAreWhatALakeFolderAndSqliteBothCarry) {
+  for (const char* good : {"account", "new_thing", "_x", "Contact2", "a"}) {
+    EXPECT_TRUE(IsTableName(good)) << good;
+  }
+  for (const char* bad : {"", "../evil", ".hidden", "a/b", "a\\b", "..", "2fast", "my table", "a.b",
+                          "a-b", "a\"b", "a,b", "caf\xc3\xa9"}) {
+    EXPECT_FALSE(IsTableName(bad)) << bad;
+  }
+  EXPECT_TRUE(IsTableName(std::string(kMaxTableNameLength, 'a')));
+  EXPECT_FALSE(IsTableName(std::string(kMaxTableNameLength + 1, 'a')));
+  auto problems = ProblemsOf(R"(state_db: s.db
+profiles:
+  - name: a
+    source: {type: sqlite, path: a.db}
+    destination: {type: lake, path: lake}
+    tables: [ok, ../evil, {name: .hidden}]
+)");
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find(":6:18: profile a: table name \"../evil\" is not allowed"),
+            std::string::npos)
+      << problems[0];
+  EXPECT_NE(problems[1].find("table name \".hidden\" is not allowed"), std::string::npos)
+      << problems[1];
 }
 
 TEST(ConfigTest, EveryProblemIsListed) {
