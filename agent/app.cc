@@ -47,7 +47,10 @@ void PrintProblems(const InputError& e) {
 // Notes (to stderr) where the config and the state store disagree on what
 // is linked; nothing when the state store does not exist yet.
 void PrintLinkNotes(const Config& config, const std::string& config_path) {
-  if (config.profiles.empty() || !std::filesystem::exists(config.state_db)) return;
+  // Also without profiles: the store may have linked profiles the config
+  // no longer names.
+  std::error_code ec;
+  if (!std::filesystem::exists(config.state_db, ec)) return;
   auto db = state::Db::Open(config.state_db, state::Db::Mode::kReadOnly);
   if (!db) return;
   auto notes = sync::LinkNotes(**db, config.profiles, config_path);
@@ -228,6 +231,16 @@ int CheckConfig(const std::string& config_path) {
                 loaded.groups.size(), loaded.config.watch.rule_files.size(),
                 loaded.receivers.size(), loaded.config.watch.sources.size());
     PrintLinkNotes(loaded.config, config_path);
+    // A table missing from its source, or not change-tracked, is not a
+    // config error (`run` starts, and the table shows as failed until it is
+    // fixed), but it is what check-config is run to find out.
+    for (const auto& pc : loaded.config.profiles) {
+      for (const auto& t : pc.tables) {
+        if (auto s = CheckSourceTables(pc, {t.name}); !s.ok()) {
+          std::fprintf(stderr, "warning: %s\n", s.message().c_str());
+        }
+      }
+    }
     return 0;
   } catch (const InputError& e) {
     PrintProblems(e);

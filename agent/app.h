@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "agent/controls.h"
+#include "agent/core/status.h"
 
 namespace linkwatch {
 namespace sync {
 class SyncEngine;
 }
+struct ProfileConfig;
 
 struct RunOptions {
   std::string config_path;
@@ -53,5 +55,11 @@ int UnlinkCommand(const std::string& config_path, const std::string& profile, bo
 int RelinkCommand(const std::string& config_path, const std::string& profile, bool clear);
 int TablesCommand(const std::string& config_path, const std::string& profile, bool add,
                   const std::vector<std::string>& tables);
+// Whether the profile's source has `tables`, each under change tracking:
+// what the agent needs to sync them (the error names the table and the
+// source, and says how to enable tracking). `link`, `relink` and `tables
+// add` refuse otherwise; check-config warns. Ok for kinds of source this
+// version does not sync (check-config refuses those).
+Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables);
 
 }  // namespace linkwatch

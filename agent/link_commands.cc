@@ -2,6 +2,10 @@
 // link, unlink, relink, tables add|remove. They write the state store
 // directly (it decides what is linked); a running agent notices within a
 // second. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +18,7 @@
 #include "agent/core/problem.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
+#include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
 
 namespace linkwatch {
@@ -22,17 +27,26 @@ namespace {
 namespace fs = std::filesystem;
 
 // What every lifecycle command starts from: the config, its profile and the
-// open state store.
+// open state store. `profile` is null for a profile the config no longer
+// names but the state store has linked (only unlink works on those).
 struct Context {
   Config config;
   const ProfileConfig* profile = nullptr;
   std::unique_ptr<state::StateStore> store;
   std::optional<sync::LinkedProfile> linked;
+  // Where the profile's data is: the config's destination, or for a profile
+  // no longer in the config the one recorded when it was linked.
+  std::string destination;
+  // The destination recorded when the profile was linked ("" if none).
+  std::string linked_destination;
 };
+
+// Whether a command can work on a profile the config no longer names.
+enum class NeedsConfig { kYes, kNo };
 
 // Returns an exit code (!= 0) on failure.
 int Load(const std::string& config_path, const std::string& profile, const char* command,
-         Context& ctx) {
+         Context& ctx, NeedsConfig needs = NeedsConfig::kYes) {
   try {
     ctx.config = LoadConfig(config_path);
   } catch (const InputError& e) {
@@ -42,7 +56,9 @@ int Load(const std::string& config_path, const std::string& profile, const char*
   for (const auto& p : ctx.config.profiles) {
     if (p.name == profile) ctx.profile = &p;
   }
-  if (ctx.profile == nullptr) {
+  std::error_code ec;
+  if (ctx.profile == nullptr && !fs::exists(ctx.config.state_db, ec)) {
+    // Not configured and nothing linked (the store is not created here).
     std::fprintf(stderr, "linkwatch %s: no profile \"%s\" in %s\n", command, profile.c_str(),
                  config_path.c_str());
     return 2;
@@ -59,6 +75,32 @@ int Load(const std::string& config_path, const std::string& profile, const char*
     return 1;
   }
   ctx.linked = std::move(linked).value();
+  if (ctx.linked) {
+    auto folder = sync::ReadDestinationFolder(ctx.store->db(), ctx.linked->id);
+    if (!folder) {
+      std::fprintf(stderr, "linkwatch %s: %s\n", command, folder.message().c_str());
+      return 1;
+    }
+    ctx.linked_destination = *folder;
+  }
+  if (ctx.profile == nullptr) {
+    // The state store decides what is linked (contract.md section 2): a
+    // linked profile dropped from the config can still be unlinked.
+    const bool linked_here = ctx.linked && ctx.linked->state != state::codes::kProfileDeleted;
+    if (needs == NeedsConfig::kNo && ctx.linked) {
+      ctx.destination = ctx.linked_destination;
+      return 0;
+    }
+    std::fprintf(stderr, "linkwatch %s: no profile \"%s\" in %s%s\n", command, profile.c_str(),
+                 config_path.c_str(),
+                 linked_here ? ("; the state store has it linked: put it back into the config, "
+                                "or stop it with linkwatch unlink --config " +
+                                config_path + " --profile " + profile)
+                                   .c_str()
+                             : "");
+    return 2;
+  }
+  ctx.destination = ctx.profile->destination_path;
   return 0;
 }
 
@@ -70,18 +112,177 @@ int Fail(const char* command, const Status& s) {
 }
 
 // Whether the profile's destination holds data of an earlier link.
-bool HasData(const ProfileConfig& p) {
+bool HasData(const std::string& destination) {
   std::error_code ec;
-  if (!fs::is_directory(p.destination_path, ec)) return false;
-  return !fs::is_empty(p.destination_path, ec);
+  if (!fs::is_directory(destination, ec)) return false;
+  return !fs::is_empty(destination, ec);
 }
 
-Status DeleteData(const ProfileConfig& p) {
-  std::error_code ec;
-  fs::remove_all(p.destination_path, ec);
-  if (ec) return Status::Error("cannot delete " + p.destination_path + ": " + ec.message());
-  return Status::Ok();
-}
+// The name of the lock file a lake's writer holds (LakeDestination::Open).
+constexpr const char* kLakeLock = ".linkwatch.lock";
+
+// A folder that `unlink --delete-data` or `relink --clear` may delete,
+// checked before anything is changed (Check) and then deleted (Delete).
+// The checks make sure the folder deleted is this profile's lake, wherever
+// the configured path leads: a symlink is followed to the folder it names
+// (deleting the link alone would leave the data and claim otherwise), and
+// that folder must be the lake the profile was linked with, look like a
+// linkwatch lake, and not hold the state store.
+class LakeDeletion {
+ public:
+  // `destination`: the configured (or recorded) path; `linked`: the path
+  // recorded at link time ("" if none); `state_db`: the state store.
+  LakeDeletion(std::string destination, std::string linked, const Config& config,
+               const std::string& profile)
+      : destination_(std::move(destination)),
+        linked_(std::move(linked)),
+        state_db_(config.state_db) {
+    for (const auto& p : config.profiles) {
+      if (p.name != profile) others_.emplace_back(p.name, p.destination_path);
+    }
+  }
+  ~LakeDeletion() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+
+  // Ok when there is nothing to delete (then exists() is false) or the
+  // folder may be deleted; otherwise why not (nothing was changed).
+  Status Check() {
+    if (destination_.empty()) {
+      return Status::Error(
+          "the state store records no destination for this profile; nothing "
+          "deleted");
+    }
+    std::error_code ec;
+    const auto status = fs::symlink_status(destination_, ec);
+    if (ec || !fs::exists(status)) return Status::Ok();  // nothing there
+    real_ = fs::canonical(destination_, ec);
+    if (ec) {
+      // A dangling symlink: what it named is gone already.
+      if (fs::is_symlink(status)) return Status::Ok();
+      return Status::Error("cannot resolve " + destination_ + ": " + ec.message() +
+                           "; nothing deleted");
+    }
+    exists_ = true;
+    const std::string where = real_.string() == destination_
+                                  ? destination_
+                                  : destination_ + " (-> " + real_.string() + ")";
+    if (!fs::is_directory(real_, ec)) {
+      return Status::Error(where +
+                           " is not a folder: only a lake folder is deleted (deleting a "
+                           "warehouse's tables is not supported by this version); nothing "
+                           "deleted");
+    }
+    if (!linked_.empty()) {
+      const fs::path linked_real = fs::weakly_canonical(linked_, ec);
+      if (ec || linked_real != real_) {
+        return Status::Error(where + " is not the lake this profile was linked with (" + linked_ +
+                             (ec ? "" : " -> " + linked_real.string()) +
+                             "); refusing to delete it; nothing deleted");
+      }
+    }
+    // A symlink retargeted since the link could lead to another profile's lake.
+    for (const auto& [name, path] : others_) {
+      const fs::path other = fs::weakly_canonical(path, ec);
+      if (!ec && (Inside(real_, other) || Inside(other, real_))) {
+        return Status::Error(where + " is (or shares a folder with) the destination of profile " +
+                             name + " (" + path + "); refusing to delete it; nothing deleted");
+      }
+    }
+    const fs::path state_real = fs::weakly_canonical(state_db_, ec);
+    if (!ec && Inside(real_, state_real)) {
+      return Status::Error(where + " holds the state store " + state_db_ +
+                           "; refusing to delete it; nothing deleted");
+    }
+    if (!fs::is_empty(real_, ec) && !fs::exists(real_ / "model.json", ec) &&
+        !fs::exists(real_ / kLakeLock, ec)) {
+      return Status::Error(where + " holds neither model.json nor " + kLakeLock +
+                           ": it does not look like a linkwatch lake; refusing to delete it; "
+                           "nothing deleted");
+    }
+    return Status::Ok();
+  }
+
+  bool exists() const { return exists_; }
+
+  // Deletes the lake once no process holds its lock (a running agent lets
+  // go of an unlinked profile's lake within a second; waits up to
+  // `wait`). With `keep_folder` the folder (and a symlink to it) stays,
+  // emptied, so that the lake comes back where it was; otherwise the folder
+  // goes, and a symlink naming it too. Returns what was deleted, in words.
+  Result<std::string> Delete(bool keep_folder, std::chrono::seconds wait) {
+    if (!exists_) {
+      return "nothing to delete: " + destination_ + " does not exist" +
+             (fs::is_symlink(destination_) ? " (a symlink to a missing folder; left as it is)"
+                                           : "");
+    }
+    if (auto s = Lock(wait); !s.ok()) return s;
+    std::error_code ec;
+    if (keep_folder) {
+      for (const auto& entry : fs::directory_iterator(real_, ec)) {
+        fs::remove_all(entry.path(), ec);
+        if (ec) break;
+      }
+    } else {
+      fs::remove_all(real_, ec);
+    }
+    if (ec) {
+      return Status::Error("deleting " + real_.string() + " failed part way: " + ec.message() +
+                           "; some of its files are left");
+    }
+    std::string what = keep_folder ? "the content of lake folder " + real_.string()
+                                   : "lake folder " + real_.string();
+    if (real_.string() != destination_) {
+      if (!keep_folder && fs::is_symlink(fs::symlink_status(destination_, ec))) {
+        fs::remove(destination_, ec);
+        if (ec) {
+          return Status::Error("deleted " + what + ", but not the symlink " + destination_ +
+                               " naming it: " + ec.message());
+        }
+        what += " and the symlink " + destination_ + " naming it";
+      } else {
+        what += " (reached through " + destination_ + ")";
+      }
+    }
+    return what;
+  }
+
+ private:
+  static bool Inside(const fs::path& outer, const fs::path& inner) {
+    auto o = outer.begin();
+    auto i = inner.begin();
+    for (; o != outer.end(); ++o, ++i) {
+      if (o->empty()) continue;
+      if (i == inner.end() || *o != *i) return false;
+    }
+    return true;
+  }
+
+  Status Lock(std::chrono::seconds wait) {
+    const fs::path lock = real_ / kLakeLock;
+    lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    if (lock_fd_ < 0) return Status::Ok();  // never opened by a writer
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Status::Error("lake folder " + real_.string() +
+                             " is still in use by a running linkwatch process (it holds " +
+                             lock.string() + "); nothing deleted");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return Status::Ok();
+  }
+
+  std::string destination_, linked_, state_db_;
+  std::vector<std::pair<std::string, std::string>> others_;  // (profile, destination)
+  fs::path real_;
+  bool exists_ = false;
+  int lock_fd_ = -1;
+};
+
+// How long unlink/relink wait for a running agent to let go of the lake.
+constexpr std::chrono::seconds kLakeReleaseWait{30};
 
 const TableConfig* ConfiguredTable(const ProfileConfig& p, const std::string& name) {
   for (const auto& t : p.tables) {
@@ -91,6 +292,22 @@ const TableConfig* ConfiguredTable(const ProfileConfig& p, const std::string& na
 }
 
 }  // namespace
+
+Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables) {
+  if (profile.source_type != "sqlite") return Status::Ok();
+  std::error_code ec;
+  if (!fs::is_regular_file(profile.source_path, ec)) {
+    return Status::Error("profile " + profile.name + ": its source " + profile.source_path +
+                         " does not exist");
+  }
+  auto source = sync::SqliteSource::Open(profile.source_path);
+  if (!source) return source.status().WithContext("profile " + profile.name);
+  for (const auto& t : tables) {
+    auto schema = (*source)->Describe(t);
+    if (!schema) return schema.status().WithContext("profile " + profile.name);
+  }
+  return Status::Ok();
+}
 
 int LinkCommand(const std::string& config_path, const std::string& profile) {
   Context ctx;
@@ -103,7 +320,14 @@ int LinkCommand(const std::string& config_path, const std::string& profile) {
                      : "");
     return 1;
   }
+  std::vector<std::string> names;
+  for (const auto& t : ctx.profile->tables) names.push_back(t.name);
+  if (auto s = CheckSourceTables(*ctx.profile, names); !s.ok()) {
+    std::fprintf(stderr, "linkwatch link: %s\n", s.message().c_str());
+    return 2;
+  }
   state::Transaction tx(ctx.store->db());
+  if (!tx.status().ok()) return Fail("link", tx.status());
   auto linked = sync::LinkProfile(ctx.store->db(), *ctx.profile, Now());
   if (!linked) return Fail("link", linked.status());
   if (auto s = tx.Commit(); !s.ok()) return Fail("link", s);
@@ -115,13 +339,19 @@ int LinkCommand(const std::string& config_path, const std::string& profile) {
 int UnlinkCommand(const std::string& config_path, const std::string& profile, bool delete_data,
                   const std::string& confirm) {
   Context ctx;
-  if (int rc = Load(config_path, profile, "unlink", ctx)) return rc;
+  if (int rc = Load(config_path, profile, "unlink", ctx, NeedsConfig::kNo)) return rc;
   if (delete_data && confirm != profile) {
     std::fprintf(stderr,
                  "linkwatch unlink: --delete-data removes %s; repeat the profile name with "
                  "--confirm %s\n",
-                 ctx.profile->destination_path.c_str(), profile.c_str());
+                 ctx.destination.c_str(), profile.c_str());
     return 2;
+  }
+  // Everything that could refuse the deletion is checked before the profile
+  // is unlinked, so that a refusal changes nothing.
+  LakeDeletion deletion(ctx.destination, ctx.linked_destination, ctx.config, profile);
+  if (delete_data) {
+    if (auto s = deletion.Check(); !s.ok()) return Fail("unlink --delete-data", s);
   }
   if (!ctx.linked || ctx.linked->state == state::codes::kProfileDeleted) {
     std::fprintf(stderr, "linkwatch unlink: profile %s is not linked\n", profile.c_str());
@@ -131,13 +361,13 @@ int UnlinkCommand(const std::string& config_path, const std::string& profile, bo
              !s.ok()) {
     return Fail("unlink", s);
   } else {
-    std::printf("unlinked profile %s (profilestate Deleted)\n", profile.c_str());
+    std::printf("unlinked profile %s (profilestate Deleted)%s\n", profile.c_str(),
+                ctx.profile ? "" : "; it is no longer in the config");
   }
   if (delete_data) {
-    // A running agent stops the profile's workers within a second.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    if (auto s = DeleteData(*ctx.profile); !s.ok()) return Fail("unlink", s);
-    std::printf("deleted %s\n", ctx.profile->destination_path.c_str());
+    auto deleted = deletion.Delete(/*keep_folder=*/false, kLakeReleaseWait);
+    if (!deleted) return Fail("unlink --delete-data", deleted.status());
+    std::printf("%s%s\n", deletion.exists() ? "deleted " : "", deleted->c_str());
   }
   return 0;
 }
@@ -155,21 +385,35 @@ int RelinkCommand(const std::string& config_path, const std::string& profile, bo
                  profile.c_str());
     return 1;
   }
-  if (HasData(*ctx.profile)) {
+  std::vector<std::string> names;
+  for (const auto& t : ctx.profile->tables) names.push_back(t.name);
+  if (auto s = CheckSourceTables(*ctx.profile, names); !s.ok()) {
+    std::fprintf(stderr, "linkwatch relink: %s\n", s.message().c_str());
+    return 2;
+  }
+  if (HasData(ctx.destination)) {
     if (!clear) {
       std::fprintf(stderr,
                    "linkwatch relink: %s still holds data of the earlier link; pass --clear to "
                    "delete it and sync again from scratch\n",
-                   ctx.profile->destination_path.c_str());
+                   ctx.destination.c_str());
       return 1;
     }
-    // A running agent lets go of an unlinked profile's lake within a second.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    if (auto s = DeleteData(*ctx.profile); !s.ok()) return Fail("relink", s);
+    LakeDeletion deletion(ctx.destination, ctx.linked_destination, ctx.config, profile);
+    if (auto s = deletion.Check(); !s.ok()) return Fail("relink --clear", s);
+    // The folder stays (emptied), so the lake comes back where it was.
+    auto deleted = deletion.Delete(/*keep_folder=*/true, kLakeReleaseWait);
+    if (!deleted) return Fail("relink --clear", deleted.status());
+    std::printf("deleted %s\n", deleted->c_str());
   }
   auto& db = ctx.store->db();
   state::Transaction tx(db);
+  if (!tx.status().ok()) return Fail("relink", tx.status());
   const double now = Now();
+  // The lake is the config's destination from now on.
+  if (auto s = sync::SetDestinationFolder(db, *ctx.linked, ctx.destination, now); !s.ok()) {
+    return Fail("relink", s);
+  }
   // The same profile row, Active again, with the config's tables afresh.
   for (const auto& t : ctx.linked->tables) {
     if (auto s = sync::RemoveTable(db, t, now); !s.ok()) return Fail("relink", s);
@@ -196,8 +440,23 @@ int TablesCommand(const std::string& config_path, const std::string& profile, bo
     std::fprintf(stderr, "linkwatch %s: profile %s is not linked\n", command, profile.c_str());
     return 1;
   }
+  if (add) {
+    // Refused before anything is written: a name that cannot be a lake
+    // folder, or a table the agent could never sync (it would retry forever).
+    for (const auto& name : tables) {
+      if (!IsTableName(name)) {
+        std::fprintf(stderr, "linkwatch %s: %s\n", command, TableNameProblem(name).c_str());
+        return 2;
+      }
+    }
+    if (auto s = CheckSourceTables(*ctx.profile, tables); !s.ok()) {
+      std::fprintf(stderr, "linkwatch %s: %s\n", command, s.message().c_str());
+      return 2;
+    }
+  }
   auto& db = ctx.store->db();
   state::Transaction tx(db);
+  if (!tx.status().ok()) return Fail(command, tx.status());
   const double now = Now();
   std::set<std::string> seen;
   for (const auto& name : tables) {

@@ -405,6 +405,21 @@ Result<std::vector<std::string>> LinkNotes(Db& db, const std::vector<ProfileConf
       }
     }
   }
+  // Linked profiles the config no longer names: the agent does not sync
+  // them (it has no source for them), yet the state store says they are
+  // linked, so monitoring sees them stall.
+  auto names = LinkedProfileNames(db);
+  if (!names) return names.status();
+  for (const auto& name : *names) {
+    bool configured = false;
+    for (const auto& pc : profiles) configured |= pc.name == name;
+    if (configured) continue;
+    notes.push_back("profile " + name +
+                    " is linked but no longer in the config, so nothing syncs it; linkwatch "
+                    "unlink --config " +
+                    config_path + " --profile " + name + " stops it (add --delete-data --confirm " +
+                    name + " to delete its data too), or put it back into the config");
+  }
   return notes;
 }
 
@@ -417,6 +432,42 @@ Result<std::optional<Committed>> ReadCommitted(Db& db, const LinkedTable& table)
     return std::optional<Committed>();
   }
   return std::optional<Committed>(Committed{st->Int(0), st->Text(1)});
+}
+
+Result<std::vector<std::string>> LinkedProfileNames(Db& db) {
+  auto st = db.Prepare(
+      "SELECT DISTINCT name FROM synapselinkprofile WHERE coalesce(profilestate, 0) != ?1 AND "
+      "name IS NOT NULL ORDER BY name");
+  if (!st) return st.status();
+  st->Bind(1, codes::kProfileDeleted);
+  std::vector<std::string> out;
+  while (st->Step()) out.push_back(st->Text(0));
+  if (!st->status().ok()) return st->status();
+  return out;
+}
+
+Result<std::string> ReadDestinationFolder(Db& db, const std::string& profile_id) {
+  auto st = db.Prepare(
+      "SELECT coalesce(datalakefolder, '') FROM synapselinkprofile WHERE synapselinkprofileid = "
+      "?1");
+  if (!st) return st.status();
+  st->Bind(1, profile_id);
+  if (!st->Step()) return st->status().ok() ? Result<std::string>(std::string()) : st->status();
+  return st->Text(0);
+}
+
+Status SetDestinationFolder(Db& db, const LinkedProfile& profile, const std::string& folder,
+                            double now) {
+  const std::string t = FormatDateTime(now);
+  if (auto s = Run(db,
+                   "UPDATE synapselinkprofile SET datalakefolder = ?2, modifiedon = ?3 WHERE "
+                   "synapselinkprofileid = ?1",
+                   {profile.id, folder, t});
+      !s.ok()) {
+    return s;
+  }
+  return Run(db, "UPDATE synapsedatabase SET datalakefolder = ?2, modifiedon = ?3 WHERE name = ?1",
+             {profile.name, folder, t});
 }
 
 }  // namespace linkwatch::sync

@@ -125,4 +125,16 @@ Result<int64_t> CountFailedRecords(state::Db& db, const LinkedTable& table);
 // The committed cursor of a table; nullopt before its initial sync.
 Result<std::optional<Committed>> ReadCommitted(state::Db& db, const LinkedTable& table);
 
+// Names of the profiles the state store has linked (profilestate other than
+// Deleted), sorted; LinkNotes names those the config no longer has.
+Result<std::vector<std::string>> LinkedProfileNames(state::Db& db);
+// The destination a profile was linked with (synapselinkprofile.
+// datalakefolder, the resolved path of its lake); "" when not recorded. The
+// lifecycle commands check a folder against it before deleting anything,
+// and take it from here for a profile no longer in the config.
+Result<std::string> ReadDestinationFolder(state::Db& db, const std::string& profile_id);
+// Records a new destination (relink with a config whose destination moved).
+Status SetDestinationFolder(state::Db& db, const LinkedProfile& profile, const std::string& folder,
+                            double now);
+
 }  // namespace linkwatch::sync
