@@ -2,6 +2,7 @@
 and a file:line:column message naming where it is."""
 import os
 import re
+import sqlite3
 import unittest
 
 from harness import ROOT, TempDirTest, run_cli
@@ -111,6 +112,72 @@ class CliErrorTest(TempDirTest):
         self.assertBothRefuse("state_db: s.db\nwatch:\n  sources:\n"
                               "    - {name: other, type: local, path: other.db}\n", 4,
                               "file is not a database")
+
+    # Issue 8 point 11b: one lake written as `lake` and `lake/`, or reached through a symlink,
+    # was taken for two destinations.
+    def two_profiles(self, a, b):
+        return ("state_db: s.db\nprofiles:\n"
+                "  - {name: a, source: {type: sqlite, path: a.db}, destination: {type: lake, "
+                "path: %s}, tables: [t]}\n"
+                "  - {name: b, source: {type: sqlite, path: b.db}, destination: {type: lake, "
+                "path: %s}, tables: [t]}\n" % (a, b))
+
+    def test_config_one_lake_written_two_ways(self):
+        lake = os.path.join(self.dir, "lake")
+        self.assertBothRefuse(self.two_profiles("lake", "lake/"), 4,
+                              "profile b: destination %s is already the destination of another "
+                              "profile, a" % lake)
+        self.assertBothRefuse(self.two_profiles("lake", "./x/../lake"), 4,
+                              "is already the destination of another profile, a")
+
+    def test_config_one_lake_reached_through_a_symlink(self):
+        real = os.path.join(self.dir, "disk", "lake")
+        os.makedirs(real)
+        os.symlink(os.path.join(self.dir, "disk"), os.path.join(self.dir, "mnt"))
+        self.assertBothRefuse(self.two_profiles("disk/lake", "mnt/lake/"), 4,
+                              "profile b: destination %s (%s) is already the destination of "
+                              "another profile, a" % (os.path.join(self.dir, "mnt", "lake"), real))
+        # One lake inside another is refused too; siblings are fine.
+        self.assertBothRefuse(self.two_profiles("disk", "mnt/lake"), 4,
+                              "lies inside the destination of profile a")
+        p = self.config(self.two_profiles("disk/lake", "disk/lake2"))
+        code, out, err = run_cli("check-config", "--config", p)
+        self.assertEqual(code, 0, out + err)
+
+    # Issue 8 point 11d: a locked state store gave "database is locked" without naming the file.
+    def test_locked_state_store_error_names_the_file(self):
+        src = os.path.join(self.dir, "src.db")
+        con = sqlite3.connect(src)
+        con.execute("CREATE TABLE t(tid INTEGER PRIMARY KEY, name TEXT)")
+        con.execute("CREATE TABLE u(uid INTEGER PRIMARY KEY, name TEXT)")
+        con.commit()
+        con.close()
+        code, out, err = run_cli("source", "enable-change-tracking", "--db", src, "--table", "t",
+                                 "--table", "u")
+        self.assertEqual(code, 0, out + err)
+        p = self.config("state_db: state.db\nprofiles:\n"
+                        "  - {name: a, source: {type: sqlite, path: src.db}, "
+                        "destination: {type: lake, path: lake-a}, tables: [t]}\n"
+                        "  - {name: b, source: {type: sqlite, path: src.db}, "
+                        "destination: {type: lake, path: lake-b}, tables: [t]}\n")
+        code, out, err = run_cli("link", "--config", p, "--profile", "a")
+        self.assertEqual(code, 0, out + err)
+        state_db = os.path.join(self.dir, "state.db")
+        holder = sqlite3.connect(state_db, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            for args in (["tables", "add", "--config", p, "--profile", "a", "u"],
+                         ["unlink", "--config", p, "--profile", "a"],
+                         ["link", "--config", p, "--profile", "b"]):
+                code, out, err = run_cli(*args)
+                self.assertEqual(code, 1, "%s: %s" % (args, out + err))
+                self.assertIn("%s: database is locked" % state_db, err, args)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        # Nothing was half done: once the lock is gone the same commands work.
+        code, out, err = run_cli("tables", "add", "--config", p, "--profile", "a", "u")
+        self.assertEqual(code, 0, out + err)
 
     def test_good_config_is_ok(self):
         self.write("rules/ok.yaml", GOOD_RULES)
