@@ -138,7 +138,9 @@ class LakeDeletion {
         linked_(std::move(linked)),
         state_db_(config.state_db) {
     for (const auto& p : config.profiles) {
-      if (p.name != profile) others_.emplace_back(p.name, p.destination_path);
+      if (p.name != profile && !p.destination_path.empty()) {
+        others_.emplace_back(p.name, p.destination_path);
+      }
     }
   }
   ~LakeDeletion() {
@@ -174,23 +176,23 @@ class LakeDeletion {
                            "deleted");
     }
     if (!linked_.empty()) {
-      const fs::path linked_real = fs::weakly_canonical(linked_, ec);
-      if (ec || linked_real != real_) {
-        return Status::Error(where + " is not the lake this profile was linked with (" + linked_ +
-                             (ec ? "" : " -> " + linked_real.string()) +
-                             "); refusing to delete it; nothing deleted");
+      const fs::path linked_real = RealPlace(linked_);
+      if (linked_real != real_) {
+        return Status::Error(
+            where + " is not the lake this profile was linked with (" + linked_ +
+            (linked_real == fs::path(linked_) ? "" : " -> " + linked_real.string()) +
+            "); refusing to delete it; nothing deleted");
       }
     }
     // A symlink retargeted since the link could lead to another profile's lake.
     for (const auto& [name, path] : others_) {
-      const fs::path other = fs::weakly_canonical(path, ec);
-      if (!ec && (Inside(real_, other) || Inside(other, real_))) {
+      const fs::path other = RealPlace(path);
+      if (PathContains(real_, other) || PathContains(other, real_)) {
         return Status::Error(where + " is (or shares a folder with) the destination of profile " +
                              name + " (" + path + "); refusing to delete it; nothing deleted");
       }
     }
-    const fs::path state_real = fs::weakly_canonical(state_db_, ec);
-    if (!ec && Inside(real_, state_real)) {
+    if (PathContains(real_, RealPlace(state_db_))) {
       return Status::Error(where + " holds the state store " + state_db_ +
                            "; refusing to delete it; nothing deleted");
     }
@@ -248,20 +250,16 @@ class LakeDeletion {
   }
 
  private:
-  static bool Inside(const fs::path& outer, const fs::path& inner) {
-    auto o = outer.begin();
-    auto i = inner.begin();
-    for (; o != outer.end(); ++o, ++i) {
-      if (o->empty()) continue;
-      if (i == inner.end() || *o != *i) return false;
-    }
-    return true;
-  }
-
   Status Lock(std::chrono::seconds wait) {
     const fs::path lock = real_ / kLakeLock;
     lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
-    if (lock_fd_ < 0) return Status::Ok();  // never opened by a writer
+    if (lock_fd_ < 0) {
+      // No writer has opened the lake yet; one that started just before the
+      // unlink would create the lock within a second, so look once more.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+      if (lock_fd_ < 0) return Status::Ok();
+    }
     const auto deadline = std::chrono::steady_clock::now() + wait;
     while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       if (std::chrono::steady_clock::now() >= deadline) {

@@ -23,28 +23,6 @@ bool IsName(const std::string& s) {
 
 bool HasGlob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
-// Where a path really is: symlinks resolved for the part that exists
-// (weakly_canonical), so that `lake`, `lake/`, `./lake` and a symlink to it
-// compare equal. Falls back to the path as written when the file system
-// cannot say (a permission error on a parent).
-std::filesystem::path RealPlace(const std::string& path) {
-  std::error_code ec;
-  auto real = std::filesystem::weakly_canonical(path, ec);
-  return ec ? std::filesystem::path(path).lexically_normal() : real;
-}
-
-// Whether `inner` is `outer` or lies inside it (component by component, so
-// that /data/lake2 is not inside /data/lake).
-bool Contains(const std::filesystem::path& outer, const std::filesystem::path& inner) {
-  auto o = outer.begin();
-  auto i = inner.begin();
-  for (; o != outer.end(); ++o, ++i) {
-    if (o->empty()) continue;  // a trailing separator
-    if (i == inner.end() || *o != *i) return false;
-  }
-  return true;
-}
-
 void ParseHttp(const YAML::Node& node, const std::string& dir, Problems& p, HttpConfig& out) {
   if (!CheckKeys(node, {"listen", "api_token", "read_timeout"}, p, "http")) return;
   if (node["listen"]) {
@@ -140,14 +118,14 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
       const std::string resolved =
           real == std::filesystem::path(pc.destination_path) ? "" : " (" + real.string() + ")";
       for (const auto& [other, other_name] : destinations) {
-        if (Contains(other, real) && Contains(real, other)) {
+        if (PathContains(other, real) && PathContains(real, other)) {
           p.Add(prof["destination"],
                 "profile " + pc.name + ": destination " + pc.destination_path + resolved +
                     " is already the destination of another profile, " + other_name);
-        } else if (Contains(other, real) || Contains(real, other)) {
+        } else if (PathContains(other, real) || PathContains(real, other)) {
           p.Add(prof["destination"],
                 "profile " + pc.name + ": destination " + pc.destination_path + resolved +
-                    (Contains(other, real) ? " lies inside" : " contains") +
+                    (PathContains(other, real) ? " lies inside" : " contains") +
                     " the destination of profile " + other_name + " (" + other.string() + ")");
         }
       }
@@ -330,6 +308,23 @@ std::string ResolvePath(const std::string& base_dir, const std::string& p) {
   // that the path stored at link time and compared later is spelled once.
   if (!path.has_filename() && path.has_relative_path()) path = path.parent_path();
   return path.string();
+}
+
+std::filesystem::path RealPlace(const std::string& path) {
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(path, ec);
+  return ec ? std::filesystem::path(path).lexically_normal() : real;
+}
+
+bool PathContains(const std::filesystem::path& outer, const std::filesystem::path& inner) {
+  if (outer.empty() || inner.empty()) return false;
+  auto o = outer.begin();
+  auto i = inner.begin();
+  for (; o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *o != *i) return false;
+  }
+  return true;
 }
 
 bool IsTableName(std::string_view name) {

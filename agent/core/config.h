@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,15 @@ Config ParseConfig(const std::string& text, const std::string& path);
 // Resolves `p` against `base_dir` unless absolute; normalized, without a
 // trailing separator.
 std::string ResolvePath(const std::string& base_dir, const std::string& p);
+
+// Where a path really leads: symlinks resolved for the part that exists
+// (weakly_canonical), so that `lake`, `lake/`, `./lake` and a symlink to it
+// compare equal. The path as written (normalized) when the file system
+// cannot say (a permission error on a parent).
+std::filesystem::path RealPlace(const std::string& path);
+// Whether `inner` is `outer` or lies inside it, component by component
+// (/data/lake2 is not inside /data/lake); false for an empty path.
+bool PathContains(const std::filesystem::path& outer, const std::filesystem::path& inner);
 
 // Whether `name` may be a synced table's name. It becomes a lake folder, a
 // CSV file name and model.json entity name, and is looked up as a SQLite
