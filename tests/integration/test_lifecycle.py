@@ -287,6 +287,21 @@ class LifecycleTest(harness.TempDirTest):
                        os.path.join(self.dir, "lake-hr-link"), crm_lake), err)
         self.assertTrue(os.path.exists(os.path.join(self.dir, "lake-elsewhere", "model.json")))
 
+        # A warehouse (sqlite destination) is a file: not deleted by this version, and said so.
+        warehouse = self.write(
+            "warehouse.yaml", "state_db: state.db\nprofiles:\n"
+            "  - {name: wh, source: {type: sqlite, path: hr.db}, "
+            "destination: {type: sqlite, path: wh.db}, tables: [employee]}\n")
+        rc, _, err = self.cli("link", "--config", warehouse, "--profile", "wh")
+        self.assertEqual(rc, 0, err)
+        wh_db = self.write("wh.db", "warehouse tables\n")
+        rc, out, err = self.cli("unlink", "--config", warehouse, "--profile", "wh",
+                                "--delete-data", "--confirm", "wh")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("%s is not a folder: only a lake folder is deleted" % wh_db, err)
+        self.assertTrue(os.path.exists(wh_db))
+        self.assertEqual(self.profile("wh"), 1)
+
         # Nothing there: said so, and nothing is claimed.
         os.unlink(os.path.join(self.dir, "lake-hr-link"))
         rc, out, err = self.cli("unlink", "--config", cfg, "--profile", "hr", "--delete-data",
