@@ -213,17 +213,21 @@ class LakeDeletion {
   // emptied, so that the lake comes back where it was; otherwise the folder
   // goes, and a symlink naming it too. Returns what was deleted, in words.
   Result<std::string> Delete(bool keep_folder, std::chrono::seconds wait) {
+    std::error_code ec;
     if (!exists_) {
       return "nothing to delete: " + destination_ + " does not exist" +
-             (fs::is_symlink(destination_) ? " (a symlink to a missing folder; left as it is)"
-                                           : "");
+             (fs::is_symlink(fs::symlink_status(destination_, ec))
+                  ? " (a symlink to a missing folder; left as it is)"
+                  : "");
     }
     if (auto s = Lock(wait); !s.ok()) return s;
-    std::error_code ec;
     if (keep_folder) {
-      for (const auto& entry : fs::directory_iterator(real_, ec)) {
-        fs::remove_all(entry.path(), ec);
+      // Listed first: removing entries while iterating may skip some.
+      std::vector<fs::path> entries;
+      for (const auto& entry : fs::directory_iterator(real_, ec)) entries.push_back(entry.path());
+      for (const auto& entry : entries) {
         if (ec) break;
+        fs::remove_all(entry, ec);
       }
     } else {
       fs::remove_all(real_, ec);
