@@ -59,7 +59,10 @@ int TablesCommand(const std::string& config_path, const std::string& profile, bo
 // what the agent needs to sync them (the error names the table and the
 // source, and says how to enable tracking). `link`, `relink` and `tables
 // add` refuse otherwise; check-config warns. Ok for kinds of source this
-// version does not sync (check-config refuses those).
-Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables);
+// version does not sync (check-config refuses those). `unreadable` (if
+// given) is set when the source file exists but cannot be opened (a runtime
+// failure, not bad input).
+Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables,
+                         bool* unreadable = nullptr);
 
 }  // namespace linkwatch

@@ -295,7 +295,8 @@ const TableConfig* ConfiguredTable(const ProfileConfig& p, const std::string& na
 
 }  // namespace
 
-Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables) {
+Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables,
+                         bool* unreadable) {
   if (profile.source_type != "sqlite") return Status::Ok();
   std::error_code ec;
   if (!fs::is_regular_file(profile.source_path, ec)) {
@@ -303,13 +304,38 @@ Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::st
                          " does not exist");
   }
   auto source = sync::SqliteSource::Open(profile.source_path);
-  if (!source) return source.status().WithContext("profile " + profile.name);
+  if (!source) {
+    if (unreadable) *unreadable = true;
+    return source.status().WithContext("profile " + profile.name);
+  }
   for (const auto& t : tables) {
     auto schema = (*source)->Describe(t);
     if (!schema) return schema.status().WithContext("profile " + profile.name);
   }
   return Status::Ok();
 }
+
+namespace {
+
+// 0 when the source has `tables`, each tracked; otherwise says why and
+// returns 2 (bad input: the table or the source named) or 1 (the source
+// cannot be read now).
+int RefuseUnsyncable(const char* command, const ProfileConfig& profile,
+                     const std::vector<std::string>& tables) {
+  bool unreadable = false;
+  auto s = CheckSourceTables(profile, tables, &unreadable);
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "linkwatch %s: %s\n", command, s.message().c_str());
+  return unreadable ? 1 : 2;
+}
+
+std::vector<std::string> TableNames(const ProfileConfig& profile) {
+  std::vector<std::string> names;
+  for (const auto& t : profile.tables) names.push_back(t.name);
+  return names;
+}
+
+}  // namespace
 
 int LinkCommand(const std::string& config_path, const std::string& profile) {
   Context ctx;
@@ -322,12 +348,7 @@ int LinkCommand(const std::string& config_path, const std::string& profile) {
                      : "");
     return 1;
   }
-  std::vector<std::string> names;
-  for (const auto& t : ctx.profile->tables) names.push_back(t.name);
-  if (auto s = CheckSourceTables(*ctx.profile, names); !s.ok()) {
-    std::fprintf(stderr, "linkwatch link: %s\n", s.message().c_str());
-    return 2;
-  }
+  if (int rc = RefuseUnsyncable("link", *ctx.profile, TableNames(*ctx.profile))) return rc;
   state::Transaction tx(ctx.store->db());
   if (!tx.status().ok()) return Fail("link", tx.status());
   auto linked = sync::LinkProfile(ctx.store->db(), *ctx.profile, Now());
@@ -387,12 +408,7 @@ int RelinkCommand(const std::string& config_path, const std::string& profile, bo
                  profile.c_str());
     return 1;
   }
-  std::vector<std::string> names;
-  for (const auto& t : ctx.profile->tables) names.push_back(t.name);
-  if (auto s = CheckSourceTables(*ctx.profile, names); !s.ok()) {
-    std::fprintf(stderr, "linkwatch relink: %s\n", s.message().c_str());
-    return 2;
-  }
+  if (int rc = RefuseUnsyncable("relink", *ctx.profile, TableNames(*ctx.profile))) return rc;
   if (HasData(ctx.destination)) {
     if (!clear) {
       std::fprintf(stderr,
@@ -451,10 +467,7 @@ int TablesCommand(const std::string& config_path, const std::string& profile, bo
         return 2;
       }
     }
-    if (auto s = CheckSourceTables(*ctx.profile, tables); !s.ok()) {
-      std::fprintf(stderr, "linkwatch %s: %s\n", command, s.message().c_str());
-      return 2;
-    }
+    if (int rc = RefuseUnsyncable(command, *ctx.profile, tables)) return rc;
   }
   auto& db = ctx.store->db();
   state::Transaction tx(db);
