@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "agent/state/db.h"
 #include "agent/state/schema.h"
@@ -14,6 +17,34 @@
 #include "exporters/metrics.h"
 
 namespace linkwatch::sync {
+namespace {
+
+// Test seam of the integration test of breaks (tests/integration/
+// test_sync_breaks.py), off unless LINKWATCH_TEST_SEAMS=1: a file
+// "<state_db>.break.<profile>.<table>" holding a reason code makes the
+// table's next incremental round report that break, as a detector would
+// (the file is consumed). It shows a break end to end (state, API, metric,
+// alert) independently of any one detector.
+Status InjectedBreak(const std::string& state_db, const LinkedTable& table) {
+  static const bool on = [] {
+    const char* v = std::getenv("LINKWATCH_TEST_SEAMS");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  if (!on) return Status::Ok();
+  const std::string path = state_db + ".break." + table.profile_name + "." + table.entity;
+  std::ifstream in(path);
+  if (!in) return Status::Ok();
+  std::string reason;
+  std::getline(in, reason);
+  in.close();
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return Status::Break(reason.empty() ? "partition_missing" : reason,
+                       "injected by a test (LINKWATCH_TEST_SEAMS)");
+}
+
+}  // namespace
+
 // A profile's destination, opened once and shared by its table workers; a
 // failure to open it (unwritable folder, corrupt model.json) is retried.
 struct SyncEngine::ProfileRuntime {
@@ -367,6 +398,7 @@ Status SyncEngine::Worker::InitialSync() {
 
 Result<size_t> SyncEngine::Worker::Round() {
   const double now = Now();
+  if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) return s;
   if (auto s = writer_->Begin(false, now); !s.ok()) return s;
   writer_->ReportSyncedIds(failed_count_ > 0);
   size_t n = 0;
