@@ -284,6 +284,40 @@ TEST_F(EngineBreakTest, ACrashBeforeTheRepairCommittedResyncsOnTheNextStart) {
   EXPECT_THAT(Lake(), HasSubstr(",after,"));
 }
 
+// The per-table error metric counts every recorded failure under its
+// reason: a table that cannot be synced (`unsyncable`), and an initial sync
+// failing for the third time (`initial_failed`, once).
+TEST_F(EngineBreakTest, FailuresAreCountedByReason) {
+  options_.profiles[0].tables = {{"t"}, {"nosuch"}};
+  faults_.fail_initial = true;
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  auto count = [&](const std::string& entity, const std::string& reason) {
+    return metrics_.sync_table_errors_total
+        .Add({{"profile", "crm"}, {"entity", entity}, {"reason", reason}})
+        .Value();
+  };
+  ASSERT_TRUE(WaitFor([&] { return count("nosuch", "unsyncable") >= 2; }));
+  EXPECT_EQ(Query("SELECT metadatastate || '/' || syncstate FROM synapselinkprofileentitystate "
+                  "WHERE entityname = 'nosuch'"),
+            "16/1");
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error WHERE entity = 'nosuch'"), "unsyncable");
+  ASSERT_TRUE(WaitFor([&] { return count("t", "round_failed") >= 4; }));
+  EXPECT_EQ(count("t", "initial_failed"), 1) << "counted when the state turned, once";
+  EXPECT_EQ(Query("SELECT initialsyncstate FROM synapselinkprofileentitystate WHERE entityname = "
+                  "'t'"),
+            "8");
+  faults_.fail_initial = false;
+  ASSERT_TRUE(WaitFor([&] {
+    return Query(
+               "SELECT syncstate || '/' || initialsyncstate FROM synapselinkprofileentitystate "
+               "WHERE entityname = 't'") == "2/4";
+  }));
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error WHERE entity = 't'"), "0");
+  EXPECT_EQ(count("t", "initial_failed"), 1);
+  engine.Stop();
+}
+
 // Issue 8 point 10: `tables remove` between the writer's Commit and the
 // state commit of a batch; the cursor must not come back as an orphan row.
 TEST_F(EngineBreakTest, ABatchInFlightWhenTheTableIsRemovedWritesNoState) {
