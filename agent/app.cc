@@ -160,6 +160,16 @@ nlohmann::json MonitorJson(const state::MonitorRow& m) {
   j["sourceCount"] = m.source_count ? nlohmann::json(*m.source_count) : nullptr;
   j["lastError"] = m.last_error.empty() ? nullptr : nlohmann::json(m.last_error);
   j["lastErrorAt"] = m.last_error_at ? nlohmann::json(FormatDateTime(*m.last_error_at)) : nullptr;
+  j["errorReason"] = m.error_reason.empty() ? nullptr : nlohmann::json(m.error_reason);
+  j["lastBreak"] = nullptr;
+  if (m.last_break_at) {
+    j["lastBreak"] = {{"reason", m.last_break_reason},
+                      {"message", m.last_break_message},
+                      {"at", FormatDateTime(*m.last_break_at)},
+                      {"repairedAt", m.last_break_repaired_at
+                                         ? nlohmann::json(FormatDateTime(*m.last_break_repaired_at))
+                                         : nlohmann::json(nullptr)}};
+  }
   j["failedRecords"] = m.failed_records;
   j["failedRecordReason"] = m.failed_reason.empty() ? nullptr : nlohmann::json(m.failed_reason);
   return j;
@@ -312,17 +322,29 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
   }
   for (const auto& r : rows) {
     if (r.last_error.empty()) continue;
-    std::printf("\n%s/%s: last sync error (%s): %s", r.profile.c_str(), r.table.c_str(),
+    std::printf("\n%s/%s: last sync error (%s%s%s): %s", r.profile.c_str(), r.table.c_str(),
+                r.error_reason.c_str(), r.error_reason.empty() ? "" : ", ",
                 r.last_error_at ? FormatDateTime(*r.last_error_at).c_str() : "",
                 r.last_error.c_str());
+  }
+  for (const auto& r : rows) {
+    if (!r.last_break_at) continue;
+    std::printf(
+        "\n%s/%s: last break (%s, %s): %s; %s", r.profile.c_str(), r.table.c_str(),
+        r.last_break_reason.c_str(), FormatDateTime(*r.last_break_at).c_str(),
+        r.last_break_message.c_str(),
+        r.last_break_repaired_at
+            ? ("repaired by a resync at " + FormatDateTime(*r.last_break_repaired_at)).c_str()
+            : "the table is being resynced");
   }
   for (const auto& r : rows) {
     if (r.failed_records == 0) continue;
     std::printf("\n%s/%s: %lld failed record(s) left out of the lake; latest: %s",
                 r.profile.c_str(), r.table.c_str(), r.failed_records, r.failed_reason.c_str());
   }
-  if (std::any_of(rows.begin(), rows.end(),
-                  [](const auto& r) { return !r.last_error.empty() || r.failed_records > 0; })) {
+  if (std::any_of(rows.begin(), rows.end(), [](const auto& r) {
+        return !r.last_error.empty() || r.failed_records > 0 || r.last_break_at;
+      })) {
     std::printf("\n");
   }
   PrintLinkNotes(config, config_path);

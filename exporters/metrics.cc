@@ -54,6 +54,14 @@ Metrics::Metrics()
       sync_invalid_text_total(Make<prometheus::Counter>(
           *registry_, "linkwatch_sync_invalid_text_total",
           "Source texts that were not valid UTF-8, written with U+FFFD replacements.")),
+      sync_table_errors_total(Make<prometheus::Counter>(
+          *registry_, "linkwatch_sync_table_errors_total",
+          "Recorded failures of a table's sync (a failed round, a table that cannot be synced, "
+          "an initial sync failing three times, a break in the chain of changes), by reason.")),
+      sync_table_error(Make<prometheus::Gauge>(
+          *registry_, "linkwatch_sync_table_error",
+          "1 while a table's last sync attempt failed or a break is being repaired, with the "
+          "reason; absent once a round commits again.")),
       state_store_up(Make<prometheus::Gauge>(
           *registry_, "linkwatch_state_store_up",
           "1 while the state store connection is the file at the state_db path; 0 once that "

@@ -49,6 +49,11 @@ class Metrics {
   // Labels profile, entity; initialised at 0 for each linked table.
   prometheus::Family<prometheus::Counter>& sync_failed_records_total;
   prometheus::Family<prometheus::Counter>& sync_invalid_text_total;
+  // Per-table failures (labels profile, entity, reason; docs/sync.md
+  // "Breaks"): one per recorded failure or break, and a gauge at 1 for the
+  // table's current error (its reason) while it lasts, absent otherwise.
+  prometheus::Family<prometheus::Counter>& sync_table_errors_total;
+  prometheus::Family<prometheus::Gauge>& sync_table_error;
 
   // The state store (issue 7): whether its connection is still the file at
   // the state_db path (1) or the file was deleted or replaced (0), and writes

@@ -50,6 +50,18 @@ std::string Age(const std::string& iso, double now) {
   return " <span class=\"sub\">(" + HtmlEscape(FormatDurationSeconds(now - *t)) + " ago)</span>";
 }
 
+// A table's last break (docs/sync.md "Breaks"): its reason, when it was
+// detected, and whether the repair resync committed.
+std::string LastBreak(const nlohmann::json& table) {
+  auto it = table.find("lastBreak");
+  if (it == table.end() || !it->is_object()) return "";
+  const std::string repaired = Str(*it, "repairedAt");
+  return Badge(Str(*it, "reason"), repaired.empty() ? "bad" : "warn") + " " +
+         HtmlEscape(Str(*it, "at")) + "<br>" + HtmlEscape(Str(*it, "message")) + "<br>" +
+         (repaired.empty() ? std::string("resyncing the table")
+                           : "repaired by a resync at " + HtmlEscape(repaired));
+}
+
 }  // namespace
 
 std::string HtmlEscape(const std::string& text) {
@@ -132,7 +144,7 @@ std::string RenderStatusPage(const nlohmann::json& status, const std::vector<Ale
   } else {
     h += "<table><tr><th>Source</th><th>Profile</th><th>Table</th><th>Sync status</th>"
          "<th>Initial sync</th><th>Last synced on</th><th>Count</th><th>Append only</th>"
-         "<th>Partition strategy</th><th>Last sync error</th></tr>";
+         "<th>Partition strategy</th><th>Last sync error</th><th>Last break</th></tr>";
     for (const auto& t : tables) {
       const std::string sync = Str(t, "syncStatus"), initial = Str(t, "initialSync");
       const std::string last = Str(t, "lastSyncedOn");
@@ -144,13 +156,16 @@ std::string RenderStatusPage(const nlohmann::json& status, const std::vector<Ale
            HtmlEscape(Str(t, "count")) + "</td><td>" +
            (t.value("appendOnly", false) ? "Yes" : "No") + "</td><td>" +
            HtmlEscape(Str(t, "partitionStrategy")) + "</td><td class=\"error\">" +
+           (Str(t, "errorReason").empty() || Str(t, "lastError").empty()
+                ? std::string()
+                : Badge(Str(t, "errorReason"), "bad") + " ") +
            HtmlEscape(Str(t, "lastError")) +
            (t.value("failedRecords", 0LL) > 0
                 ? (Str(t, "lastError").empty() ? "" : "<br>") +
                       HtmlEscape(std::to_string(t.value("failedRecords", 0LL)) +
                                  " failed record(s): " + Str(t, "failedRecordReason"))
                 : std::string()) +
-           "</td></tr>";
+           "</td><td>" + LastBreak(t) + "</td></tr>";
     }
     h += "</table>";
   }

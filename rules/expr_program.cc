@@ -262,10 +262,15 @@ class Compiler {
         slot = subject == Subject::kExternal ? kSlotSelf : kSlotExternal;
       } else if (q == "schedule") {
         slot = kSlotSchedule;
+      } else if (q == "sync") {
+        if (subject == Subject::kProfile) {
+          return Fail(a.offset, "sync.<column> is not available in on: profile rules");
+        }
+        slot = kSlotSync;
       } else {
         std::string msg =
-            "unknown join \"" + q + ".\" (use profile., entity., external. or schedule.)";
-        std::string near = NearestKey(q, {"profile", "entity", "external", "schedule"});
+            "unknown join \"" + q + ".\" (use profile., entity., external., schedule. or sync.)";
+        std::string near = NearestKey(q, {"profile", "entity", "external", "schedule", "sync"});
         if (!near.empty()) msg = "unknown join \"" + q + ".\" (did you mean \"" + near + ".\"?)";
         return Fail(a.offset, msg);
       }
@@ -280,8 +285,8 @@ class Compiler {
       std::string near = NearestKey(a.text, names);
       if (!near.empty()) {
         msg += " (did you mean \"" + near + "\"?)";
-      } else if (a.qualifier.empty() &&
-                 (a.text == "entity" || a.text == "external" || a.text == "schedule")) {
+      } else if (a.qualifier.empty() && (a.text == "entity" || a.text == "external" ||
+                                         a.text == "schedule" || a.text == "sync")) {
         msg += " (join columns are written " + a.text + ".<column>)";
       }
       return Fail(a.offset, msg);

@@ -176,6 +176,8 @@ struct Cols {
   int sch_profile = Col(TableId::kSchedule, "profile");
   int sch_entityname = Col(TableId::kSchedule, "entityname");
   int sch_type = Col(TableId::kSchedule, "type");
+  int sync_profile = Col(TableId::kSync, "profile");
+  int sync_entityname = Col(TableId::kSync, "entityname");
 };
 const Cols& C() {
   static const Cols cols;
@@ -192,7 +194,8 @@ struct SnapshotIndex::Maps {
   std::optional<FlatMap> entity_by_profile_and_name;
   std::optional<FlatMap> external_by_workspace_and_name;
   std::optional<FlatMap> schedule_by_profile_and_name;  // per-table schedules
-  std::vector<int32_t> snapshot_schedule_of_profile;    // per profile row
+  std::optional<FlatMap> sync_by_profile_and_name;
+  std::vector<int32_t> snapshot_schedule_of_profile;  // per profile row
 };
 
 const char* SubjectName(Subject s) {
@@ -228,6 +231,8 @@ TableId SlotTable(Subject subject, int slot) {
       return TableId::kExternalTableState;
     case kSlotSchedule:
       return TableId::kSchedule;
+    case kSlotSync:
+      return TableId::kSync;
     default:
       return SubjectTable(subject);
   }
@@ -366,10 +371,11 @@ void SnapshotIndex::PrepareLookup(TableId table, int column) {
 void SnapshotIndex::PrepareJoins(Subject subject, uint8_t slot_mask) {
   const int s = static_cast<int>(subject);
   // Every join goes through the row's profile.
-  if (slot_mask & (SlotBit(kSlotEntity) | SlotBit(kSlotExternal) | SlotBit(kSlotSchedule))) {
+  if (slot_mask & (SlotBit(kSlotEntity) | SlotBit(kSlotExternal) | SlotBit(kSlotSchedule) |
+                   SlotBit(kSlotSync))) {
     slot_mask |= SlotBit(kSlotProfile);
   }
-  for (int slot : {kSlotProfile, kSlotEntity, kSlotExternal, kSlotSchedule}) {
+  for (int slot : {kSlotProfile, kSlotEntity, kSlotExternal, kSlotSchedule, kSlotSync}) {
     if ((slot_mask & SlotBit(slot)) && !(prepared_[s] & SlotBit(slot))) {
       ComputeSlot(subject, slot);
       prepared_[s] |= SlotBit(slot);
@@ -544,6 +550,24 @@ void SnapshotIndex::ComputeSlot(Subject subject, int slot) {
             found = m.schedule_by_profile_and_name->Find(PairKey{profile_id(r), name});
         }
         joins[r][kSlotSchedule] = found >= 0 ? found : m.snapshot_schedule_of_profile[p];
+      }
+      break;
+    }
+    case kSlotSync: {
+      // linkwatch's sync record names the profile by its name; few tables
+      // have one (only those with an error or a break), so one map lookup
+      // per row is cheap enough.
+      if (subject == Subject::kProfile) break;
+      const auto& rows = snap_[TableId::kSync].rows;
+      if (rows.empty()) break;
+      if (!m.sync_by_profile_and_name) {
+        m.sync_by_profile_and_name.emplace(rows, c.sync_profile, c.sync_entityname, FirstWins);
+      }
+      for (size_t r = 0; r < joins.size(); ++r) {
+        const int32_t p = joins[r][kSlotProfile];
+        if (p < 0) continue;
+        joins[r][kSlotSync] = m.sync_by_profile_and_name->Find(
+            PairKey{TextOf(profiles[p], c.profile_name), entity_name(r)});
       }
       break;
     }

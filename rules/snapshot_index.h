@@ -7,7 +7,9 @@
 //   of the same profile and entityname); external (the
 //   synapselinkexternaltablestate with the same entityname whose
 //   synapseworkspacename is the profile's name); schedule (the table's own
-//   synapselinkschedule, else the profile's Snapshot schedule).
+//   synapselinkschedule, else the profile's Snapshot schedule); sync
+//   (linkwatch's own sync record of the table, state::TableId::kSync, by
+//   profile name and entityname).
 // It also resolves lookup columns to the referenced row, so a bare lookup can
 // evaluate to that row's name. Joins are computed only for the slots that
 // the rules use (Prepare*), so evaluation does no hashing at all.
@@ -32,8 +34,15 @@ inline constexpr int kSubjectCount = 3;
 const char* SubjectName(Subject s);  // "entity", "profile", "external"
 state::TableId SubjectTable(Subject s);
 
-enum Slot : uint8_t { kSlotSelf = 0, kSlotProfile, kSlotEntity, kSlotExternal, kSlotSchedule };
-inline constexpr int kSlotCount = 5;
+enum Slot : uint8_t {
+  kSlotSelf = 0,
+  kSlotProfile,
+  kSlotEntity,
+  kSlotExternal,
+  kSlotSchedule,
+  kSlotSync
+};
+inline constexpr int kSlotCount = 6;
 using JoinRow = std::array<int32_t, kSlotCount>;  // row index per slot, -1 = no such row
 inline constexpr uint8_t SlotBit(int slot) { return static_cast<uint8_t>(1u << slot); }
 

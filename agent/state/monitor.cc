@@ -69,6 +69,15 @@ std::vector<MonitorRow> MonitorTable(const Snapshot& snap) {
       if (e.profile == m.profile && e.entity == m.table) {
         m.last_error = e.error;
         m.last_error_at = e.at;
+        m.error_reason = e.reason;
+      }
+    }
+    for (const auto& b : snap.sync_breaks) {
+      if (b.profile == m.profile && b.entity == m.table) {
+        m.last_break_reason = b.reason;
+        m.last_break_message = b.message;
+        m.last_break_at = b.at;
+        if (b.repaired_at > 0) m.last_break_repaired_at = b.repaired_at;
       }
     }
     for (const auto& f : snap.failed_records) {

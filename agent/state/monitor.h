@@ -26,6 +26,11 @@ struct MonitorRow {
   std::string partition;   // partition strategy label
   std::string last_error;  // the sync core's last error for the table, "" if none
   std::optional<double> last_error_at;
+  std::string error_reason;  // its reason code ("round_failed", "partition_missing", ...)
+  // The table's last break (docs/sync.md "Breaks"), "" / nullopt if none;
+  // repaired_at stays empty while the repair resync runs.
+  std::string last_break_reason, last_break_message;
+  std::optional<double> last_break_at, last_break_repaired_at;
   // Source rows left out of the lake (failed records) and the latest reason.
   long long failed_records = 0;
   std::string failed_reason;

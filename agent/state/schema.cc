@@ -185,7 +185,29 @@ const std::vector<TableDef>& AllTables() {
   return tables;
 }
 
-const TableDef& Table(TableId id) { return AllTables()[static_cast<int>(id)]; }
+const TableDef& SyncTable() {
+  using CT = ColumnType;
+  static const TableDef t{TableId::kSync,
+                          "linkwatch_sync",
+                          "",
+                          {{"linkwatch_syncid", CT::kString},
+                           {"profile", CT::kString},
+                           {"entityname", CT::kString},
+                           {"error", CT::kString},
+                           {"errorreason", CT::kString},
+                           {"errortime", CT::kDateTime},
+                           {"errorattempts", CT::kInt},
+                           {"lastbreakreason", CT::kString},
+                           {"lastbreakmessage", CT::kString},
+                           {"lastbreaktime", CT::kDateTime},
+                           {"lastrepairtime", CT::kDateTime}}};
+  return t;
+}
+
+const TableDef& Table(TableId id) {
+  if (id == TableId::kSync) return SyncTable();
+  return AllTables()[static_cast<int>(id)];
+}
 
 const TableDef* FindTable(std::string_view name) {
   for (const auto& t : AllTables()) {

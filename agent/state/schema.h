@@ -44,8 +44,14 @@ enum class TableId {
   kExternalTableState = 3,
   kSchedule = 4,
   kDatabase = 5,
+  // Not a Synapse Link table: linkwatch's own per-table sync record (the
+  // current error of linkwatch_sync_error and the last break of
+  // linkwatch_sync_break), one row per table that has either, read into a
+  // Snapshot so that rules can join it (`sync.<col>`) and rule tests can give
+  // rows for it (`linkwatch_sync`). A Dataverse source has no rows.
+  kSync = 6,
 };
-inline constexpr int kTableCount = 6;
+inline constexpr int kTableCount = 7;  // the six state tables and kSync
 
 struct ColumnDef {
   ColumnDef(std::string_view n, ColumnType t, const ChoiceSet* c = nullptr,
@@ -67,9 +73,16 @@ struct TableDef {
   int ColumnIndex(std::string_view column) const;
 };
 
+// Table(id) covers kSync too; AllTables() and FindTable() are the six
+// Synapse Link tables only (DDL, the Web API, the typed read).
 const TableDef& Table(TableId id);
 const std::vector<TableDef>& AllTables();
 const TableDef* FindTable(std::string_view name);
+// The kSync pseudo-table "linkwatch_sync": linkwatch_syncid, profile (the
+// profile's name), entityname, error, errorreason, errortime,
+// errorattempts, lastbreakreason, lastbreakmessage, lastbreaktime,
+// lastrepairtime (null while the repair resync runs).
+const TableDef& SyncTable();
 
 // Choice sets by their Dataverse option-set names.
 const ChoiceSet& ProfileStateChoices();        // synapselinkprofilestate

@@ -35,7 +35,7 @@ std::string_view TextPool::Add(std::string_view text) {
 }
 
 Snapshot::Snapshot() {
-  for (const auto& t : AllTables()) tables[static_cast<int>(t.id)].def = &t;
+  for (int t = 0; t < kTableCount; ++t) tables[t].def = &Table(static_cast<TableId>(t));
 }
 
 Cell Snapshot::Text(std::string_view text) {

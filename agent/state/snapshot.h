@@ -119,6 +119,18 @@ struct SyncError {
   std::string profile, entity, error;
   double at = 0;  // epoch seconds
   int64_t attempts = 0;
+  // The reason code (docs/sync.md "Breaks": "partition_missing",
+  // "round_failed", ...); "" in a store older than schema version 4.
+  std::string reason;
+};
+
+// The last break of a table's chain of changes (linkwatch_sync_break): what
+// broke, when it was detected, and when the resync that repaired it
+// committed (0 while it runs).
+struct SyncBreak {
+  std::string profile, entity, reason, message;
+  double at = 0;           // epoch seconds
+  double repaired_at = 0;  // epoch seconds; 0: not repaired yet
 };
 
 // The sync core's failed records of a table (linkwatch_sync_failed_record):
@@ -147,6 +159,7 @@ struct InvalidValue {
 struct Snapshot {
   std::array<TableRows, kTableCount> tables;
   std::vector<SyncError> sync_errors;
+  std::vector<SyncBreak> sync_breaks;
   std::vector<FailedRecords> failed_records;
   // Values read as null because they do not fit their column.
   std::vector<InvalidValue> invalid_values;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -116,6 +117,23 @@ CREATE TABLE IF NOT EXISTS linkwatch_sync_failed_record (
 );
 )SQL";
 
+// Version 4: the reason code of a table's current error (docs/sync.md
+// "Breaks"), and the last break of each table: what broke, when it was
+// detected, and when the resync that repaired it committed (NULL while it
+// runs). Times are epoch seconds like the other linkwatch_ tables.
+const char* const kLinkwatchTablesV4 = R"SQL(
+ALTER TABLE linkwatch_sync_error ADD COLUMN reason TEXT;
+CREATE TABLE IF NOT EXISTS linkwatch_sync_break (
+  profile     TEXT NOT NULL,
+  entity      TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  at          REAL NOT NULL,
+  repaired_at REAL,
+  PRIMARY KEY (profile, entity)
+);
+)SQL";
+
 // SQLite's fundamental types (sqlite3_column_type).
 constexpr int kSqliteInteger = 1, kSqliteFloat = 2, kSqliteText = 3;
 
@@ -202,6 +220,41 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
   return Cell::Int(*value);
 }
 
+// The kSync rows (schema.h) from the snapshot's sync errors and breaks: one
+// row per (profile, entity) that has either, so that rules see both through
+// one join.
+void AddSyncRows(Snapshot& snap) {
+  const TableDef& def = SyncTable();
+  auto& rows = snap[TableId::kSync].rows;
+  std::map<std::pair<std::string, std::string>, size_t> index;
+  auto row_of = [&](const std::string& profile, const std::string& entity) -> Row& {
+    auto [it, added] = index.try_emplace({profile, entity}, rows.size());
+    if (added) {
+      Row row(def.columns.size());
+      row[0] = snap.Text(profile + "/" + entity);
+      row[def.ColumnIndex("profile")] = snap.Text(profile);
+      row[def.ColumnIndex("entityname")] = snap.Text(entity);
+      rows.push_back(std::move(row));
+    }
+    return rows[it->second];
+  };
+  auto text = [&](const std::string& v) { return v.empty() ? Cell::Null() : snap.Text(v); };
+  for (const auto& e : snap.sync_errors) {
+    Row& row = row_of(e.profile, e.entity);
+    row[def.ColumnIndex("error")] = text(e.error);
+    row[def.ColumnIndex("errorreason")] = text(e.reason);
+    row[def.ColumnIndex("errortime")] = Cell::Number(e.at);
+    row[def.ColumnIndex("errorattempts")] = Cell::Int(e.attempts);
+  }
+  for (const auto& b : snap.sync_breaks) {
+    Row& row = row_of(b.profile, b.entity);
+    row[def.ColumnIndex("lastbreakreason")] = text(b.reason);
+    row[def.ColumnIndex("lastbreakmessage")] = text(b.message);
+    row[def.ColumnIndex("lastbreaktime")] = Cell::Number(b.at);
+    if (b.repaired_at > 0) row[def.ColumnIndex("lastrepairtime")] = Cell::Number(b.repaired_at);
+  }
+}
+
 struct Migration {
   int version;
   std::string sql;
@@ -211,7 +264,7 @@ std::vector<Migration> Migrations() {
   std::string v1;
   for (const auto& t : AllTables()) v1 += SixTableDdl(t) + ";\n";
   v1 += kLinkwatchTablesV1;
-  return {{1, v1}, {2, kLinkwatchTablesV2}, {3, kLinkwatchTablesV3}};
+  return {{1, v1}, {2, kLinkwatchTablesV2}, {3, kLinkwatchTablesV3}, {4, kLinkwatchTablesV4}};
 }
 
 }  // namespace
@@ -337,14 +390,31 @@ Result<Snapshot> ReadSnapshot(Db& db) {
     }
     if (!st->status().ok()) return st->status().WithContext("reading " + std::string(table.name));
   }
-  // linkwatch's own sync errors, when this store has them (a foreign state
-  // store, or an older one, has not).
-  if (auto st = db.Prepare("SELECT profile, entity, error, at, attempts FROM linkwatch_sync_error");
-      st) {
-    while (st->Step()) {
-      snap.sync_errors.push_back({st->Text(0), st->Text(1), st->Text(2), st->Real(3), st->Int(4)});
+  // linkwatch's own sync errors and breaks, when this store has them (a
+  // foreign state store, or an older one, has not; one older than version 4
+  // has errors without a reason).
+  auto errors =
+      db.Prepare("SELECT profile, entity, error, at, attempts, reason FROM linkwatch_sync_error");
+  const bool with_reason = errors.ok();
+  if (!with_reason) {
+    errors = db.Prepare("SELECT profile, entity, error, at, attempts FROM linkwatch_sync_error");
+  }
+  if (errors) {
+    auto& st = *errors;
+    while (st.Step()) {
+      snap.sync_errors.push_back({st.Text(0), st.Text(1), st.Text(2), st.Real(3), st.Int(4),
+                                  with_reason && !st.IsNull(5) ? st.Text(5) : ""});
     }
   }
+  if (auto st = db.Prepare(
+          "SELECT profile, entity, reason, message, at, repaired_at FROM linkwatch_sync_break");
+      st) {
+    while (st->Step()) {
+      snap.sync_breaks.push_back({st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Real(4),
+                                  st->IsNull(5) ? 0.0 : st->Real(5)});
+    }
+  }
+  AddSyncRows(snap);
   // Failed records per table: how many, and the latest reason.
   if (auto st = db.Prepare(
           "SELECT profile, entity, count(*), "

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "agent/state/db.h"
 #include "agent/state/schema.h"
@@ -14,10 +17,39 @@
 #include "exporters/metrics.h"
 
 namespace linkwatch::sync {
+namespace {
+
+// Test seam of the integration test of breaks (tests/integration/
+// test_sync_breaks.py), off unless LINKWATCH_TEST_SEAMS=1: a file
+// "<state_db>.break.<profile>.<table>" holding a reason code makes the
+// table's next incremental round report that break, as a detector would
+// (the file is consumed). It shows a break end to end (state, API, metric,
+// alert) independently of any one detector.
+Status InjectedBreak(const std::string& state_db, const LinkedTable& table) {
+  static const bool on = [] {
+    const char* v = std::getenv("LINKWATCH_TEST_SEAMS");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  if (!on) return Status::Ok();
+  const std::string path = state_db + ".break." + table.profile_name + "." + table.entity;
+  std::ifstream in(path);
+  if (!in) return Status::Ok();
+  std::string reason;
+  std::getline(in, reason);
+  in.close();
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return Status::Break(reason.empty() ? "partition_missing" : reason,
+                       "injected by a test (LINKWATCH_TEST_SEAMS)");
+}
+
+}  // namespace
+
 // A profile's destination, opened once and shared by its table workers; a
 // failure to open it (unwritable folder, corrupt model.json) is retried.
 struct SyncEngine::ProfileRuntime {
   ProfileConfig config;
+  const EngineOptions* options = nullptr;
   std::mutex mu;
   std::shared_ptr<sync::Destination> destination;
   std::map<std::string, std::unique_ptr<Worker>> workers;  // by profileentity id
@@ -25,6 +57,12 @@ struct SyncEngine::ProfileRuntime {
   Result<std::shared_ptr<sync::Destination>> OpenDestination() {
     std::lock_guard<std::mutex> lock(mu);
     if (destination) return destination;
+    if (options->open_destination) {
+      auto opened = options->open_destination(config);
+      if (!opened) return opened.status();
+      destination = *opened;
+      return destination;
+    }
     if (config.destination_type != "lake") {
       return Status::Error("destination type " + config.destination_type +
                            " is not supported by this linkwatch yet (use lake)");
@@ -49,6 +87,7 @@ class SyncEngine::Worker {
   ~Worker() {
     Stop();
     if (thread_.joinable()) thread_.join();
+    SetErrorGauge("");  // a removed table has no current error
   }
 
   void Start() {
@@ -98,6 +137,10 @@ class SyncEngine::Worker {
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
+  // The per-table error metrics: one failure counted under `reason`, and the
+  // current-error gauge set to it ("" clears it once a round committed).
+  void CountError(const std::string& reason);
+  void SetErrorGauge(const std::string& reason);
 
   SyncEngine& engine_;
   ProfileRuntime& profile_;
@@ -126,6 +169,7 @@ class SyncEngine::Worker {
   bool invalid_text_logged_ = false;
   std::vector<StoredValue> twins_;
   std::string twin_id_;
+  std::string error_reason_;  // the reason the gauge shows, "" when none
 };
 
 Status SyncEngine::Worker::Prepare() {
@@ -190,12 +234,20 @@ void SyncEngine::Worker::Run() {
   const std::string who = table_.profile_name + "/" + table_.entity;
   Millis backoff{1000};
   bool prepared = false;
+  // Returns whether to go on (false once stopping, or when the table was
+  // removed while a batch was in flight: nothing is recorded for it then).
   auto fail = [&](const Status& s, bool unsyncable) {
+    if (s.reason() == kTableRemoved) {
+      spdlog::info("sync {}: the table was removed; its worker stops", who);
+      SetErrorGauge("");
+      return false;
+    }
     if (s.is_break()) {
       // Nothing is glued, skipped or trusted: the table is synced again from
       // scratch (docs/sync.md "Breaks"), and the state says so meanwhile.
       spdlog::error("sync {}: the sync broke ({}): {}; resyncing the table", who, s.reason(),
                     s.message());
+      CountError(s.reason());
       if (!db_) {
         // Cannot happen: breaks are found after Prepare opened the store.
       } else if (auto r = MarkBreak(*db_, table_, s.reason(), s.message(), Now()); !r.ok()) {
@@ -212,10 +264,14 @@ void SyncEngine::Worker::Run() {
       backoff = std::min(backoff * 2, options_.max_backoff);
       return go_on;
     }
+    const std::string reason = !s.reason().empty() ? s.reason()
+                               : unsyncable        ? "unsyncable"
+                                                   : "round_failed";
     spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
+    CountError(reason);
     if (db_) {
-      const Status r = unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now())
-                                  : RecordError(*db_, table_, s.message(), Now());
+      const Status r = unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now(), reason)
+                                  : RecordError(*db_, table_, s.message(), Now(), reason);
       if (!r.ok()) spdlog::warn("sync {}: cannot record the error: {}", who, r.message());
     }
     writer_.reset();  // reopened from what is on disk
@@ -237,6 +293,14 @@ void SyncEngine::Worker::Run() {
         // After three failed attempts the state says so (InitialSyncFailed
         // fires); the attempts go on and a success sets Completed.
         if (++initial_failures_ >= 3 && db_) {
+          // Counted once, when the state turns CompletedWithFailures.
+          if (initial_failures_ == 3 && s.reason() != kTableRemoved && metrics_) {
+            metrics_->sync_table_errors_total
+                .Add({{"profile", table_.profile_name},
+                      {"entity", table_.entity},
+                      {"reason", "initial_failed"}})
+                .Increment();
+          }
           if (auto m = MarkInitialFailed(*db_, table_, Now()); !m.ok()) {
             spdlog::warn("sync {}: {}", who, m.message());
           }
@@ -245,6 +309,7 @@ void SyncEngine::Worker::Run() {
         continue;
       }
       backoff = Millis(1000);
+      initial_failures_ = 0;  // a later resync (a break) counts its own
       continue;
     }
     if (writer_->NeedsEveryRowAgain()) {
@@ -333,6 +398,7 @@ Status SyncEngine::Worker::InitialSync() {
 
 Result<size_t> SyncEngine::Worker::Round() {
   const double now = Now();
+  if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) return s;
   if (auto s = writer_->Begin(false, now); !s.ok()) return s;
   writer_->ReportSyncedIds(failed_count_ > 0);
   size_t n = 0;
@@ -407,7 +473,9 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   // A refused commit (state.db deleted or replaced: state::Db) or a locked
   // store is counted; the round is redone from what is on disk.
   auto count = [this](Status s) {
-    if (!s.ok() && metrics_) metrics_->CountStateStoreWriteError("sync");
+    if (!s.ok() && s.reason() != kTableRemoved && metrics_) {
+      metrics_->CountStateStoreWriteError("sync");
+    }
     return s;
   };
   state::Transaction tx(*db_);
@@ -433,7 +501,28 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   if (auto s = tx.Commit(); !s.ok()) return count(s);
   committed_ = round.committed;
   if (failed) failed_count_ = *failed;
+  SetErrorGauge("");
   return Status::Ok();
+}
+
+void SyncEngine::Worker::CountError(const std::string& reason) {
+  if (!metrics_) return;
+  metrics_->sync_table_errors_total
+      .Add({{"profile", table_.profile_name}, {"entity", table_.entity}, {"reason", reason}})
+      .Increment();
+  SetErrorGauge(reason);
+}
+
+void SyncEngine::Worker::SetErrorGauge(const std::string& reason) {
+  if (!metrics_ || reason == error_reason_) return;
+  auto labels = [&](const std::string& r) {
+    return prometheus::Labels{
+        {"profile", table_.profile_name}, {"entity", table_.entity}, {"reason", r}};
+  };
+  auto& family = metrics_->sync_table_error;
+  if (!error_reason_.empty()) family.Remove(&family.Add(labels(error_reason_)));
+  if (!reason.empty()) family.Add(labels(reason)).Set(1);
+  error_reason_ = reason;
 }
 
 Result<int64_t> SyncEngine::Worker::KeyTwins(const RowView& row) {
@@ -576,6 +665,7 @@ Status SyncEngine::SuperviseOnce() {
     if (!runtime) {
       runtime = std::make_unique<ProfileRuntime>();
       runtime->config = pc;
+      runtime->options = &options_;
     }
     std::map<std::string, const LinkedTable*> wanted;
     if ((*linked)->state == state::codes::kProfileActive) {

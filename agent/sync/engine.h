@@ -9,8 +9,10 @@
 // destination's marker and the state rows in one SQLite transaction; after a
 // crash a worker reopens the table with the stored marker (the destination
 // cuts back what it wrote after it) and replays from the stored cursor.
-// Failures are recorded (linkwatch_sync_error) and retried with backoff;
-// the other tables go on.
+// Failures are recorded (linkwatch_sync_error, with a reason code, counted
+// in linkwatch_sync_table_errors_total) and retried with backoff; the other
+// tables go on. A break in the chain of changes (Status::Break) is repaired
+// by resyncing the table (docs/sync.md "Breaks").
 //
 // The state store decides what is linked (contract.md section 2): every
 // second a supervisor re-reads the profiles and tables, starting workers for
@@ -22,6 +24,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,12 +46,17 @@ class StateStore;
 
 namespace linkwatch::sync {
 
+class Destination;
+
 struct EngineOptions {
   std::string state_db;
   std::vector<ProfileConfig> profiles;
   Millis supervise_every{1000};
   size_t batch_limit = 50000;  // changes per incremental batch
   Millis max_backoff{60000};
+  // Opens a profile's destination; unset: the one its config names (lake).
+  // Tests wrap the real one to inject faults (a break, a race).
+  std::function<Result<std::shared_ptr<Destination>>(const ProfileConfig&)> open_destination;
 };
 
 class SyncEngine {

@@ -173,6 +173,11 @@ Status RemoveTable(Db& db, const LinkedTable& table, double now) {
       !s.ok()) {
     return s;
   }
+  if (auto s = Run(db, "DELETE FROM linkwatch_sync_break WHERE profile = ?1 AND entity = ?2",
+                   {table.profile_name, table.entity});
+      !s.ok()) {
+    return s;
+  }
   return Run(db, "DELETE FROM linkwatch_sync_error WHERE profile = ?1 AND entity = ?2",
              {table.profile_name, table.entity});
 }
@@ -213,6 +218,18 @@ Status MarkAppendOnly(Db& db, const LinkedTable& table, double now) {
 
 Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, double now) {
   const std::string t = FormatDateTime(now);
+  {
+    auto st =
+        db.Prepare("SELECT 1 FROM synapselinkprofileentity WHERE synapselinkprofileentityid = ?1");
+    if (!st) return st.status();
+    st->Bind(1, table.profileentity_id);
+    if (!st->Step()) {
+      if (!st->status().ok()) return st->status();
+      return Status::Error("table " + table.profile_name + "/" + table.entity +
+                           " was removed while its batch was in flight; its state is not written")
+          .WithReason(kTableRemoved);
+    }
+  }
   if (auto s = Run(db,
                    "INSERT INTO linkwatch_sync_cursor(profileentity, profile, entity, cursor, "
                    "marker, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
@@ -242,11 +259,21 @@ Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, dou
       !s.ok()) {
     return s;
   }
+  if (round.initial) {
+    if (auto s = Run(db,
+                     "UPDATE linkwatch_sync_break SET repaired_at = ?3 WHERE profile = ?1 AND "
+                     "entity = ?2 AND repaired_at IS NULL",
+                     {table.profile_name, table.entity, std::to_string(now)});
+        !s.ok()) {
+      return s;
+    }
+  }
   return Run(db, "DELETE FROM linkwatch_sync_error WHERE profile = ?1 AND entity = ?2",
              {table.profile_name, table.entity});
 }
 
-Status MarkUnsyncable(Db& db, const LinkedTable& table, const std::string& error, double now) {
+Status MarkUnsyncable(Db& db, const LinkedTable& table, const std::string& error, double now,
+                      const std::string& reason) {
   if (auto s = Run(db,
                    "UPDATE synapselinkprofileentitystate SET metadatastate = 16, syncstate = 1, "
                    "modifiedon = ?2 WHERE profileentity = ?1",
@@ -254,7 +281,7 @@ Status MarkUnsyncable(Db& db, const LinkedTable& table, const std::string& error
       !s.ok()) {
     return s;
   }
-  return RecordError(db, table, error, now);
+  return RecordError(db, table, error, now, reason);
 }
 
 Status MarkBreak(Db& db, const LinkedTable& table, const std::string& reason,
@@ -271,16 +298,34 @@ Status MarkBreak(Db& db, const LinkedTable& table, const std::string& reason,
       !s.ok()) {
     return s;
   }
+  // The last break is the newest one: a break found again before the
+  // repair committed (a source that keeps moving back) replaces it.
+  if (auto s = Run(db,
+                   "INSERT INTO linkwatch_sync_break(profile, entity, reason, message, at, "
+                   "repaired_at) SELECT ?1, ?2, ?3, ?4, ?5, NULL WHERE EXISTS (SELECT 1 FROM "
+                   "synapselinkprofileentity WHERE synapselinkprofileentityid = ?6) "
+                   "ON CONFLICT(profile, entity) DO UPDATE SET reason = excluded.reason, "
+                   "message = excluded.message, at = excluded.at, repaired_at = NULL",
+                   {table.profile_name, table.entity, reason, error, std::to_string(now),
+                    table.profileentity_id});
+      !s.ok()) {
+    return s;
+  }
   return RecordError(db, table,
-                     "the sync broke (" + reason + "): " + error + "; resyncing the table", now);
+                     "the sync broke (" + reason + "): " + error + "; resyncing the table", now,
+                     reason);
 }
 
-Status RecordError(Db& db, const LinkedTable& table, const std::string& error, double now) {
+Status RecordError(Db& db, const LinkedTable& table, const std::string& error, double now,
+                   const std::string& reason) {
   return Run(db,
-             "INSERT INTO linkwatch_sync_error(profile, entity, error, at, attempts) "
-             "VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT(profile, entity) DO UPDATE SET "
-             "error = excluded.error, at = excluded.at, attempts = attempts + 1",
-             {table.profile_name, table.entity, error, std::to_string(now)});
+             "INSERT INTO linkwatch_sync_error(profile, entity, error, at, attempts, reason) "
+             "SELECT ?1, ?2, ?3, ?4, 1, ?5 WHERE EXISTS (SELECT 1 FROM synapselinkprofileentity "
+             "WHERE synapselinkprofileentityid = ?6) ON CONFLICT(profile, entity) DO UPDATE SET "
+             "error = excluded.error, at = excluded.at, attempts = attempts + 1, "
+             "reason = excluded.reason",
+             {table.profile_name, table.entity, error, std::to_string(now), reason,
+              table.profileentity_id});
 }
 
 Status RecordFailedRecords(Db& db, const LinkedTable& table,

@@ -54,7 +54,8 @@ Result<LinkedProfile> LinkProfile(state::Db& db, const ProfileConfig& profile, d
 Result<LinkedTable> AddTable(state::Db& db, const LinkedProfile& profile, const TableConfig& table,
                              double now);
 // Removes a table: profileentity and entity-state rows deleted, its external
-// table row Deleted, its cursor and error forgotten. Lake files stay.
+// table row Deleted, its cursor, error, last break and failed records
+// forgotten. Lake files stay.
 Status RemoveTable(state::Db& db, const LinkedTable& table, double now);
 // profilestate Deleted (unlink) or Active again (relink).
 Status SetProfileState(state::Db& db, const std::string& profile_id, int state, double now);
@@ -72,8 +73,11 @@ Status MarkInitialFailed(state::Db& db, const LinkedTable& table, double now);
 Status MarkAppendOnly(state::Db& db, const LinkedTable& table, double now);
 // A committed round (initial or incremental): the cursor and marker, the
 // counts, syncstate InProgress, lastsynceddatatime; with `initial`, also
-// initialsyncstate Completed and the initialsync*time columns. Clears the
-// table's recorded error.
+// initialsyncstate Completed and the initialsync*time columns, and the
+// table's last break, if one awaits its repair, repaired now. Clears the
+// table's recorded error. Refuses (kTableRemoved) when the table's
+// profileentity row is gone: `tables remove` deleted it while the batch
+// was in flight, and writing the cursor again would leave an orphan row.
 struct RoundResult {
   Committed committed;
   int64_t lake_records = 0;
@@ -81,20 +85,30 @@ struct RoundResult {
   bool initial = false;
 };
 Status MarkRound(state::Db& db, const LinkedTable& table, const RoundResult& round, double now);
+// The reason of MarkRound's refusal for a removed table: the worker stops
+// quietly (the supervisor is about to stop it anyway).
+inline constexpr const char* kTableRemoved = "table_removed";
 // A table that cannot be synced at all: metadatastate Failure, syncstate
-// NotStarted, the error recorded.
-Status MarkUnsyncable(state::Db& db, const LinkedTable& table, const std::string& error,
-                      double now);
+// NotStarted, the error recorded with its reason code.
+Status MarkUnsyncable(state::Db& db, const LinkedTable& table, const std::string& error, double now,
+                      const std::string& reason = "unsyncable");
 // A break in the chain of changes (Status::Break, docs/sync.md "Breaks"):
 // the committed cursor and marker are forgotten, so that the table is
 // resynced (now, or after a crash or restart), syncstate RequestedInitialData
 // while the resync runs (initialsyncstate stays as it was), the error
-// recorded. The resync's committed initial round (MarkRound) ends it.
+// recorded (reason `reason`), and the break kept as the table's last break
+// (linkwatch_sync_break) until MarkRound of the resync marks it repaired.
 Status MarkBreak(state::Db& db, const LinkedTable& table, const std::string& reason,
                  const std::string& error, double now);
-// A failed round: only the error is recorded (the six tables are left as
-// they are, so a stall shows as an ageing lastsynceddatatime).
-Status RecordError(state::Db& db, const LinkedTable& table, const std::string& error, double now);
+// A failed round: only the error is recorded, with its reason code (the six
+// tables are left as they are, so a stall shows as an ageing
+// lastsynceddatatime).
+//
+// Error and break rows are only written while the table's profileentity
+// row exists, so that a failure in flight when `tables remove` ran leaves
+// nothing behind.
+Status RecordError(state::Db& db, const LinkedTable& table, const std::string& error, double now,
+                   const std::string& reason = "round_failed");
 
 // A snapshot was taken: the table's external-table row (one per table per
 // profile) Created, with its record count, time and highest version.

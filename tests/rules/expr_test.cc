@@ -182,6 +182,37 @@ TEST_F(ExprTest, ColumnsJoinsAndLookups) {
   EXPECT_EQ(Show("external.recordcount == recordcount", Subject::kExternal), "true");
 }
 
+// linkwatch's own per-table sync record (docs/rules.md "sync."): joined by
+// profile name and entityname, null where a table has none (a Dataverse
+// source has none at all).
+TEST_F(ExprTest, SyncJoinsLinkwatchsOwnSyncRecord) {
+  EXPECT_EQ(Show("sync.lastbreakreason"), "null");
+  EXPECT_EQ(Show("age(sync.lastbreaktime) < 1h"), "null");
+  AddRow(snap_, TableId::kSync,
+         {{"profile", T("crm")},
+          {"entityname", T("account")},
+          {"error", T("the sync broke")},
+          {"errorreason", T("partition_missing")},
+          {"errorattempts", N(2)},
+          {"lastbreakreason", T("partition_missing")},
+          {"lastbreaktime", D("2026-01-01T00:50:00Z")}});
+  EXPECT_EQ(Show("sync.lastbreakreason"), "partition_missing");
+  EXPECT_EQ(Show("sync.errorattempts + 1"), "3");
+  EXPECT_EQ(Show("age(sync.lastbreaktime) < 1h"), "true");
+  EXPECT_EQ(Show("sync.lastrepairtime is null"), "true");
+  EXPECT_EQ(Show("sync.error", Subject::kEntity, 1), "null");  // no profile, no record
+  EXPECT_EQ(Show("sync.errorreason", Subject::kExternal), "partition_missing");
+  auto e = Error("sync.error is null", Subject::kProfile);
+  EXPECT_NE(e.message.find("sync.<column> is not available in on: profile"), std::string::npos);
+  e = Error("sync.lastbreaktim is null");
+  EXPECT_NE(e.message.find("linkwatch_sync (did you mean \"lastbreaktime\"?)"), std::string::npos)
+      << e.message;
+  e = Error("age(sync.lastbreaktime) < 3600");
+  EXPECT_NE(e.message.find("durations"), std::string::npos) << e.message;
+  e = Error("snyc.error is null");
+  EXPECT_NE(e.message.find("did you mean \"sync.\""), std::string::npos) << e.message;
+}
+
 TEST_F(ExprTest, ChoicesCompareWithLabelsOrCodes) {
   EXPECT_EQ(Show("syncstate == \"InProgress\""), "true");
   EXPECT_EQ(Show("syncstate == \"inprogress\""), "true");  // case-insensitive

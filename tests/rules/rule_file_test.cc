@@ -244,8 +244,9 @@ TEST_F(RuleFilesOnDiskTest, ShippedExampleLoads) {
   ASSERT_EQ(groups.size(), 1u);
   std::vector<std::string> names;
   for (const auto& r : groups[0].rules) names.push_back(r.alert);
-  EXPECT_THAT(names, ElementsAre("SyncStalled", "InitialSyncFailed", "InitialSyncStuck",
-                                 "CountDrift", "ProfileError", "ExternalTableFailed"));
+  EXPECT_THAT(names,
+              ElementsAre("SyncStalled", "InitialSyncFailed", "InitialSyncStuck", "CountDrift",
+                          "SyncFailed", "SyncBroken", "ProfileError", "ExternalTableFailed"));
 }
 
 // Issue 7 point 17: repeated keys are errors, as in promtool.

@@ -79,13 +79,13 @@ TEST_F(RuleTestTest, ShippedExamplePasses) {
   std::ostringstream out;
   EXPECT_EQ(RunRuleTestFiles({kExamples + "/synapse-link.test.yaml"}, out), 0) << out.str();
   EXPECT_THAT(out.str(), Not(HasSubstr("FAIL")));
-  EXPECT_THAT(out.str(), HasSubstr("7 passed, 0 failed"));
+  EXPECT_THAT(out.str(), HasSubstr("13 passed, 0 failed"));
   // Each default rule is made to fire in it.
   std::ifstream in(kExamples + "/synapse-link.test.yaml");
   std::stringstream text;
   text << in.rdbuf();
   for (const char* name : {"SyncStalled", "InitialSyncFailed", "InitialSyncStuck", "CountDrift",
-                           "ProfileError", "ExternalTableFailed"}) {
+                           "SyncFailed", "SyncBroken", "ProfileError", "ExternalTableFailed"}) {
     EXPECT_THAT(text.str(), HasSubstr(std::string("alertname: ") + name)) << name;
   }
 }

@@ -43,6 +43,11 @@ state::Snapshot Sample(int profiles, int tables) {
               {"entityname", T(name)},
               {"synapseworkspacename", T(pname)},
               {"tablestate", N(1)}});
+      AddRow(s, TableId::kSync,
+             {{"linkwatch_syncid", T("SY-" + pe)},
+              {"profile", T(pname)},
+              {"entityname", T(name)},
+              {"errorreason", T("round_failed")}});
     }
   }
   return s;
@@ -55,8 +60,8 @@ TEST(SnapshotIndexTest, JoinsAreTheSameWhateverTheRowOrder) {
   for (auto& t : shuffled.tables) std::shuffle(t.rows.begin(), t.rows.end(), rng);
   for (Subject subject : {Subject::kEntity, Subject::kExternal}) {
     SnapshotIndex a(ordered), b(shuffled);
-    a.PrepareJoins(subject, 0x1f);
-    b.PrepareJoins(subject, 0x1f);
+    a.PrepareJoins(subject, 0x3f);
+    b.PrepareJoins(subject, 0x3f);
     // Map each subject row of `b` by id, then compare the joined ids.
     std::map<std::string, size_t> b_rows;
     for (size_t r = 0; r < b.RowCount(subject); ++r) b_rows[JoinedId(b, subject, r, kSlotSelf)] = r;

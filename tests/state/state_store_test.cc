@@ -47,6 +47,71 @@ TEST_F(StateStoreTest, CreatesSixTablesAndReadsPlainSqlRows) {
   EXPECT_EQ(es.rows[0][0].text().size(), 36u);  // generated GUID
 }
 
+// Schema version 4: a table's error reason and last break, read into the
+// snapshot and into the sync record that rules join (sync.<col>).
+TEST_F(StateStoreTest, ReadsErrorReasonsAndBreaksIntoTheSyncRecord) {
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  ASSERT_TRUE((*store)
+                  ->db()
+                  .Exec("INSERT INTO linkwatch_sync_error(profile, entity, error, at, attempts, "
+                        "reason) VALUES ('crm', 'account', 'broke', 100, 2, 'partition_missing'),"
+                        "('crm', 'lead', 'locked', 200, 1, 'round_failed');"
+                        "INSERT INTO linkwatch_sync_break(profile, entity, reason, message, at, "
+                        "repaired_at) VALUES ('crm', 'account', 'partition_missing', 'gone', 100, "
+                        "NULL), ('crm', 'contact', 'source_restored', 'back', 50, 51)")
+                  .ok());
+  auto snap = (*store)->Read();
+  ASSERT_TRUE(snap.ok()) << snap.message();
+  ASSERT_EQ(snap->sync_errors.size(), 2u);
+  ASSERT_EQ(snap->sync_breaks.size(), 2u);
+  const auto& sync = (*snap)[TableId::kSync];
+  ASSERT_EQ(sync.rows.size(), 3u);  // account, lead, contact
+  std::map<std::string, const Row*> by_entity;
+  for (const auto& r : sync.rows)
+    by_entity[std::string(r[sync.def->ColumnIndex("entityname")].text())] = &r;
+  auto cell = [&](const std::string& entity, const char* column) {
+    return (*by_entity.at(entity))[sync.def->ColumnIndex(column)];
+  };
+  EXPECT_EQ(cell("account", "profile").text(), "crm");
+  EXPECT_EQ(cell("account", "errorreason").text(), "partition_missing");
+  EXPECT_EQ(cell("account", "errorattempts").as_int64(), 2);
+  EXPECT_EQ(cell("account", "lastbreakreason").text(), "partition_missing");
+  EXPECT_DOUBLE_EQ(cell("account", "lastbreaktime").as_double(), 100);
+  EXPECT_TRUE(cell("account", "lastrepairtime").is_null());
+  EXPECT_TRUE(cell("lead", "lastbreakreason").is_null());
+  EXPECT_EQ(cell("lead", "error").text(), "locked");
+  EXPECT_TRUE(cell("contact", "error").is_null());
+  EXPECT_DOUBLE_EQ(cell("contact", "lastrepairtime").as_double(), 51);
+}
+
+// A state store of schema version 3 (an older linkwatch) is migrated: its
+// errors keep their rows and get an empty reason.
+TEST_F(StateStoreTest, MigratesVersion3ErrorsToVersion4) {
+  {
+    auto db = Db::Open(Path());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE linkwatch_sync_error (profile TEXT NOT NULL, entity TEXT "
+                           "NOT NULL, error TEXT NOT NULL, at REAL NOT NULL, attempts INTEGER NOT "
+                           "NULL DEFAULT 1, PRIMARY KEY (profile, entity));"
+                           "INSERT INTO linkwatch_sync_error VALUES ('crm', 'a', 'old', 1, 1);"
+                           "PRAGMA user_version = 3")
+                    .ok());
+    auto snap = ReadSnapshot(**db);  // an older store reads too
+    ASSERT_TRUE(snap.ok()) << snap.message();
+    ASSERT_EQ(snap->sync_errors.size(), 1u);
+    EXPECT_EQ(snap->sync_errors[0].reason, "");
+  }
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  auto snap = (*store)->Read();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->sync_errors.size(), 1u);
+  EXPECT_EQ(snap->sync_errors[0].error, "old");
+  EXPECT_TRUE(snap->sync_breaks.empty());
+}
+
 TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
   {
     auto db = Db::Open(Path());

@@ -1,0 +1,376 @@
+// The engine's break path (docs/sync.md "Breaks") and its bookkeeping: a
+// break forgets the cursor, shows RequestedInitialData while the table is
+// resynced, counts the per-table error metric, keeps the break as the last
+// break with its repair time; a crash before the repair resyncs on the next
+// start; a batch in flight when `tables remove` ran writes no state (issue 8
+// point 10). The destination is the real lake, wrapped to inject faults.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "agent/core/clock.h"
+#include "agent/state/db.h"
+#include "agent/state/monitor.h"
+#include "agent/state/state_store.h"
+#include "agent/sync/destinations/lake.h"
+#include "agent/sync/engine.h"
+#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/state_rows.h"
+#include "exporters/metrics.h"
+
+namespace linkwatch::sync {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// What the wrapped writers do besides writing; set by the test thread, read
+// by the worker.
+struct Faults {
+  std::atomic<bool> break_next_round{false};  // the next Begin(false) is a break
+  std::atomic<bool> fail_initial{false};      // Begin(true) fails (a crash stand-in)
+  std::atomic<int> initial_begins{0};
+  std::mutex mu;
+  std::function<void()> after_commit;  // run once after the next Commit
+};
+
+class FaultyWriter : public TableWriter {
+ public:
+  FaultyWriter(std::unique_ptr<TableWriter> inner, Faults& faults)
+      : inner_(std::move(inner)), faults_(faults) {}
+  Status Begin(bool initial, double now) override {
+    if (initial) {
+      ++faults_.initial_begins;
+      if (faults_.fail_initial) return Status::Error("test: the process died here");
+    } else if (faults_.break_next_round.exchange(false)) {
+      return Status::Break("partition_missing", "test: partition 2025.csv is gone");
+    }
+    return inner_->Begin(initial, now);
+  }
+  void ReportSyncedIds(bool on) override { inner_->ReportSyncedIds(on); }
+  Status Put(const RowView& row) override { return inner_->Put(row); }
+  Result<BatchResult> Commit() override {
+    auto r = inner_->Commit();
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(faults_.mu);
+      hook.swap(faults_.after_commit);
+    }
+    if (hook) hook();
+    return r;
+  }
+  void Abort() override { inner_->Abort(); }
+  Result<SnapshotResult> Snapshot(double now, int keep) override {
+    return inner_->Snapshot(now, keep);
+  }
+  bool NeedsEveryRowAgain() const override { return inner_->NeedsEveryRowAgain(); }
+  void EveryRowLogged() override { inner_->EveryRowLogged(); }
+
+ private:
+  std::unique_ptr<TableWriter> inner_;
+  Faults& faults_;
+};
+
+class FaultyDestination : public Destination {
+ public:
+  FaultyDestination(std::unique_ptr<Destination> inner, Faults& faults)
+      : inner_(std::move(inner)), faults_(faults) {}
+  Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema& schema,
+                                                 const TableOptions& options,
+                                                 const std::string& marker) override {
+    auto w = inner_->OpenTable(schema, options, marker);
+    if (!w) return w.status();
+    return std::unique_ptr<TableWriter>(
+        std::make_unique<FaultyWriter>(std::move(w).value(), faults_));
+  }
+
+ private:
+  std::unique_ptr<Destination> inner_;
+  Faults& faults_;
+};
+
+class EngineBreakTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lw_engine_break_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    src_ = (dir_ / "crm.db").string();
+    {
+      auto db = state::Db::Open(src_);
+      ASSERT_TRUE(db.ok());
+      ASSERT_TRUE((*db)
+                      ->Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, createdon TEXT);"
+                             "INSERT INTO t VALUES (1, 'a', '2025-01-01T00:00:00Z'), "
+                             "(2, 'b', '2025-01-01T00:00:00Z');")
+                      .ok());
+    }
+    ASSERT_TRUE(EnableChangeTracking(src_, {"t"}).ok());
+    options_.state_db = (dir_ / "state.db").string();
+    options_.supervise_every = Millis(100);
+    options_.max_backoff = Millis(2000);
+    ProfileConfig profile;
+    profile.name = "crm";
+    profile.source_type = "sqlite";
+    profile.source_path = src_;
+    profile.destination_type = "lake";
+    profile.destination_path = (dir_ / "lake").string();
+    profile.sync_interval = Millis(100);
+    profile.tables = {{"t"}};
+    options_.profiles = {profile};
+    options_.open_destination =
+        [this](const ProfileConfig& pc) -> Result<std::shared_ptr<Destination>> {
+      auto lake = LakeDestination::Open(pc.destination_path);
+      if (!lake) return lake.status();
+      return std::shared_ptr<Destination>(
+          std::make_shared<FaultyDestination>(std::move(lake).value(), faults_));
+    };
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Polls (the engine works on its own threads) with a generous limit.
+  template <typename F>
+  bool WaitFor(F predicate) {
+    for (int i = 0; i < 1200 && !predicate(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return predicate();
+  }
+  // One value of the state store (a fresh read-only connection), "" for
+  // null or no row.
+  std::string Query(const std::string& sql) {
+    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
+    if (!db.ok()) return "<no db>";
+    auto st = (*db)->Prepare(sql);
+    if (!st.ok()) return "<" + st.message() + ">";
+    if (!st->Step() || st->IsNull(0)) return "";
+    return st->Text(0);
+  }
+  std::string SyncState() {
+    return Query("SELECT syncstate || '/' || initialsyncstate FROM synapselinkprofileentitystate");
+  }
+  void Source(const std::string& sql) {
+    auto db = state::Db::Open(src_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(sql).ok());
+  }
+  std::string Lake() {
+    std::string all;
+    for (const auto& e : fs::directory_iterator(dir_ / "lake" / "t")) {
+      if (e.path().extension() != ".csv") continue;
+      auto db = std::ifstream(e.path());
+      all += std::string(std::istreambuf_iterator<char>(db), {});
+    }
+    return all;
+  }
+
+  fs::path dir_;
+  std::string src_;
+  EngineOptions options_;
+  Faults faults_;
+  Metrics metrics_;
+  const prometheus::Labels break_labels_{
+      {"profile", "crm"}, {"entity", "t"}, {"reason", "partition_missing"}};
+};
+
+TEST_F(EngineBreakTest, ABreakIsRepairedByAResyncAndKeptAsTheLastBreak) {
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  ASSERT_NE(Query("SELECT cursor FROM linkwatch_sync_cursor"), "");
+  EXPECT_EQ(faults_.initial_begins, 1);
+
+  // The resync is held (fails) so that the state while repairing can be
+  // looked at; a change made meanwhile must reach the lake through it.
+  faults_.fail_initial = true;
+  faults_.break_next_round = true;
+  Source("UPDATE t SET v = 'changed' WHERE id = 2");
+  ASSERT_TRUE(WaitFor([&] { return faults_.initial_begins >= 2; }));
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_cursor"), "0") << "the cursor is forgotten";
+  EXPECT_EQ(SyncState(), "16/4") << "RequestedInitialData while repairing; initial stays";
+  EXPECT_EQ(Query("SELECT reason || '|' || message FROM linkwatch_sync_break"),
+            "partition_missing|test: partition 2025.csv is gone");
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break WHERE repaired_at IS NULL"), "1");
+  EXPECT_EQ(metrics_.sync_table_errors_total.Add(break_labels_).Value(), 1);
+  {
+    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
+    ASSERT_TRUE(db.ok());
+    auto snap = state::ReadSnapshot(**db);
+    ASSERT_TRUE(snap.ok());
+    const auto rows = state::MonitorTable(*snap);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].sync_status, "RequestedInitialData");
+    EXPECT_EQ(rows[0].last_break_reason, "partition_missing");
+    EXPECT_FALSE(rows[0].last_break_repaired_at.has_value());
+    EXPECT_FALSE(rows[0].last_error.empty());
+  }
+
+  faults_.fail_initial = false;
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0") << "the error is cleared";
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_break WHERE repaired_at >= at"),
+            "partition_missing")
+      << "the break stays as the last break, with its repair time";
+  EXPECT_NE(Query("SELECT cursor FROM linkwatch_sync_cursor"), "");
+  EXPECT_EQ(metrics_.sync_table_errors_total.Add(break_labels_).Value(), 1)
+      << "one break, counted once";
+  // The gauge of the current error is gone once a round committed.
+  for (const auto& family : metrics_.registry().Collect()) {
+    if (family.name != "linkwatch_sync_table_error") continue;
+    for (const auto& m : family.metric) EXPECT_EQ(m.gauge.value, 0) << "no current error";
+  }
+  engine.Stop();
+  EXPECT_THAT(Lake(), HasSubstr(",changed,")) << Lake();
+}
+
+TEST_F(EngineBreakTest, TheCurrentErrorGaugeShowsTheReasonWhileTheRepairFails) {
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  faults_.fail_initial = true;
+  faults_.break_next_round = true;
+  auto gauge = [&](const std::string& reason) {
+    for (const auto& family : metrics_.registry().Collect()) {
+      if (family.name != "linkwatch_sync_table_error") continue;
+      for (const auto& m : family.metric) {
+        for (const auto& l : m.label) {
+          if (l.name == "reason" && l.value == reason) return m.gauge.value;
+        }
+      }
+    }
+    return -1.0;  // absent
+  };
+  ASSERT_TRUE(WaitFor([&] { return gauge("round_failed") == 1; }))
+      << "the failed resync is the current error";
+  EXPECT_EQ(gauge("partition_missing"), -1.0) << "one current reason per table";
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error"), "round_failed");
+  faults_.fail_initial = false;
+  ASSERT_TRUE(WaitFor([&] { return gauge("round_failed") == -1.0; }));
+  engine.Stop();
+}
+
+TEST_F(EngineBreakTest, ACrashBeforeTheRepairCommittedResyncsOnTheNextStart) {
+  {
+    SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+    ASSERT_TRUE(engine.Start().ok());
+    ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+    faults_.fail_initial = true;
+    faults_.break_next_round = true;
+    ASSERT_TRUE(WaitFor([&] { return faults_.initial_begins >= 2; }));
+    engine.Stop();  // the process is gone before the resync committed
+  }
+  ASSERT_EQ(SyncState(), "16/4");
+  ASSERT_EQ(Query("SELECT count(*) FROM linkwatch_sync_cursor"), "0");
+  Source("INSERT INTO t VALUES (3, 'after', '2025-01-01T00:00:00Z')");
+  faults_.fail_initial = false;
+  const int begins = faults_.initial_begins;
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  EXPECT_GT(faults_.initial_begins, begins) << "the next start resyncs";
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break WHERE repaired_at IS NOT NULL"), "1");
+  EXPECT_EQ(Query("SELECT lakerecordcount FROM synapselinkprofileentitystate"), "3");
+  engine.Stop();
+  EXPECT_THAT(Lake(), HasSubstr(",after,"));
+}
+
+// The per-table error metric counts every recorded failure under its
+// reason: a table that cannot be synced (`unsyncable`), and an initial sync
+// failing for the third time (`initial_failed`, once).
+TEST_F(EngineBreakTest, FailuresAreCountedByReason) {
+  options_.profiles[0].tables = {{"t"}, {"nosuch"}};
+  faults_.fail_initial = true;
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  auto count = [&](const std::string& entity, const std::string& reason) {
+    return metrics_.sync_table_errors_total
+        .Add({{"profile", "crm"}, {"entity", entity}, {"reason", reason}})
+        .Value();
+  };
+  ASSERT_TRUE(WaitFor([&] { return count("nosuch", "unsyncable") >= 2; }));
+  EXPECT_EQ(Query("SELECT metadatastate || '/' || syncstate FROM synapselinkprofileentitystate "
+                  "WHERE entityname = 'nosuch'"),
+            "16/1");
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error WHERE entity = 'nosuch'"), "unsyncable");
+  ASSERT_TRUE(WaitFor([&] { return count("t", "round_failed") >= 4; }));
+  EXPECT_EQ(count("t", "initial_failed"), 1) << "counted when the state turned, once";
+  EXPECT_EQ(Query("SELECT initialsyncstate FROM synapselinkprofileentitystate WHERE entityname = "
+                  "'t'"),
+            "8");
+  faults_.fail_initial = false;
+  ASSERT_TRUE(WaitFor([&] {
+    return Query(
+               "SELECT syncstate || '/' || initialsyncstate FROM synapselinkprofileentitystate "
+               "WHERE entityname = 't'") == "2/4";
+  }));
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error WHERE entity = 't'"), "0");
+  EXPECT_EQ(count("t", "initial_failed"), 1);
+  engine.Stop();
+}
+
+// Issue 8 point 10: `tables remove` between the writer's Commit and the
+// state commit of a batch; the cursor must not come back as an orphan row.
+TEST_F(EngineBreakTest, ABatchInFlightWhenTheTableIsRemovedWritesNoState) {
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  std::atomic<bool> removed{false};
+  {
+    std::lock_guard<std::mutex> lock(faults_.mu);
+    faults_.after_commit = [&] {
+      auto db = state::Db::Open(options_.state_db);
+      ASSERT_TRUE(db.ok());
+      auto profile = ReadProfile(**db, "crm");
+      ASSERT_TRUE(profile.ok() && profile->has_value());
+      ASSERT_EQ((*profile)->tables.size(), 1u);
+      ASSERT_TRUE(RemoveTable(**db, (*profile)->tables[0], 0).ok());
+      removed = true;
+    };
+  }
+  ASSERT_TRUE(WaitFor([&] { return removed.load(); }));
+  engine.Stop();  // lets the batch in flight finish
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_cursor"), "0") << "no orphan cursor row";
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break"), "0");
+  EXPECT_EQ(Query("SELECT count(*) FROM synapselinkprofileentitystate"), "0");
+}
+
+TEST_F(EngineBreakTest, RemoveTableForgetsTheErrorAndTheLastBreak) {
+  auto store = state::StateStore::Open(options_.state_db);
+  ASSERT_TRUE(store.ok());
+  state::Db& db = (*store)->db();
+  auto profile = LinkProfile(db, options_.profiles[0], 100);
+  ASSERT_TRUE(profile.ok());
+  const LinkedTable& t = profile->tables[0];
+  ASSERT_TRUE(MarkRound(db, t, RoundResult{{7, "m"}, 2, 2, true}, 101).ok());
+  ASSERT_TRUE(MarkBreak(db, t, "source_restored", "the clock went back", 102).ok());
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error"), "source_restored");
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_cursor"), "0");
+  ASSERT_TRUE(MarkRound(db, t, RoundResult{{9, "n"}, 2, 2, true}, 103).ok());
+  EXPECT_EQ(Query("SELECT at || ' ' || repaired_at FROM linkwatch_sync_break"), "102.0 103.0");
+  ASSERT_TRUE(RecordError(db, t, "disk full", 104, "round_failed").ok());
+  ASSERT_TRUE(RemoveTable(db, t, 105).ok());
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break"), "0");
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
+  // Nothing is written for a removed table afterwards.
+  const Status s = MarkRound(db, t, RoundResult{{10, "o"}, 2, 2, false}, 106);
+  EXPECT_EQ(s.reason(), kTableRemoved);
+  ASSERT_TRUE(RecordError(db, t, "late", 107).ok());
+  ASSERT_TRUE(MarkBreak(db, t, "partition_missing", "late", 108).ok());
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_cursor"), "0");
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break"), "0");
+}
+
+}  // namespace
+}  // namespace linkwatch::sync
