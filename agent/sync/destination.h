@@ -62,7 +62,9 @@ class TableWriter {
   virtual ~TableWriter() = default;
   // Starts a batch at `now` (epoch seconds; the SinkModifiedOn of its rows).
   // An initial batch replaces the table's whole content at Commit; a change
-  // batch applies its rows to what is there.
+  // batch applies its rows to what is there, and first checks that what is
+  // there is still what was committed: if not, a Status::Break (the engine
+  // resyncs the table). An initial batch never reports a break.
   virtual Status Begin(bool initial, double now) = 0;
   // Whether Commit lists the Ids of the batch that synced fine (so that
   // their earlier failed records can be forgotten); off by default.
@@ -86,11 +88,24 @@ class TableWriter {
   virtual void EveryRowLogged() {}
 };
 
+// Something the destination noticed and repaired by itself that an operator
+// should hear about (a model.json deleted by hand and recreated: reason
+// "model_missing"). Not a failure of any table's round.
+struct DestinationNotice {
+  std::string reason;   // a reason code, as Status::reason()
+  std::string message;  // names the file and what was done
+};
+
 class Destination {
  public:
   virtual ~Destination() = default;
+  // The notices since the last call (oldest first); the engine may count
+  // them (linkwatch_sync_table_errors_total) and record them. Thread-safe.
+  virtual std::vector<DestinationNotice> TakeNotices() { return {}; }
   // Opens (creating if needed) a table. `marker` is the last one stored with
-  // the cursor ("" if none): anything written after it is cut back.
+  // the cursor ("" if none): anything written after it is cut back, and
+  // what it recorded is checked (a Status::Break when the destination no
+  // longer holds what was committed; never with an empty marker).
   virtual Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema& schema,
                                                          const TableOptions& options,
                                                          const std::string& marker) = 0;

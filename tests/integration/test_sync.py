@@ -438,7 +438,8 @@ class SyncTest(harness.TempDirTest):
                          what="corrupt profile's error recorded")
         self.assertEqual(state_of("bad")[0][1], 16)
         self.assertIn("notafolder/lake", state_of("bad")[0][2])
-        self.assertIn("model.json is not a readable CDM manifest", state_of("corrupt")[0][2])
+        self.assertIn("is corrupt: not valid JSON; linkwatch will not overwrite it",
+                      state_of("corrupt")[0][2])
         with open(os.path.join(self.dir, "corrupt", "model.json")) as f:
             self.assertEqual(f.read(), "{ this is not json")  # not overwritten
         self.assertEqual(self.agent.stop(), 0)

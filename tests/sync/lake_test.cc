@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(LakeFormatTest, WritesTheThreeDatetimeFormats) {
   const double t = *ParseDateTime("2021-06-28T16:34:35Z");
@@ -123,6 +125,31 @@ class LakeTest : public ::testing::Test {
     r.key = values[0];
     if (!deleted) r.values = values;
     return w.Put(r);
+  }
+
+  // Opens a writer on a fresh destination without expecting success.
+  Result<std::unique_ptr<TableWriter>> TryOpen(bool append_only, const std::string& marker) {
+    lake_.reset();
+    auto lake = LakeDestination::Open(dir_.string());
+    if (!lake) return lake.status();
+    lake_ = std::move(lake).value();
+    TableOptions options;
+    options.append_only = append_only;
+    return lake_->OpenTable(schema_, options, marker);
+  }
+  // Loads a1 (2024), a2 (2024), a3 (2025); returns the marker.
+  std::string LoadThree(TableWriter& w) {
+    EXPECT_TRUE(w.Begin(true, t0_).ok());
+    EXPECT_TRUE(Put(w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+    EXPECT_TRUE(Put(w, "a2", "Fabrikam", "2024-04-01T10:00:00Z", 2).ok());
+    EXPECT_TRUE(Put(w, "a3", "Northwind", "2025-04-01T10:00:00Z", 3).ok());
+    auto r = w.Commit();
+    EXPECT_TRUE(r.ok()) << r.message();
+    return r.ok() ? r->marker : "";
+  }
+  fs::path PartitionFile(const std::string& p) { return dir_ / "account" / (p + ".csv"); }
+  void WriteRaw(const std::string& p, const std::string& content) {
+    std::ofstream(PartitionFile(p), std::ios::binary | std::ios::trunc) << content;
   }
 
   std::string Partition(const std::string& p) {
@@ -391,7 +418,11 @@ TEST_F(LakeTest, ACorruptModelJsonIsAnErrorAndIsNotOverwritten) {
   { std::ofstream(dir_ / "model.json") << "{not json"; }
   auto lake = LakeDestination::Open(dir_.string());
   ASSERT_FALSE(lake.ok());
-  EXPECT_THAT(lake.message(), HasSubstr("model.json is not a readable CDM manifest"));
+  EXPECT_THAT(lake.message(), HasSubstr("model.json in " + dir_.string() +
+                                        " is corrupt: not valid JSON; linkwatch will not "
+                                        "overwrite it"));
+  EXPECT_EQ(lake.status().reason(), "model_corrupt");
+  EXPECT_FALSE(lake.status().is_break());
   EXPECT_EQ(*ReadFile((dir_ / "model.json").string()), "{not json");
 }
 
@@ -431,6 +462,317 @@ TEST_F(LakeTest, AColumnAddedToTheSourceIsAppendedAfterIsDelete) {
   EXPECT_EQ(attrs.back()["name"], "city");
   EXPECT_EQ(attrs[attrs.size() - 2]["name"], "IsDelete");
   EXPECT_THAT(Partition("2024"), HasSubstr(",2,,Oslo\n"));
+}
+
+// --- Breaks (docs/sync.md "Breaks") -----------------------------------------
+
+TEST_F(LakeTest, TheMarkerRecordsLengthAndCrc32OfEveryPartitionInPlaceToo) {
+  auto w = OpenWriter(false);
+  const std::string marker = LoadThree(*w);
+  const auto m = nlohmann::json::parse(marker);
+  const std::string p2024 = Partition("2024");
+  ASSERT_TRUE(m.contains("2024")) << marker;
+  EXPECT_EQ(m["2024"]["length"], p2024.size());
+  EXPECT_EQ(m["2024"]["crc32"], ::crc32(0, reinterpret_cast<const Bytef*>(p2024.data()),
+                                        static_cast<uInt>(p2024.size())));
+  EXPECT_TRUE(m.contains("2025"));
+  EXPECT_FALSE(m.contains("$attributes"));  // append only only
+}
+
+TEST_F(LakeTest, ADeletedPartitionIsABreakNotANewFileWithTheChangedRowOnly) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  fs::remove(PartitionFile("2024"));
+  const Status s = w->Begin(false, t0_ + 60);
+  ASSERT_TRUE(s.is_break()) << s.message();
+  EXPECT_EQ(s.reason(), "partition_missing");
+  EXPECT_THAT(s.message(), HasSubstr(PartitionFile("2024").string() + " is missing"));
+  EXPECT_FALSE(fs::exists(PartitionFile("2024")));  // nothing written
+  // The repair: a resync (initial batch) never reports a break, and
+  // replaces the content.
+  ASSERT_TRUE(w->Begin(true, t0_ + 120).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso", "2024-03-01T10:00:00Z", 1).ok());
+  ASSERT_TRUE(Put(*w, "a2", "Fabrikam 2", "2024-04-01T10:00:00Z", 4).ok());
+  ASSERT_TRUE(Put(*w, "a3", "Northwind", "2025-04-01T10:00:00Z", 3).ok());
+  auto r = w->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->records, 3);
+  EXPECT_EQ(Lines(Partition("2024")), 2);
+  EXPECT_TRUE(w->Begin(false, t0_ + 180).ok());
+}
+
+TEST_F(LakeTest, ATruncatedInPlacePartitionIsABreakBeforeItIsRewritten) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  const std::string before = Partition("2024");
+  WriteRaw("2024", before.substr(0, before.size() - 10));  // cut off mid-record
+  const Status s = w->Begin(false, t0_ + 60);
+  ASSERT_TRUE(s.is_break()) << s.message();
+  EXPECT_EQ(s.reason(), "partition_changed");
+  EXPECT_THAT(s.message(), HasSubstr(PartitionFile("2024").string()));
+  EXPECT_THAT(s.message(), HasSubstr("shorter than the " + std::to_string(before.size()) +
+                                     " bytes linkwatch committed (truncated)"));
+}
+
+TEST_F(LakeTest, AnEditThatKeepsSizeAndMtimeIsCaughtWhenThePartitionIsRewritten) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  const fs::path f = PartitionFile("2024");
+  const auto mtime = fs::last_write_time(f);
+  std::string text = Partition("2024");
+  text.replace(text.find("Contoso"), 7, "Contosx");
+  {
+    std::fstream io(f, std::ios::in | std::ios::out | std::ios::binary);
+    io << text;
+  }
+  fs::last_write_time(f, mtime);
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());  // stat alike: not read again
+  ASSERT_TRUE(Put(*w, "a2", "Fabrikam 2", "2024-04-01T10:00:00Z", 4).ok());
+  auto r = w->Commit();
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().is_break());
+  EXPECT_EQ(r.status().reason(), "partition_changed");
+  EXPECT_THAT(r.message(), HasSubstr("holds other content than linkwatch committed"));
+  EXPECT_THAT(Partition("2024"), HasSubstr("Contosx"));  // not rewritten
+}
+
+TEST_F(LakeTest, ATouchedPartitionIsReadAgainAndAccepted) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  fs::last_write_time(PartitionFile("2024"),
+                      fs::file_time_type::clock::now() + std::chrono::hours(1));
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  ASSERT_TRUE(Put(*w, "a2", "Fabrikam 2", "2024-04-01T10:00:00Z", 4).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_THAT(Partition("2024"), HasSubstr("Fabrikam 2"));
+}
+
+TEST_F(LakeTest, AnInPlacePartitionChangedWhileStoppedIsABreakWhenReopened) {
+  std::string marker;
+  {
+    auto w = OpenWriter(false);
+    marker = LoadThree(*w);
+  }
+  const std::string before = Partition("2025");
+  WriteRaw("2025", before + before);  // a record twice: longer
+  auto w = TryOpen(false, marker);
+  ASSERT_FALSE(w.ok());
+  EXPECT_TRUE(w.status().is_break());
+  EXPECT_EQ(w.status().reason(), "partition_changed");
+  EXPECT_THAT(w.message(), HasSubstr("longer than the"));
+  // Opened without a marker (the engine after a break): no break, ever.
+  EXPECT_TRUE(TryOpen(false, "").ok());
+  fs::remove(PartitionFile("2025"));
+  auto again = TryOpen(false, marker);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().reason(), "partition_missing");
+}
+
+TEST_F(LakeTest, ACrashBeforeTheMarkerWasStoredIsNoBreakInPlace) {
+  std::string marker;
+  {
+    auto w = OpenWriter(false);
+    marker = LoadThree(*w);
+    // A batch renamed into place, then the process died before the engine
+    // stored its marker: the files hold what the old marker does not list.
+    ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+    ASSERT_TRUE(Put(*w, "a2", "Fabrikam 2", "2024-04-01T10:00:00Z", 4).ok());
+    ASSERT_TRUE(Put(*w, "a9", "New", "2023-04-01T10:00:00Z", 5, false, true).ok());
+    ASSERT_TRUE(w->Commit().ok());
+  }
+  auto w = TryOpen(false, marker);
+  ASSERT_TRUE(w.ok()) << w.message();
+  // The replay applies the batch again, once.
+  ASSERT_TRUE((*w)->Begin(false, t0_ + 60).ok());
+  ASSERT_TRUE(Put(**w, "a2", "Fabrikam 2", "2024-04-01T10:00:00Z", 4).ok());
+  ASSERT_TRUE(Put(**w, "a9", "New", "2023-04-01T10:00:00Z", 5, false, true).ok());
+  auto r = (*w)->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->records, 4);
+  const std::string stored = r->marker;
+  // Once the next batch starts, the marker is stored: the older contents no
+  // longer pass for committed ones.
+  ASSERT_TRUE((*w)->Begin(false, t0_ + 120).ok());
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_FALSE(fs::exists(dir_ / "account" / ".linkwatch-uncommitted.json"));
+  w = Status::Error("closed");
+  EXPECT_TRUE(TryOpen(false, stored).ok());
+  EXPECT_FALSE(TryOpen(false, marker).ok());  // the old marker no longer matches
+}
+
+TEST_F(LakeTest, AnAppendOnlyFileCutMidRecordIsABreakNeverGluedOnto) {
+  auto w = OpenWriter(true);
+  LoadThree(*w);
+  const std::string before = Partition("2024");
+  WriteRaw("2024", before.substr(0, before.size() - 7));
+  const Status s = w->Begin(false, t0_ + 60);
+  ASSERT_TRUE(s.is_break()) << s.message();
+  EXPECT_EQ(s.reason(), "partition_changed");
+  EXPECT_THAT(s.message(), HasSubstr("(truncated)"));
+  EXPECT_EQ(Partition("2024"), before.substr(0, before.size() - 7));  // nothing appended
+}
+
+TEST_F(LakeTest, AnAppendOnlyFileCutBetweenBeginAndCommitIsABreak) {
+  auto w = OpenWriter(true);
+  LoadThree(*w);
+  const std::string before = Partition("2024");
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  ASSERT_TRUE(Put(*w, "a1", "Contoso 2", "2024-03-01T10:00:00Z", 4).ok());
+  WriteRaw("2024", before.substr(0, before.size() - 7));
+  auto r = w->Commit();
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().is_break());
+  EXPECT_EQ(Partition("2024"), before.substr(0, before.size() - 7));
+}
+
+TEST_F(LakeTest, AnAppendOnlyFileExtendedBySomeoneElseIsCutBackWhenItsCommittedBytesHold) {
+  auto w = OpenWriter(true);
+  LoadThree(*w);
+  const std::string before = Partition("2024");
+  WriteRaw("2024", before + "junk,without,end");
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  EXPECT_EQ(Partition("2024"), before);
+  ASSERT_TRUE(Put(*w, "a1", "Contoso 2", "2024-03-01T10:00:00Z", 4).ok());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(Lines(Partition("2024")), 3);
+  EXPECT_THAT(Partition("2024"), Not(HasSubstr("junk")));
+  // Extended, and the committed bytes changed too: a break.
+  std::string now = Partition("2024");
+  now[0] = 'x';
+  WriteRaw("2024", now + "more\n");
+  const Status s = w->Begin(false, t0_ + 120);
+  ASSERT_TRUE(s.is_break()) << s.message();
+  EXPECT_EQ(s.reason(), "partition_changed");
+}
+
+TEST_F(LakeTest, AnAppendOnlyFileShorterThanTheMarkerIsABreakAfterARestart) {
+  std::string marker;
+  {
+    auto w = OpenWriter(true);
+    marker = LoadThree(*w);
+  }
+  const std::string before = Partition("2024");
+  WriteRaw("2024", before.substr(0, before.size() / 2));
+  auto w = TryOpen(true, marker);
+  ASSERT_FALSE(w.ok());
+  EXPECT_TRUE(w.status().is_break());
+  EXPECT_EQ(w.status().reason(), "partition_changed");
+  EXPECT_THAT(w.message(), HasSubstr(PartitionFile("2024").string() + " is " +
+                                     std::to_string(before.size() / 2) + " bytes, shorter than"));
+}
+
+TEST_F(LakeTest, AnOldAppendOnlyMarkerWithLengthsOnlyIsStillRead) {
+  std::string marker;
+  {
+    auto w = OpenWriter(true);
+    LoadThree(*w);
+  }
+  const std::string p2024 = Partition("2024"), p2025 = Partition("2025");
+  // What linkwatch wrote before crc32s were recorded.
+  const std::string old = "{\"2024\":" + std::to_string(p2024.size()) +
+                          ",\"2025\":" + std::to_string(p2025.size()) + ",\"$attributes\":8}";
+  WriteRaw("2024", p2024 + "uncommitted,row\n");
+  {
+    auto w = TryOpen(true, old);
+    ASSERT_TRUE(w.ok()) << w.message();
+    EXPECT_EQ(Partition("2024"), p2024);  // cut back, as before
+    ASSERT_TRUE((*w)->Begin(false, t0_ + 60).ok());
+    ASSERT_TRUE(Put(**w, "a1", "Contoso 2", "2024-03-01T10:00:00Z", 4).ok());
+    auto r = (*w)->Commit();
+    ASSERT_TRUE(r.ok()) << r.message();
+    // The new marker carries crc32s from now on.
+    EXPECT_TRUE(nlohmann::json::parse(r->marker)["2024"].contains("crc32"));
+  }
+  // Length only: a shorter file is still caught.
+  WriteRaw("2025", p2025.substr(1));
+  auto w = TryOpen(true, old);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().reason(), "partition_changed");
+  // And an in-place lake's old marker ("") opens as before.
+  EXPECT_TRUE(TryOpen(false, "").ok());
+}
+
+TEST_F(LakeTest, ADeletedModelJsonIsRecreatedAtTheNextBatchAndReported) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  const auto model = Model();
+  fs::remove(dir_ / "model.json");
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());  // no partition added, still recreated
+  ASSERT_TRUE(fs::exists(dir_ / "model.json"));
+  EXPECT_EQ(Model(), model);
+  EXPECT_EQ(lake_->models_recreated(), 1);
+  const auto notices = lake_->TakeNotices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].reason, "model_missing");
+  EXPECT_THAT(notices[0].message, HasSubstr((dir_ / "model.json").string() + " was deleted"));
+  EXPECT_TRUE(lake_->TakeNotices().empty());
+  ASSERT_TRUE(w->Commit().ok());
+}
+
+TEST_F(LakeTest, AModelJsonCorruptedWhileRunningIsRefusedNeverOverwrittenUntilFixed) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  const auto model = Model();
+  { std::ofstream(dir_ / "model.json", std::ios::trunc) << "{\"entities\": [tru"; }
+  const Status s = w->Begin(false, t0_ + 60);
+  ASSERT_FALSE(s.ok());
+  EXPECT_FALSE(s.is_break());
+  EXPECT_EQ(s.reason(), "model_corrupt");
+  EXPECT_THAT(s.message(), HasSubstr("model.json in " + dir_.string() +
+                                     " is corrupt: not valid "
+                                     "JSON; linkwatch will not overwrite it: fix it or delete it "
+                                     "(linkwatch recreates a missing one)"));
+  // Nothing writes it meanwhile, not even a new partition.
+  LakeDestination::Entity e;
+  e.name = "other";
+  EXPECT_EQ(lake_->PutEntity(e).reason(), "model_corrupt");
+  EXPECT_EQ(*ReadFile((dir_ / "model.json").string()), "{\"entities\": [tru");
+  // A model.json that is JSON but whose linkwatch entity is no CDM entity any more.
+  auto broken = model;
+  broken["entities"][0]["attributes"][0].erase("dataType");
+  { std::ofstream(dir_ / "model.json", std::ios::trunc) << broken.dump(); }
+  const Status s2 = w->Begin(false, t0_ + 60);
+  EXPECT_EQ(s2.reason(), "model_corrupt");
+  EXPECT_THAT(s2.message(), HasSubstr("not a valid CDM model"));
+  // Fixed with an older copy: readable again, and rewritten with what the
+  // writer knows.
+  auto older = model;
+  older["entities"][0]["partitions"] = nlohmann::json::array();
+  { std::ofstream(dir_ / "model.json", std::ios::trunc) << older.dump(); }
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  EXPECT_EQ(Entity(), model["entities"][0]);
+  EXPECT_EQ(Model()["entities"].size(), 2u);  // with what PutEntity was refused to write
+}
+
+TEST_F(LakeTest, AReplacedLakeFolderIsABreakAndTheResyncFillsTheNewFolder) {
+  auto w = OpenWriter(false);
+  LoadThree(*w);
+  const fs::path old = dir_.string() + ".old";
+  fs::remove_all(old);
+  fs::rename(dir_, old);
+  fs::create_directories(dir_);
+  const Status s = w->Begin(false, t0_ + 60);
+  ASSERT_TRUE(s.is_break()) << s.message();
+  EXPECT_EQ(s.reason(), "lake_replaced");
+  EXPECT_THAT(s.message(), HasSubstr(dir_.string()));
+  // The destination attached the new folder (lock, OptionsetMetadata).
+  EXPECT_TRUE(fs::exists(dir_ / ".linkwatch.lock"));
+  EXPECT_TRUE(fs::exists(dir_ / "OptionsetMetadata" / "StatusMetadata.csv"));
+  // The engine reopens the table without a marker and resyncs it.
+  TableOptions options;
+  auto again = lake_->OpenTable(schema_, options, "");
+  ASSERT_TRUE(again.ok()) << again.message();
+  LoadThree(**again);
+  EXPECT_EQ(Lines(Partition("2024")), 2);
+  EXPECT_EQ(Entity()["partitions"].size(), 2u);
+  ASSERT_TRUE((*again)->Begin(false, t0_ + 120).ok());
+  // The old folder was left alone, and a deleted folder is a break too.
+  EXPECT_TRUE(fs::exists(old / "account" / "2024.csv"));
+  fs::remove_all(old);
+  fs::remove_all(dir_);
+  const Status gone = (*again)->Begin(false, t0_ + 180);
+  EXPECT_EQ(gone.reason(), "lake_replaced");
+  EXPECT_TRUE(fs::exists(dir_ / "OptionsetMetadata"));
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "agent/sync/destinations/lake.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
@@ -18,6 +21,7 @@
 #include "agent/core/files.h"
 #include "agent/core/text.h"
 #include "agent/core/time_format.h"
+#include "agent/sync/destinations/cdm_model_check.h"
 #include "agent/sync/destinations/id_index.h"
 #include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/destinations/lake_location.h"
@@ -364,6 +368,37 @@ Status Replace(const std::string& from, const std::string& to) {
   return Status::Ok();
 }
 
+LakeDestination::FileStamp StampOf(const struct stat& st) {
+  LakeDestination::FileStamp f;
+  f.dev = static_cast<uint64_t>(st.st_dev);
+  f.ino = static_cast<uint64_t>(st.st_ino);
+  f.size = static_cast<uint64_t>(st.st_size);
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return f;
+}
+
+// zlib's crc32 of a partition's bytes, extended piece by piece while they
+// are written. Not a defence against an attacker (who could rewrite the
+// marker too): it tells linkwatch's own bytes from a file cut, extended or
+// edited by someone else, and extends without re-reading what is there
+// (crc32(crc, appended)), at several GB/s.
+uint32_t Crc32(uint32_t crc, std::string_view data) {
+  return static_cast<uint32_t>(
+      crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
+}
+
+std::string Hex32(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+// In place: the (length, crc32) of partition contents renamed into place
+// since the last stored marker, kept in `<table>/.linkwatch-uncommitted.json`
+// so that a crash before the engine stores the next marker is not taken for
+// someone else's change (the replayed batch rewrites them the same way).
+constexpr const char* kUncommittedFile = ".linkwatch-uncommitted.json";
+
 // ---------------------------------------------------------------------------
 
 class LakeTableWriter final : public TableWriter {
@@ -378,6 +413,18 @@ class LakeTableWriter final : public TableWriter {
 
   Status Begin(bool initial, double now) override {
     Abort();
+    if (confirm_on_begin_) {
+      // The engine stored the last marker before starting this batch (it
+      // drops the writer when storing fails): the contents it lists are
+      // committed now.
+      confirm_on_begin_ = false;
+      if (!uncommitted_.empty()) {
+        uncommitted_.clear();
+        std::error_code ec;
+        fs::remove(dir_ + "/" + kUncommittedFile, ec);
+      }
+    }
+    if (auto s = CheckCommitted(initial); !s.ok()) return s;
     failed_.clear();
     synced_ids_.clear();
     stats_ = {};
@@ -404,6 +451,7 @@ class LakeTableWriter final : public TableWriter {
       fs::remove(TempPath(dir_, partition_names_[p]), ec);
     }
     initial_files_.clear();
+    initial_crc_.clear();
     initial_ids_.clear();
     collided_.clear();
     initial_written_ = 0;
@@ -447,8 +495,33 @@ class LakeTableWriter final : public TableWriter {
   }
   // Initial: drops the records of collided_ Ids from partition `p`'s data.
   Status DropCollided(int p);
-  Status LoadIndex();
-  Status CutBack(const std::string& marker);
+  // Rebuilds the Id index from the files; with `remember`, also what each
+  // partition holds now (committed_).
+  Status LoadIndex(bool remember = false);
+  // What a marker says was committed: partition -> (length, crc32 if known).
+  struct Expected {
+    uint64_t length = 0;
+    std::optional<uint32_t> crc;
+  };
+  Result<std::map<std::string, Expected>> ParseMarker(const std::string& marker) const;
+  Status CutBack(const std::map<std::string, Expected>& expected);
+  // After reopening with a marker: each partition holds what it recorded (or,
+  // in place, what an uncommitted rewrite left, uncommitted_).
+  Status VerifyOpened(const std::map<std::string, Expected>& expected);
+  // At the start of a batch: the lake folder is the one the table was
+  // written to, and every committed partition still holds what was written.
+  Status CheckCommitted(bool initial);
+  // A partition whose stat changed: its content is read and checked.
+  Status VerifyPartition(const std::string& name);
+  // A break for a partition that holds `size` bytes with `crc` where
+  // `committed` was committed.
+  Status ChangedBreak(const std::string& name, uint64_t size, uint32_t crc, uint64_t length,
+                      std::optional<uint32_t> committed_crc) const;
+  // Records what linkwatch just wrote to a partition (and its stat).
+  Status Remember(const std::string& name, uint64_t size, uint32_t crc);
+  // In place: notes a content about to be renamed into place before its
+  // marker is stored (kUncommittedFile).
+  Status NoteUncommitted(const std::string& name, uint64_t size, uint32_t crc);
   // Rewrites partition `pi` to a temporary and renames it into place: its
   // records minus those this batch replaces (with `gains_only`, only those
   // whose new copy lands in it: a record moving out stays until the
@@ -458,6 +531,13 @@ class LakeTableWriter final : public TableWriter {
   // just read model.json never meets a missing file.
   Status RewritePartition(int pi, bool gains_only, const std::vector<size_t>& adds,
                           bool& partitions_changed);
+  // Initial: writes to partition `p`'s temporary, extending its crc32.
+  Status WriteInitial(int p, File& f, std::string_view data) {
+    auto& [length, crc] = initial_crc_[p];
+    length += data.size();
+    crc = Crc32(crc, data);
+    return f.Write(data);
+  }
   Result<BatchResult> CommitInitial(double now);
   Result<BatchResult> CommitInPlace(double now);
   Result<BatchResult> CommitAppend(double now);
@@ -487,10 +567,21 @@ class LakeTableWriter final : public TableWriter {
   // Ids found in more than one partition when the files were scanned.
   std::unordered_map<std::string, std::vector<int>> extra_partitions_;
   std::vector<std::string> partition_names_;
-  std::set<std::string> partitions_;         // on disk, committed
-  std::map<std::string, uint64_t> lengths_;  // append only: committed sizes
-  int64_t records_ = 0;                      // lakerecordcount
-  int64_t max_version_ = 0;                  // highest versionnumber written
+  std::set<std::string> partitions_;  // on disk, committed
+  // What linkwatch last wrote to each partition (every partition on disk):
+  // length, crc32 and the stat to compare with cheaply.
+  struct Written {
+    uint64_t length = 0;
+    uint32_t crc = 0;
+    LakeDestination::FileStamp stamp;
+  };
+  std::map<std::string, Written> committed_;
+  // In place: contents renamed into place that no stored marker lists yet.
+  std::map<std::string, std::vector<std::pair<uint64_t, uint32_t>>> uncommitted_;
+  bool confirm_on_begin_ = false;  // a Commit returned a marker
+  uint64_t lake_generation_ = 0;   // LakeDestination::CheckLake's, when opened
+  int64_t records_ = 0;            // lakerecordcount
+  int64_t max_version_ = 0;        // highest versionnumber written
 
   bool initial_ = false;
   double now_ = 0;
@@ -499,6 +590,7 @@ class LakeTableWriter final : public TableWriter {
   std::unordered_map<std::string, size_t, StringHash, std::equal_to<>> pending_by_id_;
   std::vector<std::string> buffers_;  // append only / initial: by partition index
   std::map<int, File> initial_files_;
+  std::map<int, std::pair<uint64_t, uint32_t>> initial_crc_;  // length, crc32 of each
   IdIndex initial_ids_;
   std::unordered_map<int64_t, int> partition_of_day_;
   std::string sink_now_;  // SinkModifiedOn of this batch
@@ -518,6 +610,9 @@ constexpr const char* kCollision =
     "case, or 1 and '1'); none of them is written";
 
 Status LakeTableWriter::Open(const std::string& marker) {
+  if (auto s = lake_.CheckLake(lake_generation_); !s.ok()) return s;
+  auto expected = ParseMarker(marker);
+  if (!expected) return expected.status();
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return Status::Error("cannot create " + dir_ + ": " + ec.message());
@@ -655,8 +750,13 @@ Status LakeTableWriter::Open(const std::string& marker) {
             : (existed ? known_attributes : attributes_.size());
   }
   if (last_default_attr_ < static_cast<int>(filled_width_)) filled_width_ = attributes_.size();
-  if (auto s = CutBack(marker); !s.ok()) return s;
-  if (auto s = LoadIndex(); !s.ok()) return s;
+  if (!marker.empty()) {
+    if (auto s = CutBack(*expected); !s.ok()) return s;
+  }
+  if (auto s = LoadIndex(/*remember=*/true); !s.ok()) return s;
+  if (!marker.empty()) {
+    if (auto s = VerifyOpened(*expected); !s.ok()) return s;
+  }
   if (auto s = WriteEntityMetadata(lake_.path(), schema_.name, attributes_); !s.ok()) return s;
   if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0); !s.ok()) return s;
   // In place, records that predate a column added with a DEFAULT get it now
@@ -673,23 +773,47 @@ Status LakeTableWriter::Open(const std::string& marker) {
   return Status::Ok();
 }
 
-Status LakeTableWriter::CutBack(const std::string& marker) {
-  if (!options_.append_only || marker.empty()) return Status::Ok();
-  json m = json::parse(marker, nullptr, /*allow_exceptions=*/false);
+Result<std::map<std::string, LakeTableWriter::Expected>> LakeTableWriter::ParseMarker(
+    const std::string& marker) const {
+  std::map<std::string, Expected> out;
+  if (marker.empty()) return out;
+  const json m = json::parse(marker, nullptr, /*allow_exceptions=*/false);
   if (!m.is_object()) return Status::Error("unreadable lake marker for " + schema_.name);
+  for (const auto& [name, v] : m.items()) {
+    if (name.starts_with("$")) continue;  // "$attributes"; partition names never start so
+    Expected e;
+    if (v.is_number_unsigned()) {
+      e.length = v.get<uint64_t>();  // before crc32s were recorded: the length only
+    } else if (v.is_object() && v.contains("length") && v["length"].is_number_unsigned() &&
+               v.contains("crc32") && v["crc32"].is_number_unsigned()) {
+      e.length = v["length"].get<uint64_t>();
+      e.crc = v["crc32"].get<uint32_t>();
+    } else {
+      return Status::Error("unreadable lake marker for " + schema_.name + ": partition " + name);
+    }
+    out[name] = e;
+  }
+  return out;
+}
+
+Status LakeTableWriter::CutBack(const std::map<std::string, Expected>& expected) {
+  if (!options_.append_only) return Status::Ok();
   for (const auto& p : PartitionsOnDisk(dir_)) {
     const std::string path = PartitionPath(dir_, p);
-    if (!m.contains(p)) {
+    auto it = expected.find(p);
+    if (it == expected.end()) {
       // Created after the last committed batch: its rows will be replayed.
       std::error_code ec;
       fs::remove(path, ec);
       continue;
     }
-    const uint64_t committed = m[p].get<uint64_t>();
+    const uint64_t committed = it->second.length;
     auto f = File::Open(path, File::Mode::kReadWrite);
     if (!f) return f.status();
     auto size = f->Size();
     if (!size) return size.status();
+    // Longer: a batch whose cursor was not stored (its rows are replayed).
+    // Shorter stays as it is: VerifyOpened reports it.
     if (*size > committed) {
       if (auto s = f->Truncate(committed); !s.ok()) return s;
       if (auto s = f->Sync(); !s.ok()) return s;
@@ -698,12 +822,177 @@ Status LakeTableWriter::CutBack(const std::string& marker) {
   return Status::Ok();
 }
 
-Status LakeTableWriter::LoadIndex() {
+Status LakeTableWriter::VerifyOpened(const std::map<std::string, Expected>& expected) {
+  // In place, contents an uncommitted batch renamed into place are ours too.
+  if (!options_.append_only) {
+    uncommitted_.clear();
+    if (auto text = ReadFile(dir_ + "/" + kUncommittedFile); text.ok()) {
+      const json u = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (u.is_object()) {
+        for (const auto& [name, list] : u.items()) {
+          if (!list.is_array()) continue;
+          for (const auto& e : list) {
+            if (e.is_array() && e.size() == 2 && e[0].is_number_unsigned() &&
+                e[1].is_number_unsigned()) {
+              uncommitted_[name].push_back({e[0].get<uint64_t>(), e[1].get<uint32_t>()});
+            }
+          }
+        }
+      }
+    }
+  }
+  auto uncommitted_match = [&](const std::string& name, const Written& w) {
+    auto it = uncommitted_.find(name);
+    if (it == uncommitted_.end()) return false;
+    return std::find(it->second.begin(), it->second.end(), std::make_pair(w.length, w.crc)) !=
+           it->second.end();
+  };
+  for (const auto& [name, e] : expected) {
+    auto it = committed_.find(name);
+    if (it == committed_.end()) {
+      return Status::Break("partition_missing", "lake partition " + PartitionPath(dir_, name) +
+                                                    " is missing; linkwatch had committed " +
+                                                    std::to_string(e.length) + " bytes of it");
+    }
+    const Written& w = it->second;
+    if (w.length == e.length && (!e.crc || *e.crc == w.crc)) continue;
+    if (uncommitted_match(name, w)) continue;
+    return ChangedBreak(name, w.length, w.crc, e.length, e.crc);
+  }
+  for (const auto& [name, w] : committed_) {
+    if (expected.count(name) || uncommitted_match(name, w)) continue;
+    return Status::Break("partition_changed", "lake partition " + PartitionPath(dir_, name) +
+                                                  " is not one linkwatch committed (" +
+                                                  std::to_string(w.length) + " bytes)");
+  }
+  return Status::Ok();
+}
+
+Status LakeTableWriter::ChangedBreak(const std::string& name, uint64_t size, uint32_t crc,
+                                     uint64_t length, std::optional<uint32_t> committed_crc) const {
+  std::string what = "lake partition " + PartitionPath(dir_, name) + " ";
+  if (size < length) {
+    what += "is " + std::to_string(size) + " bytes, shorter than the " + std::to_string(length) +
+            " bytes linkwatch committed (truncated)";
+  } else if (size > length) {
+    what += "is " + std::to_string(size) + " bytes, longer than the " + std::to_string(length) +
+            " bytes linkwatch committed";
+    if (options_.append_only) what += ", and the committed bytes differ";
+  } else {
+    what += "holds other content than linkwatch committed (" + std::to_string(size) +
+            " bytes, crc32 " + Hex32(crc) + " instead of " +
+            (committed_crc ? Hex32(*committed_crc) : std::string("?")) + ")";
+  }
+  return Status::Break("partition_changed", what);
+}
+
+Status LakeTableWriter::Remember(const std::string& name, uint64_t size, uint32_t crc) {
+  const std::string path = PartitionPath(dir_, name);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
+  }
+  Written& w = committed_[name];
+  w.length = size;
+  w.crc = crc;
+  w.stamp = StampOf(st);
+  return Status::Ok();
+}
+
+Status LakeTableWriter::NoteUncommitted(const std::string& name, uint64_t size, uint32_t crc) {
+  uncommitted_[name].push_back({size, crc});
+  json u = json::object();
+  for (const auto& [p, list] : uncommitted_) {
+    json l = json::array();
+    for (const auto& [n, c] : list) l.push_back(json::array({n, c}));
+    u[p] = std::move(l);
+  }
+  // Not fsynced: after a power loss that kept a partition's rename but lost
+  // this note, the table is resynced (a false break, never a missed one).
+  const std::string path = dir_ + "/" + kUncommittedFile;
+  const std::string tmp = path + ".part";
+  {
+    auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+    if (!f) return f.status();
+    if (auto s = f->Write(u.dump()); !s.ok()) return s;
+  }
+  return Replace(tmp, path);
+}
+
+Status LakeTableWriter::CheckCommitted(bool initial) {
+  uint64_t generation = 0;
+  if (auto s = lake_.CheckLake(generation); !s.ok()) return s;
+  if (generation != lake_generation_) {
+    lake_generation_ = generation;
+    if (!initial) {
+      return Status::Break("lake_replaced", "the lake folder " + lake_.path() +
+                                                " was deleted or replaced since table " +
+                                                schema_.name +
+                                                " was committed to it (its device/inode changed)");
+    }
+    // An initial batch writes everything into the new folder.
+    committed_.clear();
+    uncommitted_.clear();
+    partitions_.clear();
+    index_.clear();
+    extra_partitions_.clear();
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) return Status::Error("cannot create " + dir_ + ": " + ec.message());
+  }
+  if (initial) return Status::Ok();
+  for (const auto& [name, w] : committed_) {
+    const std::string path = PartitionPath(dir_, name);
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) {
+        return Status::Break("partition_missing", "lake partition " + path +
+                                                      " is missing; linkwatch had committed " +
+                                                      std::to_string(w.length) + " bytes of it");
+      }
+      return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
+    }
+    if (StampOf(st) == w.stamp) continue;
+    if (auto s = VerifyPartition(name); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status LakeTableWriter::VerifyPartition(const std::string& name) {
+  const Written w = committed_.at(name);
+  const std::string path = PartitionPath(dir_, name);
+  uint64_t size = 0;
+  {
+    auto m = MappedFile::Open(path);
+    if (!m) return m.status();
+    const std::string_view content = m->view();
+    size = content.size();
+    const uint32_t crc = Crc32(0, content.substr(0, std::min<uint64_t>(size, w.length)));
+    if (size < w.length || crc != w.crc || (size > w.length && !options_.append_only)) {
+      return ChangedBreak(name, size, Crc32(0, content), w.length, w.crc);
+    }
+  }
+  if (size > w.length) {
+    // Append only, bytes after the committed ones that no batch of this
+    // process wrote: cut back, as after a crash (never glued onto).
+    spdlog::warn(
+        "lake: {} is {} bytes longer than linkwatch committed; cutting it back to the committed "
+        "{} bytes",
+        path, size - w.length, w.length);
+    auto f = File::Open(path, File::Mode::kReadWrite);
+    if (!f) return f.status();
+    if (auto s = f->Truncate(w.length); !s.ok()) return s;
+    if (auto s = f->Sync(); !s.ok()) return s;
+  }
+  return Remember(name, w.length, w.crc);  // the same bytes (only touched, or cut back)
+}
+
+Status LakeTableWriter::LoadIndex(bool remember) {
+  if (remember) committed_.clear();
   index_.clear();
   extra_partitions_.clear();
   short_partitions_.clear();
   partitions_.clear();
-  lengths_.clear();
   records_ = 0;
   max_version_ = 0;
   const int version_field = static_cast<int>(
@@ -715,7 +1004,9 @@ Status LakeTableWriter::LoadIndex() {
     if (!mapped) return mapped.status();
     const std::string_view content = mapped->view();
     partitions_.insert(p);
-    lengths_[p] = content.size();
+    if (remember) {
+      if (auto s = Remember(p, content.size(), Crc32(0, content)); !s.ok()) return s;
+    }
     const int pi = PartitionIndex(p);
     for (size_t pos = 0; pos < content.size();) {
       const size_t end = RecordEnd(content, pos);
@@ -829,7 +1120,7 @@ Status LakeTableWriter::DropCollided(int p) {
   auto it = initial_files_.find(p);
   const std::string tmp = TempPath(dir_, partition_names_[p]);
   if (it != initial_files_.end()) {
-    if (auto s = it->second.Write(buf); !s.ok()) return s;
+    if (auto s = it->second.Write(buf); !s.ok()) return s;  // read back at once: no crc
     if (auto s = it->second.Sync(); !s.ok()) return s;
     auto m = MappedFile::Open(tmp);
     if (!m) return m.status();
@@ -857,7 +1148,8 @@ Status LakeTableWriter::DropCollided(int p) {
     auto f = File::Open(tmp, File::Mode::kCreateTruncate);
     if (!f) return f.status();
     it->second = std::move(f).value();
-    if (auto s = it->second.Write(kept); !s.ok()) return s;
+    initial_crc_.erase(p);
+    if (auto s = WriteInitial(p, it->second, kept); !s.ok()) return s;
   } else {
     buf.swap(kept);
   }
@@ -903,7 +1195,7 @@ Status LakeTableWriter::Put(const RowView& row) {
         if (!f) return f.status();
         it = initial_files_.emplace(p, std::move(f).value()).first;
       }
-      if (auto s = it->second.Write(buf); !s.ok()) return s;
+      if (auto s = WriteInitial(p, it->second, buf); !s.ok()) return s;
       buf.clear();
     }
     return Status::Ok();
@@ -969,10 +1261,12 @@ Result<BatchResult> LakeTableWriter::Commit() {
                                                  : CommitInPlace(now);
   if (!r.ok()) {
     Abort();
-    // What is on disk is the truth again.
+    // What is on disk is the truth again (committed_ says what linkwatch
+    // wrote of it).
     if (auto s = LoadIndex(); !s.ok()) return s;
     return r;
   }
+  confirm_on_begin_ = true;
   r->records = records_;
   r->marker = Marker();
   r->failed = std::move(failed_);
@@ -994,10 +1288,12 @@ Result<BatchResult> LakeTableWriter::Commit() {
 }
 
 std::string LakeTableWriter::Marker() const {
-  if (!options_.append_only) return "";
+  // {"2024": {"length": 1234, "crc32": 305419896}, ..., "$attributes": 9}
+  // (append only: "$attributes", see filled_width_). Older markers: "" in
+  // place, {"2024": 1234, ...} append only; both still read (ParseMarker).
   json m = json::object();
-  for (const auto& [p, len] : lengths_) m[p] = len;
-  m["$attributes"] = filled_width_;  // partition names never start with '$'
+  for (const auto& [p, w] : committed_) m[p] = {{"length", w.length}, {"crc32", w.crc}};
+  if (options_.append_only) m["$attributes"] = filled_width_;  // partitions never start with '$'
   return m.dump();
 }
 
@@ -1018,7 +1314,7 @@ Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
       if (!f) return f.status();
       it = initial_files_.emplace(static_cast<int>(p), std::move(f).value()).first;
     }
-    if (auto s = it->second.Write(buffers_[p]); !s.ok()) return s;
+    if (auto s = WriteInitial(static_cast<int>(p), it->second, buffers_[p]); !s.ok()) return s;
   }
   for (auto& [p, f] : initial_files_) {
     if (auto s = f.Sync(); !s.ok()) return s;
@@ -1036,15 +1332,19 @@ Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
   }
   if (auto s = Fsync(dir_); !s.ok()) return s;
   initial_files_.clear();
+  committed_.clear();
+  uncommitted_.clear();
+  for (const auto& p : written) {
+    const int pi = PartitionIndex(p);
+    auto it = initial_crc_.find(pi);
+    const auto [length, crc] =
+        it != initial_crc_.end() ? it->second : std::pair<uint64_t, uint32_t>{0, 0};
+    if (auto s = Remember(p, length, crc); !s.ok()) return s;
+  }
+  initial_crc_.clear();
   if (options_.append_only) {
-    partitions_.clear();
-    lengths_.clear();
+    partitions_ = written;
     records_ = initial_written_;
-    for (const auto& p : written) {
-      partitions_.insert(p);
-      std::error_code ec;
-      lengths_[p] = fs::file_size(PartitionPath(dir_, p), ec);
-    }
   } else {
     std::swap(index_, initial_ids_);
     initial_ids_.clear();
@@ -1065,9 +1365,20 @@ Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
     const std::string& p = partition_names_[pi];
     auto f = File::Open(PartitionPath(dir_, p), File::Mode::kAppend);
     if (!f) return f.status();
+    // Never glued onto bytes linkwatch did not commit (a record cut off by
+    // hand since Begin checked).
+    const auto known = committed_.find(p);
+    const Written before = known != committed_.end() ? known->second : Written{};
+    auto size = f->Size();
+    if (!size) return size.status();
+    if (*size != before.length) {
+      return ChangedBreak(p, *size, 0, before.length, std::nullopt);
+    }
     if (auto s = f->Write(buf); !s.ok()) return s;
     if (auto s = f->Sync(); !s.ok()) return s;
-    lengths_[p] += buf.size();
+    if (auto s = Remember(p, before.length + buf.size(), Crc32(before.crc, buf)); !s.ok()) {
+      return s;
+    }
     new_partition |= partitions_.insert(p).second;
   }
   if (new_partition) {
@@ -1197,10 +1508,24 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
   std::optional<MappedFile> mapped;
   std::string_view old;
   if (partitions_.count(name)) {
+    std::error_code ec;
+    if (!fs::exists(path, ec) && committed_.count(name)) {
+      return Status::Break("partition_missing",
+                           "lake partition " + path + " is missing; linkwatch had committed " +
+                               std::to_string(committed_[name].length) + " bytes of it");
+    }
     auto m = MappedFile::Open(path);
     if (!m) return m.status();
     mapped.emplace(std::move(m).value());
     old = mapped->view();
+    // The partition is read anyway: check that it holds what was committed
+    // before records are taken from it.
+    if (auto it = committed_.find(name); it != committed_.end()) {
+      const uint32_t crc = Crc32(0, old);
+      if (old.size() != it->second.length || crc != it->second.crc) {
+        return ChangedBreak(name, old.size(), crc, it->second.length, it->second.crc);
+      }
+    }
   }
   std::vector<std::string_view> pieces;
   std::vector<std::string> added;  // new lines, kept alive until written
@@ -1252,13 +1577,21 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
   for (const auto& line : added) pieces.push_back(line);
   if (pieces.empty() && !partitions_.count(name)) return Status::Ok();
   const std::string tmp = TempPath(dir_, name);
+  uint64_t length = 0;
+  uint32_t crc = 0;
+  for (const auto& piece : pieces) {
+    length += piece.size();
+    crc = Crc32(crc, piece);
+  }
   {
     auto f = File::Open(tmp, File::Mode::kCreateTruncate);
     if (!f) return f.status();
     if (auto s = f->WritePieces(pieces); !s.ok()) return s;
     if (auto s = f->Sync(); !s.ok()) return s;
   }
+  if (auto s = NoteUncommitted(name, length, crc); !s.ok()) return s;
   if (auto s = Replace(tmp, path); !s.ok()) return s;
+  if (auto s = Remember(name, length, crc); !s.ok()) return s;
   if (lake_.on_partition_replaced) lake_.on_partition_replaced(schema_.name, name, gains_only);
   if (!gains_only) short_partitions_.erase(name);
   partitions_changed |= partitions_.insert(name).second;
@@ -1341,41 +1674,88 @@ Status LakeTableWriter::UpdateEntity(const std::vector<std::string>& partitions,
 
 }  // namespace
 
+namespace {
+
+// What makes model.json unusable, "" when nothing does. Always: valid JSON,
+// an object with an "entities" array of objects. With `managed` (when the
+// file changed behind linkwatch's back): the model with only the entities
+// linkwatch writes must also follow the CDM rules (cdm_model_check.h), as
+// linkwatch wrote them; other writers' entities are not judged.
+std::string ModelProblem(const std::string& text, const std::set<std::string>* managed,
+                         json& parsed) {
+  parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return "not valid JSON";
+  if (!parsed.is_object() || !parsed.contains("entities") || !parsed["entities"].is_array()) {
+    return "not a CDM manifest (no \"entities\" array)";
+  }
+  for (const auto& e : parsed["entities"]) {
+    if (!e.is_object()) return "not a CDM manifest (an entity that is not an object)";
+  }
+  if (managed == nullptr) return "";
+  json ours = parsed;
+  ours["entities"] = json::array();
+  for (const auto& e : parsed["entities"]) {
+    if (e.contains("name") && e["name"].is_string() &&
+        managed->count(e["name"].get<std::string>())) {
+      ours["entities"].push_back(e);
+    }
+  }
+  const std::vector<std::string> problems = CheckCdmModel(ours);
+  if (problems.empty()) return "";
+  std::string out = "not a valid CDM model: " + problems.front();
+  if (problems.size() > 1) out += " (and " + std::to_string(problems.size() - 1) + " more)";
+  return out;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string& path) {
+  std::unique_ptr<LakeDestination> lake(new LakeDestination(path));
+  std::lock_guard<std::mutex> lock(lake->mu_);
+  if (auto s = lake->Attach(); !s.ok()) return s;
+  return lake;
+}
+
+Status LakeDestination::Attach() {
+  const std::string& path = path_;
   std::error_code ec;
   fs::create_directories(path, ec);
   if (ec) return Status::Error("cannot create lake folder " + path + ": " + ec.message());
   if (::access(path.c_str(), W_OK) != 0) {
     return Status::Error("lake folder " + path + " is not writable");
   }
-  std::unique_ptr<LakeDestination> lake(new LakeDestination(path));
   // One writer per lake: a second linkwatch on the same folder would write
   // every change twice.
   const std::string lock_path = path + "/.linkwatch.lock";
-  lake->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lake->lock_fd_ < 0) return Status::Error("cannot open " + lock_path);
-  if (::flock(lake->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error("cannot open " + lock_path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
     return Status::Error("lake folder " + path + " is in use by another linkwatch process");
   }
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // the replaced folder's lock
+  lock_fd_ = fd;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::Error("cannot stat lake folder " + path + ": " + std::strerror(errno));
+  }
+  folder_ = StampOf(st);
+  ++generation_;
+  entities_.clear();
+  raw_.clear();
+  managed_.clear();
+  foreign_.clear();
+  model_.reset();
+  model_corrupt_.clear();
   const std::string model = path + "/model.json";
-  if (fs::exists(model, ec)) {
+  if (::stat(model.c_str(), &st) == 0) {
     auto text = ReadFile(model);
     if (!text) return text.status();
-    json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("entities") ||
-        !j["entities"].is_array()) {
-      return Status::Error(model +
-                           " is not a readable CDM manifest (invalid JSON or no \"entities\" "
-                           "array); linkwatch will not overwrite it: fix or remove it");
-    }
-    for (const auto& e : j["entities"]) {
-      if (auto entity = ParseEntity(e, lake->root_)) {
-        lake->raw_[entity->name] = e;
-        lake->entities_[entity->name] = std::move(*entity);
-      } else {
-        lake->foreign_.push_back(e);
-      }
-    }
+    json j;
+    model_ = StampOf(st);
+    model_corrupt_ = ModelProblem(*text, nullptr, j);
+    if (!model_corrupt_.empty()) return CorruptModelError();
+    LoadEntities(j, false);
   }
   const std::string optionsets = path + "/" + kOptionsetFolder;
   fs::create_directories(optionsets, ec);
@@ -1386,7 +1766,95 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
       if (auto s = WriteFileAtomic(file, ""); !s.ok()) return s;
     }
   }
-  return lake;
+  return Status::Ok();
+}
+
+void LakeDestination::LoadEntities(const json& model, bool keep_managed) {
+  foreign_.clear();
+  for (const auto& e : model["entities"]) {
+    if (auto entity = ParseEntity(e, root_)) {
+      if (keep_managed && managed_.count(entity->name)) continue;
+      raw_[entity->name] = e;
+      entities_[entity->name] = std::move(*entity);
+    } else {
+      foreign_.push_back(e);
+    }
+  }
+}
+
+Status LakeDestination::CorruptModelError() const {
+  return Status::Error("model.json in " + path_ + " is corrupt: " + model_corrupt_ +
+                       "; linkwatch will not overwrite it: fix it or delete it (linkwatch "
+                       "recreates a missing one)")
+      .WithReason("model_corrupt");
+}
+
+Status LakeDestination::CheckLake(uint64_t& generation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  struct stat st;
+  const bool present = ::stat(path_.c_str(), &st) == 0;
+  if (!present && errno != ENOENT) {
+    return Status::Error("cannot stat lake folder " + path_ + ": " + std::strerror(errno));
+  }
+  if (!present || StampOf(st).dev != folder_.dev || StampOf(st).ino != folder_.ino) {
+    // Every table's committed content is gone with the old folder: each
+    // writer sees the generation move on and reports a break.
+    spdlog::error(
+        "lake folder {} was {} while linkwatch was writing to it; every table of it is synced "
+        "again into the folder now at that path",
+        path_, present ? "replaced (its device/inode changed)" : "deleted");
+    if (auto s = Attach(); !s.ok()) return s;
+  }
+  generation = generation_;
+  bool wrote = false;
+  return CheckModel(wrote);
+}
+
+std::vector<DestinationNotice> LakeDestination::TakeNotices() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(notices_, {});
+}
+
+Status LakeDestination::CheckModel(bool& wrote) {
+  wrote = false;
+  const std::string model = path_ + "/model.json";
+  struct stat st;
+  if (::stat(model.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::Error("cannot stat " + model + ": " + std::strerror(errno));
+    model_corrupt_.clear();
+    if (!model_) return Status::Ok();  // never written: a new lake, nothing to recreate yet
+    const std::string message = model +
+                                " was deleted; linkwatch recreated it from the tables it writes "
+                                "(a reader of the lake could not find them meanwhile)";
+    spdlog::warn("lake: {}", message);
+    ++models_recreated_;
+    notices_.push_back({"model_missing", message});
+    wrote = true;
+    return WriteModelFile();
+  }
+  if (model_ && *model_ == StampOf(st)) {
+    return model_corrupt_.empty() ? Status::Ok() : CorruptModelError();
+  }
+  // Changed behind linkwatch's back (or a first look): read and check it.
+  auto text = ReadFile(model);
+  if (!text) return text.status();
+  json j;
+  const std::string problem = ModelProblem(*text, &managed_, j);
+  model_ = StampOf(st);
+  if (!problem.empty()) {
+    if (model_corrupt_ != problem) spdlog::error("lake: {} is corrupt: {}", model, problem);
+    model_corrupt_ = problem;
+    return CorruptModelError();
+  }
+  const bool was_corrupt = !model_corrupt_.empty();
+  model_corrupt_.clear();
+  LoadEntities(j, true);
+  if (!was_corrupt) return Status::Ok();
+  // Fixed by hand: made to say what the writers know (the fix may be an
+  // older copy).
+  spdlog::info("lake: {} is readable again; linkwatch rewrites its own entities in it", model);
+  wrote = true;
+  return WriteModelFile();
 }
 
 LakeDestination::LakeDestination(std::string path)
@@ -1423,6 +1891,14 @@ std::optional<LakeDestination::Entity> LakeDestination::GetEntity(const std::str
 }
 
 Status LakeDestination::WriteModel() {
+  // Never over a model.json that someone made unreadable since it was last
+  // looked at: what else it held would be lost for good.
+  bool wrote = false;
+  if (auto s = CheckModel(wrote); !s.ok() || wrote) return s;
+  return WriteModelFile();
+}
+
+Status LakeDestination::WriteModelFile() {
   json entities = json::array();
   // Entities this process writes are rendered; any other is kept exactly as
   // it was read (another writer's, or a table not opened yet).
@@ -1448,7 +1924,14 @@ Status LakeDestination::WriteModel() {
                       {"description", "linkwatch lake (Azure Synapse Link for Dataverse layout)"},
                       {"version", "1.0"},
                       {"entities", entities}};
-  return WriteFileAtomic(path_ + "/model.json", model.dump(2));
+  const std::string path = path_ + "/model.json";
+  if (auto s = WriteFileAtomic(path, model.dump(2)); !s.ok()) return s;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
+  }
+  model_ = StampOf(st);
+  return Status::Ok();
 }
 
 }  // namespace linkwatch::sync

@@ -11,6 +11,18 @@
 //     marker returned by Commit holds every partition's committed length,
 //     and reopening with it cuts the files back, so a replayed batch is
 //     written exactly once;
+//   * nothing is glued onto what someone else changed (docs/sync.md
+//     "Breaks"): the marker (both modes) holds each partition's committed
+//     length and zlib crc32, computed while writing. Reopening with a marker
+//     checks every partition against it; each change round stats the
+//     committed partitions (size, mtime, inode) and reads one again only
+//     when that differs; an in-place rewrite checks the partition it reads
+//     anyway. A missing, shorter or different partition is a
+//     Status::Break ("partition_missing", "partition_changed"), and the
+//     engine resyncs the table. A lake folder deleted or replaced (its
+//     device or inode changed) is "lake_replaced" for every table;
+//   * model.json is recreated when missing, and refused, never overwritten,
+//     while it is corrupt (an error with reason "model_corrupt");
 //   * model.json is replaced atomically whenever a table, its columns, its
 //     partitions or its initial-sync state change; partition locations are
 //     absolute file: URIs (lake_location.h);
@@ -26,12 +38,14 @@
 // writer is used by one thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -43,9 +57,32 @@ namespace linkwatch::sync {
 class LakeDestination final : public Destination {
  public:
   // Opens (creating) the lake folder. An existing model.json that cannot be
-  // read is an error: linkwatch does not overwrite what it cannot read.
+  // read is an error (reason "model_corrupt"): linkwatch does not overwrite
+  // what it cannot read.
   static Result<std::unique_ptr<LakeDestination>> Open(const std::string& path);
   ~LakeDestination() override;
+
+  // Run by each table's writer when it is opened and at the start of every
+  // batch: a lake folder that was deleted or replaced (device or inode
+  // changed) is opened afresh (lock, model.json, OptionsetMetadata) and
+  // `generation` moves on, so the writers of the old folder know; a
+  // model.json deleted by hand is recreated from what the writers know
+  // (logged, counted, and a "model_missing" notice); one changed by someone
+  // else is read and checked, and a corrupt one is an error with reason
+  // "model_corrupt" for as long as it stays so. Cheap when nothing changed:
+  // two stat calls.
+  Status CheckLake(uint64_t& generation);
+  std::vector<DestinationNotice> TakeNotices() override;
+  // How many times model.json was found missing and recreated.
+  int64_t models_recreated() const { return models_recreated_.load(); }
+
+  // A file's identity and the stat fields that change when it is written
+  // (what a cheap "is it as linkwatch left it" check compares).
+  struct FileStamp {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
 
   Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema& schema,
                                                  const TableOptions& options,
@@ -91,12 +128,29 @@ class LakeDestination final : public Destination {
 
  private:
   explicit LakeDestination(std::string path);
-  Status WriteModel();  // mu_ held
+  // mu_ held: (re)opens the folder at path_: creates it, locks it, reads
+  // model.json, writes the OptionsetMetadata files, remembers its identity.
+  Status Attach();
+  // mu_ held: whether model.json is as linkwatch left it (see CheckLake);
+  // `wrote` says it was recreated.
+  Status CheckModel(bool& wrote);
+  Status CorruptModelError() const;
+  // mu_ held: loads the entities of a parsed model.json (those linkwatch
+  // manages are kept from memory when `keep_managed`).
+  void LoadEntities(const nlohmann::json& model, bool keep_managed);
+  Status WriteModel();      // mu_ held; refuses while model.json is corrupt
+  Status WriteModelFile();  // mu_ held
 
   std::string path_;
   std::string root_;
   int lock_fd_ = -1;  // flock on <lake>/.linkwatch.lock while open
   std::mutex mu_;
+  FileStamp folder_;                // the lake folder as attached
+  uint64_t generation_ = 0;         // moves on each time the folder is attached afresh
+  std::optional<FileStamp> model_;  // model.json as last written or checked
+  std::string model_corrupt_;       // what is wrong with model.json; "" when fine
+  std::vector<DestinationNotice> notices_;
+  std::atomic<int64_t> models_recreated_{0};
   std::map<std::string, Entity> entities_;
   std::map<std::string, nlohmann::json> raw_;  // as read from model.json
   std::set<std::string> managed_;              // entities written by this process
