@@ -33,8 +33,9 @@ int RulesTest(const std::vector<std::string>& files);
 int PrintStatus(const std::string& config_path, const std::string& profile, bool json);
 
 // Sync-core commands (sync_commands.cc).
-// `source enable-change-tracking --db FILE --table T...`
-int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<std::string>& tables);
+// `source enable-change-tracking --db FILE --table T... [--journal-mode M]`
+int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<std::string>& tables,
+                                const std::string& journal_mode);
 // `lake verify --path DIR [--json] [--source FILE]`: 0 consistent, 1 any
 // inconsistency, 2 bad usage (DIR not a folder, FILE not a SQLite source).
 // `lake verify`: the lake at `path`, or the lake of `profile` in the config at

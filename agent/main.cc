@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
                                            "turn on change tracking for tables of a SQLite source");
   enable_ct->add_option("--db", source_db, "SQLite source file")->required();
   enable_ct->add_option("--table", source_tables, "table to track (repeatable)")->required();
+  std::string journal_mode;
+  enable_ct->add_option("--journal-mode", journal_mode,
+                        "also set the file's journal mode (wal, delete, truncate, persist); "
+                        "without it the journal mode is left as it is");
 
   std::string lake_path, lake_source;
   auto* lake = app.add_subcommand("lake", "the data lake the sync core writes");
@@ -122,7 +126,7 @@ int main(int argc, char** argv) {
   if (*rules_check) return RulesCheck(rule_files);
   if (*rules_test) return RulesTest(rule_files);
   if (*status) return PrintStatus(config_path, profile, json);
-  if (*enable_ct) return EnableChangeTrackingCommand(source_db, source_tables);
+  if (*enable_ct) return EnableChangeTrackingCommand(source_db, source_tables, journal_mode);
   if (*lake_verify) return LakeVerifyCommand(lake_path, json, lake_source, config_path, profile);
   if (*lake_relocate) return LakeRelocateCommand(relocate_path);
   if (*link) return LinkCommand(config_path, profile);

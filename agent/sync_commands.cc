@@ -1,4 +1,5 @@
 // The sync core's commands of the linkwatch binary (declared in app.h).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -35,13 +36,26 @@ std::map<std::string, std::set<std::string>> FailedRecords(const std::string& st
 
 }  // namespace
 
-int EnableChangeTrackingCommand(const std::string& db_path,
-                                const std::vector<std::string>& tables) {
-  if (auto s = sync::EnableChangeTracking(db_path, tables); !s.ok()) {
-    std::fprintf(stderr, "linkwatch source enable-change-tracking: %s\n", s.message().c_str());
+int EnableChangeTrackingCommand(const std::string& db_path, const std::vector<std::string>& tables,
+                                const std::string& journal_mode) {
+  auto report = sync::InstallChangeTracking(db_path, tables, journal_mode);
+  if (!report) {
+    std::fprintf(stderr, "linkwatch source enable-change-tracking: %s\n", report.message().c_str());
     return 1;
   }
-  for (const auto& t : tables) std::printf("change tracking on: %s\n", t.c_str());
+  for (const auto& t : tables) {
+    const bool installed =
+        std::find(report->installed.begin(), report->installed.end(), t) != report->installed.end();
+    std::printf("change tracking on: %s%s\n", t.c_str(), installed ? " (triggers installed)" : "");
+  }
+  if (!report->journal_mode.empty()) {
+    if (report->journal_mode == report->journal_mode_before) {
+      std::printf("journal mode: %s (unchanged)\n", report->journal_mode.c_str());
+    } else {
+      std::printf("journal mode: %s (was %s)\n", report->journal_mode.c_str(),
+                  report->journal_mode_before.c_str());
+    }
+  }
   return 0;
 }
 

@@ -125,7 +125,7 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode) {
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode, Journal journal) {
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case Mode::kReadWriteCreate:
@@ -153,7 +153,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode) {
     std::unique_ptr<Db> db(new Db(raw, path));
     sqlite3_busy_timeout(raw, static_cast<int>(kDefaultBusyTimeout.count()));
     sqlite3_extended_result_codes(raw, 1);
-    if (mode != Mode::kReadOnly) {
+    if (mode != Mode::kReadOnly && journal == Journal::kWal) {
       if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
         return s.WithContext("opening " + path);
       }

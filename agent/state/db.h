@@ -101,10 +101,16 @@ class Statement {
 class Db {
  public:
   enum class Mode { kReadWriteCreate, kReadWrite, kReadOnly };
+  // kWal: a read-write connection switches the file to WAL (linkwatch's own
+  // files). kAsIs: the file's journal mode is left as it is (a sync source
+  // belongs to its application, docs/sync.md).
+  enum class Journal { kWal, kAsIs };
 
-  // Opens `path` with a busy timeout; read-write connections switch to WAL.
+  // Opens `path` with a busy timeout; read-write connections switch to WAL
+  // unless told kAsIs.
   static Result<std::unique_ptr<Db>> Open(const std::string& path,
-                                          Mode mode = Mode::kReadWriteCreate);
+                                          Mode mode = Mode::kReadWriteCreate,
+                                          Journal journal = Journal::kWal);
   // The busy timeout set at Open is 5 s, right for commands and the sync
   // core; the watcher's writes use a short one so that a writer holding the
   // store never stalls evaluation (the write is retried at the next round).

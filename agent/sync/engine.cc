@@ -195,6 +195,19 @@ Status SyncEngine::Worker::Prepare() {
     if (!src) return src.status();
     source_ = std::move(src).value();
   }
+  // Breaks on the source's side (a replaced file, a restore, a tracking gap,
+  // a new key: sqlite_source.h) come before Describe, which would only say
+  // "no change tracking" about some of them.
+  if (auto s = source_->CheckFile(); !s.ok()) return s;
+  auto committed = ReadCommitted(*db_, table_);
+  if (!committed) return committed.status();
+  committed_ = *committed;
+  if (committed_) {
+    if (auto s = source_->CheckChain(table_.entity, table_.profileentity_id, committed_->cursor);
+        !s.ok()) {
+      return s;
+    }
+  }
   auto version = source_->SchemaVersion();
   if (!version) return version.status();
   schema_version_ = *version;
@@ -204,9 +217,6 @@ Status SyncEngine::Worker::Prepare() {
   auto destination = profile_.OpenDestination();
   if (!destination) return destination.status();
   destination_ = *destination;
-  auto committed = ReadCommitted(*db_, table_);
-  if (!committed) return committed.status();
-  committed_ = *committed;
   auto last_snapshot = LastSnapshot(*db_, table_);
   if (!last_snapshot) return last_snapshot.status();
   last_snapshot_ = *last_snapshot;
@@ -399,6 +409,11 @@ Status SyncEngine::Worker::InitialSync() {
 Result<size_t> SyncEngine::Worker::Round() {
   const double now = Now();
   if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) return s;
+  if (auto s = source_->CheckFile(); !s.ok()) return s;
+  if (auto s = source_->CheckChain(table_.entity, table_.profileentity_id, committed_->cursor);
+      !s.ok()) {
+    return s;
+  }
   if (auto s = writer_->Begin(false, now); !s.ok()) return s;
   writer_->ReportSyncedIds(failed_count_ > 0);
   size_t n = 0;
@@ -478,6 +493,14 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
     }
     return s;
   };
+  // The source learns the cursor first: a crash leaves its checkpoint ahead
+  // of the committed cursor, never behind (sqlite_source.h).
+  if (round.initial || !committed_ || round.committed.cursor != committed_->cursor) {
+    if (auto s = source_->Checkpoint(schema_, table_.profileentity_id, round.committed.cursor);
+        !s.ok()) {
+      return s;
+    }
+  }
   state::Transaction tx(*db_);
   if (!tx.status().ok()) return count(tx.status());
   if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return count(s);

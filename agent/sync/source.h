@@ -123,6 +123,31 @@ class Source {
   // ordinary (resumable, crash-safe) incremental batches, and the rows'
   // versionnumbers stay the change log's sequence numbers.
   virtual Status LogChangeOfEveryRow(const TableSchema& table) = 0;
+
+  // Breaks in the chain of changes (docs/sync.md "Breaks"). Each returns a
+  // Status::Break when the changes after a committed cursor can no longer be
+  // trusted to bring the destination up to date; the engine then resyncs.
+
+  // Whether the source is still the file it opened: ok; an error with reason
+  // "source_missing" while nothing is at its path; a break
+  // "source_replaced" when another file is there (the source has already
+  // reopened it, so the resync reads the new file).
+  virtual Status CheckFile() = 0;
+  // Before reading the changes of `table` after `committed` for `consumer`
+  // (the linked table's id): a break when the table was dropped
+  // ("table_recreated"), its change tracking is missing or was reinstalled
+  // since the consumer's checkpoint ("tracking_gap"), its key changed
+  // ("key_changed"), or the source's clock or the consumer's checkpoint is
+  // behind `committed` or missing ("source_restored", "source_replaced").
+  // Called only with a committed cursor.
+  virtual Status CheckChain(const std::string& table, const std::string& consumer,
+                            Cursor committed) = 0;
+  // Records in the source that `consumer` has consumed `table` up to
+  // `cursor`, with the tracking that the last read of the table saw; called
+  // before the cursor is committed (so the checkpoint is never behind it)
+  // and only when the cursor moved.
+  virtual Status Checkpoint(const TableSchema& table, const std::string& consumer,
+                            Cursor cursor) = 0;
 };
 
 }  // namespace linkwatch::sync

@@ -125,15 +125,24 @@ CREATE INDEX IF NOT EXISTS _linkwatch_changes_by_seq ON _linkwatch_changes(tbl, 
 CREATE TABLE IF NOT EXISTS _linkwatch_tracked(
   tbl TEXT PRIMARY KEY,
   key TEXT NOT NULL,
-  enabled_at TEXT NOT NULL);
+  enabled_at TEXT NOT NULL,
+  generation INTEGER NOT NULL DEFAULT 0);
+)sql";
+
+// The consumers' checkpoints (sqlite_source.h). Created by the first
+// checkpoint too, for files tracked by an older linkwatch.
+constexpr const char* kConsumerDdl = R"sql(
+CREATE TABLE IF NOT EXISTS _linkwatch_consumer(
+  consumer TEXT PRIMARY KEY,
+  tbl TEXT NOT NULL,
+  cursor INTEGER NOT NULL,
+  generation INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  at TEXT NOT NULL);
 )sql";
 
 // Epoch seconds with milliseconds, in any SQLite version.
 constexpr const char* kNowSql = "((julianday('now') - 2440587.5) * 86400.0)";
-
-std::string TriggerName(const std::string& table, const char* kind) {
-  return QuoteIdent("_linkwatch_" + table + "_" + kind);
-}
 
 // One trigger statement pair: take the next sequence number, log the change.
 std::string LogChange(const std::string& table, const std::string& key_expr, const char* op,
@@ -144,7 +153,11 @@ std::string LogChange(const std::string& table, const std::string& key_expr, con
          " FROM _linkwatch_clock" + (where.empty() ? "" : " WHERE " + where) + ";\n";
 }
 
-std::string TriggersDdl(const std::string& table, const std::string& key) {
+// The three triggers of a table, by name, each as the CREATE TRIGGER text
+// that sqlite_master keeps (so an installed trigger can be compared with the
+// current one).
+std::vector<std::pair<std::string, std::string>> Triggers(const std::string& table,
+                                                          const std::string& key) {
   const std::string t = QuoteIdent(table), k = QuoteIdent(key);
   const std::string old_k = "OLD." + k, new_k = "NEW." + k;
   // Keys compare byte for byte (a NOCASE key changing only its case is a new
@@ -152,33 +165,85 @@ std::string TriggersDdl(const std::string& table, const std::string& key) {
   // tracked rather than failing the application's write.
   const std::string same = old_k + " IS " + new_k + " COLLATE BINARY";
   const std::string moved = old_k + " IS NOT " + new_k + " COLLATE BINARY";
-  std::string sql;
-  sql += "CREATE TRIGGER IF NOT EXISTS " + TriggerName(table, "insert") + " AFTER INSERT ON " + t +
-         " WHEN " + new_k + " IS NOT NULL BEGIN\n  " + LogChange(table, new_k, "c") + "END;\n";
+  auto name = [&](const char* kind) { return "_linkwatch_" + table + "_" + kind; };
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back(name("insert"), "CREATE TRIGGER " + QuoteIdent(name("insert")) +
+                                       " AFTER INSERT ON " + t + " WHEN " + new_k +
+                                       " IS NOT NULL BEGIN\n  " + LogChange(table, new_k, "c") +
+                                       "END");
   // A key that changes is a delete of the old key and a create of the new.
-  sql += "CREATE TRIGGER IF NOT EXISTS " + TriggerName(table, "update") + " AFTER UPDATE ON " + t +
-         " BEGIN\n  " + LogChange(table, old_k, "d", old_k + " IS NOT NULL AND " + moved) + "  " +
-         LogChange(table, new_k, "u", new_k + " IS NOT NULL AND " + same) + "  " +
-         LogChange(table, new_k, "c", new_k + " IS NOT NULL AND " + moved) + "END;\n";
-  sql += "CREATE TRIGGER IF NOT EXISTS " + TriggerName(table, "delete") + " AFTER DELETE ON " + t +
-         " WHEN " + old_k + " IS NOT NULL BEGIN\n  " + LogChange(table, old_k, "d") + "END;\n";
-  return sql;
+  out.emplace_back(name("update"),
+                   "CREATE TRIGGER " + QuoteIdent(name("update")) + " AFTER UPDATE ON " + t +
+                       " BEGIN\n  " +
+                       LogChange(table, old_k, "d", old_k + " IS NOT NULL AND " + moved) + "  " +
+                       LogChange(table, new_k, "u", new_k + " IS NOT NULL AND " + same) + "  " +
+                       LogChange(table, new_k, "c", new_k + " IS NOT NULL AND " + moved) + "END");
+  out.emplace_back(name("delete"), "CREATE TRIGGER " + QuoteIdent(name("delete")) +
+                                       " AFTER DELETE ON " + t + " WHEN " + old_k +
+                                       " IS NOT NULL BEGIN\n  " + LogChange(table, old_k, "d") +
+                                       "END");
+  return out;
 }
 
-Result<bool> IsTracked(Db& db, const std::string& table) {
-  auto st = db.Prepare(
-      "SELECT (SELECT count(*) FROM sqlite_master WHERE name = '_linkwatch_tracked') AND "
-      "(SELECT count(*) FROM _linkwatch_tracked WHERE tbl = ?1) AND "
-      "(SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND name IN "
-      "('_linkwatch_' || ?1 || '_insert', '_linkwatch_' || ?1 || '_update', "
-      "'_linkwatch_' || ?1 || '_delete')) = 3");
-  if (!st) {
-    // _linkwatch_tracked does not exist: nothing is tracked yet.
-    return false;
-  }
-  st->Bind(1, table);
-  if (!st->Step()) return st->status().ok() ? Result<bool>(false) : Result<bool>(st->status());
+Result<bool> HasTable(Db& db, const std::string& name) {
+  auto st = db.Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1");
+  if (!st) return st.status();
+  st->Bind(1, name);
+  if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
   return st->Int(0) != 0;
+}
+
+// The table's row of _linkwatch_tracked; nullopt when it has none. A file
+// tracked by an older linkwatch has no generation column: generation 0.
+Result<std::optional<SqliteSource::Tracking>> ReadTracking(Db& db, const std::string& table) {
+  auto has = HasTable(db, "_linkwatch_tracked");
+  if (!has) return has.status();
+  if (!*has) return std::optional<SqliteSource::Tracking>();
+  auto st = db.Prepare("SELECT key, generation FROM _linkwatch_tracked WHERE tbl = ?1");
+  if (!st) st = db.Prepare("SELECT key, 0 FROM _linkwatch_tracked WHERE tbl = ?1");
+  if (!st) return st.status();
+  st->Bind(1, table);
+  if (!st->Step()) {
+    if (!st->status().ok()) return st->status();
+    return std::optional<SqliteSource::Tracking>();
+  }
+  return std::optional<SqliteSource::Tracking>(SqliteSource::Tracking{st->Int(1), st->Text(0)});
+}
+
+// How many of the table's three triggers exist.
+Result<int64_t> CountTriggers(Db& db, const std::string& table) {
+  auto st = db.Prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND name IN "
+      "('_linkwatch_' || ?1 || '_insert', '_linkwatch_' || ?1 || '_update', "
+      "'_linkwatch_' || ?1 || '_delete')");
+  if (!st) return st.status();
+  st->Bind(1, table);
+  if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
+  return st->Int(0);
+}
+
+std::string EnableCommand(const std::string& path, const std::string& table) {
+  return "linkwatch source enable-change-tracking --db " + path + " --table " + table;
+}
+
+// Ok when the table is tracked with its current key; else an error saying
+// what is wrong and the command that fixes it.
+Status CheckTracked(Db& db, const std::string& table, const std::string& key) {
+  auto tracking = ReadTracking(db, table);
+  if (!tracking) return tracking.status();
+  auto triggers = CountTriggers(db, table);
+  if (!triggers) return triggers.status();
+  if (!*tracking || *triggers != 3) {
+    return Status::Error(
+        "table \"" + table + "\" in " + db.path() +
+        " has no change tracking; enable it with: " + EnableCommand(db.path(), table));
+  }
+  if ((*tracking)->key != key) {
+    return Status::Error("table \"" + table + "\" in " + db.path() + " has the primary key " + key +
+                         " but its change tracking follows " + (*tracking)->key +
+                         "; enable it again with: " + EnableCommand(db.path(), table));
+  }
+  return Status::Ok();
 }
 
 Value ValueAt(const Statement& st, int col);
@@ -288,48 +353,159 @@ int TableSchema::ColumnIndex(std::string_view column) const {
   return -1;
 }
 
-Status EnableChangeTracking(const std::string& db_path, const std::vector<std::string>& tables) {
-  auto db = Db::Open(db_path, Db::Mode::kReadWrite);
-  if (!db) return db.status();
-  state::Transaction tx(**db);
-  if (!tx.status().ok()) return tx.status();
-  if (auto s = (*db)->Exec(kChangeLogDdl); !s.ok()) return s.WithContext(db_path);
-  for (const auto& table : tables) {
-    auto info = ReadTableInfo(**db, table);
-    if (!info) return info.status();
-    const std::string& key = info->columns[info->key[0]].name;
-    if (auto s = (*db)->Exec(TriggersDdl(table, key)); !s.ok()) {
-      return s.WithContext("installing change tracking on " + table);
-    }
-    auto st = (*db)->Prepare(
-        "INSERT OR IGNORE INTO _linkwatch_tracked(tbl, key, enabled_at) "
-        "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
-    if (!st) return st.status();
-    if (auto s = st->Bind(1, table).Bind(2, key).Run(); !s.ok()) return s;
+Result<ChangeTrackingReport> InstallChangeTracking(const std::string& db_path,
+                                                   const std::vector<std::string>& tables,
+                                                   const std::string& journal_mode) {
+  static const char* const kModes[] = {"wal", "delete", "truncate", "persist"};
+  std::string mode = journal_mode;
+  for (char& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!mode.empty() && std::find(std::begin(kModes), std::end(kModes), mode) == std::end(kModes)) {
+    return Status::Error("journal mode \"" + journal_mode +
+                         "\" is not one of wal, delete, truncate, persist");
   }
-  return tx.Commit();
+  // The source's journal mode is the application's (docs/sync.md): left
+  // alone unless asked for.
+  auto db = Db::Open(db_path, Db::Mode::kReadWrite, Db::Journal::kAsIs);
+  if (!db) return db.status();
+  ChangeTrackingReport report;
+  {
+    state::Transaction tx(**db);
+    if (!tx.status().ok()) return tx.status();
+    if (auto s = (*db)->Exec(kChangeLogDdl); !s.ok()) return s.WithContext(db_path);
+    if (auto s = (*db)->Exec(kConsumerDdl); !s.ok()) return s.WithContext(db_path);
+    // Files tracked by an older linkwatch: tracking without a generation.
+    if (!(*db)->Prepare("SELECT generation FROM _linkwatch_tracked").ok()) {
+      if (auto s = (*db)->Exec(
+              "ALTER TABLE _linkwatch_tracked ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
+          !s.ok()) {
+        return s.WithContext(db_path);
+      }
+    }
+    for (const auto& table : tables) {
+      auto info = ReadTableInfo(**db, table);
+      if (!info) return info.status();
+      const std::string& key = info->columns[info->key[0]].name;
+      auto tracking = ReadTracking(**db, table);
+      if (!tracking) return tracking.status();
+      const auto triggers = Triggers(table, key);
+      bool current = *tracking && (*tracking)->key == key;
+      for (const auto& [name, sql] : triggers) {
+        auto st =
+            (*db)->Prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1");
+        if (!st) return st.status();
+        st->Bind(1, name);
+        const bool same = st->Step() && st->Text(0) == sql;
+        if (!st->status().ok()) return st->status();
+        current = current && same;
+      }
+      if (current) {
+        report.unchanged.push_back(table);
+        continue;
+      }
+      // Missing or outdated triggers (dropped, an older linkwatch's, another
+      // key): new ones, and a new generation, so that a consumer that read
+      // the table before sees the gap (SqliteSource::CheckChain).
+      for (const auto& [name, sql] : triggers) {
+        if (auto s = (*db)->Exec("DROP TRIGGER IF EXISTS " + QuoteIdent(name) + ";\n" + sql);
+            !s.ok()) {
+          return s.WithContext("installing change tracking on " + table);
+        }
+      }
+      if (*tracking && (*tracking)->key != key) {
+        auto st = (*db)->Prepare("DELETE FROM _linkwatch_changes WHERE tbl = ?1");
+        if (!st) return st.status();
+        if (auto s = st->Bind(1, table).Run(); !s.ok()) return s;
+      }
+      auto st = (*db)->Prepare(
+          "INSERT OR REPLACE INTO _linkwatch_tracked(tbl, key, enabled_at, generation) "
+          "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), random())");
+      if (!st) return st.status();
+      if (auto s = st->Bind(1, table).Bind(2, key).Run(); !s.ok()) return s;
+      report.installed.push_back(table);
+    }
+    if (auto s = tx.Commit(); !s.ok()) return s;
+  }
+  if (!mode.empty()) {
+    auto journal = [&](const std::string& sql) -> Result<std::string> {
+      auto st = (*db)->Prepare(sql);
+      if (!st) return st.status();
+      if (!st->Step()) {
+        return st->status().ok() ? Status::Error(sql + " gave no row") : st->status();
+      }
+      return st->Text(0);
+    };
+    auto before = journal("PRAGMA journal_mode");
+    if (!before) return before.status();
+    auto after = journal("PRAGMA journal_mode=" + mode);
+    if (!after) return after.status().WithContext("setting the journal mode of " + db_path);
+    // SQLite answers with the mode in force: the old one when it could not
+    // switch (another connection holds the file).
+    if (*after != mode) {
+      return Status::Error("cannot set the journal mode of " + db_path + " to " + mode +
+                           " (it stays " + *after + "; is another program using it?)");
+    }
+    report.journal_mode_before = *before;
+    report.journal_mode = *after;
+  }
+  return report;
+}
+
+Status EnableChangeTracking(const std::string& db_path, const std::vector<std::string>& tables) {
+  return InstallChangeTracking(db_path, tables).status();
 }
 
 Result<std::unique_ptr<SqliteSource>> SqliteSource::Open(const std::string& path) {
-  auto db = Db::Open(path, Db::Mode::kReadWrite);
+  // Never switches the file to WAL (docs/sync.md): its journal mode is the
+  // application's.
+  auto db = Db::Open(path, Db::Mode::kReadWrite, Db::Journal::kAsIs);
   if (!db) return db.status().WithContext("opening sqlite source " + path);
-  return std::unique_ptr<SqliteSource>(new SqliteSource(std::move(db).value()));
+  return std::unique_ptr<SqliteSource>(new SqliteSource(path, std::move(db).value()));
 }
 
-SqliteSource::SqliteSource(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+SqliteSource::SqliteSource(std::string path, std::unique_ptr<Db> db)
+    : path_(std::move(path)), db_(std::move(db)) {}
+
 SqliteSource::~SqliteSource() = default;
 
+Status SqliteSource::NotOpen() const {
+  return Status::Error("sqlite source " + path_ +
+                       " is not open (it was replaced and cannot be opened again)")
+      .WithReason("source_missing");
+}
+
+Status SqliteSource::CheckFile() {
+  Status same = db_ ? db_->CheckFile() : Status::Error(path_ + " could not be opened");
+  if (same.ok() && !lost_) return same;
+  if (!state::StatFile(path_).ok()) {
+    lost_ = true;
+    return Status::Error("the sqlite source " + path_ +
+                         " is gone (deleted or moved away); nothing is synced until it is back")
+        .WithReason("source_missing");
+  }
+  // Another file at the path (or the file back after it was gone): whatever
+  // it holds, it is not what the committed cursor was read from.
+  const std::string what = lost_ ? "is back after it was gone" : "was replaced by another file";
+  // The old connection closes first: as the last one on the old file it
+  // checkpoints and removes the -wal and -shm files, which are the old
+  // file's, before the new file is opened (else SQLite could read the old
+  // file's WAL frames as the new file's pages).
+  db_.reset();
+  read_with_.clear();
+  auto db = Db::Open(path_, Db::Mode::kReadWrite, Db::Journal::kAsIs);
+  if (!db)
+    return db.status().WithContext("opening sqlite source " + path_).WithReason("source_missing");
+  db_ = std::move(db).value();
+  lost_ = false;
+  return Status::Break("source_replaced",
+                       "the sqlite source " + path_ + " " + what +
+                           "; the table is synced again from the file there now");
+}
+
 Result<TableSchema> SqliteSource::Describe(const std::string& table) {
+  if (!db_) return NotOpen();
   auto info = ReadTableInfo(*db_, table);
   if (!info) return info.status();
-  auto tracked = IsTracked(*db_, table);
-  if (!tracked) return tracked.status();
-  if (!*tracked) {
-    return Status::Error("table \"" + table + "\" in " + db_->path() +
-                         " has no change tracking; enable it with: linkwatch source "
-                         "enable-change-tracking --db " +
-                         db_->path() + " --table " + table);
-  }
+  if (auto s = CheckTracked(*db_, table, info->columns[info->key[0]].name); !s.ok()) return s;
   auto defaults = EvaluateDefaults(*db_, *info);
   if (!defaults) return defaults.status().WithContext("table " + table + " in " + db_->path());
   TableSchema schema;
@@ -342,6 +518,7 @@ Result<TableSchema> SqliteSource::Describe(const std::string& table) {
 }
 
 Status SqliteSource::LogChangeOfEveryRow(const TableSchema& table) {
+  if (!db_) return NotOpen();
   const std::string key = QuoteIdent(table.columns[table.key].name);
   const std::string t = QuoteIdent(table.name);
   // One write transaction: the rows numbered are the rows counted.
@@ -362,6 +539,7 @@ Status SqliteSource::LogChangeOfEveryRow(const TableSchema& table) {
 }
 
 Result<int64_t> SqliteSource::RowCount(const TableSchema& table) {
+  if (!db_) return NotOpen();
   auto st = db_->Prepare("SELECT count(*) FROM " + QuoteIdent(table.name));
   if (!st) return st.status();
   if (!st->Step()) return st->status().ok() ? Status::Error("count(*) gave no row") : st->status();
@@ -369,6 +547,7 @@ Result<int64_t> SqliteSource::RowCount(const TableSchema& table) {
 }
 
 Result<bool> SqliteSource::MayHaveKeyTwins(const TableSchema& table) {
+  if (!db_) return NotOpen();
   const SourceColumn& key = table.columns[table.key];
   const std::string k = QuoteIdent(key.name), t = QuoteIdent(table.name);
   const std::string declared = Upper(key.declared_type);
@@ -392,6 +571,7 @@ Result<bool> SqliteSource::MayHaveKeyTwins(const TableSchema& table) {
 
 Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
                                         std::span<const StoredValue> keys) {
+  if (!db_) return NotOpen();
   if (keys.empty()) return int64_t{0};
   const std::string k = QuoteIdent(table.columns[table.key].name);
   // typeof() keeps the column's affinity from turning '1' into 1. Cached:
@@ -433,6 +613,7 @@ Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
 }
 
 Result<Cursor> SqliteSource::Head() {
+  if (!db_) return NotOpen();
   auto st = db_->Prepare("SELECT seq FROM _linkwatch_clock");
   if (!st) return st.status();
   if (!st->Step()) return st->status().ok() ? Result<Cursor>(Cursor{0}) : st->status();
@@ -440,6 +621,7 @@ Result<Cursor> SqliteSource::Head() {
 }
 
 Result<int64_t> SqliteSource::SchemaVersion() {
+  if (!db_) return NotOpen();
   auto st = db_->Prepare("PRAGMA schema_version");
   if (!st) return st.status();
   if (!st->Step()) return st->status().ok() ? Status::Error("no schema_version") : st->status();
@@ -447,9 +629,14 @@ Result<int64_t> SqliteSource::SchemaVersion() {
 }
 
 Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback& row) {
+  if (!db_) return NotOpen();
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
     auto head = Head();
     if (!head) return head;
+    // What a checkpoint of this read records: the tracking it was read with.
+    auto tracking = ReadTracking(*db_, table.name);
+    if (!tracking) return tracking.status();
+    if (*tracking) read_with_[table.name] = **tracking;
     // `+t.key`: without it an INTEGER key's affinity would be applied to
     // l.id (which has none), and SQLite could then search the log by tbl
     // only, once per row: minutes for a big table with many changes. The log
@@ -479,7 +666,19 @@ Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback
 
 Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, Cursor after, size_t limit,
                                          const RowCallback& row) {
+  if (!db_) return NotOpen();
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
+    // Tracking reinstalled since CheckChain (in the same read transaction as
+    // the changes, so a checkpoint never records a generation unchecked).
+    if (auto it = read_with_.find(table.name); it != read_with_.end()) {
+      auto tracking = ReadTracking(*db_, table.name);
+      if (!tracking) return tracking.status();
+      if (!*tracking || !(**tracking == it->second)) {
+        return Status::Break("tracking_gap", "change tracking of table \"" + table.name + "\" in " +
+                                                 path_ +
+                                                 " was removed or installed again meanwhile");
+      }
+    }
     auto st = db_->Prepare("SELECT l.seq, l.op, l.at, l.id, t." +
                            QuoteIdent(table.columns[table.key].name) + SelectList(table, "t") +
                            " FROM _linkwatch_changes AS l LEFT JOIN " + QuoteIdent(table.name) +
@@ -511,6 +710,106 @@ Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, Cursor after,
     if (!st->status().ok()) return st->status().WithContext("reading changes of " + table.name);
     return last;
   });
+}
+
+Status SqliteSource::CheckChain(const std::string& table, const std::string& consumer,
+                                Cursor committed) {
+  if (!db_) return NotOpen();
+  const std::string where = "table \"" + table + "\" in " + path_;
+  return InReadTransaction(*db_, [&]() -> Status {
+    auto exists = HasTable(*db_, table);
+    if (!exists) return exists.status();
+    if (!*exists) {
+      return Status::Break("table_recreated",
+                           where +
+                               " was dropped after linkwatch synced it; it is synced again "
+                               "from scratch once it is back and tracked");
+    }
+    auto tracking = ReadTracking(*db_, table);
+    if (!tracking) return tracking.status();
+    auto triggers = CountTriggers(*db_, table);
+    if (!triggers) return triggers.status();
+    if (!*tracking || *triggers != 3) {
+      return Status::Break("tracking_gap",
+                           where +
+                               " lost its change tracking after linkwatch synced it, so changes "
+                               "from then on are not logged; it is synced again from scratch once "
+                               "tracking is back: " +
+                               EnableCommand(path_, table));
+    }
+    auto head = Head();
+    if (!head) return head.status();
+    if (*head < committed) {
+      return Status::Break("source_restored",
+                           "the change clock of " + path_ + " is at " + std::to_string(*head) +
+                               ", behind the committed cursor " + std::to_string(committed) +
+                               " of table \"" + table + "\" (restored from a backup?)");
+    }
+    auto has_consumers = HasTable(*db_, "_linkwatch_consumer");
+    if (!has_consumers) return has_consumers.status();
+    std::optional<std::pair<Cursor, Tracking>> checkpoint;
+    if (*has_consumers) {
+      auto st = db_->Prepare(
+          "SELECT cursor, generation, key FROM _linkwatch_consumer WHERE consumer = ?1");
+      if (!st) return st.status();
+      st->Bind(1, consumer);
+      if (st->Step()) checkpoint.emplace(st->Int(0), Tracking{st->Int(1), st->Text(2)});
+      if (!st->status().ok()) return st->status();
+    }
+    if (!checkpoint) {
+      return Status::Break("source_replaced",
+                           path_ + " holds no checkpoint of table \"" + table +
+                               "\" although linkwatch committed its changes up to " +
+                               std::to_string(committed) +
+                               ": it is not the file they were read from (replaced, or restored "
+                               "from a backup older than the first sync)");
+    }
+    if (checkpoint->first < committed) {
+      return Status::Break("source_restored",
+                           path_ + " was restored from a backup: its checkpoint of table \"" +
+                               table + "\" is at " + std::to_string(checkpoint->first) +
+                               ", behind the committed cursor " + std::to_string(committed));
+    }
+    if (checkpoint->second.key != (*tracking)->key) {
+      return Status::Break("key_changed", where + " changed its primary key from " +
+                                              checkpoint->second.key + " to " + (*tracking)->key +
+                                              "; its records are written again under the new Id");
+    }
+    if (checkpoint->second.generation != (*tracking)->generation) {
+      return Status::Break("tracking_gap",
+                           "change tracking of " + where +
+                               " was installed again after linkwatch synced it, so changes made "
+                               "while it was missing were never logged");
+    }
+    read_with_[table] = **tracking;
+    return Status::Ok();
+  });
+}
+
+Status SqliteSource::Checkpoint(const TableSchema& table, const std::string& consumer,
+                                Cursor cursor) {
+  if (!db_) return NotOpen();
+  auto it = read_with_.find(table.name);
+  if (it == read_with_.end()) {
+    return Status::Error("no read of table \"" + table.name + "\" to checkpoint in " + path_);
+  }
+  state::Transaction tx(*db_);
+  if (!tx.status().ok()) return tx.status().WithContext("writing the checkpoint of " + table.name);
+  if (auto s = db_->Exec(kConsumerDdl); !s.ok()) return s;
+  auto st = db_->Prepare(
+      "INSERT OR REPLACE INTO _linkwatch_consumer(consumer, tbl, cursor, generation, key, at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+  if (!st) return st.status();
+  if (auto s = st->Bind(1, consumer)
+                   .Bind(2, table.name)
+                   .Bind(3, cursor)
+                   .Bind(4, it->second.generation)
+                   .Bind(5, it->second.key)
+                   .Run();
+      !s.ok()) {
+    return s.WithContext("writing the checkpoint of " + table.name);
+  }
+  return tx.Commit();
 }
 
 }  // namespace linkwatch::sync
