@@ -452,8 +452,10 @@ Result<std::vector<std::string>> LinkNotes(Db& db, const std::vector<ProfileConf
   }
   // Linked profiles the config no longer names: the agent does not sync
   // them (it has no source for them), yet the state store says they are
-  // linked, so monitoring sees them stall.
-  auto names = LinkedProfileNames(db);
+  // linked, so monitoring sees them stall. A config without profiles only
+  // watches, and its store may hold other tools' profile rows: then only
+  // profiles linkwatch has synced count.
+  auto names = LinkedProfileNames(db, /*synced_only=*/profiles.empty());
   if (!names) return names.status();
   for (const auto& name : *names) {
     bool configured = false;
@@ -479,10 +481,16 @@ Result<std::optional<Committed>> ReadCommitted(Db& db, const LinkedTable& table)
   return std::optional<Committed>(Committed{st->Int(0), st->Text(1)});
 }
 
-Result<std::vector<std::string>> LinkedProfileNames(Db& db) {
-  auto st = db.Prepare(
+Result<std::vector<std::string>> LinkedProfileNames(Db& db, bool synced_only) {
+  std::string sql =
       "SELECT DISTINCT name FROM synapselinkprofile WHERE coalesce(profilestate, 0) != ?1 AND "
-      "name IS NOT NULL ORDER BY name");
+      "name IS NOT NULL";
+  if (synced_only) {
+    sql +=
+        " AND name IN (SELECT profile FROM linkwatch_sync_cursor UNION SELECT profile FROM "
+        "linkwatch_sync_error)";
+  }
+  auto st = db.Prepare(sql + " ORDER BY name");
   if (!st) return st.status();
   st->Bind(1, codes::kProfileDeleted);
   std::vector<std::string> out;

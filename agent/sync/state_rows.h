@@ -140,8 +140,10 @@ Result<int64_t> CountFailedRecords(state::Db& db, const LinkedTable& table);
 Result<std::optional<Committed>> ReadCommitted(state::Db& db, const LinkedTable& table);
 
 // Names of the profiles the state store has linked (profilestate other than
-// Deleted), sorted; LinkNotes names those the config no longer has.
-Result<std::vector<std::string>> LinkedProfileNames(state::Db& db);
+// Deleted), sorted; LinkNotes names those the config no longer has. With
+// `synced_only`, only those linkwatch has synced (a cursor or error row):
+// profile rows other tools wrote into a watched store are not linkwatch's.
+Result<std::vector<std::string>> LinkedProfileNames(state::Db& db, bool synced_only);
 // The destination a profile was linked with (synapselinkprofile.
 // datalakefolder, the resolved path of its lake); "" when not recorded. The
 // lifecycle commands check a folder against it before deleting anything,

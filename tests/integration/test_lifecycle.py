@@ -339,6 +339,17 @@ class LifecycleTest(harness.TempDirTest):
         rc, out, err = self.cli("status", "--config", without_hr)
         self.assertEqual(rc, 0, out + err)
         self.assertIn(note, err)
+        # Also when the config has no profiles left (it only watches).
+        watch_only = self.write("watch-only.yaml", "state_db: state.db\n")
+        rc, out, err = self.cli("check-config", "--config", watch_only)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("profile hr is linked but no longer in the config", err)
+        self.assertIn("profile crm is linked but no longer in the config", err)
+        # ... but profile rows another tool wrote into a watched store are not linkwatch's.
+        self.state.add_profile("dataverse-mirror")
+        rc, out, err = self.cli("status", "--config", watch_only)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("dataverse-mirror", err)
         # Commands that need the profile's config say what to do instead.
         rc, out, err = self.cli("relink", "--config", without_hr, "--profile", "hr")
         self.assertEqual(rc, 2)
