@@ -380,8 +380,9 @@ LakeDestination::FileStamp StampOf(const struct stat& st) {
 // zlib's crc32 of a partition's bytes, extended piece by piece while they
 // are written. Not a defence against an attacker (who could rewrite the
 // marker too): it tells linkwatch's own bytes from a file cut, extended or
-// edited by someone else, and extends without re-reading what is there
-// (crc32(crc, appended)), at several GB/s.
+// edited by someone else, extends without re-reading what is there
+// (crc32(crc, appended)), combines (crc32_combine), and is cheap enough to
+// sum every byte written.
 uint32_t Crc32(uint32_t crc, std::string_view data) {
   return static_cast<uint32_t>(
       crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
@@ -517,6 +518,11 @@ class LakeTableWriter final : public TableWriter {
   // `committed` was committed.
   Status ChangedBreak(const std::string& name, uint64_t size, uint32_t crc, uint64_t length,
                       std::optional<uint32_t> committed_crc) const;
+  Status MissingBreak(const std::string& name, uint64_t length) const {
+    return Status::Break("partition_missing", "lake partition " + PartitionPath(dir_, name) +
+                                                  " is missing; linkwatch had committed " +
+                                                  std::to_string(length) + " bytes of it");
+  }
   // Records what linkwatch just wrote to a partition (and its stat).
   Status Remember(const std::string& name, uint64_t size, uint32_t crc);
   // In place: notes a content about to be renamed into place before its
@@ -850,9 +856,7 @@ Status LakeTableWriter::VerifyOpened(const std::map<std::string, Expected>& expe
   for (const auto& [name, e] : expected) {
     auto it = committed_.find(name);
     if (it == committed_.end()) {
-      return Status::Break("partition_missing", "lake partition " + PartitionPath(dir_, name) +
-                                                    " is missing; linkwatch had committed " +
-                                                    std::to_string(e.length) + " bytes of it");
+      return MissingBreak(name, e.length);
     }
     const Written& w = it->second;
     if (w.length == e.length && (!e.crc || *e.crc == w.crc)) continue;
@@ -946,9 +950,7 @@ Status LakeTableWriter::CheckCommitted(bool initial) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) {
-        return Status::Break("partition_missing", "lake partition " + path +
-                                                      " is missing; linkwatch had committed " +
-                                                      std::to_string(w.length) + " bytes of it");
+        return MissingBreak(name, w.length);
       }
       return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
     }
@@ -1372,7 +1374,11 @@ Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
     auto size = f->Size();
     if (!size) return size.status();
     if (*size != before.length) {
-      return ChangedBreak(p, *size, 0, before.length, std::nullopt);
+      return Status::Break("partition_changed",
+                           "lake partition " + PartitionPath(dir_, p) + " is " +
+                               std::to_string(*size) + " bytes, not the " +
+                               std::to_string(before.length) +
+                               " bytes linkwatch committed (changed while a batch was written)");
     }
     if (auto s = f->Write(buf); !s.ok()) return s;
     if (auto s = f->Sync(); !s.ok()) return s;
@@ -1510,9 +1516,7 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
   if (partitions_.count(name)) {
     std::error_code ec;
     if (!fs::exists(path, ec) && committed_.count(name)) {
-      return Status::Break("partition_missing",
-                           "lake partition " + path + " is missing; linkwatch had committed " +
-                               std::to_string(committed_[name].length) + " bytes of it");
+      return MissingBreak(name, committed_[name].length);
     }
     auto m = MappedFile::Open(path);
     if (!m) return m.status();
