@@ -477,6 +477,51 @@ TEST_F(LakeTest, TheMarkerRecordsLengthAndCrc32OfEveryPartitionInPlaceToo) {
                                         static_cast<uInt>(p2024.size())));
   EXPECT_TRUE(m.contains("2025"));
   EXPECT_FALSE(m.contains("$attributes"));  // append only only
+  // After a rewrite (the crc32 of the new content is combined from the runs
+  // of records that stay and the new lines): still the file's crc32.
+  ASSERT_TRUE(w->Begin(false, t0_ + 60).ok());
+  ASSERT_TRUE(Put(*w, "a2", "Fabrikam 2", "2024-04-01T10:00:00Z", 4).ok());
+  ASSERT_TRUE(Put(*w, "a3", "Northwind", "2024-05-01T10:00:00Z", 5).ok());  // moves to 2024
+  ASSERT_TRUE(Put(*w, "a7", "New", "2024-01-01T10:00:00Z", 6, false, true).ok());
+  auto r = w->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  const auto after = nlohmann::json::parse(r->marker);
+  for (const std::string p : {"2024", "2025"}) {
+    const std::string text = Partition(p);
+    EXPECT_EQ(after[p]["length"], text.size()) << p;
+    EXPECT_EQ(after[p]["crc32"], ::crc32(0, reinterpret_cast<const Bytef*>(text.data()),
+                                         static_cast<uInt>(text.size())))
+        << p;
+  }
+  EXPECT_EQ(Lines(Partition("2024")), 4);
+  EXPECT_EQ(Partition("2025"), "");
+}
+
+// Records padded with a column's DEFAULT when the table is opened: the
+// marker's crc32 is the padded file's, and a restart with it is no break.
+TEST_F(LakeTest, PaddedPartitionsKeepAMarkerThatMatchesThem) {
+  std::string marker;
+  {
+    auto w = OpenWriter(false);
+    marker = LoadThree(*w);
+  }
+  schema_.columns.push_back({"extra", ValueType::kInt64, "INTEGER", false});
+  schema_.defaults.resize(schema_.columns.size());
+  schema_.defaults.back() = StoredValue{Value::Kind::kInt, 7, 0, ""};
+  auto w = TryOpen(false, marker);
+  ASSERT_TRUE(w.ok()) << w.message();
+  EXPECT_THAT(Partition("2024"), HasSubstr(",7\n"));
+  ASSERT_TRUE((*w)->Begin(false, t0_ + 60).ok());
+  auto r = (*w)->Commit();
+  ASSERT_TRUE(r.ok()) << r.message();
+  const auto m = nlohmann::json::parse(r->marker);
+  const std::string text = Partition("2024");
+  EXPECT_EQ(m["2024"]["crc32"], ::crc32(0, reinterpret_cast<const Bytef*>(text.data()),
+                                        static_cast<uInt>(text.size())));
+  // A crash before that marker was stored: the padded files are ours.
+  (*w).reset();
+  EXPECT_TRUE(TryOpen(false, marker).ok());
+  EXPECT_TRUE(TryOpen(false, r->marker).ok());
 }
 
 TEST_F(LakeTest, ADeletedPartitionIsABreakNotANewFileWithTheChangedRowOnly) {

@@ -380,8 +380,9 @@ LakeDestination::FileStamp StampOf(const struct stat& st) {
 // zlib's crc32 of a partition's bytes, extended piece by piece while they
 // are written. Not a defence against an attacker (who could rewrite the
 // marker too): it tells linkwatch's own bytes from a file cut, extended or
-// edited by someone else, and extends without re-reading what is there
-// (crc32(crc, appended)), at several GB/s.
+// edited by someone else, extends without re-reading what is there
+// (crc32(crc, appended)), combines (crc32_combine), and is cheap enough to
+// sum every byte written.
 uint32_t Crc32(uint32_t crc, std::string_view data) {
   return static_cast<uint32_t>(
       crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size()));
@@ -517,6 +518,11 @@ class LakeTableWriter final : public TableWriter {
   // `committed` was committed.
   Status ChangedBreak(const std::string& name, uint64_t size, uint32_t crc, uint64_t length,
                       std::optional<uint32_t> committed_crc) const;
+  Status MissingBreak(const std::string& name, uint64_t length) const {
+    return Status::Break("partition_missing", "lake partition " + PartitionPath(dir_, name) +
+                                                  " is missing; linkwatch had committed " +
+                                                  std::to_string(length) + " bytes of it");
+  }
   // Records what linkwatch just wrote to a partition (and its stat).
   Status Remember(const std::string& name, uint64_t size, uint32_t crc);
   // In place: notes a content about to be renamed into place before its
@@ -850,9 +856,7 @@ Status LakeTableWriter::VerifyOpened(const std::map<std::string, Expected>& expe
   for (const auto& [name, e] : expected) {
     auto it = committed_.find(name);
     if (it == committed_.end()) {
-      return Status::Break("partition_missing", "lake partition " + PartitionPath(dir_, name) +
-                                                    " is missing; linkwatch had committed " +
-                                                    std::to_string(e.length) + " bytes of it");
+      return MissingBreak(name, e.length);
     }
     const Written& w = it->second;
     if (w.length == e.length && (!e.crc || *e.crc == w.crc)) continue;
@@ -946,9 +950,7 @@ Status LakeTableWriter::CheckCommitted(bool initial) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) {
-        return Status::Break("partition_missing", "lake partition " + path +
-                                                      " is missing; linkwatch had committed " +
-                                                      std::to_string(w.length) + " bytes of it");
+        return MissingBreak(name, w.length);
       }
       return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
     }
@@ -1372,7 +1374,11 @@ Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
     auto size = f->Size();
     if (!size) return size.status();
     if (*size != before.length) {
-      return ChangedBreak(p, *size, 0, before.length, std::nullopt);
+      return Status::Break("partition_changed",
+                           "lake partition " + PartitionPath(dir_, p) + " is " +
+                               std::to_string(*size) + " bytes, not the " +
+                               std::to_string(before.length) +
+                               " bytes linkwatch committed (changed while a batch was written)");
     }
     if (auto s = f->Write(buf); !s.ok()) return s;
     if (auto s = f->Sync(); !s.ok()) return s;
@@ -1510,25 +1516,35 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
   if (partitions_.count(name)) {
     std::error_code ec;
     if (!fs::exists(path, ec) && committed_.count(name)) {
-      return Status::Break("partition_missing",
-                           "lake partition " + path + " is missing; linkwatch had committed " +
-                               std::to_string(committed_[name].length) + " bytes of it");
+      return MissingBreak(name, committed_[name].length);
     }
     auto m = MappedFile::Open(path);
     if (!m) return m.status();
     mapped.emplace(std::move(m).value());
     old = mapped->view();
-    // The partition is read anyway: check that it holds what was committed
-    // before records are taken from it.
-    if (auto it = committed_.find(name); it != committed_.end()) {
-      const uint32_t crc = Crc32(0, old);
-      if (old.size() != it->second.length || crc != it->second.crc) {
-        return ChangedBreak(name, old.size(), crc, it->second.length, it->second.crc);
-      }
-    }
   }
   std::vector<std::string_view> pieces;
   std::vector<std::string> added;  // new lines, kept alive until written
+  // The crc32 of the old content (checked against the committed one before
+  // anything is written) and of the new one, in one pass over the old
+  // bytes: a run of records that stays is summed once and combined into
+  // both (crc32_combine), a dropped record into the old only, new bytes into
+  // the new only.
+  uint32_t old_crc = 0, new_crc = 0;
+  uint64_t new_length = 0;
+  auto keep = [&](std::string_view run) {
+    const uint32_t c = Crc32(0, run);
+    old_crc = static_cast<uint32_t>(crc32_combine(old_crc, c, static_cast<z_off_t>(run.size())));
+    new_crc = static_cast<uint32_t>(crc32_combine(new_crc, c, static_cast<z_off_t>(run.size())));
+    new_length += run.size();
+    pieces.push_back(run);
+  };
+  auto leave = [&](std::string_view record) { old_crc = Crc32(old_crc, record); };
+  auto add = [&](std::string_view piece) {
+    new_crc = Crc32(new_crc, piece);
+    new_length += piece.size();
+    pieces.push_back(piece);
+  };
   size_t run_start = 0;
   std::string scratch;
   std::string_view raw, id;
@@ -1549,23 +1565,33 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
       }
     }
     if (drop) {
-      if (pos > run_start) pieces.push_back(old.substr(run_start, pos - run_start));
+      if (pos > run_start) keep(old.substr(run_start, pos - run_start));
+      leave(record);
       run_start = end;
     } else if (pad) {
       const std::string_view line = WithoutLineEnd(record);
       const size_t n = FieldCount(line);
       if (n <= static_cast<size_t>(last_default_attr_)) {
-        if (pos > run_start) pieces.push_back(old.substr(run_start, pos - run_start));
-        pieces.push_back(line);
-        pieces.push_back(pad_suffix_[n]);
-        pieces.push_back("\n");
+        if (pos > run_start) keep(old.substr(run_start, pos - run_start));
+        leave(record);
+        add(line);
+        add(pad_suffix_[n]);
+        add("\n");
         run_start = end;
       }
     }
     pos = end;
   }
-  if (old.size() > run_start) pieces.push_back(old.substr(run_start));
-  if (!old.empty() && old.back() != '\n' && run_start < old.size()) pieces.push_back("\n");
+  const bool ends_open = !old.empty() && old.back() != '\n' && run_start < old.size();
+  if (old.size() > run_start) keep(old.substr(run_start));
+  if (ends_open) add("\n");
+  // The partition was read anyway: it must hold what was committed before
+  // records are taken from it.
+  if (auto it = committed_.find(name); it != committed_.end() && partitions_.count(name)) {
+    if (old.size() != it->second.length || old_crc != it->second.crc) {
+      return ChangedBreak(name, old.size(), old_crc, it->second.length, it->second.crc);
+    }
+  }
   for (size_t i : adds) {
     const Pending& p = pending_[i];
     std::string line = p.head;
@@ -1574,15 +1600,11 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
     line += p.tail;
     added.push_back(std::move(line));
   }
-  for (const auto& line : added) pieces.push_back(line);
+  for (const auto& line : added) add(line);
   if (pieces.empty() && !partitions_.count(name)) return Status::Ok();
   const std::string tmp = TempPath(dir_, name);
-  uint64_t length = 0;
-  uint32_t crc = 0;
-  for (const auto& piece : pieces) {
-    length += piece.size();
-    crc = Crc32(crc, piece);
-  }
+  const uint64_t length = new_length;
+  const uint32_t crc = new_crc;
   {
     auto f = File::Open(tmp, File::Mode::kCreateTruncate);
     if (!f) return f.status();
