@@ -494,6 +494,14 @@ TEST_F(ChainTest, ADeletedFileIsAnErrorUntilItIsBackThenABreak) {
   EXPECT_TRUE(src_->CheckFile().ok());
 }
 
+TEST_F(SqliteSourceTest, AMissingFileIsSourceMissing) {
+  auto src = SqliteSource::Open((dir_ / "nosuch.db").string());
+  ASSERT_FALSE(src.ok());
+  EXPECT_EQ(src.status().reason(), "source_missing");
+  EXPECT_THAT(src.message(), HasSubstr("does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "nosuch.db"));
+}
+
 // Issue 8, point 11c: the source's journal mode is the application's.
 TEST(SqliteSourceJournal, LeftAloneUnlessAskedFor) {
   const auto dir =

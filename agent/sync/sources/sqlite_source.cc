@@ -457,6 +457,10 @@ Status EnableChangeTracking(const std::string& db_path, const std::vector<std::s
 Result<std::unique_ptr<SqliteSource>> SqliteSource::Open(const std::string& path) {
   // Never switches the file to WAL (docs/sync.md): its journal mode is the
   // application's.
+  if (!state::StatFile(path).ok()) {
+    return Status::Error("the sqlite source " + path + " does not exist")
+        .WithReason("source_missing");
+  }
   auto db = Db::Open(path, Db::Mode::kReadWrite, Db::Journal::kAsIs);
   if (!db) return db.status().WithContext("opening sqlite source " + path);
   return std::unique_ptr<SqliteSource>(new SqliteSource(path, std::move(db).value()));
