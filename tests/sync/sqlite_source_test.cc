@@ -387,6 +387,24 @@ TEST_F(ChainTest, EnablingAgainWithCurrentTriggersKeepsTheGeneration) {
   EXPECT_TRUE(src_->CheckChain("account", kConsumer, committed_).ok());
 }
 
+TEST_F(ChainTest, EnablingAgainReplacesAnOutdatedTrigger) {
+  // A trigger of the same name that no longer logs deletes (edited by hand,
+  // or left by an older linkwatch).
+  Exec(
+      "DROP TRIGGER _linkwatch_account_delete;"
+      "CREATE TRIGGER _linkwatch_account_delete AFTER DELETE ON account BEGIN SELECT 1; END;");
+  auto report = InstallChangeTracking(path_, {"account"});
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_EQ(report->installed, std::vector<std::string>{"account"});
+  EXPECT_EQ(src_->CheckChain("account", kConsumer, committed_).reason(), "tracking_gap");
+  auto cursor = src_->ReadAll(schema_, [](const RowView&) { return Status::Ok(); });
+  ASSERT_TRUE(cursor.ok());
+  Exec("DELETE FROM account WHERE accountid = 'a2'");
+  std::map<std::string, Seen> seen;
+  ASSERT_TRUE(src_->ReadChanges(schema_, *cursor, 10, Collect(schema_, seen)).ok());
+  EXPECT_TRUE(seen["a2"].deleted);
+}
+
 TEST_F(ChainTest, ADroppedTableIsABreak) {
   Exec("DROP TABLE account");
   const Status s = src_->CheckChain("account", kConsumer, committed_);
