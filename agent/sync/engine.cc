@@ -123,6 +123,9 @@ class SyncEngine::Worker {
   // One incremental round; returns how many changes it applied.
   Result<size_t> Round();
   Status CommitState(const RoundResult& round, const BatchResult& batch);
+  // Breaks on the source's side (a replaced file, a restore, a tracking
+  // gap, a new key: sqlite_source.h), checked before every read.
+  Status CheckSource();
   // A column added with a DEFAULT that append-only records must carry: the
   // source logs a change of every row (the rounds that follow write them),
   // and the writer's marker, committed with the unchanged cursor, says so.
@@ -195,19 +198,11 @@ Status SyncEngine::Worker::Prepare() {
     if (!src) return src.status();
     source_ = std::move(src).value();
   }
-  // Breaks on the source's side (a replaced file, a restore, a tracking gap,
-  // a new key: sqlite_source.h) come before Describe, which would only say
-  // "no change tracking" about some of them.
-  if (auto s = source_->CheckFile(); !s.ok()) return s;
   auto committed = ReadCommitted(*db_, table_);
   if (!committed) return committed.status();
   committed_ = *committed;
-  if (committed_) {
-    if (auto s = source_->CheckChain(table_.entity, table_.profileentity_id, committed_->cursor);
-        !s.ok()) {
-      return s;
-    }
-  }
+  // Before Describe, which would only say "no change tracking" about some.
+  if (auto s = CheckSource(); !s.ok()) return s;
   auto version = source_->SchemaVersion();
   if (!version) return version.status();
   schema_version_ = *version;
@@ -408,12 +403,7 @@ Status SyncEngine::Worker::InitialSync() {
 
 Result<size_t> SyncEngine::Worker::Round() {
   const double now = Now();
-  if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) return s;
-  if (auto s = source_->CheckFile(); !s.ok()) return s;
-  if (auto s = source_->CheckChain(table_.entity, table_.profileentity_id, committed_->cursor);
-      !s.ok()) {
-    return s;
-  }
+  if (auto s = CheckSource(); !s.ok()) return s;
   if (auto s = writer_->Begin(false, now); !s.ok()) return s;
   writer_->ReportSyncedIds(failed_count_ > 0);
   size_t n = 0;
@@ -482,6 +472,12 @@ Status SyncEngine::Worker::MaybeSnapshot() {
   last_snapshot_ = now;
   changed_since_snapshot_ = false;
   return Status::Ok();
+}
+
+Status SyncEngine::Worker::CheckSource() {
+  if (auto s = source_->CheckFile(); !s.ok()) return s;
+  if (!committed_) return Status::Ok();  // nothing read yet that could break
+  return source_->CheckChain(table_.entity, table_.profileentity_id, committed_->cursor);
 }
 
 Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResult& batch) {

@@ -222,6 +222,29 @@ class SourceBreaksTest(harness.TempDirTest):
         self.wait_break("source_replaced", after=before)
         self.wait_equal()
 
+    def test_a_replaced_wal_source_waits_for_the_old_wal_to_go(self):
+        make_source(self.src)
+        self.enable(self.src, "--journal-mode", "wal")
+        self.synced()
+        # The agent's connection keeps the WAL file at the path.
+        harness.wait_for(lambda: os.path.exists(self.src + "-wal"), timeout=TIMEOUT,
+                         what="crm.db-wal")
+        other = os.path.join(self.dir, "other.db")
+        make_source(other, rows=40, first=7000)
+        self.enable(other)
+        os.replace(other, self.src)
+        # Reading the new file now would read the old WAL as its pages.
+        harness.wait_for(lambda: "is still the old file's" in (self.error()[0] or ""),
+                         timeout=TIMEOUT, what="the refusal recorded")
+        self.assertTrue(lake_check.current_rows(self.lake, "account"))
+        self.assertIn("a0001", lake_check.current_rows(self.lake, "account"))
+        before = self.breaks("source_replaced")
+        os.remove(self.src + "-wal")
+        os.remove(self.src + "-shm")
+        self.wait_break("source_replaced", after=before)
+        self.wait_equal()
+        self.assertNotIn("a0001", lake_check.current_rows(self.lake, "account"))
+
     # Point 4 -------------------------------------------------------------
 
     def drop_triggers(self):

@@ -387,6 +387,24 @@ TEST_F(ChainTest, EnablingAgainWithCurrentTriggersKeepsTheGeneration) {
   EXPECT_TRUE(src_->CheckChain("account", kConsumer, committed_).ok());
 }
 
+TEST_F(ChainTest, EnablingAgainReplacesAnOutdatedTrigger) {
+  // A trigger of the same name that no longer logs deletes (edited by hand,
+  // or left by an older linkwatch).
+  Exec(
+      "DROP TRIGGER _linkwatch_account_delete;"
+      "CREATE TRIGGER _linkwatch_account_delete AFTER DELETE ON account BEGIN SELECT 1; END;");
+  auto report = InstallChangeTracking(path_, {"account"});
+  ASSERT_TRUE(report.ok()) << report.message();
+  EXPECT_EQ(report->installed, std::vector<std::string>{"account"});
+  EXPECT_EQ(src_->CheckChain("account", kConsumer, committed_).reason(), "tracking_gap");
+  auto cursor = src_->ReadAll(schema_, [](const RowView&) { return Status::Ok(); });
+  ASSERT_TRUE(cursor.ok());
+  Exec("DELETE FROM account WHERE accountid = 'a2'");
+  std::map<std::string, Seen> seen;
+  ASSERT_TRUE(src_->ReadChanges(schema_, *cursor, 10, Collect(schema_, seen)).ok());
+  EXPECT_TRUE(seen["a2"].deleted);
+}
+
 TEST_F(ChainTest, ADroppedTableIsABreak) {
   Exec("DROP TABLE account");
   const Status s = src_->CheckChain("account", kConsumer, committed_);
@@ -475,7 +493,53 @@ TEST_F(ChainTest, AReplacedFileIsReopenedAndABreak) {
   EXPECT_TRUE(src_->CheckFile().ok());
 }
 
+TEST_F(ChainTest, AWalFileLeftByTheReplacedFileIsRefusedUntilRemoved) {
+  // The fixture's file is in WAL mode, and its writer (the application)
+  // still has it open when it is replaced, so its -wal stays at the path.
+  Exec("INSERT INTO account(accountid, name) VALUES ('a3', 'in the WAL')");
+  ASSERT_TRUE(src_->CheckFile().ok());
+  ASSERT_TRUE(std::filesystem::exists(path_ + "-wal"));
+  const auto other = dir_ / "other.db";
+  {
+    auto db = state::Db::Open(other.string(), state::Db::Mode::kReadWriteCreate,
+                              state::Db::Journal::kAsIs);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE account(accountid TEXT PRIMARY KEY, name TEXT);"
+                           "INSERT INTO account VALUES ('z1', 'Other')")
+                    .ok());
+  }
+  ASSERT_TRUE(EnableChangeTracking(other.string(), {"account"}).ok());
+  std::filesystem::rename(other, path_);
+  for (int round = 0; round < 2; ++round) {
+    const Status s = src_->CheckFile();
+    EXPECT_FALSE(s.ok());
+    EXPECT_FALSE(s.is_break());
+    EXPECT_EQ(s.reason(), "source_replaced");
+    EXPECT_THAT(s.message(), HasSubstr("is still the old file's"));
+    EXPECT_EQ(src_->Head().status().reason(), "source_missing");  // not open meanwhile
+  }
+  // The application closed the old file; the operator removed its leftovers.
+  db_.reset();
+  std::filesystem::remove(path_ + "-wal");
+  std::filesystem::remove(path_ + "-shm");
+  const Status s = src_->CheckFile();
+  EXPECT_TRUE(s.is_break());
+  EXPECT_EQ(s.reason(), "source_replaced");
+  auto schema = src_->Describe("account");
+  ASSERT_TRUE(schema.ok()) << schema.message();
+  std::map<std::string, Seen> all;
+  ASSERT_TRUE(src_->ReadAll(*schema, Collect(*schema, all)).ok());
+  EXPECT_EQ(all.size(), 1u);
+  EXPECT_EQ(all["z1"].name, "Other");
+}
+
 TEST_F(ChainTest, ADeletedFileIsAnErrorUntilItIsBackThenABreak) {
+  // In WAL mode, with its -wal beside it: the file back is the same file, so
+  // its -wal is its own.
+  Exec("INSERT INTO account(accountid, name) VALUES ('a3', 'in the WAL')");
+  ASSERT_TRUE(src_->CheckFile().ok());
+  ASSERT_TRUE(std::filesystem::exists(path_ + "-wal"));
   const auto away = dir_ / "away.db";
   std::filesystem::rename(path_, away);
   for (int round = 0; round < 2; ++round) {
@@ -492,6 +556,17 @@ TEST_F(ChainTest, ADeletedFileIsAnErrorUntilItIsBackThenABreak) {
   EXPECT_TRUE(s.is_break());
   EXPECT_EQ(s.reason(), "source_replaced");
   EXPECT_TRUE(src_->CheckFile().ok());
+  std::map<std::string, Seen> all;
+  ASSERT_TRUE(src_->ReadAll(schema_, Collect(schema_, all)).ok());
+  EXPECT_EQ(all["a3"].name, "in the WAL");
+}
+
+TEST_F(SqliteSourceTest, AMissingFileIsSourceMissing) {
+  auto src = SqliteSource::Open((dir_ / "nosuch.db").string());
+  ASSERT_FALSE(src.ok());
+  EXPECT_EQ(src.status().reason(), "source_missing");
+  EXPECT_THAT(src.message(), HasSubstr("does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "nosuch.db"));
 }
 
 // Issue 8, point 11c: the source's journal mode is the application's.

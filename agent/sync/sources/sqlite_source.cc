@@ -457,6 +457,10 @@ Status EnableChangeTracking(const std::string& db_path, const std::vector<std::s
 Result<std::unique_ptr<SqliteSource>> SqliteSource::Open(const std::string& path) {
   // Never switches the file to WAL (docs/sync.md): its journal mode is the
   // application's.
+  if (!state::StatFile(path).ok()) {
+    return Status::Error("the sqlite source " + path + " does not exist")
+        .WithReason("source_missing");
+  }
   auto db = Db::Open(path, Db::Mode::kReadWrite, Db::Journal::kAsIs);
   if (!db) return db.status().WithContext("opening sqlite source " + path);
   return std::unique_ptr<SqliteSource>(new SqliteSource(path, std::move(db).value()));
@@ -474,9 +478,17 @@ Status SqliteSource::NotOpen() const {
 }
 
 Status SqliteSource::CheckFile() {
+  const std::string wal_path = path_ + "-wal";
   Status same = db_ ? db_->CheckFile() : Status::Error(path_ + " could not be opened");
-  if (same.ok() && !lost_) return same;
-  if (!state::StatFile(path_).ok()) {
+  if (same.ok() && !lost_) {
+    // The file we read and its -wal (none in rollback-journal mode).
+    auto wal = state::StatFile(wal_path);
+    file_ = db_->identity();
+    wal_ = wal.ok() ? std::optional<state::FileIdentity>(*wal) : std::nullopt;
+    return same;
+  }
+  auto now = state::StatFile(path_);
+  if (!now.ok()) {
     lost_ = true;
     return Status::Error("the sqlite source " + path_ +
                          " is gone (deleted or moved away); nothing is synced until it is back")
@@ -485,17 +497,30 @@ Status SqliteSource::CheckFile() {
   // Another file at the path (or the file back after it was gone): whatever
   // it holds, it is not what the committed cursor was read from.
   const std::string what = lost_ ? "is back after it was gone" : "was replaced by another file";
-  // The old connection closes first: as the last one on the old file it
-  // checkpoints and removes the -wal and -shm files, which are the old
-  // file's, before the new file is opened (else SQLite could read the old
-  // file's WAL frames as the new file's pages).
   db_.reset();
   read_with_.clear();
+  // SQLite cannot checkpoint a WAL into a file that was moved, so the old
+  // file's -wal stays at the path, and any connection to the new file would
+  // read its frames as the new file's pages: refused, loudly, until it is
+  // gone (our connection to the old file is closed above).
+  const bool another_file = !file_ || !now->SameFile(*file_);
+  if (auto wal = state::StatFile(wal_path);
+      another_file && wal.ok() && wal_ && wal->SameFile(*wal_)) {
+    return Status::Error("the sqlite source " + path_ + " " + what + " while in WAL mode, and " +
+                         wal_path +
+                         " is still the old file's: SQLite would read it as the new file's. "
+                         "Stop the programs that had the old file open, then remove " +
+                         wal_path + " and " + path_ + "-shm")
+        .WithReason("source_replaced");
+  }
   auto db = Db::Open(path_, Db::Mode::kReadWrite, Db::Journal::kAsIs);
-  if (!db)
+  if (!db) {
     return db.status().WithContext("opening sqlite source " + path_).WithReason("source_missing");
+  }
   db_ = std::move(db).value();
   lost_ = false;
+  file_.reset();
+  wal_.reset();
   return Status::Break("source_replaced",
                        "the sqlite source " + path_ + " " + what +
                            "; the table is synced again from the file there now");

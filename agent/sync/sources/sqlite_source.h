@@ -30,21 +30,20 @@
 // changes were made since; a missing checkpoint means another file; another
 // generation means the triggers were removed and installed again, so changes
 // in between were never logged; another key means the table was rebuilt.
-// CheckFile compares the path's device and inode with the open file's.
+// CheckFile compares the path's device and inode with the open file's, and
+// refuses to read a replacement while the old file's -wal is still there.
 //
 // A SqliteSource owns one connection and is used by one thread at a time.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/state/db.h"
 #include "agent/sync/source.h"
-
-namespace linkwatch::state {
-class Db;
-}
 
 namespace linkwatch::sync {
 
@@ -106,6 +105,10 @@ class SqliteSource final : public Source {
   std::string path_;
   std::unique_ptr<state::Db> db_;  // null only after a failed reopen
   bool lost_ = false;              // the path had no file at the last CheckFile
+  // The open file and the -wal beside it at the last CheckFile that found
+  // it current: after a replacement by another file, a -wal still the same
+  // file is the old file's.
+  std::optional<state::FileIdentity> file_, wal_;
   // Per table, the tracking the last CheckChain or ReadAll established:
   // what Checkpoint records and what ReadChanges expects.
   std::map<std::string, Tracking> read_with_;
