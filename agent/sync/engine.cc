@@ -137,9 +137,10 @@ class SyncEngine::Worker {
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
-  // The per-table error metrics: one failure counted under `reason`, and the
-  // current-error gauge set to it ("" clears it once a round committed).
-  void CountError(const std::string& reason);
+  // The per-table error metrics: one failure counted under `reason`, and
+  // (when `current`) the current-error gauge set to it; SetErrorGauge("")
+  // clears the gauge once a round committed.
+  void CountError(const std::string& reason, bool current = true);
   void SetErrorGauge(const std::string& reason);
 
   SyncEngine& engine_;
@@ -294,12 +295,8 @@ void SyncEngine::Worker::Run() {
         // fires); the attempts go on and a success sets Completed.
         if (++initial_failures_ >= 3 && db_) {
           // Counted once, when the state turns CompletedWithFailures.
-          if (initial_failures_ == 3 && s.reason() != kTableRemoved && metrics_) {
-            metrics_->sync_table_errors_total
-                .Add({{"profile", table_.profile_name},
-                      {"entity", table_.entity},
-                      {"reason", "initial_failed"}})
-                .Increment();
+          if (initial_failures_ == 3 && s.reason() != kTableRemoved) {
+            CountError("initial_failed", /*current=*/false);
           }
           if (auto m = MarkInitialFailed(*db_, table_, Now()); !m.ok()) {
             spdlog::warn("sync {}: {}", who, m.message());
@@ -505,12 +502,12 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   return Status::Ok();
 }
 
-void SyncEngine::Worker::CountError(const std::string& reason) {
+void SyncEngine::Worker::CountError(const std::string& reason, bool current) {
   if (!metrics_) return;
   metrics_->sync_table_errors_total
       .Add({{"profile", table_.profile_name}, {"entity", table_.entity}, {"reason", reason}})
       .Increment();
-  SetErrorGauge(reason);
+  if (current) SetErrorGauge(reason);
 }
 
 void SyncEngine::Worker::SetErrorGauge(const std::string& reason) {
