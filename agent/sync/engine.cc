@@ -327,6 +327,10 @@ void SyncEngine::Worker::Run() {
       prepared = false;
       continue;
     }
+    if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) {
+      if (!fail(s, false)) return;
+      continue;
+    }
     const auto round_started = std::chrono::steady_clock::now();
     auto applied = Round();
     if (!applied) {
@@ -395,7 +399,6 @@ Status SyncEngine::Worker::InitialSync() {
 
 Result<size_t> SyncEngine::Worker::Round() {
   const double now = Now();
-  if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) return s;
   if (auto s = writer_->Begin(false, now); !s.ok()) return s;
   writer_->ReportSyncedIds(failed_count_ > 0);
   size_t n = 0;
@@ -470,14 +473,14 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   // A refused commit (state.db deleted or replaced: state::Db) or a locked
   // store is counted; the round is redone from what is on disk.
   auto count = [this](Status s) {
-    if (!s.ok() && s.reason() != kTableRemoved && metrics_) {
-      metrics_->CountStateStoreWriteError("sync");
-    }
+    if (!s.ok() && metrics_) metrics_->CountStateStoreWriteError("sync");
     return s;
   };
   state::Transaction tx(*db_);
   if (!tx.status().ok()) return count(tx.status());
-  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return count(s);
+  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) {
+    return s.reason() == kTableRemoved ? s : count(s);  // removed: no write error
+  }
   // Failed records with the cursor: a crash cannot lose them nor keep ones
   // that a committed batch cleared.
   const bool touches_failed =
