@@ -1,7 +1,9 @@
 // The six Synapse Link state tables as data: names, columns, types and choice
 // codes exactly as state-tables.md. This is the one home of those facts: the
 // SQLite DDL, the typed reader, the rule type checker and the Dataverse source
-// all read them from here. Immutable static data; thread-safe.
+// all read them from here. Also the shape of linkwatch's own per-table sync
+// record (TableId::kSync), which rules join like a seventh table.
+// Immutable static data; thread-safe.
 #pragma once
 
 #include <optional>

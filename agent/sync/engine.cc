@@ -140,9 +140,10 @@ class SyncEngine::Worker {
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
-  // The per-table error metrics: one failure counted under `reason`, and the
-  // current-error gauge set to it ("" clears it once a round committed).
-  void CountError(const std::string& reason);
+  // The per-table error metrics: one failure counted under `reason`, and
+  // (when `current`) the current-error gauge set to it; SetErrorGauge("")
+  // clears the gauge once a round committed.
+  void CountError(const std::string& reason, bool current = true);
   void SetErrorGauge(const std::string& reason);
 
   SyncEngine& engine_;
@@ -299,12 +300,8 @@ void SyncEngine::Worker::Run() {
         // fires); the attempts go on and a success sets Completed.
         if (++initial_failures_ >= 3 && db_) {
           // Counted once, when the state turns CompletedWithFailures.
-          if (initial_failures_ == 3 && s.reason() != kTableRemoved && metrics_) {
-            metrics_->sync_table_errors_total
-                .Add({{"profile", table_.profile_name},
-                      {"entity", table_.entity},
-                      {"reason", "initial_failed"}})
-                .Increment();
+          if (initial_failures_ == 3 && s.reason() != kTableRemoved) {
+            CountError("initial_failed", /*current=*/false);
           }
           if (auto m = MarkInitialFailed(*db_, table_, Now()); !m.ok()) {
             spdlog::warn("sync {}: {}", who, m.message());
@@ -333,6 +330,10 @@ void SyncEngine::Worker::Run() {
       spdlog::info("sync {}: the source schema changed; describing the table again", who);
       writer_.reset();
       prepared = false;
+      continue;
+    }
+    if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) {
+      if (!fail(s, false)) return;
       continue;
     }
     const auto round_started = std::chrono::steady_clock::now();
@@ -484,9 +485,7 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   // A refused commit (state.db deleted or replaced: state::Db) or a locked
   // store is counted; the round is redone from what is on disk.
   auto count = [this](Status s) {
-    if (!s.ok() && s.reason() != kTableRemoved && metrics_) {
-      metrics_->CountStateStoreWriteError("sync");
-    }
+    if (!s.ok() && metrics_) metrics_->CountStateStoreWriteError("sync");
     return s;
   };
   // The source learns the cursor first: a crash leaves its checkpoint ahead
@@ -499,7 +498,9 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   }
   state::Transaction tx(*db_);
   if (!tx.status().ok()) return count(tx.status());
-  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) return count(s);
+  if (auto s = MarkRound(*db_, table_, round, Now()); !s.ok()) {
+    return s.reason() == kTableRemoved ? s : count(s);  // removed: no write error
+  }
   // Failed records with the cursor: a crash cannot lose them nor keep ones
   // that a committed batch cleared.
   const bool touches_failed =
@@ -524,12 +525,12 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   return Status::Ok();
 }
 
-void SyncEngine::Worker::CountError(const std::string& reason) {
+void SyncEngine::Worker::CountError(const std::string& reason, bool current) {
   if (!metrics_) return;
   metrics_->sync_table_errors_total
       .Add({{"profile", table_.profile_name}, {"entity", table_.entity}, {"reason", reason}})
       .Increment();
-  SetErrorGauge(reason);
+  if (current) SetErrorGauge(reason);
 }
 
 void SyncEngine::Worker::SetErrorGauge(const std::string& reason) {

@@ -2,7 +2,8 @@
 // moments of state-tables.md "How the sync core fills them" (link, initial
 // sync, every round, a failed round, a table that cannot be synced, table
 // removed, unlink), plus linkwatch's own sync bookkeeping (the committed
-// cursor and destination marker per table, the last error per table).
+// cursor and destination marker per table, the last error per table with
+// its reason code, the last break per table).
 //
 // The one home of those writes: the engine, the lifecycle commands and the
 // tests all go through it. Each function runs in the caller's transaction

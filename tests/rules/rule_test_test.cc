@@ -173,6 +173,24 @@ tests:
           "is written as the referenced row's name)"));
 }
 
+// linkwatch_sync rows (sync.<col>) are checked like the other tables' rows.
+TEST_F(RuleTestTest, SyncRecordRowsAreChecked) {
+  EXPECT_THAT(ProblemsOf(R"(rule_files: [rules/sl.yaml]
+tests:
+  - states:
+      - at: 0m
+        linkwatch_sync:
+          - {profile: crm, entityname: account, lastbreaktim: 2026-01-01T00:00:00Z}
+          - {profile: crm, entityname: lead, lastbreaktime: soon, errorattempts: many}
+    alerts: []
+)"),
+              ::testing::ElementsAre(
+                  "bad.test.yaml:6:49: unknown key \"lastbreaktim\" in linkwatch_sync row (did you "
+                  "mean \"lastbreaktime\"?)",
+                  ::testing::StartsWith("bad.test.yaml:7:61: lastbreaktime: invalid datetime"),
+                  "bad.test.yaml:7:82: errorattempts must be a number"));
+}
+
 TEST_F(RuleTestTest, StructuralMistakes) {
   EXPECT_THAT(ProblemsOf("rule_files: [rules/sl.yaml]\ntest: []\n"),
               ::testing::ElementsAre("bad.test.yaml:2:1: unknown key \"test\" in rule test file "

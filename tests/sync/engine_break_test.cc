@@ -37,6 +37,7 @@ using ::testing::HasSubstr;
 struct Faults {
   std::atomic<bool> break_next_round{false};  // the next Begin(false) is a break
   std::atomic<bool> fail_initial{false};      // Begin(true) fails (a crash stand-in)
+  std::atomic<bool> break_in_read{false};     // the next incremental Put is a break
   std::atomic<int> initial_begins{0};
   std::mutex mu;
   std::function<void()> after_commit;  // run once after the next Commit
@@ -47,6 +48,7 @@ class FaultyWriter : public TableWriter {
   FaultyWriter(std::unique_ptr<TableWriter> inner, Faults& faults)
       : inner_(std::move(inner)), faults_(faults) {}
   Status Begin(bool initial, double now) override {
+    initial_ = initial;
     if (initial) {
       ++faults_.initial_begins;
       if (faults_.fail_initial) return Status::Error("test: the process died here");
@@ -56,7 +58,14 @@ class FaultyWriter : public TableWriter {
     return inner_->Begin(initial, now);
   }
   void ReportSyncedIds(bool on) override { inner_->ReportSyncedIds(on); }
-  Status Put(const RowView& row) override { return inner_->Put(row); }
+  // A break found in the middle of reading changes (as Source::ReadChanges
+  // reports one): the batch is aborted.
+  Status Put(const RowView& row) override {
+    if (!initial_ && faults_.break_in_read.exchange(false)) {
+      return Status::Break("source_restored", "test: the change clock went back");
+    }
+    return inner_->Put(row);
+  }
   Result<BatchResult> Commit() override {
     auto r = inner_->Commit();
     std::function<void()> hook;
@@ -77,6 +86,7 @@ class FaultyWriter : public TableWriter {
  private:
   std::unique_ptr<TableWriter> inner_;
   Faults& faults_;
+  bool initial_ = false;
 };
 
 class FaultyDestination : public Destination {
@@ -231,6 +241,27 @@ TEST_F(EngineBreakTest, ABreakIsRepairedByAResyncAndKeptAsTheLastBreak) {
   }
   engine.Stop();
   EXPECT_THAT(Lake(), HasSubstr(",changed,")) << Lake();
+}
+
+TEST_F(EngineBreakTest, ABreakFoundWhileReadingChangesAbortsTheBatchAndResyncs) {
+  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  faults_.break_in_read = true;
+  Source("INSERT INTO t VALUES (4, 'new', '2025-01-01T00:00:00Z')");
+  ASSERT_TRUE(WaitFor([&] {
+    return Query("SELECT reason FROM linkwatch_sync_break WHERE repaired_at IS NOT NULL") ==
+           "source_restored";
+  }));
+  ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
+  EXPECT_EQ(faults_.initial_begins, 2) << "resynced once";
+  EXPECT_EQ(Query("SELECT lakerecordcount FROM synapselinkprofileentitystate"), "3");
+  EXPECT_EQ(metrics_.sync_table_errors_total
+                .Add({{"profile", "crm"}, {"entity", "t"}, {"reason", "source_restored"}})
+                .Value(),
+            1);
+  engine.Stop();
+  EXPECT_THAT(Lake(), HasSubstr(",new,"));
 }
 
 TEST_F(EngineBreakTest, TheCurrentErrorGaugeShowsTheReasonWhileTheRepairFails) {
