@@ -3,9 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 #include "agent/state/db.h"
 #include "agent/state/schema.h"
@@ -19,28 +16,14 @@
 namespace linkwatch::sync {
 namespace {
 
-// Test seam of the integration test of breaks (tests/integration/
-// test_sync_breaks.py), off unless LINKWATCH_TEST_SEAMS=1: a file
-// "<state_db>.break.<profile>.<table>" holding a reason code makes the
-// table's next incremental round report that break, as a detector would
-// (the file is consumed). It shows a break end to end (state, API, metric,
-// alert) independently of any one detector.
-Status InjectedBreak(const std::string& state_db, const LinkedTable& table) {
-  static const bool on = [] {
-    const char* v = std::getenv("LINKWATCH_TEST_SEAMS");
-    return v != nullptr && std::string_view(v) == "1";
-  }();
-  if (!on) return Status::Ok();
-  const std::string path = state_db + ".break." + table.profile_name + "." + table.entity;
-  std::ifstream in(path);
-  if (!in) return Status::Ok();
-  std::string reason;
-  std::getline(in, reason);
-  in.close();
-  std::error_code ec;
-  std::filesystem::remove(path, ec);
-  return Status::Break(reason.empty() ? "partition_missing" : reason,
-                       "injected by a test (LINKWATCH_TEST_SEAMS)");
+// Runs `write` in one transaction, so that a reader (the watcher) sees all
+// of it or none: a break's syncstate together with its reason.
+template <typename F>
+Status InTransaction(state::Db& db, F write) {
+  state::Transaction tx(db);
+  if (!tx.status().ok()) return tx.status();
+  if (auto s = write(); !s.ok()) return s;
+  return tx.Commit();
 }
 
 }  // namespace
@@ -256,7 +239,9 @@ void SyncEngine::Worker::Run() {
       CountError(s.reason());
       if (!db_) {
         // Cannot happen: breaks are found after Prepare opened the store.
-      } else if (auto r = MarkBreak(*db_, table_, s.reason(), s.message(), Now()); !r.ok()) {
+      } else if (auto r = InTransaction(
+                     *db_, [&] { return MarkBreak(*db_, table_, s.reason(), s.message(), Now()); });
+                 !r.ok()) {
         spdlog::warn("sync {}: cannot record the break: {}", who, r.message());
         if (metrics_) metrics_->CountStateStoreWriteError("sync");
       } else {
@@ -276,8 +261,10 @@ void SyncEngine::Worker::Run() {
     spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
     CountError(reason);
     if (db_) {
-      const Status r = unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now(), reason)
-                                  : RecordError(*db_, table_, s.message(), Now(), reason);
+      const Status r = InTransaction(*db_, [&] {
+        return unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now(), reason)
+                          : RecordError(*db_, table_, s.message(), Now(), reason);
+      });
       if (!r.ok()) spdlog::warn("sync {}: cannot record the error: {}", who, r.message());
     }
     writer_.reset();  // reopened from what is on disk
@@ -332,10 +319,6 @@ void SyncEngine::Worker::Run() {
       prepared = false;
       continue;
     }
-    if (auto s = InjectedBreak(options_.state_db, table_); !s.ok()) {
-      if (!fail(s, false)) return;
-      continue;
-    }
     const auto round_started = std::chrono::steady_clock::now();
     auto applied = Round();
     if (!applied) {
@@ -343,6 +326,9 @@ void SyncEngine::Worker::Run() {
       continue;
     }
     backoff = Millis(1000);
+    // What the destination repaired on its own (a model.json deleted by
+    // hand and recreated) is counted under the table whose round found it.
+    for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);
     if (auto s = MaybeSnapshot(); !s.ok()) {
       if (!fail(s, false)) return;
       continue;

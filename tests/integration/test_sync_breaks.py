@@ -6,18 +6,18 @@ and the shipped default rules fire SyncBroken to a `file` receiver, although
 the repair commits faster than the watcher polls. The lake ends equal to the
 source by value.
 
-The break is injected through the engine's test seam (LINKWATCH_TEST_SEAMS=1:
-a file `<state_db>.break.<profile>.<table>` holding a reason code), so that
-this test shows the observability of every break independently of any one
-detector; the detectors have integration tests of their own."""
+The break is a lake partition deleted by hand (the lake's and the source's
+other breaks have integration tests of their own: test_sync_lake_breaks.py,
+test_sync_source_breaks.py); this test follows one through everything an
+operator looks at."""
 import json
 import os
-import re
 import sqlite3
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import break_check  # noqa: E402
 import harness  # noqa: E402
 import lake_check  # noqa: E402
 
@@ -52,27 +52,15 @@ class SyncBreakTest(harness.TempDirTest):
         self.config = self.write("linkwatch.yaml", """
 state_db: state.db
 http: {listen: 127.0.0.1:%d}
-watch:
-  interval: 1s
-  rule_files: [%s]
-receivers:
-  - name: jsonl
-    file: {path: alerts.jsonl}
-route:
-  receiver: jsonl
-  group_by: [alertname, profile, entity]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 4h
-profiles:
+%sprofiles:
   - name: crm
     source: {type: sqlite, path: crm.db}
     destination: {type: lake, path: lake}
     sync_interval: 200ms
     tables: [t]
-""" % (self.port, os.path.join(harness.ROOT, "examples", "rules", "synapse-link.yaml")))
+""" % (self.port, break_check.watch_config()))
         self.state = harness.StateDb(os.path.join(self.dir, "state.db"))
-        self.agent = harness.Agent(self.config, env={"LINKWATCH_TEST_SEAMS": "1"}).start()
+        self.agent = harness.Agent(self.config).start()
         self.defer(self.agent.kill)
         self.base = "http://127.0.0.1:%d" % self.port
         harness.wait_for(lambda: harness.http_get(self.base + "/readyz")[0] == 200,
@@ -92,13 +80,6 @@ profiles:
                 return t
         return None
 
-    def alerts(self):
-        path = os.path.join(self.dir, "alerts.jsonl")
-        if not os.path.exists(path):
-            return []
-        with open(path) as f:
-            return [a for line in f if line.strip() for a in json.loads(line)["alerts"]]
-
     def test_a_break_is_repaired_shown_counted_and_alerted(self):
         harness.wait_for(lambda: self.entity_state() == (2, 4), timeout=120,
                          what="initial sync completed")
@@ -111,8 +92,7 @@ profiles:
             con.execute("UPDATE t SET v = 'changed during the break' WHERE id = 7")
             con.execute("DELETE FROM t WHERE id = 8")
         con.close()
-        with open(os.path.join(self.dir, "state.db.break.crm.t"), "w") as f:
-            f.write("partition_missing\n")
+        os.remove(os.path.join(self.dir, "lake", "t", "2020.csv"))
 
         def repaired():
             rows = self.state.query("SELECT reason, at, repaired_at FROM linkwatch_sync_break "
@@ -133,24 +113,16 @@ profiles:
                      t["lastBreak"].get("repairedAt") else None)(self.api_table()),
             timeout=60, what="lastBreak in /api/v1/status")
         self.assertEqual(table["lastBreak"]["reason"], "partition_missing")
-        self.assertIn("injected by a test", table["lastBreak"]["message"])
+        self.assertIn("2020.csv", table["lastBreak"]["message"])
         self.assertIsNone(table["errorReason"])
         self.assertEqual(table["syncStatus"], "InProgress")
 
         # The metric: one break counted under its reason.
-        def counted():
-            code, body = harness.http_get(self.base + "/metrics")
-            m = re.search(r'^linkwatch_sync_table_errors_total\{[^}]*reason="partition_missing"'
-                          r'[^}]*\} (\S+)$', body, re.M)
-            return m and float(m.group(1))
-        self.assertEqual(harness.wait_for(counted, timeout=30, what="the metric"), 1.0)
+        self.assertEqual(break_check.wait_counted(self.port, "partition_missing", "t"), 1.0)
 
         # The shipped default rules page although the repair was faster than
         # the watcher's poll.
-        def broken():
-            return [a for a in self.alerts() if a["labels"]["alertname"] == "SyncBroken"
-                    and a["status"] == "firing"]
-        fired = harness.wait_for(broken, timeout=60, what="SyncBroken in alerts.jsonl")
+        fired = break_check.wait_alerted(self.dir, "SyncBroken", "t")
         self.assertEqual(fired[0]["labels"]["profile"], "crm")
         self.assertEqual(fired[0]["labels"]["entity"], "t")
         self.assertIn("partition_missing", fired[0]["annotations"]["summary"])

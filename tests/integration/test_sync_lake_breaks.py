@@ -21,6 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import break_check  # noqa: E402
 import harness  # noqa: E402
 import lake_check  # noqa: E402
 
@@ -151,13 +152,14 @@ class LakeBreaksTest(harness.TempDirTest):
         self.assertEqual(rc, 0, err)
         self.port = harness.free_port()
         self.cfg = self.write("linkwatch.yaml",
-                              "state_db: state.db\nhttp: {listen: 127.0.0.1:%d}\n"
-                              "watch: {interval: 1s}\nprofiles:\n"
+                              "state_db: state.db\nhttp: {listen: 127.0.0.1:%d}\n%s"
+                              "profiles:\n"
                               "  - name: crm\n"
                               "    source: {type: sqlite, path: crm.db}\n"
                               "    destination: {type: lake, path: lake}\n"
                               "    sync_interval: 200ms\n"
-                              "    tables: [t1, t2, {name: a1, append_only: true}]\n" % self.port)
+                              "    tables: [t1, t2, {name: a1, append_only: true}]\n"
+                              % (self.port, break_check.watch_config()))
         self.state = harness.StateDb(os.path.join(self.dir, "state.db"))
         self.start()
         for t in TABLES:
@@ -192,12 +194,15 @@ class LakeBreaksTest(harness.TempDirTest):
                          what="%s (log line %r)" % (what, text))
 
     def assert_break_seen(self, table, reason, text):
-        """The break was logged, recorded in the state store, shown by the API."""
+        """The break was logged, recorded in the state store, shown by the API, counted in
+        the per-table error metric and paged by the shipped rules (SyncBroken)."""
         self.wait_logged("sync crm/%s: the sync broke (%s)" % (table, reason), reason)
         harness.wait_for(lambda: self.watcher.saw("state", table, text), timeout=60,
                          what="%s's error %r in linkwatch_sync_error" % (table, text))
         self.assertTrue(self.watcher.saw("syncstate", table, "RequestedInitialData")
                         or self.watcher.saw("state", table, text), self.watcher.seen)
+        break_check.wait_counted(self.port, reason, table)
+        break_check.wait_alerted(self.dir, "SyncBroken", table, reason)
 
     def verify(self):
         """`lake verify` calls the lake consistent, alone and against the source."""
@@ -274,6 +279,7 @@ class LakeBreaksTest(harness.TempDirTest):
         # No partition is added: it is recreated at the next round all the same.
         harness.wait_for(lambda: os.path.exists(model), timeout=60, what="model.json recreated")
         self.wait_logged("was deleted; linkwatch recreated it", "model.json recreated")
+        break_check.wait_counted(self.port, "model_missing")
         with open(model) as f:
             self.assertEqual(json.load(f)["entities"], json.loads(good)["entities"])
         for t in TABLES:
@@ -290,6 +296,11 @@ class LakeBreaksTest(harness.TempDirTest):
         harness.wait_for(lambda: self.watcher.saw("api", "t1", "is corrupt"), timeout=60,
                          what="the error in /api/v1/status")
         self.wait_logged("will not overwrite it: fix it or delete it", "model_corrupt logged")
+        for t in TABLES:
+            break_check.wait_counted(self.port, "model_corrupt", t)
+        # The tables cannot be synced while it lasts (metadatastate Failure): SyncFailed
+        # pages after its `for` (1m).
+        break_check.wait_alerted(self.dir, "SyncFailed", "t1", timeout=240)
         with open(model) as f:
             self.assertEqual(f.read(), "{ corrupt")
         self.assertFalse(os.path.exists(os.path.join(self.lake, "t1", "2023.csv")))

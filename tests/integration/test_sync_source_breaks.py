@@ -16,6 +16,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import break_check  # noqa: E402
 import harness  # noqa: E402
 import lake_check  # noqa: E402
 
@@ -83,13 +84,14 @@ class SourceBreaksTest(harness.TempDirTest):
         if not hasattr(self, "cfg"):
             port = self.port = harness.free_port()
             self.cfg = self.write("linkwatch.yaml",
-                                  "state_db: state.db\nhttp: {listen: 127.0.0.1:%d}\n"
+                                  "state_db: state.db\nhttp: {listen: 127.0.0.1:%d}\n%s"
                                   "profiles:\n"
                                   "  - name: crm\n"
                                   "    source: {type: sqlite, path: crm.db}\n"
                                   "    destination: {type: lake, path: lake}\n"
                                   "    sync_interval: 200ms\n"
-                                  "    tables: [account]\n" % port)
+                                  "    tables: [account]\n"
+                                  % (port, break_check.watch_config()))
             self.state = harness.StateDb(os.path.join(self.dir, "state.db"))
         self.agent = harness.Agent(self.cfg).start()
         self.defer(self.agent.kill)
@@ -117,8 +119,13 @@ class SourceBreaksTest(harness.TempDirTest):
                               self.agent.output()))
 
     def wait_break(self, *reasons, after=0):
+        """A break in the log, counted in the per-table error metric and paged (SyncBroken)."""
         harness.wait_for(lambda: sum(self.breaks(r) for r in reasons) > after, timeout=TIMEOUT,
                          what="a break (%s) in the log" % "|".join(reasons))
+        harness.wait_for(lambda: any(break_check.counted(self.port, r, "account")
+                                     for r in reasons), timeout=TIMEOUT,
+                         what="the break counted in linkwatch_sync_table_errors_total")
+        break_check.wait_alerted(self.dir, "SyncBroken", "account", timeout=TIMEOUT)
 
     def lake_matches(self, key="accountid"):
         try:
@@ -215,6 +222,10 @@ class SourceBreaksTest(harness.TempDirTest):
                          what="two more failed attempts")
         self.assertEqual(self.entity("lastsynceddatatime"), last)
         self.assertIn("is gone", self.error()[0])
+        # Counted, and paged by the shipped rules while it lasts (the table cannot be
+        # synced: SyncFailed after its `for`).
+        break_check.wait_counted(self.port, "source_missing", "account")
+        break_check.wait_alerted(self.dir, "SyncFailed", "account", timeout=TIMEOUT + 120)
         # Back, changed meanwhile: synced again from the file.
         change(away, 3)
         before = self.breaks("source_replaced")
