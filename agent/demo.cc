@@ -42,6 +42,21 @@ groups:
         labels: {severity: warning}
         annotations:
           summary: "{{ entityname }} in {{ profile }}: source {{ crmrecordcount }} rows, lake {{ lakerecordcount }}"
+      - alert: SyncFailed
+        expr: >-
+          profile.profilestate == "Active" and (metadatastate == "Failure" or
+          (syncstate == "NotStarted" and initialsyncstate == "Completed"))
+        for: 10s
+        labels: {severity: critical}
+        annotations:
+          summary: "{{ entityname }} in {{ profile }} cannot be synced: {{ sync.error }}"
+      - alert: SyncBroken
+        expr: >-
+          profile.profilestate == "Active" and
+          (syncstate == "RequestedInitialData" or age(sync.lastbreaktime) < 1m)
+        labels: {severity: critical}
+        annotations:
+          summary: "the sync of {{ entityname }} in {{ profile }} broke ({{ coalesce(sync.lastbreakreason, \"RequestedInitialData\") }}); the table is resynced"
       - alert: ProfileError
         on: profile
         expr: profilestate in ["Error", "Suspended", "Aborted"]

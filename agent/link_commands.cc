@@ -18,6 +18,7 @@
 #include "agent/core/problem.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
+#include "agent/sync/destinations/lake_location.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
 
@@ -118,9 +119,6 @@ bool HasData(const std::string& destination) {
   return !fs::is_empty(destination, ec);
 }
 
-// The name of the lock file a lake's writer holds (LakeDestination::Open).
-constexpr const char* kLakeLock = ".linkwatch.lock";
-
 // A folder that `unlink --delete-data` or `relink --clear` may delete,
 // checked before anything is changed (Check) and then deleted (Delete).
 // The checks make sure the folder deleted is this profile's lake, wherever
@@ -197,8 +195,8 @@ class LakeDeletion {
                            "; refusing to delete it; nothing deleted");
     }
     if (!fs::is_empty(real_, ec) && !fs::exists(real_ / "model.json", ec) &&
-        !fs::exists(real_ / kLakeLock, ec)) {
-      return Status::Error(where + " holds neither model.json nor " + kLakeLock +
+        !fs::exists(real_ / sync::lake::kLakeLockFile, ec)) {
+      return Status::Error(where + " holds neither model.json nor " + sync::lake::kLakeLockFile +
                            ": it does not look like a linkwatch lake; refusing to delete it; "
                            "nothing deleted");
     }
@@ -255,7 +253,7 @@ class LakeDeletion {
 
  private:
   Status Lock(std::chrono::seconds wait) {
-    const fs::path lock = real_ / kLakeLock;
+    const fs::path lock = real_ / sync::lake::kLakeLockFile;
     lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
     if (lock_fd_ < 0) {
       // No writer has opened the lake yet; one that started just before the

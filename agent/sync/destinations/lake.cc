@@ -1748,7 +1748,7 @@ Status LakeDestination::Attach() {
   }
   // One writer per lake: a second linkwatch on the same folder would write
   // every change twice.
-  const std::string lock_path = path + "/.linkwatch.lock";
+  const std::string lock_path = path + "/" + lake::kLakeLockFile;
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Error("cannot open " + lock_path);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

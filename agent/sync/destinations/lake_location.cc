@@ -45,7 +45,7 @@ class LakeLock {
     if (fd_ >= 0) ::close(fd_);
   }
   Status Acquire(const std::string& folder) {
-    const std::string path = folder + "/.linkwatch.lock";
+    const std::string path = folder + "/" + kLakeLockFile;
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) return Status::Error("cannot open " + path);
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {

@@ -19,6 +19,11 @@
 
 namespace linkwatch::sync::lake {
 
+// The file in a lake folder that a process writing or relocating the lake
+// holds an flock on (LakeDestination::Open, RelocateLake; `unlink
+// --delete-data` waits for it and takes it as a sign of a lake).
+inline constexpr const char* kLakeLockFile = ".linkwatch.lock";
+
 // "file:///abs/path" for an absolute path (made absolute against the current
 // directory when it is not).
 std::string FileUri(const std::string& path);
