@@ -233,39 +233,35 @@ void SyncEngine::Worker::Run() {
     }
     if (s.is_break()) {
       // Nothing is glued, skipped or trusted: the table is synced again from
-      // scratch (docs/sync.md "Breaks"), and the state says so meanwhile.
+      // scratch (docs/sync.md "Breaks"), and the state says so meanwhile. A
+      // break found again and again (a source that keeps moving back) backs
+      // off like any failure.
       spdlog::error("sync {}: the sync broke ({}): {}; resyncing the table", who, s.reason(),
                     s.message());
       CountError(s.reason());
-      if (!db_) {
-        // Cannot happen: breaks are found after Prepare opened the store.
-      } else if (auto r = InTransaction(
-                     *db_, [&] { return MarkBreak(*db_, table_, s.reason(), s.message(), Now()); });
-                 !r.ok()) {
-        spdlog::warn("sync {}: cannot record the break: {}", who, r.message());
-        if (metrics_) metrics_->CountStateStoreWriteError("sync");
-      } else {
-        committed_.reset();
+      if (db_) {
+        if (auto r = InTransaction(
+                *db_, [&] { return MarkBreak(*db_, table_, s.reason(), s.message(), Now()); });
+            !r.ok()) {
+          spdlog::warn("sync {}: cannot record the break: {}", who, r.message());
+          if (metrics_) metrics_->CountStateStoreWriteError("sync");
+        } else {
+          committed_.reset();
+        }
       }
-      writer_.reset();
-      prepared = false;
-      // A break found again and again (a source that keeps moving back)
-      // backs off like any failure.
-      const bool go_on = Wait(backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
-      return go_on;
-    }
-    const std::string reason = !s.reason().empty() ? s.reason()
-                               : unsyncable        ? "unsyncable"
-                                                   : "round_failed";
-    spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
-    CountError(reason);
-    if (db_) {
-      const Status r = InTransaction(*db_, [&] {
-        return unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now(), reason)
-                          : RecordError(*db_, table_, s.message(), Now(), reason);
-      });
-      if (!r.ok()) spdlog::warn("sync {}: cannot record the error: {}", who, r.message());
+    } else {
+      const std::string reason = !s.reason().empty() ? s.reason()
+                                 : unsyncable        ? "unsyncable"
+                                                     : "round_failed";
+      spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
+      CountError(reason);
+      if (db_) {
+        const Status r = InTransaction(*db_, [&] {
+          return unsyncable ? MarkUnsyncable(*db_, table_, s.message(), Now(), reason)
+                            : RecordError(*db_, table_, s.message(), Now(), reason);
+        });
+        if (!r.ok()) spdlog::warn("sync {}: cannot record the error: {}", who, r.message());
+      }
     }
     writer_.reset();  // reopened from what is on disk
     prepared = false;
