@@ -1,4 +1,4 @@
-#include "agent/controls.h"
+#include "agent/cli/controls.h"
 
 #include <signal.h>
 

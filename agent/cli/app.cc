@@ -1,4 +1,4 @@
-#include "agent/app.h"
+#include "agent/cli/app.h"
 
 #include <spdlog/spdlog.h>
 

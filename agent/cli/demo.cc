@@ -1,4 +1,4 @@
-#include "agent/demo.h"
+#include "agent/cli/demo.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 #include <thread>
 
-#include "agent/app.h"
+#include "agent/cli/app.h"
 #include "agent/core/time_format.h"
 #include "agent/state/state_store.h"
 #include "agent/sync/engine.h"

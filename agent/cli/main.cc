@@ -3,9 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "agent/app.h"
+#include "agent/cli/app.h"
 #include "agent/core/logging.h"
-#include "agent/demo.h"
+#include "agent/cli/demo.h"
 
 int main(int argc, char** argv) {
   using namespace linkwatch;

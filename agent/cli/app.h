@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/controls.h"
+#include "agent/cli/controls.h"
 #include "agent/core/status.h"
 
 namespace linkwatch {

@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "agent/app.h"
+#include "agent/cli/app.h"
 #include "agent/core/clock.h"
 #include "agent/core/config.h"
 #include "agent/core/problem.h"

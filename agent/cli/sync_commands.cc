@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "agent/app.h"
+#include "agent/cli/app.h"
 #include "agent/core/config.h"
 #include "agent/state/db.h"
 #include "agent/sync/destinations/lake_location.h"

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "agent/controls.h"
+#include "agent/cli/controls.h"
 
 namespace linkwatch {
 

@@ -1,0 +1,98 @@
+#include "agent/core/clock.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace linkwatch {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(ManualClockTest, AdvanceWakesAWaiterWhoseDeadlineCame) {
+  ManualClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woke = false;
+  std::thread waiter([&] {
+    std::unique_lock lock(mu);
+    clock.WaitUntil(lock, cv, clock.Now() + seconds(10), [] { return false; });
+    woke = true;
+  });
+  ASSERT_TRUE(clock.AwaitWaiters(1));
+  clock.Advance(seconds(9));  // not yet due: the waiter stays parked
+  EXPECT_EQ(clock.NextDeadline(), TimePoint{} + seconds(10));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_FALSE(woke);
+  }
+  clock.Advance(seconds(1));
+  waiter.join();
+  EXPECT_TRUE(woke);
+  EXPECT_EQ(clock.Waiters(), 0u);
+}
+
+TEST(ManualClockTest, TheWaitersOwnNotificationStillWakesIt) {
+  ManualClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  bool result = true;
+  std::thread waiter([&] {
+    std::unique_lock lock(mu);
+    result = clock.WaitUntil(lock, cv, clock.Now() + seconds(3600), [&] { return stop; });
+  });
+  ASSERT_TRUE(clock.AwaitWaiters(1));
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  waiter.join();
+  EXPECT_TRUE(result);
+  EXPECT_EQ(clock.Now(), TimePoint{});
+}
+
+TEST(ManualClockTest, SleepUntilReturnsWhenTheTimeIsSetPastIt) {
+  ManualClock clock;
+  std::thread sleeper([&] { clock.SleepFor(seconds(5)); });
+  ASSERT_TRUE(clock.AwaitWaiters(1));
+  clock.Set(TimePoint{} + seconds(60));
+  sleeper.join();
+  EXPECT_EQ(clock.Waiters(), 0u);
+}
+
+TEST(ManualClockTest, ManyAdvancesRacingManyWaitersLoseNoWakeup) {
+  ManualClock clock;
+  constexpr int kThreads = 4, kRounds = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::mutex mu;
+      std::condition_variable cv;
+      for (int i = 1; i <= kRounds; ++i) {
+        std::unique_lock lock(mu);
+        clock.WaitUntil(lock, cv, TimePoint{} + seconds(i), [] { return false; });
+      }
+    });
+  }
+  for (int i = 1; i <= kRounds; ++i) {
+    ASSERT_TRUE(clock.AwaitWaiters(kThreads));  // every thread parked for deadline i
+    clock.Advance(seconds(1));
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(clock.Waiters(), 0u);
+}
+
+TEST(SystemClockTest, WaitUntilAPastDeadlineReturnsAtOnce) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unique_lock lock(mu);
+  auto& clock = SystemClock::Instance();
+  EXPECT_TRUE(clock.WaitUntil(lock, cv, clock.Now() - seconds(1)));
+  EXPECT_FALSE(
+      clock.WaitUntil(lock, cv, clock.Now() + std::chrono::milliseconds(20), [] { return false; }));
+}
+
+}  // namespace
+}  // namespace linkwatch
