@@ -29,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/http/router.h"
+#include "agent/http/route_table.h"
 
 namespace linkwatch::http {
 
@@ -57,22 +57,22 @@ class HttpServer::Impl {
   // The handler runs outside the routes lock, so a slow handler never
   // blocks Handle() and a handler may add routes.
   HttpResponse Dispatch(HttpRequest& request) {
-    Router::Match match;
+    RouteTable::Match match;
     Handler handler;
     {
       std::shared_lock lock(routes_mu_);
-      match = router_.Find(request.method, request.path);
+      match = routes_.Find(request.method, request.path);
       if (match.handler != nullptr) handler = *match.handler;
     }
     match.handler = nullptr;
-    return Router::Respond(std::move(match), handler, request);
+    return RouteTable::Respond(std::move(match), handler, request);
   }
   bool stopping() const { return stopping_.load(); }
 
   const std::string listen_;
   HttpServerOptions options_;
   std::shared_mutex routes_mu_;
-  Router router_;
+  RouteTable routes_;
   std::atomic<int> port_{0};
   bool started_ = false;
   bool stopped_ = false;
@@ -411,7 +411,7 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Handle(std::string method, std::string path_pattern, Handler handler) {
   std::unique_lock lock(impl_->routes_mu_);
-  impl_->router_.Add(std::move(method), std::move(path_pattern), std::move(handler));
+  impl_->routes_.Add(std::move(method), std::move(path_pattern), std::move(handler));
 }
 
 Status HttpServer::Start() { return impl_->Start(); }

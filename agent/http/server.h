@@ -57,7 +57,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Adds a route (see router.h for patterns: "{id}" segments, trailing "/*").
+  // Adds a route (see route_table.h for patterns: "{id}" segments, trailing "/*").
   void Handle(std::string method, std::string path_pattern, Handler handler);
 
   // Binds and starts serving on options.threads background threads. Fails

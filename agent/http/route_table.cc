@@ -1,4 +1,4 @@
-#include "agent/http/router.h"
+#include "agent/http/route_table.h"
 
 #include <spdlog/spdlog.h>
 
@@ -25,7 +25,7 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
+void RouteTable::Add(std::string method, std::string pattern, Handler handler) {
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + pattern);
   }
@@ -50,8 +50,8 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   routes_.push_back(std::move(route));
 }
 
-bool Router::MatchRoute(const Route& route, const std::vector<std::string_view>& parts,
-                        std::map<std::string, std::string>* params) {
+bool RouteTable::MatchRoute(const Route& route, const std::vector<std::string_view>& parts,
+                            std::map<std::string, std::string>* params) {
   params->clear();
   const auto& segs = route.segments;
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -75,7 +75,7 @@ bool Router::MatchRoute(const Route& route, const std::vector<std::string_view>&
   return segs.size() == parts.size();
 }
 
-bool Router::MoreSpecific(const Route& a, const Route& b) {
+bool RouteTable::MoreSpecific(const Route& a, const Route& b) {
   const size_t n = std::min(a.segments.size(), b.segments.size());
   for (size_t i = 0; i < n; ++i) {
     if (a.segments[i].kind != b.segments[i].kind) {
@@ -91,7 +91,7 @@ bool Router::MoreSpecific(const Route& a, const Route& b) {
   return a_longer != longer_is_rest;
 }
 
-Router::Match Router::Find(std::string_view method, std::string_view path) const {
+RouteTable::Match RouteTable::Find(std::string_view method, std::string_view path) const {
   Match match;
   const auto parts = SplitPath(path);
   const Route* best = nullptr;
@@ -137,14 +137,14 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   return match;
 }
 
-HttpResponse Router::Dispatch(HttpRequest& request) const {
+HttpResponse RouteTable::Dispatch(HttpRequest& request) const {
   Match match = Find(request.method, request.path);
   const Handler* handler = match.handler;
   static const Handler kNone;
   return Respond(std::move(match), handler != nullptr ? *handler : kNone, request);
 }
 
-HttpResponse Router::Respond(Match match, const Handler& handler, HttpRequest& request) {
+HttpResponse RouteTable::Respond(Match match, const Handler& handler, HttpRequest& request) {
   if (match.status == 405) {
     HttpResponse r =
         HttpResponse::Error(405, "method " + request.method + " not allowed for " + request.path);
