@@ -12,7 +12,8 @@
 #include "agent/core/secret.h"
 #include "agent/core/text.h"
 #include "agent/core/yaml_util.h"
-#include "notifiers/http_client.h"
+#include "agent/net/http_client.h"
+#include "notifiers/http_answer.h"
 #include "notifiers/registry.h"
 
 namespace linkwatch::notifiers {
@@ -39,7 +40,7 @@ class WebhookNotifier final : public Notifier {
   }
 
   SendResult Send(const Notification& n) override {
-    HttpRequest req;
+    net::OutboundRequest req;
     req.url = url_.Reveal();
     req.body = WebhookBody(n, max_alerts_).dump();
     req.timeout = timeout_;
@@ -63,7 +64,7 @@ class WebhookNotifier final : public Notifier {
   size_t max_alerts_;
   Millis timeout_;
   const Clock& clock_;
-  HttpClient client_;
+  net::HttpClient client_;
 };
 
 }  // namespace
@@ -127,7 +128,7 @@ std::unique_ptr<Notifier> MakeWebhookNotifier(const YAML::Node& spec, const Rece
       }
     }
   }
-  Millis timeout = kDefaultHttpTimeout;
+  Millis timeout = net::kDefaultHttpTimeout;
   if (spec["timeout"]) {
     if (auto d = GetDuration(spec["timeout"], p, what + " timeout")) {
       if (d->count() <= 0) {

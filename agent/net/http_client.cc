@@ -1,4 +1,4 @@
-#include "notifiers/http_client.h"
+#include "agent/net/http_client.h"
 
 #include <curl/curl.h>
 
@@ -10,7 +10,7 @@
 
 #include "agent/core/text.h"
 
-namespace linkwatch::notifiers {
+namespace linkwatch::net {
 namespace {
 
 std::string_view Trim(std::string_view s) {
@@ -20,15 +20,16 @@ std::string_view Trim(std::string_view s) {
 }
 
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<HttpResponse*>(user);
+  auto* r = static_cast<OutboundResponse*>(user);
   const size_t len = size * n;
-  const size_t room = HttpResponse::kMaxBody - std::min(HttpResponse::kMaxBody, r->body.size());
+  const size_t room =
+      OutboundResponse::kMaxBody - std::min(OutboundResponse::kMaxBody, r->body.size());
   r->body.append(data, std::min(len, room));
   return len;  // keep reading (and discard) so the connection stays reusable
 }
 
 size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<HttpResponse*>(user);
+  auto* r = static_cast<OutboundResponse*>(user);
   const size_t len = size * n;
   std::string_view line(data, len);
   if (line.rfind("HTTP/", 0) == 0) {
@@ -40,17 +41,9 @@ size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-std::string ShortBody(const std::string& body) {
-  constexpr size_t kMax = 200;
-  std::string s = body.size() > kMax ? body.substr(0, kMax) + "..." : body;
-  std::replace_if(
-      s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  return s;
-}
-
 }  // namespace
 
-std::optional<std::string> HttpResponse::Header(std::string_view name) const {
+std::optional<std::string> OutboundResponse::Header(std::string_view name) const {
   std::optional<std::string> found;
   for (const auto& [k, v] : headers) {
     if (EqualsIgnoreCase(k, name)) found = v;
@@ -72,11 +65,11 @@ HttpClient::~HttpClient() {
   if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
 }
 
-HttpResponse HttpClient::Send(const HttpRequest& request) {
-  HttpResponse response;
+OutboundResponse HttpClient::Send(const OutboundRequest& request) {
+  OutboundResponse response;
   CURL* c = impl_->curl;
   if (c == nullptr) {
-    response.error = HttpResponse::Error::kTransport;
+    response.error = OutboundResponse::Error::kTransport;
     response.error_message = "curl_easy_init failed";
     return response;
   }
@@ -113,8 +106,8 @@ HttpResponse HttpClient::Send(const HttpRequest& request) {
   const CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
-    response.error = rc == CURLE_OPERATION_TIMEDOUT ? HttpResponse::Error::kTimeout
-                                                    : HttpResponse::Error::kTransport;
+    response.error = rc == CURLE_OPERATION_TIMEDOUT ? OutboundResponse::Error::kTimeout
+                                                    : OutboundResponse::Error::kTransport;
     // curl's messages name host and port at most, never the path or query.
     response.error_message = error[0] != '\0' ? error : curl_easy_strerror(rc);
     response.status = 0;
@@ -145,25 +138,4 @@ std::optional<Millis> ParseRetryAfter(std::string_view value, TimePoint now) {
   return std::chrono::duration_cast<Millis>(at - now);
 }
 
-SendResult ClassifyHttpResponse(const HttpResponse& r, const Clock& clock) {
-  if (r.error == HttpResponse::Error::kTimeout) {
-    return SendResult::Retry("timeout", "request timed out: " + r.error_message);
-  }
-  if (r.error == HttpResponse::Error::kTransport) {
-    return SendResult::Retry("other", "transport error: " + r.error_message);
-  }
-  const long s = r.status;
-  if (s >= 200 && s < 300) return SendResult::Ok();
-  std::string detail = "HTTP " + std::to_string(s);
-  if (!r.body.empty()) detail += ": " + ShortBody(r.body);
-  std::optional<Millis> retry_after;
-  if (auto h = r.Header("Retry-After")) retry_after = ParseRetryAfter(*h, clock.Now());
-  if (s == 429) return SendResult::Retry("rateLimited", detail, retry_after);
-  if (s >= 500 && s < 600) return SendResult::Retry("serverError", detail, retry_after);
-  if (s == 401 || s == 403) return SendResult::Permanent("authError", detail);
-  if (s >= 400 && s < 500) return SendResult::Permanent("clientError", detail);
-  // Redirects are not followed: the configured URL is wrong, like a 4xx.
-  return SendResult::Permanent("clientError", "unexpected " + detail);
-}
-
-}  // namespace linkwatch::notifiers
+}  // namespace linkwatch::net

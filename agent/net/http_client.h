@@ -1,12 +1,14 @@
-// HttpClient: a small blocking HTTP client over libcurl, shared by every
-// integration that talks HTTP (webhook now; teams, sms, alertmanager later).
-// It returns the answer (status, headers, body) or a transport error or
-// timeout as a value; ClassifyHttpResponse turns that into a SendResult with
-// the delivery model's rules (notifications.md), in one place.
+// HttpClient: a small blocking HTTP client over libcurl, the one client for
+// everything linkwatch sends out (notifiers: webhook now; teams, sms,
+// alertmanager later; sources: Dataverse). It returns the answer (status,
+// headers, body) or a transport error or timeout as a value; what an answer
+// means is the caller's business (notifiers/http_answer.h classifies it for
+// the delivery model).
 //
 // One HttpClient owns one curl handle and keeps its connection alive between
-// requests; it is not thread-safe (each outbox worker owns its notifier and
-// so its client). Error messages never contain the URL (it may be a secret).
+// requests; it is not thread-safe (each thread that sends owns its client:
+// an outbox worker owns its notifier and so its client). Error messages never contain the URL (it
+// may be a secret).
 #pragma once
 
 #include <memory>
@@ -17,15 +19,15 @@
 #include <vector>
 
 #include "agent/core/clock.h"
-#include "notifiers/notifier.h"
 
-namespace linkwatch::notifiers {
+namespace linkwatch::net {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 inline constexpr Millis kDefaultHttpTimeout{10000};
 
-struct HttpRequest {
+// Outbound, to tell it from the HTTP server's http::HttpRequest.
+struct OutboundRequest {
   std::string method = "POST";
   std::string url;
   HttpHeaders headers;
@@ -33,7 +35,7 @@ struct HttpRequest {
   Millis timeout = kDefaultHttpTimeout;  // whole request, connect included
 };
 
-struct HttpResponse {
+struct OutboundResponse {
   enum class Error { kNone, kTimeout, kTransport };
   Error error = Error::kNone;
   std::string error_message;  // transport errors only
@@ -54,7 +56,7 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  HttpResponse Send(const HttpRequest& request);
+  OutboundResponse Send(const OutboundRequest& request);
 
  private:
   struct Impl;
@@ -66,11 +68,4 @@ class HttpClient {
 // A date in the past gives 0.
 std::optional<Millis> ParseRetryAfter(std::string_view value, TimePoint now);
 
-// 2xx ok; 429 rateLimited (retry, Retry-After honoured); 5xx serverError
-// (retry, Retry-After honoured); 401/403 authError (permanent); other 4xx
-// clientError (permanent); other statuses (1xx, 3xx: redirects are not
-// followed) clientError (permanent);
-// timeout -> timeout (retry); transport error -> other (retry).
-SendResult ClassifyHttpResponse(const HttpResponse& response, const Clock& clock);
-
-}  // namespace linkwatch::notifiers
+}  // namespace linkwatch::net
