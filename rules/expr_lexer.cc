@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "agent/core/text.h"
 #include "agent/core/time_format.h"
 #include "agent/core/utf8.h"
 
@@ -24,14 +25,8 @@ std::string ShownCharacter(std::string_view rest) {
   return std::string{'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 Tok KeywordOf(std::string_view word) {
-  const std::string w = Lower(word);
+  const std::string w = AsciiToLower(word);
   if (w == "and") return Tok::kAnd;
   if (w == "or") return Tok::kOr;
   if (w == "not") return Tok::kNot;

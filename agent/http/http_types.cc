@@ -3,11 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/core/secret.h"
+#include "agent/core/text.h"
 
 namespace linkwatch::http {
 namespace {
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -32,12 +31,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }  // namespace
 
 bool CaseInsensitiveLess::operator()(std::string_view a, std::string_view b) const {
-  const size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const char x = Lower(a[i]), y = Lower(b[i]);
-    if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
-  }
-  return a.size() < b.size();
+  return LessIgnoreCase(a, b);
 }
 
 const std::string& HttpRequest::Header(std::string_view name) const {
@@ -83,7 +77,7 @@ bool CheckBearer(const HttpRequest& request, const Secret& token) {
   constexpr std::string_view kScheme = "bearer ";
   if (auth.size() < kScheme.size()) return false;
   for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (Lower(auth[i]) != kScheme[i]) return false;
+    if (AsciiToLower(auth[i]) != kScheme[i]) return false;
   }
   std::string_view presented = std::string_view(auth).substr(kScheme.size());
   while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);

@@ -13,12 +13,6 @@
 namespace linkwatch::net {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<OutboundResponse*>(user);
   const size_t len = size * n;
@@ -35,8 +29,8 @@ size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   if (line.rfind("HTTP/", 0) == 0) {
     r->headers.clear();  // a new response (after 100 Continue or a redirect)
   } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-    r->headers.emplace_back(std::string(Trim(line.substr(0, colon))),
-                            std::string(Trim(line.substr(colon + 1))));
+    r->headers.emplace_back(std::string(StripAsciiWhitespace(line.substr(0, colon))),
+                            std::string(StripAsciiWhitespace(line.substr(colon + 1))));
   }
   return len;
 }
@@ -118,7 +112,7 @@ OutboundResponse HttpClient::Send(const OutboundRequest& request) {
 }
 
 std::optional<Millis> ParseRetryAfter(std::string_view value, TimePoint now) {
-  value = Trim(value);
+  value = StripAsciiWhitespace(value);
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(),
                   [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {

@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "agent/core/text.h"
 #include "agent/core/time_format.h"
 
 namespace linkwatch::state {
@@ -182,14 +183,8 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
       while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
       while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
       if (type == ColumnType::kBool) {
-        auto lower = [](std::string_view a, std::string_view b) {
-          return a.size() == b.size() &&
-                 std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::tolower(static_cast<unsigned char>(x)) == y;
-                 });
-        };
-        if (lower(t, "true")) return Cell::Int(1);
-        if (lower(t, "false")) return Cell::Int(0);
+        if (EqualsIgnoreCase(t, "true")) return Cell::Int(1);
+        if (EqualsIgnoreCase(t, "false")) return Cell::Int(0);
       }
       const char* end = t.data() + t.size();
       int64_t i = 0;

@@ -10,20 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "agent/core/text.h"
+
 namespace linkwatch::fakes {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t");
-  size_t e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -71,9 +61,8 @@ bool SendAll(int fd, const std::string& data) {
 }  // namespace
 
 std::optional<std::string> RecordedRequest::Header(const std::string& name) const {
-  const std::string want = Lower(name);
   for (const auto& [k, v] : headers) {
-    if (Lower(k) == want) return v;
+    if (EqualsIgnoreCase(k, name)) return v;
   }
   return std::nullopt;
 }
@@ -201,10 +190,14 @@ void HttpReceiver::Serve(int fd) {
       pos = next + 2;
       const size_t colon = line.find(':');
       if (colon == std::string::npos) continue;
-      std::string name = Trim(line.substr(0, colon));
-      std::string value = Trim(line.substr(colon + 1));
-      if (Lower(name) == "content-length") length = std::strtoul(value.c_str(), nullptr, 10);
-      if (Lower(name) == "connection" && Lower(value) == "close") close_after = true;
+      std::string name(StripAsciiWhitespace(std::string_view(line).substr(0, colon)));
+      std::string value(StripAsciiWhitespace(std::string_view(line).substr(colon + 1)));
+      if (EqualsIgnoreCase(name, "content-length")) {
+        length = std::strtoul(value.c_str(), nullptr, 10);
+      }
+      if (EqualsIgnoreCase(name, "connection") && EqualsIgnoreCase(value, "close")) {
+        close_after = true;
+      }
       req.headers.emplace_back(std::move(name), std::move(value));
     }
     while (buf.size() < length) {

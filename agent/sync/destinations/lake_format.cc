@@ -552,8 +552,7 @@ enum class Affinity { kText, kNumeric, kNone };
 // SQLite's column affinity of a declared type ("Determination Of Column
 // Affinity"); INTEGER, REAL and NUMERIC act alike here.
 Affinity AffinityOf(std::string_view declared) {
-  std::string t(declared);
-  for (char& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string t = AsciiToUpper(declared);
   auto has = [&](const char* w) { return t.find(w) != std::string::npos; };
   if (has("INT")) return Affinity::kNumeric;
   if (has("CHAR") || has("CLOB") || has("TEXT")) return Affinity::kText;

@@ -237,12 +237,6 @@ bool IsGuid(std::string_view s) {
   return true;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -531,7 +525,7 @@ bool SameAsSource(const std::string& type, int scale, const Value& v, std::strin
     return !lake_null && lake == text;
   };
   if (v.kind == Value::Kind::kBlob) return expect(Base64Encode(v.text));
-  if (type == "guid" && v.kind == Value::Kind::kText) return expect(Lower(v.text));
+  if (type == "guid" && v.kind == Value::Kind::kText) return expect(AsciiToLower(v.text));
   if (type == "int64" || type == "int32") {
     if (v.kind == Value::Kind::kInt) return expect(std::to_string(v.i));
   } else if (type == "double") {
@@ -566,7 +560,7 @@ bool SameAsSource(const std::string& type, int scale, const Value& v, std::strin
     if (v.kind == Value::Kind::kInt) b = v.i != 0;
     if (v.kind == Value::Kind::kReal) b = v.d != 0;
     if (v.kind == Value::Kind::kText) {
-      const std::string t = Lower(v.text);
+      const std::string t = AsciiToLower(v.text);
       if (t == "true" || t == "1") b = true;
       if (t == "false" || t == "0") b = false;
     }
@@ -1047,7 +1041,7 @@ class Verifier {
       // key to every reader (uniqueidentifier, UUID). String Ids may.
       std::map<std::string, const std::pair<const std::string, LakeRecord>*> lower;
       for (const auto& entry : t.state) {
-        auto [it, fresh] = lower.emplace(Lower(entry.first), &entry);
+        auto [it, fresh] = lower.emplace(AsciiToLower(entry.first), &entry);
         if (fresh) continue;
         const auto* a =
             std::min(it->second, &entry, [](auto* x, auto* y) { return x->first < y->first; });
@@ -1106,7 +1100,7 @@ std::string RenderKey(const Value& v, bool guid) {
     case Value::Kind::kReal:
       return ShortestDouble(v.d);
     case Value::Kind::kText:
-      return guid ? Lower(ReplaceInvalidUtf8(v.text)) : ReplaceInvalidUtf8(v.text);
+      return guid ? AsciiToLower(ReplaceInvalidUtf8(v.text)) : ReplaceInvalidUtf8(v.text);
     case Value::Kind::kBlob:
       return Base64Encode(v.text);
     case Value::Kind::kNull:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "agent/core/text.h"
 #include "agent/state/db.h"
 #include "agent/sync/destinations/lake_format.h"
 
@@ -30,22 +31,12 @@ std::string QuoteLiteral(std::string_view text) {
   return out + "'";
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // lake-format.md "Rows from a SQLite source": types from the declared type,
 // in SQLite's affinity order, with the date names and BOOLEAN first.
 SourceColumn ColumnOf(std::string name, std::string declared) {
   SourceColumn c;
-  const std::string t = Upper(declared);
-  const std::string lower_name = [&] {
-    std::string s = name;
-    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return s;
-  }();
+  const std::string t = AsciiToUpper(declared);
+  const std::string lower_name = AsciiToLower(name);
   auto has = [&](const char* word) { return t.find(word) != std::string::npos; };
   // A GUID by its declared type only (lake-format.md "model.json"): its
   // values are checked to be GUIDs, so readers may map it to uniqueidentifier.
@@ -257,7 +248,7 @@ Result<std::vector<StoredValue>> EvaluateDefaults(Db& db, const TableInfo& info)
   std::vector<StoredValue> out;
   for (size_t c = 0; c < info.defaults.size(); ++c) {
     const std::string& expr = info.defaults[c];
-    const std::string upper = Upper(expr);
+    const std::string upper = AsciiToUpper(expr);
     if (expr.empty() || expr.starts_with('(') || upper.starts_with("CURRENT_")) continue;
     auto st = db.Prepare("SELECT " + expr);
     if (!st) {
@@ -342,13 +333,7 @@ const char* CdmDataType(ValueType t) {
 
 int TableSchema::ColumnIndex(std::string_view column) const {
   for (size_t i = 0; i < columns.size(); ++i) {
-    if (columns[i].name.size() == column.size() &&
-        std::equal(column.begin(), column.end(), columns[i].name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) ==
-                 std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return static_cast<int>(i);
-    }
+    if (EqualsIgnoreCase(columns[i].name, column)) return static_cast<int>(i);
   }
   return -1;
 }
@@ -357,8 +342,7 @@ Result<ChangeTrackingReport> InstallChangeTracking(const std::string& db_path,
                                                    const std::vector<std::string>& tables,
                                                    const std::string& journal_mode) {
   static const char* const kModes[] = {"wal", "delete", "truncate", "persist"};
-  std::string mode = journal_mode;
-  for (char& c : mode) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string mode = AsciiToLower(journal_mode);
   if (!mode.empty() && std::find(std::begin(kModes), std::end(kModes), mode) == std::end(kModes)) {
     return Status::Error("journal mode \"" + journal_mode +
                          "\" is not one of wal, delete, truncate, persist");
@@ -575,7 +559,7 @@ Result<bool> SqliteSource::MayHaveKeyTwins(const TableSchema& table) {
   if (!db_) return NotOpen();
   const SourceColumn& key = table.columns[table.key];
   const std::string k = QuoteIdent(key.name), t = QuoteIdent(table.name);
-  const std::string declared = Upper(key.declared_type);
+  const std::string declared = AsciiToUpper(key.declared_type);
   std::string sql;
   if (key.type == ValueType::kGuid) {
     // Twins are the two case forms: only possible with an upper-case one.
