@@ -1,4 +1,4 @@
-// /metrics benchmark (docs/benchmarks.md, "/metrics"): one scrape with
+// /metrics benchmark (the spec's benchmarks.md, "/metrics"): one scrape with
 // 10,000 entities (100 profiles x 100 tables, every column filled) and 100
 // firing alerts, plus linkwatch's own Metrics registry with traffic.
 // Target: <= 50 ms per scrape. Timed three ways: Collect + TextSerializer

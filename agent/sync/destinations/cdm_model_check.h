@@ -1,7 +1,7 @@
 // CDM model.json rules: checks a lake's parsed model.json against the rules
-// of Microsoft's published CDM model.json schema (docs/schema/
-// modeljsonschema.json in the microsoft/CDM repository), written here as the
-// project's own check, plus the rules lake-format.md adds for readers of
+// of Microsoft's published CDM model.json schema, written here as the
+// project's own check (the rules are listed below and in docs/sync.md,
+// "lake verify"), plus the rules lake-format.md adds for readers of
 // Synapse Link lakes (absolute partition URIs, the precision/scale trait on
 // every decimal, the shape of cdm:traits).
 //
