@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
+#include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,9 +21,13 @@
 
 #include "agent/http/api.h"
 #include "agent/http/server.h"
+#include "agent/sync/sync_metrics.h"
+#include "agent/watch/watch_metrics.h"
+#include "exporters/agent_metrics.h"
 #include "exporters/exposition.h"
-#include "exporters/metrics.h"
 #include "exporters/state_collector.h"
+#include "notifiers/notifier_metrics.h"
+#include "rules/rules_metrics.h"
 
 namespace linkwatch {
 namespace {
@@ -85,21 +91,21 @@ struct Fixture {
     collector.PublishAlerts(FiringAlerts());
     for (int r = 0; r < 5; ++r) {
       const std::string receiver = "receiver-" + std::to_string(r);
-      metrics.notifications_total.Add({{"receiver", receiver}, {"integration", "webhook"}})
-          .Increment(r);
-      metrics.notification_latency_seconds
-          .Add({{"receiver", receiver}, {"integration", "webhook"}}, Metrics::LatencyBuckets())
-          .Observe(0.1);
-      metrics.outbox_pending.Add({{"receiver", receiver}}).Set(r);
+      notifier_metrics.Delivered(receiver, "webhook", 0.1);
+      notifier_metrics.SetPending(receiver, r);
     }
-    metrics.watch_polls_total.Add({{"source", "local"}}).Increment(100);
-    metrics.rule_evaluation_duration_seconds
-        .Add({{"group", "synapse-link"}}, Metrics::LatencyBuckets())
-        .Observe(0.01);
+    for (int i = 0; i < 100; ++i) watch_metrics.CountPoll("local");
+    rules_metrics.EvaluationDuration("synapse-link").Observe(0.01);
   }
-  std::string Scrape() const { return SerializeMetrics({&metrics.registry(), &collector}); }
+  std::string Scrape() const { return SerializeMetrics({&registry, &collector}); }
 
-  mutable Metrics metrics;
+  // Every component's metrics on one registry, as the agent builds them.
+  prometheus::Registry registry;
+  notifiers::NotifierMetrics notifier_metrics{registry};
+  watch::WatchMetrics watch_metrics{registry};
+  RulesMetrics rules_metrics{registry};
+  sync::SyncMetrics sync_metrics{registry};
+  AgentMetrics agent_metrics{registry};
   StateCollector collector;
 };
 

@@ -10,6 +10,7 @@
 //   cmake -S . -B build-X -G Ninja -DLINKWATCH_BENCH=ON && ninja -C build-X rule_eval_bench
 //   build-X/bench/rule_eval_bench
 #include <benchmark/benchmark.h>
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "agent/state/state_store.h"
 #include "rules/rule_engine.h"
 #include "rules/rule_file.h"
+#include "rules/rules_metrics.h"
 
 namespace linkwatch {
 namespace {
@@ -195,7 +197,9 @@ void BM_RuleEvaluation(benchmark::State& state) {
   auto groups = TwentyRules();
   size_t rules = 0;
   for (const auto& g : groups) rules += g.rules.size();
-  RuleEngine engine(std::move(groups), nullptr, nullptr);
+  prometheus::Registry registry;
+  RulesMetrics metrics(registry);
+  RuleEngine engine(std::move(groups), nullptr, metrics);
   // The same poll over and over: the steady state of a watcher whose tables
   // are mostly healthy (about 1% of them trigger some rule).
   for (auto _ : state) engine.Evaluate("local", snap, kNow, /*force=*/true);

@@ -13,7 +13,7 @@
 #include "agent/core/time_format.h"
 #include "agent/state/db.h"
 #include "agent/state/state_store.h"
-#include "exporters/metrics.h"
+#include "notifiers/notifier_metrics.h"
 
 namespace linkwatch::notifiers {
 namespace {
@@ -81,7 +81,7 @@ struct Outbox::Worker {
 };
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& state_db_path, const Clock& clock,
-                                             Metrics* metrics, OutboxOptions options) {
+                                             NotifierMetrics& metrics, OutboxOptions options) {
   auto db = state::Db::Open(state_db_path);
   if (!db.ok()) return db.status();
   if (auto s = state::Migrate(**db); !s.ok()) return s;
@@ -96,7 +96,7 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& state_db_path, c
       new Outbox(std::move(db).value(), clock, metrics, std::move(options)));
 }
 
-Outbox::Outbox(std::unique_ptr<state::Db> db, const Clock& clock, Metrics* metrics,
+Outbox::Outbox(std::unique_ptr<state::Db> db, const Clock& clock, NotifierMetrics& metrics,
                OutboxOptions options)
     : clock_(clock), metrics_(metrics), options_(std::move(options)), db_(std::move(db)) {}
 
@@ -207,18 +207,12 @@ void Outbox::StartWorkerLocked(Worker* w) {
 
 void Outbox::CountFailed(const std::string& receiver, const std::string& integration,
                          const std::string& reason) {
-  if (metrics_ == nullptr) return;
-  metrics_->notifications_failed_total
-      .Add({{"receiver", receiver}, {"integration", integration}, {"reason", reason}})
-      .Increment();
+  metrics_.Failed(receiver, integration, reason);
 }
 
 void Outbox::CountDead(const std::string& receiver, const std::string& integration,
                        const std::string& reason) {
-  if (metrics_ == nullptr) return;
-  metrics_->notifications_dead_total
-      .Add({{"receiver", receiver}, {"integration", integration}, {"reason", reason}})
-      .Increment();
+  metrics_.Dead(receiver, integration, reason);
 }
 
 Status Outbox::Enqueue(const std::vector<Notification>& batch,
@@ -230,7 +224,7 @@ Status Outbox::Enqueue(const std::vector<Notification>& batch,
 }
 
 void Outbox::CountWriteErrorLocked(const std::string& what, const Status& s) {
-  if (metrics_ != nullptr) metrics_->CountStateStoreWriteError("outbox");
+  metrics_.CountStateStoreWriteError();
   int held_back = 0;
   if (write_error_log_.Allow(&held_back)) {
     spdlog::error("outbox: {}: {} ({} more such errors since the last report)", what, s.message(),
@@ -484,13 +478,7 @@ bool Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integ
     recorded = false;
   }
   const double latency = std::max(0.0, ToEpochSeconds(clock_.Now()) - row.created_at);
-  if (metrics_ != nullptr) {
-    metrics_->notifications_total.Add({{"receiver", w->receiver}, {"integration", integration}})
-        .Increment();
-    metrics_->notification_latency_seconds
-        .Add({{"receiver", w->receiver}, {"integration", integration}}, Metrics::LatencyBuckets())
-        .Observe(latency);
-  }
+  metrics_.Delivered(w->receiver, integration, latency);
   spdlog::debug("outbox: receiver {}: delivered {} ({} after creation)", w->receiver, row.group_key,
                 FormatDurationSeconds(latency));
   UpdatePendingGaugeLocked(row.receiver);
@@ -568,14 +556,10 @@ bool Outbox::DeadLocked(const Row& row, const std::string& integration, const st
 }
 
 void Outbox::UpdatePendingGaugeLocked(const std::string& receiver) {
-  if (metrics_ == nullptr) return;
   // Only configured receivers have a series: a removed receiver's would
   // otherwise stay at its last value (its rows are dead letters by now).
   if (!workers_.count(receiver)) {
-    const prometheus::Labels labels{{"receiver", receiver}};
-    if (metrics_->outbox_pending.Has(labels)) {
-      metrics_->outbox_pending.Remove(&metrics_->outbox_pending.Add(labels));
-    }
+    metrics_.RemovePending(receiver);
     return;
   }
   state::Statement* count =
@@ -584,20 +568,11 @@ void Outbox::UpdatePendingGaugeLocked(const std::string& receiver) {
   count->Bind(1, receiver);
   const double n = count->Step() ? static_cast<double>(count->Int(0)) : 0;
   count->Reset();
-  metrics_->outbox_pending.Add({{"receiver", receiver}}).Set(n);
+  metrics_.SetPending(receiver, n);
 }
 
 void Outbox::InitCountersLocked(const std::string& receiver, const std::string& integration) {
-  if (metrics_ == nullptr) return;
-  metrics_->notifications_total.Add({{"receiver", receiver}, {"integration", integration}});
-  for (std::string_view reason : kFailedReasons) {
-    metrics_->notifications_failed_total.Add(
-        {{"receiver", receiver}, {"integration", integration}, {"reason", std::string(reason)}});
-  }
-  for (std::string_view reason : kDeadReasons) {
-    metrics_->notifications_dead_total.Add(
-        {{"receiver", receiver}, {"integration", integration}, {"reason", std::string(reason)}});
-  }
+  metrics_.InitReceiver(receiver, integration);
 }
 
 Millis Outbox::BackoffLocked(Worker* w, int attempts) {

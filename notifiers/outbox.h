@@ -55,11 +55,9 @@
 #include "notifiers/notification.h"
 #include "notifiers/receivers.h"
 
-namespace linkwatch {
-class Metrics;
-}
-
 namespace linkwatch::notifiers {
+
+class NotifierMetrics;
 
 struct OutboxOptions {
   Millis backoff_base{500};
@@ -92,9 +90,9 @@ struct OutboxEntry {
 class Outbox {
  public:
   // Opens its own connection to the state store at `state_db_path` (migrating
-  // it if needed). `metrics` may be null (nothing is counted).
+  // it if needed). `metrics` must outlive the outbox.
   static Result<std::unique_ptr<Outbox>> Open(const std::string& state_db_path, const Clock& clock,
-                                              Metrics* metrics, OutboxOptions options = {});
+                                              NotifierMetrics& metrics, OutboxOptions options = {});
   ~Outbox();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
@@ -135,10 +133,10 @@ class Outbox {
  private:
   struct Worker;
   struct Row;
-  Outbox(std::unique_ptr<state::Db> db, const Clock& clock, Metrics* metrics,
+  Outbox(std::unique_ptr<state::Db> db, const Clock& clock, NotifierMetrics& metrics,
          OutboxOptions options);
   void StartWorkerLocked(Worker* w);
-  // Metric updates; no-ops without metrics.
+  // Metric updates.
   void CountFailed(const std::string& receiver, const std::string& integration,
                    const std::string& reason);
   void CountDead(const std::string& receiver, const std::string& integration,
@@ -165,7 +163,7 @@ class Outbox {
   Millis BackoffLocked(Worker* w, int attempts);
 
   const Clock& clock_;
-  Metrics* metrics_;
+  NotifierMetrics& metrics_;
   const OutboxOptions options_;
   std::mutex mu_;
   std::unique_ptr<state::Db> db_;

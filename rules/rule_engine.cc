@@ -1,5 +1,6 @@
 #include "rules/rule_engine.h"
 
+#include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,7 +8,7 @@
 #include <unordered_set>
 
 #include "agent/core/time_format.h"
-#include "exporters/metrics.h"
+#include "rules/rules_metrics.h"
 #include "rules/snapshot_index.h"
 
 namespace linkwatch {
@@ -76,15 +77,9 @@ std::string RuleKeyOf(const std::string& group, const std::string& alert, int n)
   return group + "/" + alert + "/" + std::to_string(n);
 }
 
-const prometheus::Histogram::BucketBoundaries& EvalBuckets() {
-  static const prometheus::Histogram::BucketBoundaries kBuckets{
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-  return kBuckets;
-}
-
 }  // namespace
 
-RuleEngine::RuleEngine(std::vector<RuleGroup> groups, AlertStore* store, Metrics* metrics)
+RuleEngine::RuleEngine(std::vector<RuleGroup> groups, AlertStore* store, RulesMetrics& metrics)
     : groups_(std::move(groups)), store_(store), metrics_(metrics) {
   BuildRuleStates({});
 }
@@ -194,10 +189,8 @@ bool RuleEngine::Evaluate(const std::string& source, const state::Snapshot& snap
     for (auto& rs : rules_) {
       if (rs.group == g) changed |= EvaluateRule(rs, source, index, now);
     }
-    if (metrics_) {
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-      DurationHistogram(group.name)->Observe(took.count());
-    }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    metrics_.EvaluationDuration(group.name).Observe(took.count());
   }
   Persist(now);
   return changed;
@@ -475,7 +468,7 @@ void RuleEngine::Persist(double now) {
   std::vector<std::string> deletes(deleted_.begin(), deleted_.end());
   if (auto s = store_->Apply(upserts, deletes, now); !s.ok()) {
     // Kept for the next call: degrade, don't die.
-    if (metrics_) metrics_->CountStateStoreWriteError("alert_state");
+    metrics_.CountStateStoreWriteError();
     persist_retry_at_ = now + kPersistRetrySeconds;
     int held_back = 0;
     if (persist_log_.Allow(&held_back)) {
@@ -488,14 +481,6 @@ void RuleEngine::Persist(double now) {
   persist_retry_at_ = 0;
   dirty_.clear();
   deleted_.clear();
-}
-
-prometheus::Histogram* RuleEngine::DurationHistogram(const std::string& group) {
-  auto it = histograms_.find(group);
-  if (it != histograms_.end()) return it->second;
-  auto* h = &metrics_->rule_evaluation_duration_seconds.Add({{"group", group}}, EvalBuckets());
-  histograms_.emplace(group, h);
-  return h;
 }
 
 }  // namespace linkwatch

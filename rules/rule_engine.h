@@ -15,7 +15,7 @@
 // `for` nor forgets a firing alert nor loses a resolved one.
 //
 // Joins are resolved once per Evaluate (SnapshotIndex) and shared by all
-// rules. The engine borrows `store` and `metrics` (either may be null) and
+// rules. The engine borrows `store` (may be null) and `metrics`, and
 // is used from one thread; Alerts() returns copies for other threads.
 #pragma once
 
@@ -31,13 +31,9 @@
 #include "rules/alert_store.h"
 #include "rules/rule_file.h"
 
-namespace prometheus {
-class Histogram;
-}
-
 namespace linkwatch {
 
-class Metrics;
+class RulesMetrics;
 
 namespace rules {
 class SnapshotIndex;
@@ -48,8 +44,8 @@ inline constexpr const char* kSourceUnreachableRule = "builtin/SourceUnreachable
 
 class RuleEngine {
  public:
-  // store may be null (rule tests); metrics may be null.
-  RuleEngine(std::vector<RuleGroup> groups, AlertStore* store, Metrics* metrics);
+  // store may be null (rule tests); `metrics` must outlive the engine.
+  RuleEngine(std::vector<RuleGroup> groups, AlertStore* store, RulesMetrics& metrics);
   ~RuleEngine();
   RuleEngine(const RuleEngine&) = delete;
   RuleEngine& operator=(const RuleEngine&) = delete;
@@ -107,17 +103,15 @@ class RuleEngine {
   void MarkDirty(const std::string& rule, const Alert& alert);
   void MarkDeleted(const std::string& fingerprint);
   void Persist(double now);
-  prometheus::Histogram* DurationHistogram(const std::string& group);
 
   std::vector<RuleGroup> groups_;
   std::vector<RuleState> rules_;
   AlertStore* store_;
-  Metrics* metrics_;
+  RulesMetrics& metrics_;
   // Alerts of rules that no longer exist, by source: rule key -> alerts.
   std::map<std::string, std::map<std::string, AlertMap>> orphans_;
   std::map<std::string, Alert> unreachable_;                         // by source
   std::map<std::pair<std::string, std::string>, double> last_eval_;  // (group, source)
-  std::map<std::string, prometheus::Histogram*> histograms_;
   // Not yet persisted: upserts by fingerprint, and deletions.
   std::map<std::string, StoredAlert> dirty_;
   LogThrottle persist_log_;  // a locked or lost store fails every round

@@ -1,6 +1,7 @@
 #include "rules/rule_test.h"
 
 #include <glob.h>
+#include <prometheus/registry.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "agent/state/snapshot.h"
 #include "rules/rule_engine.h"
 #include "rules/rule_file.h"
+#include "rules/rules_metrics.h"
 
 namespace linkwatch {
 namespace {
@@ -434,7 +436,9 @@ class TestLoader {
 
 // Runs one test; prints its PASS/FAIL line and diff. Returns true on pass.
 bool RunTest(const TestFile& file, const TestCase& tc, std::ostream& out) {
-  RuleEngine engine(file.groups, nullptr, nullptr);
+  prometheus::Registry registry;  // counted, never exposed
+  RulesMetrics metrics(registry);
+  RuleEngine engine(file.groups, nullptr, metrics);
   const state::Snapshot empty;
   std::ostringstream diff;
   bool pass = true;

@@ -1,5 +1,6 @@
 #include "agent/cli/app.h"
 
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -22,13 +23,16 @@
 #include "agent/state/state_store.h"
 #include "agent/sync/engine.h"
 #include "agent/sync/state_rows.h"
+#include "agent/sync/sync_metrics.h"
 #include "agent/watch/local_source.h"
 #include "agent/watch/store_health.h"
+#include "agent/watch/watch_metrics.h"
 #include "agent/watch/watcher.h"
+#include "exporters/agent_metrics.h"
 #include "exporters/exposition.h"
-#include "exporters/metrics.h"
 #include "exporters/state_collector.h"
 #include "exporters/status_page.h"
+#include "notifiers/notifier_metrics.h"
 #include "notifiers/outbox.h"
 #include "notifiers/receivers.h"
 #include "notifiers/router.h"
@@ -36,6 +40,7 @@
 #include "rules/rule_engine.h"
 #include "rules/rule_file.h"
 #include "rules/rule_test.h"
+#include "rules/rules_metrics.h"
 
 namespace linkwatch {
 namespace {
@@ -377,12 +382,19 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     return 1;
   }
   const Clock& clock = SystemClock::Instance();
-  Metrics metrics;
+  // What /metrics exposes beside the state collector: each component counts
+  // into its own metrics on this one registry.
+  prometheus::Registry registry;
+  notifiers::NotifierMetrics notifier_metrics(registry);
+  watch::WatchMetrics watch_metrics(registry);
+  RulesMetrics rules_metrics(registry);
+  sync::SyncMetrics sync_metrics(registry);
+  AgentMetrics agent_metrics(registry);
   // The sync core: one worker per linked table (none without profiles).
   sync::EngineOptions sync_options;
   sync_options.state_db = config.state_db;
   sync_options.profiles = config.profiles;
-  sync::SyncEngine sync_engine(sync_options, clock, &metrics);
+  sync::SyncEngine sync_engine(sync_options, clock, sync_metrics);
   if (!config.profiles.empty()) {
     if (auto s = sync_engine.Start(); !s.ok()) {
       spdlog::error("sync: {}", s.message());
@@ -397,7 +409,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   http_options.request_timeout = config.http.read_timeout;
   http::HttpServer server(config.http.listen, http_options);
 
-  auto outbox_or = notifiers::Outbox::Open(config.state_db, clock, &metrics);
+  auto outbox_or = notifiers::Outbox::Open(config.state_db, clock, notifier_metrics);
   if (!outbox_or) {
     spdlog::error("outbox: {}", outbox_or.message());
     return 1;
@@ -408,9 +420,9 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   // The watcher persists alert state through this connection: a writer
   // holding the store must not stall evaluation (issue 7 point 16).
   (*store)->db().SetBusyTimeout(state::Db::kWatcherBusyTimeout);
-  watch::StoreHealth store_health((*store)->db(), &metrics);
+  watch::StoreHealth store_health((*store)->db(), watch_metrics);
   AlertStore alert_store((*store)->db());
-  RuleEngine engine(std::move(loaded.groups), &alert_store, &metrics);
+  RuleEngine engine(std::move(loaded.groups), &alert_store, rules_metrics);
   if (auto s = engine.Restore(); !s.ok()) {
     spdlog::error("restoring alerts: {}", s.message());
     return 1;
@@ -432,7 +444,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     std::string e = store_health.error();
     return e.empty() ? std::string("not every watch source has been polled yet") : e;
   };
-  api.metrics = [&] { return SerializeMetrics({&metrics.registry(), &collector}); };
+  api.metrics = [&] { return SerializeMetrics({&registry, &collector}); };
   http::AddApiRoutes(server, api);
   server.Handle("GET", "/", [&](const http::HttpRequest&) {
     auto page =
@@ -475,19 +487,14 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   };
   watcher = std::make_unique<watch::Watcher>(
       watch::WatcherOptions{config.watch.interval, config.watch.source_unreachable_for},
-      std::move(sources), engine, router, clock, &metrics, callbacks);
+      std::move(sources), engine, router, clock, watch_metrics, callbacks);
   outbox.Start();
   if (options.on_listening) options.on_listening(url);
 
   // The watcher checks for changes every kTick, so a committed change is seen
   // within tens of milliseconds; timed work (polls, group flushes) wakes it too.
   constexpr auto kTick = std::chrono::milliseconds(25);
-  auto reloaded = [&](bool ok) {
-    metrics.config_last_reload_successful.Add({}).Set(ok ? 1 : 0);
-    if (ok) {
-      metrics.config_last_reload_success_timestamp_seconds.Add({}).Set(ToEpochSeconds(clock.Now()));
-    }
-  };
+  auto reloaded = [&](bool ok) { agent_metrics.Reloaded(ok, ToEpochSeconds(clock.Now())); };
   reloaded(true);  // the configuration loaded at start counts as the first
   while (!controls.stop_requested()) {
     store_health.Check();

@@ -11,7 +11,7 @@
 #include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
-#include "exporters/metrics.h"
+#include "agent/sync/sync_metrics.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -60,13 +60,14 @@ struct SyncEngine::ProfileRuntime {
 class SyncEngine::Worker {
  public:
   Worker(SyncEngine& engine, ProfileRuntime& profile, LinkedTable table,
-         const EngineOptions& options, const Clock& clock, Metrics* metrics)
+         const EngineOptions& options, const Clock& clock, SyncMetrics& metrics)
       : engine_(engine),
         profile_(profile),
         table_(std::move(table)),
         options_(options),
         clock_(clock),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        table_metrics_(metrics.ForTable(table_.profile_name, table_.entity)) {}
   ~Worker() {
     Stop();
     if (thread_.joinable()) thread_.join();
@@ -134,7 +135,8 @@ class SyncEngine::Worker {
   LinkedTable table_;
   const EngineOptions& options_;
   const Clock& clock_;
-  Metrics* metrics_;
+  SyncMetrics& metrics_;
+  std::unique_ptr<SyncMetrics::Table> table_metrics_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -156,17 +158,9 @@ class SyncEngine::Worker {
   bool invalid_text_logged_ = false;
   std::vector<StoredValue> twins_;
   std::string twin_id_;
-  std::string error_reason_;  // the reason the gauge shows, "" when none
 };
 
 Status SyncEngine::Worker::Prepare() {
-  if (metrics_) {
-    // At 0 for every linked table from the start (even one that cannot be
-    // synced yet), so that rate() and absence alerts work.
-    const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
-    metrics_->sync_failed_records_total.Add(labels);
-    metrics_->sync_invalid_text_total.Add(labels);
-  }
   if (!db_) {
     auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
     if (!db) return db.status();
@@ -244,7 +238,7 @@ void SyncEngine::Worker::Run() {
                 *db_, [&] { return MarkBreak(*db_, table_, s.reason(), s.message(), Now()); });
             !r.ok()) {
           spdlog::warn("sync {}: cannot record the break: {}", who, r.message());
-          if (metrics_) metrics_->CountStateStoreWriteError("sync");
+          metrics_.CountStateStoreWriteError();
         } else {
           committed_.reset();
         }
@@ -417,11 +411,9 @@ Result<size_t> SyncEngine::Worker::Round() {
   Count(*result);
   Report(*result);
   if (n > 0) changed_since_snapshot_ = true;
-  if (metrics_ && !lags_.empty()) {
-    auto& h = metrics_->sync_lag_seconds.Add({{"profile", table_.profile_name}},
-                                             Metrics::LatencyBuckets());
+  if (!lags_.empty()) {
     const double committed_at = Now();
-    for (double at : lags_) h.Observe(std::max(0.0, committed_at - at));
+    for (double at : lags_) table_metrics_->ObserveLag(std::max(0.0, committed_at - at));
   }
   return n;
 }
@@ -467,7 +459,7 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
   // A refused commit (state.db deleted or replaced: state::Db) or a locked
   // store is counted; the round is redone from what is on disk.
   auto count = [this](Status s) {
-    if (!s.ok() && metrics_) metrics_->CountStateStoreWriteError("sync");
+    if (!s.ok()) metrics_.CountStateStoreWriteError();
     return s;
   };
   // The source learns the cursor first: a crash leaves its checkpoint ahead
@@ -508,23 +500,12 @@ Status SyncEngine::Worker::CommitState(const RoundResult& round, const BatchResu
 }
 
 void SyncEngine::Worker::CountError(const std::string& reason, bool current) {
-  if (!metrics_) return;
-  metrics_->sync_table_errors_total
-      .Add({{"profile", table_.profile_name}, {"entity", table_.entity}, {"reason", reason}})
-      .Increment();
+  table_metrics_->CountError(reason);
   if (current) SetErrorGauge(reason);
 }
 
 void SyncEngine::Worker::SetErrorGauge(const std::string& reason) {
-  if (!metrics_ || reason == error_reason_) return;
-  auto labels = [&](const std::string& r) {
-    return prometheus::Labels{
-        {"profile", table_.profile_name}, {"entity", table_.entity}, {"reason", r}};
-  };
-  auto& family = metrics_->sync_table_error;
-  if (!error_reason_.empty()) family.Remove(&family.Add(labels(error_reason_)));
-  if (!reason.empty()) family.Add(labels(reason)).Set(1);
-  error_reason_ = reason;
+  table_metrics_->SetCurrentError(reason);
 }
 
 Result<int64_t> SyncEngine::Worker::KeyTwins(const RowView& row) {
@@ -546,12 +527,8 @@ Status SyncEngine::Worker::PutWithTwins(const RowView& r) {
 
 void SyncEngine::Worker::Report(const BatchResult& r) {
   const std::string who = table_.profile_name + "/" + table_.entity;
-  const prometheus::Labels labels{{"profile", table_.profile_name}, {"entity", table_.entity}};
   if (!r.failed.empty()) {
-    if (metrics_) {
-      metrics_->sync_failed_records_total.Add(labels).Increment(
-          static_cast<double>(r.failed.size()));
-    }
+    table_metrics_->CountFailedRecords(static_cast<double>(r.failed.size()));
     // One line per reason per batch, with a count and one Id to look at.
     std::map<std::string_view, std::pair<size_t, std::string_view>> by_reason;
     for (const auto& f : r.failed) {
@@ -566,9 +543,7 @@ void SyncEngine::Worker::Report(const BatchResult& r) {
     }
   }
   if (r.invalid_text > 0) {
-    if (metrics_) {
-      metrics_->sync_invalid_text_total.Add(labels).Increment(static_cast<double>(r.invalid_text));
-    }
+    table_metrics_->CountInvalidText(static_cast<double>(r.invalid_text));
     if (!invalid_text_logged_) {
       invalid_text_logged_ = true;
       spdlog::warn(
@@ -580,18 +555,10 @@ void SyncEngine::Worker::Report(const BatchResult& r) {
 }
 
 void SyncEngine::Worker::Count(const BatchResult& r) {
-  if (!metrics_) return;
-  const std::pair<const char*, int64_t> ops[] = {
-      {"create", r.created}, {"update", r.updated}, {"delete", r.deleted}};
-  for (const auto& [op, n] : ops) {
-    if (n <= 0) continue;
-    metrics_->sync_changes_total
-        .Add({{"profile", table_.profile_name}, {"entity", table_.entity}, {"op", op}})
-        .Increment(static_cast<double>(n));
-  }
+  table_metrics_->CountChanges(r.created, r.updated, r.deleted);
 }
 
-SyncEngine::SyncEngine(EngineOptions options, const Clock& clock, Metrics* metrics)
+SyncEngine::SyncEngine(EngineOptions options, const Clock& clock, SyncMetrics& metrics)
     : options_(std::move(options)), clock_(clock), metrics_(metrics) {}
 
 SyncEngine::~SyncEngine() { Stop(); }

@@ -36,10 +36,6 @@
 #include "agent/core/config.h"
 #include "agent/core/status.h"
 
-namespace linkwatch {
-class Metrics;
-}
-
 namespace linkwatch::state {
 class StateStore;
 }
@@ -47,6 +43,7 @@ class StateStore;
 namespace linkwatch::sync {
 
 class Destination;
+class SyncMetrics;
 
 struct EngineOptions {
   std::string state_db;
@@ -61,7 +58,7 @@ struct EngineOptions {
 
 class SyncEngine {
  public:
-  SyncEngine(EngineOptions options, const Clock& clock, Metrics* metrics);
+  SyncEngine(EngineOptions options, const Clock& clock, SyncMetrics& metrics);
   ~SyncEngine();
   SyncEngine(const SyncEngine&) = delete;
   SyncEngine& operator=(const SyncEngine&) = delete;
@@ -85,7 +82,7 @@ class SyncEngine {
 
   EngineOptions options_;
   const Clock& clock_;
-  Metrics* metrics_;
+  SyncMetrics& metrics_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

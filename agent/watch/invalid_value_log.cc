@@ -2,13 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "exporters/metrics.h"
+#include "agent/watch/watch_metrics.h"
 
 namespace linkwatch::watch {
 
 std::vector<std::string> InvalidValueLog::Report(const std::string& source,
                                                  const std::vector<state::InvalidValue>& values,
-                                                 Metrics* metrics) {
+                                                 WatchMetrics& metrics) {
   PerSource& ps = sources_[source];
   total_ -= ps.seen.size();
   // Rebuilt from this poll alone: what it does not read any more is forgotten.
@@ -16,13 +16,7 @@ std::vector<std::string> InvalidValueLog::Report(const std::string& source,
   std::vector<std::string> logged;
   size_t unlogged = 0;
   for (const auto& v : values) {
-    if (metrics != nullptr) {
-      metrics->watch_invalid_values_total
-          .Add({{"source", source},
-                {"table", std::string(state::Table(v.table).name)},
-                {"column", v.column}})
-          .Increment();
-    }
+    metrics.CountInvalidValue(source, std::string(state::Table(v.table).name), v.column);
     std::string key = std::string(state::Table(v.table).name);
     key.append(1, '\0').append(v.row_id).append(1, '\0').append(v.column).append(1, '\0');
     key.append(v.value);

@@ -18,11 +18,9 @@
 
 #include "agent/state/snapshot.h"
 
-namespace linkwatch {
-class Metrics;
-}
-
 namespace linkwatch::watch {
+
+class WatchMetrics;
 
 class InvalidValueLog {
  public:
@@ -32,9 +30,10 @@ class InvalidValueLog {
 
   // The invalid values read by one poll of `source`. Logs (at warn) those
   // not logged before and returns the lines it logged; counts all of them
-  // in `metrics` when given.
+  // in `metrics`.
   std::vector<std::string> Report(const std::string& source,
-                                  const std::vector<state::InvalidValue>& values, Metrics* metrics);
+                                  const std::vector<state::InvalidValue>& values,
+                                  WatchMetrics& metrics);
 
   size_t remembered() const { return total_; }
 

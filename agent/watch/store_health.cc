@@ -3,12 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/state/db.h"
-#include "exporters/metrics.h"
+#include "agent/watch/watch_metrics.h"
 
 namespace linkwatch::watch {
 
-StoreHealth::StoreHealth(state::Db& db, Metrics* metrics) : db_(db), metrics_(metrics) {
-  if (metrics_) metrics_->state_store_up.Add({}).Set(1);
+StoreHealth::StoreHealth(state::Db& db, WatchMetrics& metrics) : db_(db), metrics_(metrics) {
+  metrics_.SetStoreUp(true);
 }
 
 void StoreHealth::Check() {
@@ -25,7 +25,7 @@ void StoreHealth::Check() {
     std::lock_guard<std::mutex> lock(mu_);
     error_ = error;
   }
-  if (metrics_) metrics_->state_store_up.Add({}).Set(0);
+  metrics_.SetStoreUp(false);
   if (log_.Allow()) spdlog::error("{}", error);
 }
 

@@ -21,7 +21,6 @@
 #include "agent/core/log_throttle.h"
 
 namespace linkwatch {
-class Metrics;
 namespace state {
 class Db;
 }
@@ -29,11 +28,13 @@ class Db;
 
 namespace linkwatch::watch {
 
+class WatchMetrics;
+
 class StoreHealth {
  public:
   // Borrows `db` (a connection to the store, used from the calling thread
-  // only) and `metrics` (may be null).
-  StoreHealth(state::Db& db, Metrics* metrics);
+  // only) and `metrics`.
+  StoreHealth(state::Db& db, WatchMetrics& metrics);
 
   // One stat() of the path; call it every loop round.
   void Check();
@@ -43,7 +44,7 @@ class StoreHealth {
 
  private:
   state::Db& db_;
-  Metrics* metrics_;
+  WatchMetrics& metrics_;
   LogThrottle log_;
   mutable std::mutex mu_;
   std::string error_;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "exporters/metrics.h"
+#include "agent/watch/watch_metrics.h"
 #include "notifiers/router.h"
 #include "rules/rule_engine.h"
 
@@ -23,7 +23,7 @@ struct Watcher::Tracked {
 
 Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource>> sources,
                  RuleEngine& engine, notifiers::Router& router, const Clock& clock,
-                 Metrics* metrics, WatcherCallbacks callbacks)
+                 WatchMetrics& metrics, WatcherCallbacks callbacks)
     : options_(options),
       engine_(engine),
       router_(router),
@@ -33,10 +33,7 @@ Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource
   for (auto& s : sources) {
     // Every source's counters exist from the start, at 0, so that rate()
     // and absence alerts work before the first (failed) poll.
-    if (metrics_) {
-      metrics_->watch_polls_total.Add({{"source", s->name()}});
-      metrics_->watch_poll_errors_total.Add({{"source", s->name()}});
-    }
+    metrics_.AddSource(s->name());
     auto t = std::make_unique<Tracked>();
     t->status.name = s->name();
     t->source = std::move(s);
@@ -50,10 +47,10 @@ void Watcher::PollSource(Tracked& t, double now, bool changed) {
   const std::string& name = t.status.name;
   t.status.last_poll = now;
   t.next_poll = now + std::chrono::duration<double>(options_.interval).count();
-  if (metrics_) metrics_->watch_polls_total.Add({{"source", name}}).Increment();
+  metrics_.CountPoll(name);
   auto snap = t.source->Poll();
   if (!snap.ok()) {
-    if (metrics_) metrics_->watch_poll_errors_total.Add({{"source", name}}).Increment();
+    metrics_.CountPollError(name);
     if (t.status.up || t.down_since == 0) {
       spdlog::warn("watch source {} unreachable: {}", name, snap.message());
       t.down_since = now;

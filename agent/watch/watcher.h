@@ -24,7 +24,6 @@
 #include "rules/alert.h"
 
 namespace linkwatch {
-class Metrics;
 class RuleEngine;
 namespace notifiers {
 class Router;
@@ -32,6 +31,8 @@ class Router;
 }  // namespace linkwatch
 
 namespace linkwatch::watch {
+
+class WatchMetrics;
 
 struct WatcherOptions {
   Millis interval{15000};
@@ -56,7 +57,7 @@ struct WatcherCallbacks {
 class Watcher {
  public:
   Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource>> sources,
-          RuleEngine& engine, notifiers::Router& router, const Clock& clock, Metrics* metrics,
+          RuleEngine& engine, notifiers::Router& router, const Clock& clock, WatchMetrics& metrics,
           WatcherCallbacks callbacks);
   ~Watcher();
 
@@ -79,7 +80,7 @@ class Watcher {
   RuleEngine& engine_;
   notifiers::Router& router_;
   const Clock& clock_;
-  Metrics* metrics_;
+  WatchMetrics& metrics_;
   WatcherCallbacks callbacks_;
   double evaluation_seconds_ = 0;  // how long the last evaluation took
   InvalidValueLog invalid_values_;

@@ -1,7 +1,10 @@
-// Pipes a realistic scrape (linkwatch's Metrics registry with traffic in
-// every family, plus the StateCollector over a few profiles and alerts)
+// Pipes a realistic scrape (every component's metrics on one registry with
+// traffic in every family, plus the StateCollector over a few profiles and
+// alerts)
 // through `promtool check metrics`, which lints names, types and help.
 #include <gtest/gtest.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 #include <array>
 #include <cstdio>
@@ -10,9 +13,13 @@
 #include <fstream>
 #include <string>
 
+#include "agent/sync/sync_metrics.h"
+#include "agent/watch/watch_metrics.h"
+#include "exporters/agent_metrics.h"
 #include "exporters/exposition.h"
-#include "exporters/metrics.h"
 #include "exporters/state_collector.h"
+#include "notifiers/notifier_metrics.h"
+#include "rules/rules_metrics.h"
 #include "tests/http/snapshot_builder.h"
 
 namespace linkwatch {
@@ -51,26 +58,30 @@ std::pair<int, std::string> RunShell(const std::string& command) {
 }
 
 std::string RealisticScrape() {
-  static Metrics metrics;  // families register once per registry
-  metrics.notifications_total.Add({{"receiver", "hooks"}, {"integration", "webhook"}}).Increment(3);
-  metrics.notifications_failed_total
-      .Add({{"receiver", "hooks"}, {"integration", "webhook"}, {"reason", "serverError"}})
-      .Increment();
-  metrics.notifications_dead_total
-      .Add({{"receiver", "hooks"}, {"integration", "webhook"}, {"reason", "expired"}})
-      .Increment();
-  metrics.notification_latency_seconds
-      .Add({{"receiver", "hooks"}, {"integration", "webhook"}}, Metrics::LatencyBuckets())
-      .Observe(0.12);
-  metrics.outbox_pending.Add({{"receiver", "hooks"}}).Set(2);
-  metrics.watch_polls_total.Add({{"source", "local"}}).Increment(10);
-  metrics.watch_poll_errors_total.Add({{"source", "local"}}).Increment();
-  metrics.rule_evaluation_duration_seconds
-      .Add({{"group", "synapse-link"}}, Metrics::LatencyBuckets())
-      .Observe(0.002);
-  metrics.sync_changes_total.Add({{"profile", "crm"}, {"entity", "account"}, {"op", "update"}})
-      .Increment(42);
-  metrics.sync_lag_seconds.Add({{"profile", "crm"}}, Metrics::LatencyBuckets()).Observe(0.3);
+  // Every component's metrics on one registry, as the agent builds them.
+  static prometheus::Registry registry;
+  static notifiers::NotifierMetrics notifier_metrics(registry);
+  static watch::WatchMetrics watch_metrics(registry);
+  static RulesMetrics rules_metrics(registry);
+  static sync::SyncMetrics sync_metrics(registry);
+  static AgentMetrics agent_metrics(registry);
+  static const auto table = sync_metrics.ForTable("crm", "account");
+  notifier_metrics.InitReceiver("hooks", "webhook");
+  notifier_metrics.Delivered("hooks", "webhook", 0.12);
+  notifier_metrics.Failed("hooks", "webhook", "serverError");
+  notifier_metrics.Dead("hooks", "webhook", "expired");
+  notifier_metrics.SetPending("hooks", 2);
+  notifier_metrics.CountStateStoreWriteError();
+  watch_metrics.AddSource("local");
+  watch_metrics.CountPoll("local");
+  watch_metrics.CountPollError("local");
+  watch_metrics.CountInvalidValue("local", "synapselinkprofileentitystate", "syncstate");
+  rules_metrics.EvaluationDuration("synapse-link").Observe(0.002);
+  table->CountChanges(0, 42, 0);
+  table->ObserveLag(0.3);
+  table->CountError("round_failed");
+  table->SetCurrentError("round_failed");
+  agent_metrics.Reloaded(true, 1767225600);
 
   auto snap = std::make_shared<state::Snapshot>();
   const char* tables[] = {"account", "contact", "opportunity"};
@@ -99,7 +110,7 @@ std::string RealisticScrape() {
   Alert b = a;
   b.state = AlertState::kPending;
   collector.PublishAlerts({a, b});
-  return SerializeMetrics({&metrics.registry(), &collector});
+  return SerializeMetrics({&registry, &collector});
 }
 
 TEST(PromtoolTest, CheckMetricsReportsNothing) {

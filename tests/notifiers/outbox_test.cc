@@ -1,6 +1,7 @@
 #include "notifiers/outbox.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -9,8 +10,9 @@
 #include "agent/core/problem.h"
 #include "agent/core/yaml_util.h"
 #include "agent/state/db.h"
-#include "exporters/metrics.h"
+#include "notifiers/notifier_metrics.h"
 #include "tests/fakes/http_receiver.h"
+#include "tests/fakes/metric_value.h"
 #include "tests/notifiers/test_util.h"
 
 namespace linkwatch::notifiers {
@@ -32,7 +34,7 @@ class OutboxTest : public ::testing::Test {
 
   void Open() {
     outbox_.reset();
-    auto o = Outbox::Open(dir_.File("state.db"), clock_, &metrics_, options_);
+    auto o = Outbox::Open(dir_.File("state.db"), clock_, metrics_, options_);
     ASSERT_TRUE(o.ok()) << o.message();
     outbox_ = std::move(o).value();
   }
@@ -86,24 +88,27 @@ class OutboxTest : public ::testing::Test {
     });
   }
 
-  double Counter(prometheus::Family<prometheus::Counter>& f,
-                 const std::map<std::string, std::string>& labels) {
-    return f.Add(labels).Value();
+  // A sample of the scrape; 0 when the series does not exist.
+  double Value(std::string_view name, const std::map<std::string, std::string>& labels) {
+    return fakes::MetricValue(registry_, name, labels).value_or(0);
+  }
+  bool Has(std::string_view name, const std::map<std::string, std::string>& labels) {
+    return fakes::MetricValue(registry_, name, labels).has_value();
   }
   double Delivered(const std::string& receiver) {
-    return Counter(metrics_.notifications_total,
-                   {{"receiver", receiver}, {"integration", "webhook"}});
+    return Value("linkwatch_notifications_total",
+                 {{"receiver", receiver}, {"integration", "webhook"}});
   }
   double Failed(const std::string& receiver, const std::string& reason) {
-    return Counter(metrics_.notifications_failed_total,
-                   {{"receiver", receiver}, {"integration", "webhook"}, {"reason", reason}});
+    return Value("linkwatch_notifications_failed_total",
+                 {{"receiver", receiver}, {"integration", "webhook"}, {"reason", reason}});
   }
   double Dead(const std::string& receiver, const std::string& reason) {
-    return Counter(metrics_.notifications_dead_total,
-                   {{"receiver", receiver}, {"integration", "webhook"}, {"reason", reason}});
+    return Value("linkwatch_notifications_dead_total",
+                 {{"receiver", receiver}, {"integration", "webhook"}, {"reason", reason}});
   }
   double Pending(const std::string& receiver) {
-    return metrics_.outbox_pending.Add({{"receiver", receiver}}).Value();
+    return Value("linkwatch_outbox_pending", {{"receiver", receiver}});
   }
   void AdvanceAndWake(Duration d) {
     clock_.Advance(d);
@@ -112,7 +117,8 @@ class OutboxTest : public ::testing::Test {
 
   testutil::TempDir dir_;
   ManualClock clock_{testutil::T0()};
-  Metrics metrics_;
+  prometheus::Registry registry_;
+  NotifierMetrics metrics_{registry_};
   OutboxOptions options_;
   std::unique_ptr<Outbox> outbox_;
 };
@@ -131,11 +137,9 @@ TEST_F(OutboxTest, DeliversAsSoonAsEnqueuedAndCountsIt) {
   ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
   EXPECT_TRUE(List("").empty());
   EXPECT_EQ(Pending("hooks"), 0);
-  auto latency =
-      metrics_.notification_latency_seconds
-          .Add({{"receiver", "hooks"}, {"integration", "webhook"}}, Metrics::LatencyBuckets())
-          .Collect();
-  EXPECT_EQ(latency.histogram.sample_count, 1u);
+  EXPECT_EQ(Value("linkwatch_notification_latency_seconds",
+                  {{"receiver", "hooks"}, {"integration", "webhook"}}),
+            1);
 }
 
 TEST_F(OutboxTest, RetriesOn503WithExponentialBackoffThenDelivers) {
@@ -330,8 +334,9 @@ TEST_F(OutboxTest, PendingRowsAreDeliveredAfterARestartInOrder) {
   EXPECT_TRUE(List("").empty());
 }
 
-double WriteErrors(Metrics& m) {
-  return m.state_store_write_errors_total.Add({{"operation", "outbox"}}).Value();
+double WriteErrors(const prometheus::Registry& r) {
+  return *fakes::MetricValue(r, "linkwatch_state_store_write_errors_total",
+                             {{"operation", "outbox"}});
 }
 
 // Issue 7 point 11: with state.db deleted nothing is written into the unlinked
@@ -342,16 +347,16 @@ TEST_F(OutboxTest, LostStoreQueuesNothingAndDeliversQueuedRowsOnce) {
   Enqueue(Make("hooks", "SyncStalled"));
   Enqueue(Make("hooks", "ProfileError"));
   std::filesystem::remove(dir_.File("state.db"));
-  EXPECT_EQ(WriteErrors(metrics_), 0);
+  EXPECT_EQ(WriteErrors(registry_), 0);
   const Status s = outbox_->Enqueue({Make("hooks", "InitialSyncFailed")});
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("deleted"), std::string::npos) << s.message();
-  EXPECT_EQ(WriteErrors(metrics_), 1);
+  EXPECT_EQ(WriteErrors(registry_), 1);
 
   outbox_->Start();
   ASSERT_TRUE(server.WaitForRequests(2));
   // Both deletions were refused (and counted); the rows are not sent again.
-  ASSERT_TRUE(WaitUntil([&] { return WriteErrors(metrics_) >= 3; }));
+  ASSERT_TRUE(WaitUntil([&] { return WriteErrors(registry_) >= 3; }));
   AdvanceAndWake(seconds(10));
   EXPECT_FALSE(server.WaitForRequests(3, milliseconds(500)));
   EXPECT_EQ(server.Requests().size(), 2u);
@@ -366,7 +371,7 @@ TEST_F(OutboxTest, LockedStoreMakesEnqueueFailFastAndCounted) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_FALSE(outbox_->Enqueue({Make("hooks", "SyncStalled")}).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(2));
-  EXPECT_EQ(WriteErrors(metrics_), 1);
+  EXPECT_EQ(WriteErrors(registry_), 1);
   ASSERT_TRUE((*other)->Exec("ROLLBACK").ok());
   Enqueue(Make("hooks", "SyncStalled"));  // the retry goes through
   EXPECT_EQ(List("pending").size(), 1u);
@@ -496,21 +501,6 @@ TEST_F(OutboxTest, ListJsonGivesTheApiFields) {
   EXPECT_EQ(outbox_->ListJson("bogus"), nlohmann::json::array());
 }
 
-TEST_F(OutboxTest, WorksWithoutMetrics) {
-  outbox_.reset();
-  auto o = Outbox::Open(dir_.File("state.db"), clock_, nullptr, options_);
-  ASSERT_TRUE(o.ok()) << o.message();
-  outbox_ = std::move(o).value();
-  HttpReceiver server;
-  server.Push(503);
-  Receivers({{"hooks", &server}});
-  Enqueue(Make("hooks", "SyncStalled"));
-  ASSERT_TRUE(WaitForAttempts(1));
-  AdvanceAndWake(seconds(1));
-  ASSERT_TRUE(WaitUntil([&] { return List("").empty(); }));
-  EXPECT_EQ(server.Count(), 2u);
-}
-
 }  // namespace
 // Issue 7 point 17: the counters of every configured receiver exist at 0
 // (each documented reason) before any event; a removed receiver's pending
@@ -519,27 +509,27 @@ TEST_F(OutboxTest, CountersStartAtZeroAndRemovedReceiversLoseTheirGauge) {
   HttpReceiver a, b;
   Receivers({{"a", &a}, {"b", &b}}, "", /*start=*/false);
   const prometheus::Labels a_labels{{"receiver", "a"}, {"integration", "webhook"}};
-  EXPECT_TRUE(metrics_.notifications_total.Has(a_labels));
+  EXPECT_TRUE(Has("linkwatch_notifications_total", a_labels));
   for (const char* reason :
        {"clientError", "serverError", "authError", "rateLimited", "timeout", "template", "other"}) {
     auto labels = a_labels;
     labels["reason"] = reason;
-    EXPECT_TRUE(metrics_.notifications_failed_total.Has(labels)) << reason;
+    EXPECT_TRUE(Has("linkwatch_notifications_failed_total", labels)) << reason;
   }
   for (const char* reason : {"clientError", "authError", "expired"}) {
     auto labels = a_labels;
     labels["reason"] = reason;
-    EXPECT_TRUE(metrics_.notifications_dead_total.Has(labels)) << reason;
+    EXPECT_TRUE(Has("linkwatch_notifications_dead_total", labels)) << reason;
   }
   EXPECT_EQ(Delivered("a"), 0);
-  EXPECT_TRUE(metrics_.outbox_pending.Has({{"receiver", "b"}}));
+  EXPECT_TRUE(Has("linkwatch_outbox_pending", {{"receiver", "b"}}));
   Enqueue(Make("b", "G"));
-  EXPECT_EQ(metrics_.outbox_pending.Add({{"receiver", "b"}}).Value(), 1);
+  EXPECT_EQ(Pending("b"), 1);
 
   // Reload without b: its pending row becomes a dead letter and its gauge goes.
   Receivers({{"a", &a}}, "", /*start=*/false);
-  EXPECT_TRUE(metrics_.outbox_pending.Has({{"receiver", "a"}}));
-  EXPECT_FALSE(metrics_.outbox_pending.Has({{"receiver", "b"}}));
+  EXPECT_TRUE(Has("linkwatch_outbox_pending", {{"receiver", "a"}}));
+  EXPECT_FALSE(Has("linkwatch_outbox_pending", {{"receiver", "b"}}));
   EXPECT_EQ(List("dead").size(), 1u);
 }
 

@@ -1,6 +1,7 @@
 #include "notifiers/router.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
@@ -8,7 +9,7 @@
 #include "agent/core/problem.h"
 #include "agent/core/yaml_util.h"
 #include "agent/state/db.h"
-#include "exporters/metrics.h"
+#include "notifiers/notifier_metrics.h"
 #include "notifiers/outbox.h"
 #include "notifiers/receivers.h"
 #include "tests/fakes/http_receiver.h"
@@ -33,7 +34,7 @@ class RouterTest : public ::testing::Test {
   void OpenOutbox() {
     router_.reset();
     outbox_.reset();
-    auto o = Outbox::Open(dir_.File("state.db"), clock_, &metrics_);
+    auto o = Outbox::Open(dir_.File("state.db"), clock_, metrics_);
     ASSERT_TRUE(o.ok()) << o.message();
     outbox_ = std::move(o).value();
   }
@@ -97,7 +98,8 @@ class RouterTest : public ::testing::Test {
 
   testutil::TempDir dir_;
   ManualClock clock_{testutil::T0()};
-  Metrics metrics_;
+  prometheus::Registry registry_;
+  NotifierMetrics metrics_{registry_};
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Router> router_;
 };

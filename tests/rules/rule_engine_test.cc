@@ -2,12 +2,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "agent/state/state_store.h"
-#include "exporters/metrics.h"
+#include "rules/rules_metrics.h"
 #include "tests/rules/test_snapshot.h"
 
 namespace linkwatch {
@@ -17,6 +18,13 @@ using rules::testing::AddRow;
 using rules::testing::N;
 using rules::testing::T;
 using state::TableId;
+
+// Engines whose metrics a test does not read count into this registry.
+RulesMetrics& Unread() {
+  static prometheus::Registry registry;
+  static RulesMetrics metrics(registry);
+  return metrics;
+}
 
 const double kT0 = 1767225600;  // 2026-01-01T00:00:00Z
 double At(double minutes) { return kT0 + minutes * 60; }
@@ -65,7 +73,7 @@ const Alert* Find(const std::vector<Alert>& alerts, const std::string& alertname
 }
 
 TEST(RuleEngineTest, PendingFromFirstTrueThenFiringOnceForHasPassed) {
-  RuleEngine engine(Rules(BigRule()), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule()), nullptr, Unread());
   EXPECT_TRUE(engine.Evaluate("local", Snap({{"account", 20}}), At(0), true));
   auto alerts = engine.Alerts();
   ASSERT_EQ(alerts.size(), 1u);
@@ -83,7 +91,7 @@ TEST(RuleEngineTest, PendingFromFirstTrueThenFiringOnceForHasPassed) {
 }
 
 TEST(RuleEngineTest, ForZeroFiresAtTheFirstEvaluation) {
-  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   ASSERT_EQ(engine.Alerts().size(), 1u);
   EXPECT_EQ(engine.Alerts()[0].state, AlertState::kFiring);
@@ -98,7 +106,7 @@ TEST(RuleEngineTest, LabelsAreBaseLabelsPlusTemplatedRuleLabels) {
         expr: crmrecordcount > 10
         labels: {severity: warning, team: "{{ profile }}-team", empty: "{{ lakerecordcount }}"}
 )"),
-                    nullptr, nullptr);
+                    nullptr, Unread());
   engine.Evaluate("prod", Snap({{"account", 20}}), At(0), true);
   ASSERT_EQ(engine.Alerts().size(), 1u);
   const auto all = engine.Alerts();
@@ -114,7 +122,7 @@ TEST(RuleEngineTest, LabelsAreBaseLabelsPlusTemplatedRuleLabels) {
 }
 
 TEST(RuleEngineTest, FalseOrNullResolvesAndResolvedStaysUntilForgotten) {
-  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   EXPECT_TRUE(engine.Evaluate("local", Snap({{"account", -1}}), At(1), true));  // null
   auto alerts = engine.Alerts();
@@ -129,7 +137,7 @@ TEST(RuleEngineTest, FalseOrNullResolvesAndResolvedStaysUntilForgotten) {
 }
 
 TEST(RuleEngineTest, ForgetKeepsAnAlertThatFiresAgain) {
-  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   engine.Evaluate("local", Snap({{"account", 1}}), At(1), true);
   const std::string fp = engine.Alerts()[0].fingerprint;
@@ -141,7 +149,7 @@ TEST(RuleEngineTest, ForgetKeepsAnAlertThatFiresAgain) {
 }
 
 TEST(RuleEngineTest, PendingAlertThatTurnsFalseIsDropped) {
-  RuleEngine engine(Rules(BigRule("for: 5m")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 5m")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   EXPECT_TRUE(engine.Evaluate("local", Snap({{"account", 1}}), At(3), true));
   EXPECT_TRUE(engine.Alerts().empty());
@@ -154,7 +162,7 @@ TEST(RuleEngineTest, PendingAlertThatTurnsFalseIsDropped) {
 }
 
 TEST(RuleEngineTest, KeepFiringForHoldsTheAlertAfterTheConditionClears) {
-  RuleEngine engine(Rules(BigRule("for: 0s\n        keep_firing_for: 3m")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s\n        keep_firing_for: 3m")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   for (int m = 1; m <= 3; ++m) {
     EXPECT_FALSE(engine.Evaluate("local", Snap({{"account", 1}}), At(m), true)) << m;
@@ -167,7 +175,7 @@ TEST(RuleEngineTest, KeepFiringForHoldsTheAlertAfterTheConditionClears) {
 }
 
 TEST(RuleEngineTest, KeepFiringForRestartsWhenTheConditionHoldsAgain) {
-  RuleEngine engine(Rules(BigRule("for: 0s\n        keep_firing_for: 2m")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s\n        keep_firing_for: 2m")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   engine.Evaluate("local", Snap({{"account", 1}}), At(1), true);
   engine.Evaluate("local", Snap({{"account", 20}}), At(2), true);
@@ -180,7 +188,7 @@ TEST(RuleEngineTest, KeepFiringForRestartsWhenTheConditionHoldsAgain) {
 }
 
 TEST(RuleEngineTest, AlertOfARowThatDisappearsResolves) {
-  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}, {"contact", 30}}), At(0), true);
   ASSERT_EQ(engine.Alerts().size(), 2u);
   engine.Evaluate("local", Snap({{"account", 20}}), At(1), true);
@@ -190,7 +198,7 @@ TEST(RuleEngineTest, AlertOfARowThatDisappearsResolves) {
 }
 
 TEST(RuleEngineTest, EachSourceKeepsItsOwnAlerts) {
-  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, Unread());
   engine.Evaluate("a", Snap({{"account", 20}}), At(0), true);
   engine.Evaluate("b", Snap({{"account", 1}}), At(1), true);
   auto alerts = engine.Alerts();
@@ -200,7 +208,7 @@ TEST(RuleEngineTest, EachSourceKeepsItsOwnAlerts) {
 }
 
 TEST(RuleEngineTest, RowsWithTheSameLabelsAreOneAlert) {
-  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 0s")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}, {"account", 30}}), At(0), true);
   EXPECT_EQ(engine.Alerts().size(), 1u);
 }
@@ -214,7 +222,7 @@ TEST(RuleEngineTest, GroupsRunOnTheirIntervalUnlessForced) {
         expr: crmrecordcount > 10
         for: 10m
 )"),
-                    nullptr, nullptr);
+                    nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), false);  // first: always
   ASSERT_EQ(engine.Alerts().size(), 1u);
   // 30s later the group is not due: the condition is not looked at.
@@ -236,7 +244,7 @@ TEST(RuleEngineTest, TemplateErrorKeepsTheAlertAndIsFlagged) {
         expr: crmrecordcount > 10
         annotations: {summary: "since {{ datetime(entityname) }}", ok: "{{ entityname }}"}
 )"),
-                    nullptr, nullptr);
+                    nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   ASSERT_EQ(engine.Alerts().size(), 1u);
   const auto all = engine.Alerts();
@@ -248,7 +256,7 @@ TEST(RuleEngineTest, TemplateErrorKeepsTheAlertAndIsFlagged) {
 }
 
 TEST(RuleEngineTest, SourceUnreachableFiresAfterTheThresholdAndResolvesWhenUp) {
-  RuleEngine engine({}, nullptr, nullptr);
+  RuleEngine engine({}, nullptr, Unread());
   EXPECT_TRUE(engine.SourceDown("prod", At(0), 60, At(0), "connection refused"));
   auto alerts = engine.Alerts();
   ASSERT_EQ(alerts.size(), 1u);
@@ -274,12 +282,13 @@ TEST(RuleEngineTest, SourceUnreachableFiresAfterTheThresholdAndResolvesWhenUp) {
 }
 
 TEST(RuleEngineTest, RecordsEvaluationDurationPerGroup) {
-  Metrics metrics;
-  RuleEngine engine(Rules(BigRule()), nullptr, &metrics);
+  prometheus::Registry registry;
+  RulesMetrics metrics(registry);
+  RuleEngine engine(Rules(BigRule()), nullptr, metrics);
   engine.Evaluate("local", Snap({{"account", 20}}), At(0), true);
   engine.Evaluate("local", Snap({{"account", 20}}), At(1), true);
   bool found = false;
-  for (const auto& family : metrics.registry().Collect()) {
+  for (const auto& family : registry.Collect()) {
     if (family.name != "linkwatch_rule_evaluation_duration_seconds") continue;
     for (const auto& m : family.metric) {
       ASSERT_EQ(m.label.size(), 1u);
@@ -315,7 +324,7 @@ class RuleEnginePersistenceTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.message();
     p.store = std::move(s).value();
     p.alerts = std::make_unique<AlertStore>(p.store->db());
-    p.engine = std::make_unique<RuleEngine>(Rules(rules), p.alerts.get(), nullptr);
+    p.engine = std::make_unique<RuleEngine>(Rules(rules), p.alerts.get(), Unread());
     EXPECT_TRUE(p.engine->Restore().ok());
     return p;
   }
@@ -417,7 +426,7 @@ TEST_F(RuleEnginePersistenceTest, AlertsOfARemovedRuleResolveAfterARestart) {
 }
 
 TEST(RuleEngineReplaceTest, RulesThatStillExistKeepTheirAlerts) {
-  RuleEngine engine(Rules(BigRule("for: 5m")), nullptr, nullptr);
+  RuleEngine engine(Rules(BigRule("for: 5m")), nullptr, Unread());
   engine.Evaluate("local", Snap({{"account", 20}, {"contact", 1}}), At(0), true);
   engine.Replace(Rules(BigRule("for: 5m") + R"(      - alert: Small
         expr: crmrecordcount < 10

@@ -6,6 +6,7 @@
 // point 10). The destination is the real lake, wrapped to inject faults.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,7 +25,8 @@
 #include "agent/sync/engine.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
-#include "exporters/metrics.h"
+#include "agent/sync/sync_metrics.h"
+#include "tests/fakes/metric_value.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -188,13 +190,19 @@ class EngineBreakTest : public ::testing::Test {
   std::string src_;
   EngineOptions options_;
   Faults faults_;
-  Metrics metrics_;
-  const prometheus::Labels break_labels_{
+  // A sample of the scrape; 0 when the series does not exist.
+  double Value(std::string_view name, const std::map<std::string, std::string>& labels) {
+    return fakes::MetricValue(registry_, name, labels).value_or(0);
+  }
+
+  prometheus::Registry registry_;
+  SyncMetrics metrics_{registry_};
+  const std::map<std::string, std::string> break_labels_{
       {"profile", "crm"}, {"entity", "t"}, {"reason", "partition_missing"}};
 };
 
 TEST_F(EngineBreakTest, ABreakIsRepairedByAResyncAndKeptAsTheLastBreak) {
-  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
   ASSERT_TRUE(engine.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
   ASSERT_NE(Query("SELECT cursor FROM linkwatch_sync_cursor"), "");
@@ -211,7 +219,7 @@ TEST_F(EngineBreakTest, ABreakIsRepairedByAResyncAndKeptAsTheLastBreak) {
   EXPECT_EQ(Query("SELECT reason || '|' || message FROM linkwatch_sync_break"),
             "partition_missing|test: partition 2025.csv is gone");
   EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break WHERE repaired_at IS NULL"), "1");
-  EXPECT_EQ(metrics_.sync_table_errors_total.Add(break_labels_).Value(), 1);
+  EXPECT_EQ(Value("linkwatch_sync_table_errors_total", break_labels_), 1);
   {
     auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
     ASSERT_TRUE(db.ok());
@@ -232,10 +240,10 @@ TEST_F(EngineBreakTest, ABreakIsRepairedByAResyncAndKeptAsTheLastBreak) {
             "partition_missing")
       << "the break stays as the last break, with its repair time";
   EXPECT_NE(Query("SELECT cursor FROM linkwatch_sync_cursor"), "");
-  EXPECT_EQ(metrics_.sync_table_errors_total.Add(break_labels_).Value(), 1)
+  EXPECT_EQ(Value("linkwatch_sync_table_errors_total", break_labels_), 1)
       << "one break, counted once";
   // The gauge of the current error is gone once a round committed.
-  for (const auto& family : metrics_.registry().Collect()) {
+  for (const auto& family : registry_.Collect()) {
     if (family.name != "linkwatch_sync_table_error") continue;
     for (const auto& m : family.metric) EXPECT_EQ(m.gauge.value, 0) << "no current error";
   }
@@ -244,7 +252,7 @@ TEST_F(EngineBreakTest, ABreakIsRepairedByAResyncAndKeptAsTheLastBreak) {
 }
 
 TEST_F(EngineBreakTest, ABreakFoundWhileReadingChangesAbortsTheBatchAndResyncs) {
-  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
   ASSERT_TRUE(engine.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
   faults_.break_in_read = true;
@@ -256,22 +264,21 @@ TEST_F(EngineBreakTest, ABreakFoundWhileReadingChangesAbortsTheBatchAndResyncs) 
   ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
   EXPECT_EQ(faults_.initial_begins, 2) << "resynced once";
   EXPECT_EQ(Query("SELECT lakerecordcount FROM synapselinkprofileentitystate"), "3");
-  EXPECT_EQ(metrics_.sync_table_errors_total
-                .Add({{"profile", "crm"}, {"entity", "t"}, {"reason", "source_restored"}})
-                .Value(),
+  EXPECT_EQ(Value("linkwatch_sync_table_errors_total",
+                  {{"profile", "crm"}, {"entity", "t"}, {"reason", "source_restored"}}),
             1);
   engine.Stop();
   EXPECT_THAT(Lake(), HasSubstr(",new,"));
 }
 
 TEST_F(EngineBreakTest, TheCurrentErrorGaugeShowsTheReasonWhileTheRepairFails) {
-  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
   ASSERT_TRUE(engine.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
   faults_.fail_initial = true;
   faults_.break_next_round = true;
   auto gauge = [&](const std::string& reason) {
-    for (const auto& family : metrics_.registry().Collect()) {
+    for (const auto& family : registry_.Collect()) {
       if (family.name != "linkwatch_sync_table_error") continue;
       for (const auto& m : family.metric) {
         for (const auto& l : m.label) {
@@ -292,7 +299,7 @@ TEST_F(EngineBreakTest, TheCurrentErrorGaugeShowsTheReasonWhileTheRepairFails) {
 
 TEST_F(EngineBreakTest, ACrashBeforeTheRepairCommittedResyncsOnTheNextStart) {
   {
-    SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+    SyncEngine engine(options_, SystemClock::Instance(), metrics_);
     ASSERT_TRUE(engine.Start().ok());
     ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
     faults_.fail_initial = true;
@@ -305,7 +312,7 @@ TEST_F(EngineBreakTest, ACrashBeforeTheRepairCommittedResyncsOnTheNextStart) {
   Source("INSERT INTO t VALUES (3, 'after', '2025-01-01T00:00:00Z')");
   faults_.fail_initial = false;
   const int begins = faults_.initial_begins;
-  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
   ASSERT_TRUE(engine.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
   EXPECT_GT(faults_.initial_begins, begins) << "the next start resyncs";
@@ -321,12 +328,11 @@ TEST_F(EngineBreakTest, ACrashBeforeTheRepairCommittedResyncsOnTheNextStart) {
 TEST_F(EngineBreakTest, FailuresAreCountedByReason) {
   options_.profiles[0].tables = {{"t"}, {"nosuch"}};
   faults_.fail_initial = true;
-  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
   ASSERT_TRUE(engine.Start().ok());
   auto count = [&](const std::string& entity, const std::string& reason) {
-    return metrics_.sync_table_errors_total
-        .Add({{"profile", "crm"}, {"entity", entity}, {"reason", reason}})
-        .Value();
+    return Value("linkwatch_sync_table_errors_total",
+                 {{"profile", "crm"}, {"entity", entity}, {"reason", reason}});
   };
   ASSERT_TRUE(WaitFor([&] { return count("nosuch", "unsyncable") >= 2; }));
   EXPECT_EQ(Query("SELECT metadatastate || '/' || syncstate FROM synapselinkprofileentitystate "
@@ -352,7 +358,7 @@ TEST_F(EngineBreakTest, FailuresAreCountedByReason) {
 // Issue 8 point 10: `tables remove` between the writer's Commit and the
 // state commit of a batch; the cursor must not come back as an orphan row.
 TEST_F(EngineBreakTest, ABatchInFlightWhenTheTableIsRemovedWritesNoState) {
-  SyncEngine engine(options_, SystemClock::Instance(), &metrics_);
+  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
   ASSERT_TRUE(engine.Start().ok());
   ASSERT_TRUE(WaitFor([&] { return SyncState() == "2/4"; })) << SyncState();
   std::atomic<bool> removed{false};

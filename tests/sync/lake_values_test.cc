@@ -4,6 +4,7 @@
 // not their column's type).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <chrono>
 #include <cmath>
@@ -22,7 +23,8 @@
 #include "agent/sync/engine.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/state_rows.h"
-#include "exporters/metrics.h"
+#include "agent/sync/sync_metrics.h"
+#include "tests/fakes/metric_value.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -500,8 +502,12 @@ TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCoun
   profile.sync_interval = Millis(100);
   profile.tables = {{"g"}, {"ga", true}};
   options.profiles = {profile};
-  Metrics metrics;
-  SyncEngine engine(options, SystemClock::Instance(), &metrics);
+  prometheus::Registry registry;
+  SyncMetrics metrics(registry);
+  SyncEngine engine(options, SystemClock::Instance(), metrics);
+  auto value = [&](const char* name, const std::map<std::string, std::string>& labels) {
+    return fakes::MetricValue(registry, name, labels).value_or(0);
+  };
   ASSERT_TRUE(engine.Start().ok());
   auto failed_ids = [&](const char* entity = "g") {
     std::vector<std::string> ids;
@@ -521,12 +527,12 @@ TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCoun
     }
     return predicate();
   };
-  const prometheus::Labels labels{{"profile", "crm"}, {"entity", "g"}};
+  const std::map<std::string, std::string> labels{{"profile", "crm"}, {"entity", "g"}};
   ASSERT_TRUE(wait_for([&] { return failed_ids().size() == 1; }));
   EXPECT_THAT(failed_ids()[0], ::testing::StartsWith("0a000000-0000-4000-8000-00000000000b "));
   EXPECT_THAT(failed_ids()[0], HasSubstr("same Id"));
-  EXPECT_EQ(metrics.sync_failed_records_total.Add(labels).Value(), 1);
-  EXPECT_EQ(metrics.sync_invalid_text_total.Add(labels).Value(), 0);
+  EXPECT_EQ(value("linkwatch_sync_failed_records_total", labels), 1);
+  EXPECT_EQ(value("linkwatch_sync_invalid_text_total", labels), 0);
   ASSERT_TRUE(wait_for([&] { return failed_ids("ga").size() == 1; }));
   EXPECT_THAT(failed_ids("ga")[0], ::testing::StartsWith("0a000000-0000-4000-8000-00000000000b "));
   {
@@ -539,7 +545,7 @@ TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCoun
   }
   ASSERT_TRUE(wait_for([&] { return failed_ids().size() == 2; }));
   EXPECT_THAT(failed_ids()[1], ::testing::StartsWith("c0000000-0000-4000-8000-00000000000d "));
-  EXPECT_TRUE(wait_for([&] { return metrics.sync_failed_records_total.Add(labels).Value() == 2; }));
+  EXPECT_TRUE(wait_for([&] { return value("linkwatch_sync_failed_records_total", labels) == 2; }));
   engine.Stop();
   // (A partition that became empty may be gone or kept empty.)
   auto csv = ReadFile((dir / "lake" / "g" / "2025.csv").string());

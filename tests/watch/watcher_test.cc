@@ -1,17 +1,21 @@
 #include "agent/watch/watcher.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <filesystem>
 
 #include "agent/state/state_store.h"
 #include "agent/watch/local_source.h"
 #include "agent/watch/store_health.h"
-#include "exporters/metrics.h"
+#include "agent/watch/watch_metrics.h"
+#include "notifiers/notifier_metrics.h"
 #include "notifiers/outbox.h"
 #include "notifiers/router.h"
 #include "rules/rule_engine.h"
 #include "rules/rule_file.h"
+#include "rules/rules_metrics.h"
+#include "tests/fakes/metric_value.h"
 
 namespace linkwatch::watch {
 namespace {
@@ -42,8 +46,8 @@ class WatcherTest : public ::testing::Test {
 
   void Build(const std::string& source_path, const std::string& rules) {
     engine_ = std::make_unique<RuleEngine>(LoadRuleString(rules, "rules.yaml", Millis(1000)),
-                                           nullptr, nullptr);
-    auto outbox = notifiers::Outbox::Open(state_path_, clock_, nullptr);
+                                           nullptr, rules_metrics_);
+    auto outbox = notifiers::Outbox::Open(state_path_, clock_, notifier_metrics_);
     ASSERT_TRUE(outbox.ok()) << outbox.message();
     outbox_ = std::move(outbox).value();
     notifiers::RouteConfig route;
@@ -75,6 +79,11 @@ class WatcherTest : public ::testing::Test {
   std::string state_path_;
   std::unique_ptr<state::StateStore> store_;
   ManualClock clock_;
+  // Each component counts into its own metrics, all on one registry.
+  prometheus::Registry registry_;
+  RulesMetrics rules_metrics_{registry_};
+  notifiers::NotifierMetrics notifier_metrics_{registry_};
+  WatchMetrics metrics_{registry_};
   std::unique_ptr<RuleEngine> engine_;
   std::unique_ptr<notifiers::Outbox> outbox_;
   std::unique_ptr<notifiers::Router> router_;
@@ -82,7 +91,6 @@ class WatcherTest : public ::testing::Test {
   int snapshots_ = 0;
   std::shared_ptr<const state::Snapshot> last_;
   std::vector<SourceStatus> sources_;
-  Metrics* metrics_ = nullptr;  // set before Build to count
 };
 
 // A foreign state file with one profile in `profilestate` (2 = Error).
@@ -274,18 +282,17 @@ TEST_F(WatcherTest, DeletedFileMakesTheSourceUnreachable) {
 
 // Issue 7 point 11: the agent's own state.db deleted while running.
 TEST_F(WatcherTest, StoreHealthReportsADeletedStore) {
-  Metrics metrics;
-  StoreHealth health(store_->db(), &metrics);
+  StoreHealth health(store_->db(), metrics_);
   health.Check();
   EXPECT_TRUE(health.up());
   EXPECT_EQ(health.error(), "");
-  EXPECT_EQ(metrics.state_store_up.Add({}).Value(), 1);
+  EXPECT_EQ(fakes::MetricValue(registry_, "linkwatch_state_store_up", {}), 1);
   fs::remove(state_path_);
   health.Check();
   EXPECT_FALSE(health.up());
   EXPECT_NE(health.error().find("state store lost"), std::string::npos) << health.error();
   EXPECT_NE(health.error().find("deleted"), std::string::npos) << health.error();
-  EXPECT_EQ(metrics.state_store_up.Add({}).Value(), 0);
+  EXPECT_EQ(fakes::MetricValue(registry_, "linkwatch_state_store_up", {}), 0);
   // A file at the path again does not make the lost connection good.
   WriteStateFile(state_path_, 1);
   health.Check();
@@ -296,8 +303,6 @@ TEST_F(WatcherTest, StoreHealthReportsADeletedStore) {
 // rules see null (so InProgress does not fire), the value is counted at
 // every poll, and the poll counters exist at 0 before the first poll.
 TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
-  Metrics metrics;
-  metrics_ = &metrics;
   ASSERT_TRUE(
       store_->db()
           .Exec("INSERT INTO synapselinkprofileentitystate(entityname, syncstate, "
@@ -311,9 +316,9 @@ TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
       - alert: Huge
         expr: lakerecordcount > 9e18
 )");
-  EXPECT_TRUE(metrics.watch_polls_total.Has({{"source", "local"}}));
-  EXPECT_TRUE(metrics.watch_poll_errors_total.Has({{"source", "local"}}));
-  EXPECT_EQ(metrics.watch_polls_total.Add({{"source", "local"}}).Value(), 0);
+  EXPECT_EQ(fakes::MetricValue(registry_, "linkwatch_watch_polls_total", {{"source", "local"}}), 0);
+  EXPECT_EQ(
+      fakes::MetricValue(registry_, "linkwatch_watch_poll_errors_total", {{"source", "local"}}), 0);
   for (int i = 0; i < 3; ++i) {
     watcher_->RunOnce();
     clock_.Advance(std::chrono::seconds(15));
@@ -322,11 +327,11 @@ TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
   EXPECT_EQ(Firing("InProgress")[0].labels.at("entity"), "b");
   ASSERT_EQ(Firing("Huge").size(), 1u);
   EXPECT_EQ(Firing("Huge")[0].labels.at("entity"), "b");
-  EXPECT_EQ(metrics.watch_polls_total.Add({{"source", "local"}}).Value(), 3);
-  const prometheus::Labels labels{
-      {"source", "local"}, {"table", "synapselinkprofileentitystate"}, {"column", "syncstate"}};
-  EXPECT_EQ(metrics.watch_invalid_values_total.Add(labels).Value(), 3);
-  watcher_.reset();  // before `metrics` goes
+  EXPECT_EQ(fakes::MetricValue(registry_, "linkwatch_watch_polls_total", {{"source", "local"}}), 3);
+  EXPECT_EQ(fakes::MetricValue(
+                registry_, "linkwatch_watch_invalid_values_total",
+                {{"source", "local"}, {"table", "synapselinkprofileentitystate"}, {"column", "syncstate"}}),
+            3);
 }
 
 }  // namespace
