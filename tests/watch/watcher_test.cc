@@ -328,9 +328,10 @@ TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
   ASSERT_EQ(Firing("Huge").size(), 1u);
   EXPECT_EQ(Firing("Huge")[0].labels.at("entity"), "b");
   EXPECT_EQ(fakes::MetricValue(registry_, "linkwatch_watch_polls_total", {{"source", "local"}}), 3);
-  EXPECT_EQ(fakes::MetricValue(
-                registry_, "linkwatch_watch_invalid_values_total",
-                {{"source", "local"}, {"table", "synapselinkprofileentitystate"}, {"column", "syncstate"}}),
+  EXPECT_EQ(fakes::MetricValue(registry_, "linkwatch_watch_invalid_values_total",
+                               {{"source", "local"},
+                                {"table", "synapselinkprofileentitystate"},
+                                {"column", "syncstate"}}),
             3);
 }
 
