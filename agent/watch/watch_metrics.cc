@@ -33,8 +33,8 @@ WatchMetrics::WatchMetrics(prometheus::Registry& registry)
   store_up_.Set(1);
 }
 
-WatchMetrics::Source& WatchMetrics::SourceLocked(const std::string& source) {
-  Source& s = sources_[source];
+WatchMetrics::SourceSeries& WatchMetrics::SourceLocked(const std::string& source) {
+  SourceSeries& s = sources_[source];
   if (s.polls == nullptr) {
     s.polls = &polls_.Add({{"source", source}});
     s.errors = &poll_errors_.Add({{"source", source}});

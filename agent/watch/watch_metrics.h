@@ -43,18 +43,18 @@ class WatchMetrics {
   void SetStoreUp(bool up);
 
  private:
-  struct Source {
+  struct SourceSeries {
     prometheus::Counter* polls = nullptr;
     prometheus::Counter* errors = nullptr;
   };
-  Source& SourceLocked(const std::string& source);
+  SourceSeries& SourceLocked(const std::string& source);
 
   prometheus::Family<prometheus::Counter>& polls_;
   prometheus::Family<prometheus::Counter>& poll_errors_;
   prometheus::Family<prometheus::Counter>& invalid_values_;
   prometheus::Gauge& store_up_;
   std::mutex mu_;
-  std::map<std::string, Source> sources_;
+  std::map<std::string, SourceSeries> sources_;
   std::map<std::tuple<std::string, std::string, std::string>, prometheus::Counter*> invalid_;
 };
 
