@@ -1,6 +1,6 @@
 // /metrics benchmark (the spec's benchmarks.md, "/metrics"): one scrape with
 // 10,000 entities (100 profiles x 100 tables, every column filled) and 100
-// firing alerts, plus linkwatch's own Metrics registry with traffic.
+// firing alerts, plus every component's own metrics with traffic.
 // Target: <= 50 ms per scrape. Timed three ways: Collect + TextSerializer
 // (what /metrics runs), Collect alone, and a full HTTP GET /metrics over
 // loopback through HttpServer.

@@ -1,7 +1,8 @@
 // Prometheus text exposition (format 0.0.4) of any set of collectables:
-// linkwatch's Metrics registry, the StateCollector, and whatever else a
-// component registers. prometheus-cpp's TextSerializer does the writing, so
-// escaping and number formatting follow the reference client; collectables
+// the registry the components' metrics live on, the StateCollector, and
+// whatever else a component registers. prometheus-cpp's TextSerializer does
+// the writing, so escaping and number formatting follow the reference
+// client; collectables
 // with very many series may write the same text themselves, faster
 // (TextCollectable). Collectables are thread-safe; so is this.
 #pragma once
