@@ -2,9 +2,8 @@
 // the registry the components' metrics live on, the StateCollector, and
 // whatever else a component registers. prometheus-cpp's TextSerializer does
 // the writing, so escaping and number formatting follow the reference
-// client; collectables
-// with very many series may write the same text themselves, faster
-// (TextCollectable). Collectables are thread-safe; so is this.
+// client; collectables with very many series may write the same text
+// themselves, faster (TextCollectable). Collectables are thread-safe; so is this.
 #pragma once
 
 #include <string>
