@@ -1,8 +1,10 @@
 // RouteTable: the HTTP server's route table; maps (method, path) to a
-// Handler. Patterns are absolute paths whose segments are literals, "{name}"
-// (one segment, captured into HttpRequest::path_params) or, as the last segment only, "*" (the rest
-// of the path, possibly empty, captured as path_params["*"]). When several routes match, the most
-// specific wins: at the first segment where they differ, a literal beats "{name}" which beats "*".
+// Handler. Patterns are absolute paths whose segments are literals,
+// "{name}" (one segment, captured into HttpRequest::path_params) or, as the
+// last segment only, "*" (the rest of the path, possibly empty, captured as
+// path_params["*"]). When several routes match, the most specific wins: at
+// the first segment where they differ, a literal beats "{name}" which beats
+// "*".
 //
 // Dispatch answers 404 for an unknown path and 405 (with Allow) for a known
 // path with another method, both as JSON errors; HEAD is served by the GET
