@@ -103,7 +103,7 @@ class Run:
         return rows and rows[0][0] == 4
 
     def cursor(self):
-        rows = self.query("SELECT cursor FROM linkwatch_sync_cursor")
+        rows = self.query("SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor")
         return rows[0][0] if rows else -1
 
     def stop(self):

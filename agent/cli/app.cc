@@ -21,10 +21,12 @@
 #include "agent/http/server.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
+#include "agent/sync/destination_registry.h"
 #include "agent/sync/engine.h"
+#include "agent/sync/source_registry.h"
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
-#include "agent/watch/local_source.h"
+#include "agent/watch/state_source_registry.h"
 #include "agent/watch/store_health.h"
 #include "agent/watch/watch_metrics.h"
 #include "agent/watch/watcher.h"
@@ -64,35 +66,41 @@ void PrintLinkNotes(const Config& config, const std::string& config_path) {
 }
 
 // What `run` needs before it starts serving and the config loader cannot
-// know: the kinds this version runs, and files it opens. Part of LoadAll, so
+// know: the types this version runs (the registries say), and files it opens. Part of LoadAll, so
 // that check-config and run (and a reload) refuse the same things, at the
 // key's position. Reads only: the state store is neither created nor
 // migrated here.
 void CheckRunPrerequisites(const Config& config, Problems& p) {
   const YAML::Node& doc = config.document;
+  const auto& sources = sync::SourceRegistry::Builtin();
+  const auto& destinations = sync::DestinationRegistry::Builtin();
   for (size_t i = 0; i < config.profiles.size(); ++i) {
     const auto& pc = config.profiles[i];
-    if (pc.source_type == "sqlite" && pc.destination_type == "lake") continue;
+    if (sources.Runs(pc.source_type) && destinations.Runs(pc.destination_type)) continue;
     YAML::Node at = doc["profiles"] ? doc["profiles"][i] : YAML::Node();
     p.Add(at, "profile " + pc.name + ": source type " + pc.source_type + " to destination type " +
-                  pc.destination_type +
-                  " is not supported by this version yet (sqlite to lake is)");
+                  pc.destination_type + " is not supported by this version yet (" +
+                  JoinTypes(sources.Running(), " or ") + " to " +
+                  JoinTypes(destinations.Running(), " or ") + " is)");
   }
-  const YAML::Node sources = doc["watch"] ? doc["watch"]["sources"] : YAML::Node();
+  const auto& watch_sources = watch::StateSourceRegistry::Builtin();
+  const YAML::Node blocks = doc["watch"] ? doc["watch"]["sources"] : YAML::Node();
   for (size_t i = 0; i < config.watch.sources.size(); ++i) {
     const auto& s = config.watch.sources[i];
     const YAML::Node at =
-        sources && sources.IsSequence() && i < sources.size() ? sources[i] : YAML::Node();
-    if (s.type != "local") {
+        blocks && blocks.IsSequence() && i < blocks.size() ? blocks[i] : YAML::Node();
+    if (!watch_sources.Runs(s.type)) {
       p.Add(at["type"] ? at["type"] : at, "watch source " + s.name + ": type " + s.type +
                                               " is not supported by this version yet");
       continue;
     }
-    // A watched file may be missing (the source is unreachable until it
-    // appears); one that is there must be readable as SQLite.
-    std::error_code ec;
-    if (s.path == config.state_db || !std::filesystem::exists(s.path, ec)) continue;
-    if (auto st = state::CheckSqliteFile(s.path); !st.ok()) {
+    Problems built_with(config.path);  // the block's own problems were reported by LoadConfig
+    auto source =
+        watch_sources.Build(s.type, s.spec,
+                            BlockContext{"watch source", s.name, s.path, config.dir,
+                                         config.state_db, built_with, WatchSourceBlockKeys()});
+    if (!source) continue;
+    if (auto st = (*source)->CheckReadable(); !st.ok()) {
       p.Add(at["path"] ? at["path"] : at, "watch source " + s.name + ": " + st.message());
     }
   }
@@ -114,7 +122,7 @@ Loaded LoadAll(const std::string& path) {
   std::vector<Problem> problems;
   Loaded out;
   try {
-    out.config = LoadConfig(path);
+    out.config = LoadConfig(path, BuiltinConfigTypes());
   } catch (const InputError& e) {
     // Without a readable config nothing else can be checked.
     throw;
@@ -239,6 +247,13 @@ class Published {
 
 }  // namespace
 
+const ConfigTypes& BuiltinConfigTypes() {
+  static const ConfigTypes kTypes{&sync::SourceRegistry::Builtin(),
+                                  &sync::DestinationRegistry::Builtin(),
+                                  &watch::StateSourceRegistry::Builtin()};
+  return kTypes;
+}
+
 int CheckConfig(const std::string& config_path) {
   try {
     Loaded loaded = LoadAll(config_path);
@@ -288,7 +303,7 @@ int RulesTest(const std::vector<std::string>& files) {
 int PrintStatus(const std::string& config_path, const std::string& profile, bool json) {
   Config config;
   try {
-    config = LoadConfig(config_path);
+    config = LoadConfig(config_path, BuiltinConfigTypes());
   } catch (const InputError& e) {
     PrintProblems(e);
     return 2;
@@ -394,6 +409,8 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   sync::EngineOptions sync_options;
   sync_options.state_db = config.state_db;
   sync_options.profiles = config.profiles;
+  sync_options.sources = &sync::SourceRegistry::Builtin();
+  sync_options.destinations = &sync::DestinationRegistry::Builtin();
   sync::SyncEngine sync_engine(sync_options, clock, sync_metrics);
   if (!config.profiles.empty()) {
     if (auto s = sync_engine.Start(); !s.ok()) {
@@ -469,9 +486,10 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   spdlog::info("linkwatch {} listening on {}", LINKWATCH_VERSION, url);
 
   notifiers::Router router(loaded.route, outbox, clock, url, SendResolved(loaded.receivers));
-  std::vector<std::unique_ptr<watch::StateSource>> sources;
-  for (const auto& s : config.watch.sources) {
-    sources.push_back(std::make_unique<watch::LocalSource>(s.name, s.path));
+  auto sources = watch::StateSourceRegistry::Builtin().BuildAll(config);
+  if (!sources) {  // LoadAll refused what cannot be built: not expected here
+    spdlog::error("watch: {}", sources.message());
+    return 1;
   }
   watch::WatcherCallbacks callbacks;
   callbacks.snapshot = [&](const std::string& source, std::shared_ptr<const state::Snapshot> s) {
@@ -487,7 +505,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   };
   watcher = std::make_unique<watch::Watcher>(
       watch::WatcherOptions{config.watch.interval, config.watch.source_unreachable_for},
-      std::move(sources), engine, router, clock, watch_metrics, callbacks);
+      std::move(sources).value(), engine, router, clock, watch_metrics, callbacks);
   outbox.Start();
   if (options.on_listening) options.on_listening(url);
 

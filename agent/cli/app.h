@@ -15,6 +15,11 @@ namespace sync {
 class SyncEngine;
 }
 struct ProfileConfig;
+struct ConfigTypes;
+
+// The registries every command loads the config with: the builtin sync
+// sources, sync destinations and watch sources.
+const ConfigTypes& BuiltinConfigTypes();
 
 struct RunOptions {
   std::string config_path;

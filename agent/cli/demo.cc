@@ -250,7 +250,8 @@ bool Drained(const std::string& source, const std::string& state_db) {
   if (!heads) return false;
   while (heads->Step()) {
     auto c = (*st)->Prepare(
-        "SELECT cursor FROM linkwatch_sync_cursor WHERE profile = 'crm' AND entity = ?1");
+        "SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor WHERE profile = 'crm' AND "
+        "entity = ?1");
     if (!c) return false;
     c->Bind(1, heads->Text(0));
     if (!c->Step() || c->Int(0) < heads->Int(1)) return false;

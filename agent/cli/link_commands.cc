@@ -49,7 +49,7 @@ enum class NeedsConfig { kYes, kNo };
 int Load(const std::string& config_path, const std::string& profile, const char* command,
          Context& ctx, NeedsConfig needs = NeedsConfig::kYes) {
   try {
-    ctx.config = LoadConfig(config_path);
+    ctx.config = LoadConfig(config_path, BuiltinConfigTypes());
   } catch (const InputError& e) {
     for (const auto& p : e.problems()) std::fprintf(stderr, "%s\n", p.ToString().c_str());
     return 2;

@@ -72,7 +72,7 @@ int LakeVerifyCommand(const std::string& path, bool json, const std::string& sou
   if (!config_path.empty()) {
     Config config;
     try {
-      config = LoadConfig(config_path);
+      config = LoadConfig(config_path, BuiltinConfigTypes());
     } catch (const InputError& e) {
       for (const auto& p : e.problems()) std::fprintf(stderr, "%s\n", p.ToString().c_str());
       return 2;

@@ -47,8 +47,8 @@ void ParseHttp(const YAML::Node& node, const std::string& dir, Problems& p, Http
   }
 }
 
-void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
-                   std::vector<ProfileConfig>& out) {
+void ParseProfiles(const YAML::Node& node, const std::string& dir, const std::string& state_db,
+                   const ConfigTypes& types, Problems& p, std::vector<ProfileConfig>& out) {
   if (!node.IsSequence()) {
     p.Add(node, "profiles must be a list");
     return;
@@ -75,41 +75,43 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
       }
       pc.name = *s;
     }
-    auto endpoint = [&](const char* key, const std::vector<std::string>& types, std::string& type,
-                        std::string& path) {
+    // The block's type and path here; the rest is its type's (the registry's
+    // factory validates it).
+    auto endpoint = [&](const char* key, const BlockTypes* registry, std::string& type,
+                        std::string& path, YAML::Node& block) {
       const YAML::Node n = prof[key];
       if (!n) {
         p.Add(prof, std::string("profile ") + pc.name + " needs a " + key);
         return;
       }
-      if (!CheckKeys(n,
-                     {"type", "path", "url", "tenant_id", "client_id", "client_secret", "authority",
-                      "webhook_key"},
-                     p, key)) {
+      if (!n.IsMap()) {
+        CheckKeys(n, EndpointBlockKeys(), p, key);  // says it must be a mapping
         return;
       }
+      block.reset(n);
+      bool known = false;
       if (!n["type"]) {
         p.Add(n, std::string(key) + " needs a type");
       } else if (auto t = GetString(n["type"], p, std::string(key) + ".type")) {
-        bool known = false;
-        for (const auto& k : types) known = known || k == *t;
+        known = registry == nullptr || registry->Has(*t);
         if (!known) {
-          std::string list;
-          for (const auto& k : types) list += (list.empty() ? "" : ", ") + k;
-          p.Add(n["type"],
-                std::string("unknown ") + key + " type \"" + *t + "\" (one of: " + list + ")");
+          p.Add(n["type"], std::string("unknown ") + key + " type \"" + *t +
+                               "\" (one of: " + JoinTypes(registry->Types()) + ")");
         }
         type = *t;
       }
       if (n["path"]) {
         if (auto s = GetString(n["path"], p, std::string(key) + ".path"))
           path = ResolvePath(dir, *s);
-      } else if (type != "dataverse") {
-        p.Add(n, std::string(key) + " needs a path");
+      }
+      if (known && registry != nullptr) {
+        registry->Check(type, n,
+                        BlockContext{key, pc.name, path, dir, state_db, p, EndpointBlockKeys()});
       }
     };
-    endpoint("source", {"sqlite", "dataverse"}, pc.source_type, pc.source_path);
-    endpoint("destination", {"lake", "sqlite"}, pc.destination_type, pc.destination_path);
+    endpoint("source", types.sources, pc.source_type, pc.source_path, pc.source);
+    endpoint("destination", types.destinations, pc.destination_type, pc.destination_path,
+             pc.destination);
     // Two profiles writing one lake would overwrite each other's model.json,
     // and a lake inside another would show up there as a table folder.
     // Compared where the paths really lead, however they are written.
@@ -198,7 +200,7 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, Problems& p,
 }
 
 void ParseWatch(const YAML::Node& node, const std::string& dir, const std::string& state_db,
-                Problems& p, WatchConfig& out) {
+                const BlockTypes* registry, Problems& p, WatchConfig& out) {
   if (!CheckKeys(node, {"interval", "sources", "rule_files", "source_unreachable_for"}, p,
                  "watch")) {
     return;
@@ -223,53 +225,43 @@ void ParseWatch(const YAML::Node& node, const std::string& dir, const std::strin
     } else {
       std::set<std::string> names;
       for (const auto& s : node["sources"]) {
-        if (!CheckKeys(s,
-                       {"name", "type", "path", "url", "tenant_id", "client_id", "client_secret",
-                        "authority"},
-                       p, "watch source")) {
+        if (!s.IsMap()) {
+          CheckKeys(s, WatchSourceBlockKeys(), p, "watch source");  // must be a mapping
           continue;
         }
         WatchSourceConfig sc;
+        sc.spec.reset(s);
         if (!s["name"]) {
           p.Add(s, "watch source needs a name");
         } else if (auto n = GetString(s["name"], p, "source name")) {
           if (!names.insert(*n).second) p.Add(s["name"], "duplicate watch source \"" + *n + "\"");
           sc.name = *n;
         }
+        const std::string type_list =
+            registry == nullptr ? "" : " (" + JoinTypes(registry->Types(), " or ") + ")";
+        bool known = false;
         if (!s["type"]) {
-          p.Add(s, "watch source needs a type (local or dataverse)");
+          p.Add(s, "watch source needs a type" + type_list);
         } else if (auto t = GetString(s["type"], p, "source type")) {
-          if (*t != "local" && *t != "dataverse") {
-            p.Add(s["type"], "unknown watch source type \"" + *t + "\" (local or dataverse)");
-          }
+          known = registry == nullptr || registry->Has(*t);
+          if (!known) p.Add(s["type"], "unknown watch source type \"" + *t + "\"" + type_list);
           sc.type = *t;
         }
-        auto str = [&](const char* key, std::string& field) {
-          if (s[key]) {
-            if (auto v = GetString(s[key], p, key)) field = *v;
-          }
-        };
-        str("path", sc.path);
-        str("url", sc.url);
-        str("tenant_id", sc.tenant_id);
-        str("client_id", sc.client_id);
-        str("authority", sc.authority);
-        if (sc.type == "local") {
-          sc.path = sc.path.empty() ? state_db : ResolvePath(dir, sc.path);
-        } else if (sc.type == "dataverse") {
-          for (const char* key : {"url", "tenant_id", "client_id", "client_secret"}) {
-            if (!s[key]) p.Add(s, std::string("dataverse source ") + sc.name + " needs " + key);
-          }
-          if (s["client_secret"]) {
-            sc.client_secret = Secret::FromYaml(s["client_secret"], dir, p, "client_secret");
-          }
+        if (s["path"]) {
+          if (auto v = GetString(s["path"], p, "path")) sc.path = ResolvePath(dir, *v);
+        }
+        if (known && registry != nullptr) {
+          registry->Check(sc.type, s,
+                          BlockContext{"watch source", sc.name, sc.path, dir, state_db, p,
+                                       WatchSourceBlockKeys()});
         }
         out.sources.push_back(std::move(sc));
       }
     }
   }
   if (out.sources.empty()) {
-    out.sources.push_back(WatchSourceConfig{"local", "local", state_db, {}, {}, {}, {}, {}});
+    // contract.md: the default is the state store, watched as `local`.
+    out.sources.push_back(WatchSourceConfig{"local", "local", state_db, YAML::Node()});
   }
   if (node["rule_files"]) {
     for (const auto& item :
@@ -344,7 +336,19 @@ std::string TableNameProblem(std::string_view name) {
          std::to_string(kMaxTableNameLength) + " characters (as Dataverse logical names)";
 }
 
-Config ParseConfig(const std::string& text, const std::string& path) {
+const std::vector<std::string>& EndpointBlockKeys() {
+  static const std::vector<std::string> kKeys{
+      "type", "path", "url", "tenant_id", "client_id", "client_secret", "authority", "webhook_key"};
+  return kKeys;
+}
+
+const std::vector<std::string>& WatchSourceBlockKeys() {
+  static const std::vector<std::string> kKeys{
+      "name", "type", "path", "url", "tenant_id", "client_id", "client_secret", "authority"};
+  return kKeys;
+}
+
+Config ParseConfig(const std::string& text, const std::string& path, const ConfigTypes& types) {
   Config cfg;
   cfg.path = path;
   cfg.dir = std::filesystem::absolute(path).parent_path().string();
@@ -372,9 +376,11 @@ Config ParseConfig(const std::string& text, const std::string& path) {
     }
   }
   if (root["http"]) ParseHttp(root["http"], cfg.dir, p, cfg.http);
-  if (root["profiles"]) ParseProfiles(root["profiles"], cfg.dir, p, cfg.profiles);
+  if (root["profiles"]) {
+    ParseProfiles(root["profiles"], cfg.dir, cfg.state_db, types, p, cfg.profiles);
+  }
   ParseWatch(root["watch"] ? root["watch"] : YAML::Node(YAML::NodeType::Map), cfg.dir, cfg.state_db,
-             p, cfg.watch);
+             types.watch_sources, p, cfg.watch);
   cfg.receivers = root["receivers"];
   cfg.route = root["route"];
   cfg.inhibit_rules = root["inhibit_rules"];
@@ -383,12 +389,12 @@ Config ParseConfig(const std::string& text, const std::string& path) {
   return cfg;
 }
 
-Config LoadConfig(const std::string& path) {
+Config LoadConfig(const std::string& path, const ConfigTypes& types) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError({Problem{path, 0, 0, "cannot open config file"}});
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  return ParseConfig(ss.str(), path, types);
 }
 
 }  // namespace linkwatch

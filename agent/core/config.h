@@ -2,7 +2,10 @@
 // LoadConfig reads and validates everything this layer knows (state_db, http,
 // profiles, watch) and keeps `receivers`, `route` and `inhibit_rules` as YAML
 // nodes: the notifiers library validates those (each integration owns its
-// keys), so the app calls both and reports every problem together.
+// keys), so the app calls both and reports every problem together. The
+// blocks keyed by a YAML `type` (a profile's source and destination, a watch
+// source) are validated by the registries of their kinds, handed in as
+// ConfigTypes (typed_block.h): this layer knows no type names.
 // Relative paths are resolved against the config file's folder.
 // Immutable after loading; safe to share read-only between threads.
 #pragma once
@@ -17,6 +20,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/problem.h"
 #include "agent/core/secret.h"
+#include "agent/core/typed_block.h"
 
 namespace linkwatch {
 
@@ -29,11 +33,9 @@ struct HttpConfig {
 
 struct WatchSourceConfig {
   std::string name;
-  std::string type;  // local | dataverse
-  std::string path;  // local: SQLite file (default: state_db)
-  // dataverse (validated now; polled once the Dataverse source lands)
-  std::string url, tenant_id, client_id, authority;
-  Secret client_secret;
+  std::string type;  // a key of the watch source registry (local, dataverse)
+  std::string path;  // the block's `path`, resolved; "" when absent
+  YAML::Node spec;   // the block, for the registry's factory of `type`
 };
 
 struct WatchConfig {
@@ -52,8 +54,13 @@ struct TableConfig {
 
 struct ProfileConfig {
   std::string name;
+  // `type` and `path` (resolved; "" when absent) of the source and
+  // destination blocks; the blocks themselves go to the factories of the
+  // source and destination registries (a null node for a ProfileConfig
+  // built in code).
   std::string source_type, source_path;
   std::string destination_type, destination_path;
+  YAML::Node source, destination;
   Millis sync_interval{1000};
   Millis snapshot_interval{3600000};
   int snapshots_to_keep = 5;
@@ -76,10 +83,19 @@ struct Config {
   YAML::Node document;
 };
 
-// Throws InputError listing every problem (file:line:column).
-Config LoadConfig(const std::string& path);
+// Throws InputError listing every problem (file:line:column). `types`
+// validates the typed blocks; the binary passes its builtin registries.
+Config LoadConfig(const std::string& path, const ConfigTypes& types = {});
 // Same, from text (tests, fuzzing); `path` names the file and its folder.
-Config ParseConfig(const std::string& text, const std::string& path);
+Config ParseConfig(const std::string& text, const std::string& path, const ConfigTypes& types = {});
+
+// The keys every profile source or destination block accepts besides its
+// type's own: type and path, and the keys that blocks of any type were
+// accepted with before each type validated its own block (kept, so that
+// configs that loaded before still load).
+const std::vector<std::string>& EndpointBlockKeys();
+// The same for a watch source block.
+const std::vector<std::string>& WatchSourceBlockKeys();
 
 // Resolves `p` against `base_dir` unless absolute; normalized, without a
 // trailing separator.

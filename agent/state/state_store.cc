@@ -135,6 +135,37 @@ CREATE TABLE IF NOT EXISTS linkwatch_sync_break (
 );
 )SQL";
 
+// Version 5: sync cursors are opaque text (a Dataverse delta token as well
+// as a SQLite source's sequence number), stored exactly as the source
+// returned them: the INTEGER column would turn a cursor that looks like a
+// number into one. SQLite cannot change a column's type, so the table is
+// rebuilt; the integer cursors of earlier versions become their decimal
+// text, which is how the sqlite source writes its cursors. (A store that
+// lacks the table, as the version 3 stores some tests write, gets it.)
+const char* const kLinkwatchTablesV5 = R"SQL(
+CREATE TABLE IF NOT EXISTS linkwatch_sync_cursor (
+  profileentity TEXT PRIMARY KEY,
+  profile       TEXT NOT NULL,
+  entity        TEXT NOT NULL,
+  cursor        TEXT NOT NULL,
+  marker        TEXT NOT NULL DEFAULT '',
+  updated_at    REAL NOT NULL
+);
+CREATE TABLE linkwatch_sync_cursor_v5 (
+  profileentity TEXT PRIMARY KEY,
+  profile       TEXT NOT NULL,
+  entity        TEXT NOT NULL,
+  cursor        TEXT NOT NULL,
+  marker        TEXT NOT NULL DEFAULT '',
+  updated_at    REAL NOT NULL
+);
+INSERT INTO linkwatch_sync_cursor_v5
+  SELECT profileentity, profile, entity, CAST(cursor AS TEXT), marker, updated_at
+  FROM linkwatch_sync_cursor;
+DROP TABLE linkwatch_sync_cursor;
+ALTER TABLE linkwatch_sync_cursor_v5 RENAME TO linkwatch_sync_cursor;
+)SQL";
+
 // SQLite's fundamental types (sqlite3_column_type).
 constexpr int kSqliteInteger = 1, kSqliteFloat = 2, kSqliteText = 3;
 
@@ -259,7 +290,11 @@ std::vector<Migration> Migrations() {
   std::string v1;
   for (const auto& t : AllTables()) v1 += SixTableDdl(t) + ";\n";
   v1 += kLinkwatchTablesV1;
-  return {{1, v1}, {2, kLinkwatchTablesV2}, {3, kLinkwatchTablesV3}, {4, kLinkwatchTablesV4}};
+  return {{1, v1},
+          {2, kLinkwatchTablesV2},
+          {3, kLinkwatchTablesV3},
+          {4, kLinkwatchTablesV4},
+          {5, kLinkwatchTablesV5}};
 }
 
 }  // namespace
@@ -292,9 +327,15 @@ std::string SixTableDdl(const TableDef& table) {
 }
 
 Status Migrate(Db& db) {
-  auto st = db.Prepare("PRAGMA user_version");
-  if (!st) return st.status();
-  int version = st->Step() ? static_cast<int>(st->Int(0)) : 0;
+  int version = 0;
+  {
+    // Finished before migrating: a statement still open on the connection
+    // would make DROP TABLE fail ("database table is locked").
+    auto st = db.Prepare("PRAGMA user_version");
+    if (!st) return st.status();
+    version = st->Step() ? static_cast<int>(st->Int(0)) : 0;
+    st->Reset();
+  }
   if (version > kSchemaVersion) {
     return Status::Error(db.path() + " has schema version " + std::to_string(version) +
                          ", newer than this linkwatch (" + std::to_string(kSchemaVersion) + ")");

@@ -18,7 +18,7 @@
 
 namespace linkwatch::state {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Creates missing tables and applies pending migrations.
 Status Migrate(Db& db);

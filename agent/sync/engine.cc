@@ -7,9 +7,9 @@
 #include "agent/state/db.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
-#include "agent/sync/destinations/lake.h"
+#include "agent/sync/destination_registry.h"
 #include "agent/sync/destinations/lake_format.h"
-#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/source_registry.h"
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
 
@@ -40,19 +40,11 @@ struct SyncEngine::ProfileRuntime {
   Result<std::shared_ptr<sync::Destination>> OpenDestination() {
     std::lock_guard<std::mutex> lock(mu);
     if (destination) return destination;
-    if (options->open_destination) {
-      auto opened = options->open_destination(config);
-      if (!opened) return opened.status();
-      destination = *opened;
-      return destination;
-    }
-    if (config.destination_type != "lake") {
-      return Status::Error("destination type " + config.destination_type +
-                           " is not supported by this linkwatch yet (use lake)");
-    }
-    auto lake = LakeDestination::Open(config.destination_path);
-    if (!lake) return lake.status();
-    destination = std::shared_ptr<sync::Destination>(std::move(lake).value());
+    auto opener = options->destinations->Opener(config);
+    if (!opener) return opener.status();
+    auto opened = (*opener)();
+    if (!opened) return opened.status();
+    destination = *opened;
     return destination;
   }
 };
@@ -143,7 +135,7 @@ class SyncEngine::Worker {
   bool stop_ = false;
 
   std::unique_ptr<state::Db> db_;
-  std::unique_ptr<SqliteSource> source_;
+  std::unique_ptr<Source> source_;
   std::shared_ptr<Destination> destination_;
   std::unique_ptr<TableWriter> writer_;
   TableSchema schema_;
@@ -167,12 +159,10 @@ Status SyncEngine::Worker::Prepare() {
     db_ = std::move(db).value();
   }
   const ProfileConfig& pc = profile_.config;
-  if (pc.source_type != "sqlite") {
-    return Status::Error("source type " + pc.source_type +
-                         " is not supported by this linkwatch's sync core yet (use sqlite)");
-  }
   if (!source_) {
-    auto src = SqliteSource::Open(pc.source_path);
+    auto opener = options_.sources->Opener(pc);
+    if (!opener) return opener.status();
+    auto src = (*opener)();
     if (!src) return src.status();
     source_ = std::move(src).value();
   }
@@ -559,7 +549,10 @@ void SyncEngine::Worker::Count(const BatchResult& r) {
 }
 
 SyncEngine::SyncEngine(EngineOptions options, const Clock& clock, SyncMetrics& metrics)
-    : options_(std::move(options)), clock_(clock), metrics_(metrics) {}
+    : options_(std::move(options)), clock_(clock), metrics_(metrics) {
+  if (options_.sources == nullptr) options_.sources = &SourceRegistry::Builtin();
+  if (options_.destinations == nullptr) options_.destinations = &DestinationRegistry::Builtin();
+}
 
 SyncEngine::~SyncEngine() { Stop(); }
 

@@ -42,7 +42,8 @@ class StateStore;
 
 namespace linkwatch::sync {
 
-class Destination;
+class DestinationRegistry;
+class SourceRegistry;
 class SyncMetrics;
 
 struct EngineOptions {
@@ -51,9 +52,12 @@ struct EngineOptions {
   Millis supervise_every{1000};
   size_t batch_limit = 50000;  // changes per incremental batch
   Millis max_backoff{60000};
-  // Opens a profile's destination; unset: the one its config names (lake).
-  // Tests wrap the real one to inject faults (a break, a race).
-  std::function<Result<std::shared_ptr<Destination>>(const ProfileConfig&)> open_destination;
+  // Where profiles' sources and destinations are opened from, by their
+  // config's type (borrowed; they must outlive the engine). Null: the
+  // builtin registries. Tests register fakes, or wrap the real lake to
+  // inject faults.
+  const SourceRegistry* sources = nullptr;
+  const DestinationRegistry* destinations = nullptr;
 };
 
 class SyncEngine {

@@ -1,8 +1,11 @@
 // Source: where the sync core reads a table from. A source describes a
 // change-tracked table (columns, key), reads all of it at one consistent
 // moment (initial sync) and then its net changes after a durable cursor
-// (incremental sync). Cursors are opaque to the engine except that they are
-// ordered and persisted with the state rows after each committed batch.
+// (incremental sync). Cursors are opaque strings (a SQLite source's sequence
+// number, a Dataverse delta token): the engine stores them with the state
+// rows after each committed batch and compares them only for equality;
+// whatever needs their meaning (how far behind, anything waiting) asks the
+// source.
 //
 // Rows are handed to a callback as views valid only during the call, so a
 // million-row initial read allocates nothing per row. A Source is used by one
@@ -84,7 +87,10 @@ struct RowView {
   int64_t key_twins = 0;
 };
 
-using Cursor = int64_t;  // the change-log sequence already consumed
+// Where a table's changes were consumed up to, as the source encodes it.
+// Opaque to everything but the source that returned it; never empty once
+// returned by ReadAll.
+using Cursor = std::string;
 
 // Returning a non-ok Status stops the read and is returned by it.
 using RowCallback = std::function<Status(const RowView&)>;
@@ -102,8 +108,10 @@ class Source {
   virtual Result<Cursor> ReadAll(const TableSchema& table, const RowCallback& row) = 0;
   // Net changes after `after`, oldest first, at most `limit` rows; returns
   // the cursor after the last change delivered (== after when none).
-  virtual Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
+  virtual Result<Cursor> ReadChanges(const TableSchema& table, const Cursor& after, size_t limit,
                                      const RowCallback& row) = 0;
+  // Whether changes of the table after `after` are waiting to be read.
+  virtual Result<bool> ChangesWaiting(const TableSchema& table, const Cursor& after) = 0;
   // Whether any two keys of the table could be written as one Id (by the
   // rules of lake::KeyTwins): false lets an initial read skip looking up
   // every key's twins. May say true when unsure.
@@ -112,7 +120,8 @@ class Source {
   // class and bytes, no affinity conversion). Callable from a row callback.
   virtual Result<int64_t> CountKeys(const TableSchema& table,
                                     std::span<const StoredValue> keys) = 0;
-  // The newest cursor (for lag and to tell whether anything is waiting).
+  // The newest cursor of the whole source (equal to a table's cursor only
+  // when nothing of any table is waiting).
   virtual Result<Cursor> Head() = 0;
   // Changes whenever the source's schema does (a column added, ...); the
   // engine describes its tables again when it moves.
@@ -140,14 +149,16 @@ class Source {
   // ("key_changed"), or the source's clock or the consumer's checkpoint is
   // behind `committed` or missing ("source_restored", "source_replaced").
   // Called only with a committed cursor.
+  // A committed cursor this source cannot read (another source type's) is a
+  // break too ("source_replaced").
   virtual Status CheckChain(const std::string& table, const std::string& consumer,
-                            Cursor committed) = 0;
+                            const Cursor& committed) = 0;
   // Records in the source that `consumer` has consumed `table` up to
   // `cursor`, with the tracking that the last read of the table saw; called
   // before the cursor is committed (so the checkpoint is never behind it)
   // and only when the cursor moved.
   virtual Status Checkpoint(const TableSchema& table, const std::string& consumer,
-                            Cursor cursor) = 0;
+                            const Cursor& cursor) = 0;
 };
 
 }  // namespace linkwatch::sync

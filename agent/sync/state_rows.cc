@@ -236,7 +236,7 @@ Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, dou
                    "ON CONFLICT(profileentity) DO UPDATE SET cursor = excluded.cursor, "
                    "marker = excluded.marker, updated_at = excluded.updated_at",
                    {table.profileentity_id, table.profile_name, table.entity,
-                    Int(round.committed.cursor), round.committed.marker, std::to_string(now)});
+                    round.committed.cursor, round.committed.marker, std::to_string(now)});
       !s.ok()) {
     return s;
   }
@@ -254,7 +254,7 @@ Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, dou
   }
   sql += " WHERE profileentity = ?1";
   if (auto s = Run(db, sql,
-                   {table.profileentity_id, t, Int(round.committed.cursor), Int(round.lake_records),
+                   {table.profileentity_id, t, round.committed.cursor, Int(round.lake_records),
                     Int(round.source_records)});
       !s.ok()) {
     return s;
@@ -478,7 +478,7 @@ Result<std::optional<Committed>> ReadCommitted(Db& db, const LinkedTable& table)
     if (!st->status().ok()) return st->status();
     return std::optional<Committed>();
   }
-  return std::optional<Committed>(Committed{st->Int(0), st->Text(1)});
+  return std::optional<Committed>(Committed{st->Text(0), st->Text(1)});
 }
 
 Result<std::vector<std::string>> LinkedProfileNames(Db& db, bool synced_only) {

@@ -40,7 +40,7 @@ struct LinkedProfile {
 
 // The committed position of a table.
 struct Committed {
-  int64_t cursor = 0;
+  Cursor cursor;  // as the source returned it (opaque)
   std::string marker;
 };
 

@@ -5,11 +5,18 @@
 #include <filesystem>
 
 #include "agent/state/state_store.h"
+#include "agent/watch/state_source_registry.h"
 
 namespace linkwatch::watch {
 
-LocalSource::LocalSource(std::string name, std::string path)
-    : name_(std::move(name)), path_(std::move(path)) {}
+LocalSource::LocalSource(std::string name, std::string path, bool state_store)
+    : name_(std::move(name)), path_(std::move(path)), state_store_(state_store) {}
+
+Status LocalSource::CheckReadable() const {
+  std::error_code ec;
+  if (state_store_ || !std::filesystem::exists(path_, ec)) return Status::Ok();
+  return state::CheckSqliteFile(path_);
+}
 
 Status LocalSource::EnsureOpen() {
   if (db_) return Status::Ok();
@@ -74,6 +81,18 @@ bool LocalSource::Changed() {
   if (!db_->CheckFile().ok()) return true;
   auto version = db_->DataVersion();
   return version.ok() && *version != last_version_;
+}
+
+}  // namespace linkwatch::watch
+
+namespace linkwatch::watch {
+
+// The `local` watch source type (state_source_registry.cc): `path`, or the
+// state store when the block has none.
+std::unique_ptr<StateSource> MakeLocalSource(const YAML::Node& spec, const BlockContext& ctx) {
+  if (!ctx.CheckKeys(spec, {})) return nullptr;
+  const std::string path = ctx.path.empty() ? ctx.state_db : ctx.path;
+  return std::make_unique<LocalSource>(ctx.name, path, path == ctx.state_db);
 }
 
 }  // namespace linkwatch::watch

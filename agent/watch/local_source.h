@@ -24,11 +24,14 @@ namespace linkwatch::watch {
 
 class LocalSource final : public StateSource {
  public:
-  LocalSource(std::string name, std::string path);
+  // `state_store`: the path is the agent's own state store, which is
+  // checked as such (CheckReadable leaves it alone).
+  LocalSource(std::string name, std::string path, bool state_store = false);
 
   const std::string& name() const override { return name_; }
   Result<std::shared_ptr<const state::Snapshot>> Poll() override;
   bool Changed() override;
+  Status CheckReadable() const override;
 
  private:
   Status EnsureOpen();
@@ -36,6 +39,7 @@ class LocalSource final : public StateSource {
 
   std::string name_;
   std::string path_;
+  bool state_store_ = false;
   std::unique_ptr<state::Db> db_;
   int64_t last_version_ = -1;
   // After a failed poll: the file at the path as it was then (nullopt when

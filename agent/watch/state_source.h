@@ -23,6 +23,10 @@ class StateSource {
   // last successful Poll. Sources that cannot tell return false and are
   // polled every watch.interval only.
   virtual bool Changed() = 0;
+  // What check-config, `run` and a reload refuse before starting, such as a
+  // watched file that is there but is not SQLite (a missing one is only
+  // unreachable until it appears). Reads only. Ok by default.
+  virtual Status CheckReadable() const { return Status::Ok(); }
 };
 
 }  // namespace linkwatch::watch

@@ -5,13 +5,36 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 namespace linkwatch {
 namespace {
 
-std::vector<std::string> ProblemsOf(const std::string& text) {
+// Registries shaped like the binary's (sync/ and watch/ register the real
+// ones), built on this layer's seam alone: a factory per type that checks
+// its keys, and a path where the type needs one.
+struct TestTypes {
+  using Factory = std::function<bool(const YAML::Node&, const BlockContext&)>;
+  TypeRegistry<Factory> sources, destinations, watch_sources;
+  TestTypes() {
+    auto with_path = [](const YAML::Node& spec, const BlockContext& ctx) {
+      return ctx.CheckKeys(spec, {}) && ctx.NeedsPath(spec);
+    };
+    auto keys_only = [](const YAML::Node& spec, const BlockContext& ctx) {
+      return ctx.CheckKeys(spec, {});
+    };
+    sources.Register("sqlite", with_path);
+    sources.Register("dataverse", keys_only, /*runs=*/false);
+    destinations.Register("lake", with_path);
+    watch_sources.Register("local", keys_only);
+    watch_sources.Register("dataverse", keys_only, /*runs=*/false);
+  }
+  ConfigTypes types() const { return {&sources, &destinations, &watch_sources}; }
+};
+
+std::vector<std::string> ProblemsOf(const std::string& text, const ConfigTypes& types = {}) {
   try {
-    ParseConfig(text, "/etc/lw/linkwatch.yaml");
+    ParseConfig(text, "/etc/lw/linkwatch.yaml", types);
   } catch (const InputError& e) {
     std::vector<std::string> out;
     for (const auto& p : e.problems()) out.push_back(p.ToString());
@@ -219,9 +242,41 @@ profiles:
     source: {type: sqlite}
     destination: {type: lake, path: l}
     tables: []
-)");
+)",
+                             TestTypes().types());
   // state_db missing, listen, source type, profile name, source path, tables
   EXPECT_EQ(problems.size(), 6u);
+}
+
+TEST(ConfigTest, TypedBlocksAreValidatedByTheirTypesFactory) {
+  const TestTypes registries;
+  auto problems = ProblemsOf(R"(state_db: s.db
+watch:
+  sources:
+    - {name: w, type: local, colour: red}
+    - {name: x, type: ftp}
+profiles:
+  - name: crm
+    source: {type: sqlite, patth: crm.db}
+    destination: {type: warehouse, path: l}
+    tables: [t]
+)",
+                             registries.types());
+  ASSERT_EQ(problems.size(), 5u);
+  EXPECT_EQ(problems[0],
+            "/etc/lw/linkwatch.yaml:8:28: unknown key \"patth\" in source (did you mean "
+            "\"path\"?)");
+  EXPECT_EQ(problems[1], "/etc/lw/linkwatch.yaml:8:13: source needs a path");
+  EXPECT_EQ(problems[2],
+            "/etc/lw/linkwatch.yaml:9:25: unknown destination type \"warehouse\" (one of: lake)");
+  EXPECT_EQ(
+      problems[3].rfind("/etc/lw/linkwatch.yaml:4:30: unknown key \"colour\" in watch source", 0),
+      0u)
+      << problems[3];
+  EXPECT_EQ(problems[4],
+            "/etc/lw/linkwatch.yaml:5:23: unknown watch source type \"ftp\" (local or dataverse)");
+  // Without registries (this layer alone) every type passes unchecked.
+  EXPECT_TRUE(ProblemsOf("state_db: s.db\nwatch: {sources: [{name: x, type: ftp}]}\n").empty());
 }
 
 TEST(ConfigTest, MissingSecretEnvIsAProblem) {

@@ -265,8 +265,8 @@ class LakeConsumerTest(harness.TempDirTest):
         try:
             done = state.query("SELECT initialsyncstate FROM synapselinkprofileentitystate "
                                "WHERE entityname = ?", (table,))
-            rows = state.query("SELECT cursor FROM linkwatch_sync_cursor WHERE entity = ?",
-                               (table,))
+            rows = state.query("SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor "
+                               "WHERE entity = ?", (table,))
         except sqlite3.OperationalError:  # the agent has not created its tables yet
             return False
         # Initial sync Completed (4), and every change since read.

@@ -65,7 +65,8 @@ class LakeReadersTest(harness.TempDirTest):
             try:
                 done = state.query("SELECT initialsyncstate FROM synapselinkprofileentitystate "
                                    "WHERE entityname = 'mover'")
-                r = state.query("SELECT cursor FROM linkwatch_sync_cursor WHERE entity = 'mover'")
+                r = state.query("SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor "
+                                "WHERE entity = 'mover'")
             except sqlite3.OperationalError:
                 return False
             return (bool(done) and done[0][0] == 4 and bool(r)

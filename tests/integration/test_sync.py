@@ -82,7 +82,7 @@ class SyncTest(harness.TempDirTest):
 
     def caught_up(self, table, db):
         rows = self.state.query(
-            "SELECT cursor FROM linkwatch_sync_cursor WHERE entity = ?", (table,))
+            "SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor WHERE entity = ?", (table,))
         return rows and rows[0][0] >= lake_check.table_head(db, table)
 
     def test_initial_and_incremental_sync_match_the_source(self):

@@ -107,8 +107,8 @@ class SyncCrashTest(harness.TempDirTest):
 
     def caught_up(self):
         for t in ("account", "contact"):
-            rows = self.state.query("SELECT cursor FROM linkwatch_sync_cursor WHERE entity = ?",
-                                    (t,))
+            rows = self.state.query("SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor "
+                                    "WHERE entity = ?", (t,))
             if not rows or rows[0][0] < lake_check.table_head(self.src, t):
                 return False
         return True

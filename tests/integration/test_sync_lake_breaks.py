@@ -175,7 +175,8 @@ class LakeBreaksTest(harness.TempDirTest):
         def equal():
             try:
                 cursor = self.state.query(
-                    "SELECT cursor FROM linkwatch_sync_cursor WHERE entity = ?", (table,))
+                    "SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor "
+                    "WHERE entity = ?", (table,))
                 if not cursor or cursor[0][0] < lake_check.table_head(self.src, table):
                     last[:] = ["cursor %r behind" % (cursor,)]
                     return False

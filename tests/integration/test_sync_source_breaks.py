@@ -190,7 +190,8 @@ class SourceBreaksTest(harness.TempDirTest):
         for seed in range(5, 12):
             change(self.src, seed)
         con = sqlite3.connect(self.src)
-        cursor = self.state.query("SELECT cursor FROM linkwatch_sync_cursor")[0][0]
+        cursor = self.state.query(
+            "SELECT CAST(cursor AS INTEGER) FROM linkwatch_sync_cursor")[0][0]
         self.assertGreater(con.execute("SELECT seq FROM _linkwatch_clock").fetchone()[0], cursor)
         con.close()
         self.start()

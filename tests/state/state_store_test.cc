@@ -112,6 +112,40 @@ TEST_F(StateStoreTest, MigratesVersion3ErrorsToVersion4) {
   EXPECT_TRUE(snap->sync_breaks.empty());
 }
 
+TEST_F(StateStoreTest, MigratesVersion4IntegerCursorsToText) {
+  {
+    auto store = StateStore::Open(Path());
+    ASSERT_TRUE(store.ok()) << store.message();
+    // The table as version 4 had it, with a cursor as version 4 wrote it.
+    ASSERT_TRUE((*store)
+                    ->db()
+                    .Exec("DROP TABLE linkwatch_sync_cursor;"
+                          "CREATE TABLE linkwatch_sync_cursor (profileentity TEXT PRIMARY KEY, "
+                          "profile TEXT NOT NULL, entity TEXT NOT NULL, cursor INTEGER NOT NULL, "
+                          "marker TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL);"
+                          "INSERT INTO linkwatch_sync_cursor VALUES ('pe1', 'crm', 'account', "
+                          "'42', '{\"2024\":{}}', 1.5);"
+                          "PRAGMA user_version = 4")
+                    .ok());
+  }
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  Db& db = (*store)->db();
+  auto st = db.Prepare(
+      "SELECT profileentity || '|' || profile || '|' || entity || '|' || cursor || '|' || "
+      "typeof(cursor) || '|' || marker || '|' || updated_at FROM linkwatch_sync_cursor");
+  ASSERT_TRUE(st.ok());
+  ASSERT_TRUE(st->Step());
+  EXPECT_EQ(st->Text(0), "pe1|crm|account|42|text|{\"2024\":{}}|1.5");
+  st->Reset();
+  // An opaque cursor that looks like a number stays as written.
+  ASSERT_TRUE(db.Exec("UPDATE linkwatch_sync_cursor SET cursor = '007'").ok());
+  auto again = db.Prepare("SELECT cursor FROM linkwatch_sync_cursor");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again->Step());
+  EXPECT_EQ(again->Text(0), "007");
+}
+
 TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
   {
     auto db = Db::Open(Path());

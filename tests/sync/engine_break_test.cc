@@ -21,6 +21,7 @@
 #include "agent/state/db.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
+#include "agent/sync/destination_registry.h"
 #include "agent/sync/destinations/lake.h"
 #include "agent/sync/engine.h"
 #include "agent/sync/sources/sqlite_source.h"
@@ -140,13 +141,16 @@ class EngineBreakTest : public ::testing::Test {
     profile.sync_interval = Millis(100);
     profile.tables = {{"t"}};
     options_.profiles = {profile};
-    options_.open_destination =
-        [this](const ProfileConfig& pc) -> Result<std::shared_ptr<Destination>> {
-      auto lake = LakeDestination::Open(pc.destination_path);
-      if (!lake) return lake.status();
-      return std::shared_ptr<Destination>(
-          std::make_shared<FaultyDestination>(std::move(lake).value(), faults_));
-    };
+    // The real lake, wrapped, registered as "lake" in this test's registry.
+    destinations_.Register("lake", [this](const YAML::Node&, const BlockContext& ctx) {
+      return DestinationOpener([this, path = ctx.path]() -> Result<std::shared_ptr<Destination>> {
+        auto lake = LakeDestination::Open(path);
+        if (!lake) return lake.status();
+        return std::shared_ptr<Destination>(
+            std::make_shared<FaultyDestination>(std::move(lake).value(), faults_));
+      });
+    });
+    options_.destinations = &destinations_;
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -188,6 +192,7 @@ class EngineBreakTest : public ::testing::Test {
 
   fs::path dir_;
   std::string src_;
+  DestinationRegistry destinations_;
   EngineOptions options_;
   Faults faults_;
   // A sample of the scrape; 0 when the series does not exist.
@@ -389,18 +394,18 @@ TEST_F(EngineBreakTest, RemoveTableForgetsTheErrorAndTheLastBreak) {
   auto profile = LinkProfile(db, options_.profiles[0], 100);
   ASSERT_TRUE(profile.ok());
   const LinkedTable& t = profile->tables[0];
-  ASSERT_TRUE(MarkRound(db, t, RoundResult{{7, "m"}, 2, 2, true}, 101).ok());
+  ASSERT_TRUE(MarkRound(db, t, RoundResult{{"7", "m"}, 2, 2, true}, 101).ok());
   ASSERT_TRUE(MarkBreak(db, t, "source_restored", "the clock went back", 102).ok());
   EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error"), "source_restored");
   EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_cursor"), "0");
-  ASSERT_TRUE(MarkRound(db, t, RoundResult{{9, "n"}, 2, 2, true}, 103).ok());
+  ASSERT_TRUE(MarkRound(db, t, RoundResult{{"9", "n"}, 2, 2, true}, 103).ok());
   EXPECT_EQ(Query("SELECT at || ' ' || repaired_at FROM linkwatch_sync_break"), "102.0 103.0");
   ASSERT_TRUE(RecordError(db, t, "disk full", 104, "round_failed").ok());
   ASSERT_TRUE(RemoveTable(db, t, 105).ok());
   EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_break"), "0");
   EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
   // Nothing is written for a removed table afterwards.
-  const Status s = MarkRound(db, t, RoundResult{{10, "o"}, 2, 2, false}, 106);
+  const Status s = MarkRound(db, t, RoundResult{{"10", "o"}, 2, 2, false}, 106);
   EXPECT_EQ(s.reason(), kTableRemoved);
   ASSERT_TRUE(RecordError(db, t, "late", 107).ok());
   ASSERT_TRUE(MarkBreak(db, t, "partition_missing", "late", 108).ok());

@@ -111,12 +111,12 @@ TEST_F(SqliteSourceTest, EnablingTwiceIsHarmless) {
   auto schema = src->Describe("account");
   ASSERT_TRUE(schema.ok());
   std::map<std::string, Seen> seen;
-  auto cursor = src->ReadChanges(*schema, 0, 100, Collect(*schema, seen));
+  auto cursor = src->ReadChanges(*schema, "0", 100, Collect(*schema, seen));
   ASSERT_TRUE(cursor.ok()) << cursor.message();
   // One net change for a3, with one trigger set (not two).
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen["a3"].version, 2);
-  EXPECT_EQ(*cursor, 2);
+  EXPECT_EQ(*cursor, "2");
 }
 
 TEST_F(SqliteSourceTest, InitialReadThenNetChangesFromTheCursor) {
@@ -130,7 +130,7 @@ TEST_F(SqliteSourceTest, InitialReadThenNetChangesFromTheCursor) {
   std::map<std::string, Seen> all;
   auto cursor = src->ReadAll(*schema, Collect(*schema, all));
   ASSERT_TRUE(cursor.ok()) << cursor.message();
-  EXPECT_EQ(*cursor, 1);
+  EXPECT_EQ(*cursor, "1");
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all["a1"].version, 1);  // its latest change
   EXPECT_EQ(all["a1"].name, "Contoso Ltd");
@@ -143,7 +143,7 @@ TEST_F(SqliteSourceTest, InitialReadThenNetChangesFromTheCursor) {
   std::map<std::string, Seen> changes;
   cursor = src->ReadChanges(*schema, *cursor, 100, Collect(*schema, changes));
   ASSERT_TRUE(cursor.ok()) << cursor.message();
-  EXPECT_EQ(*cursor, 6);
+  EXPECT_EQ(*cursor, "6");
   ASSERT_EQ(changes.size(), 4u);
   EXPECT_EQ(changes["a3"].version, 3);
   EXPECT_EQ(changes["a3"].name, "Northwind 2");
@@ -151,13 +151,13 @@ TEST_F(SqliteSourceTest, InitialReadThenNetChangesFromTheCursor) {
   EXPECT_TRUE(changes["a1"].deleted);
   EXPECT_FALSE(changes["a9"].deleted);
   EXPECT_EQ(changes["a9"].name, "Contoso Ltd");
-  EXPECT_EQ(*src->Head(), 6);
+  EXPECT_EQ(*src->Head(), "6");
 
   // Nothing new: the cursor stays.
   std::map<std::string, Seen> none;
   auto again = src->ReadChanges(*schema, *cursor, 100, Collect(*schema, none));
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(*again, 6);
+  EXPECT_EQ(*again, "6");
   EXPECT_TRUE(none.empty());
 }
 
@@ -169,7 +169,7 @@ TEST_F(SqliteSourceTest, ChangesComeInBatchesOldestFirst) {
   auto src = Open();
   auto schema = src->Describe("account");
   ASSERT_TRUE(schema.ok());
-  Cursor cursor = 0;
+  Cursor cursor = "0";
   std::vector<int64_t> versions;
   for (int batch = 0; batch < 5; ++batch) {
     auto next = src->ReadChanges(*schema, cursor, 4, [&](const RowView& r) {
@@ -190,7 +190,7 @@ TEST_F(SqliteSourceTest, IntegerKeysAndTypedValues) {
   auto schema = src->Describe("item");
   ASSERT_TRUE(schema.ok());
   int rows = 0;
-  auto cursor = src->ReadChanges(*schema, 0, 10, [&](const RowView& r) {
+  auto cursor = src->ReadChanges(*schema, "0", 10, [&](const RowView& r) {
     ++rows;
     EXPECT_EQ(r.key.kind, Value::Kind::kInt);
     EXPECT_EQ(r.key.i, 7);
@@ -276,7 +276,7 @@ class ChainTest : public SqliteSourceTest {
   static constexpr const char* kConsumer = "pe-1";
   std::unique_ptr<SqliteSource> src_;
   TableSchema schema_;
-  Cursor committed_ = 0;
+  Cursor committed_ = "0";
 };
 
 TEST_F(ChainTest, RoundsPassWhileNothingBreaks) {
@@ -284,10 +284,12 @@ TEST_F(ChainTest, RoundsPassWhileNothingBreaks) {
     Exec("INSERT INTO account(accountid, name) VALUES ('n" + std::to_string(i) + "', 'x')");
     ASSERT_TRUE(Round().ok()) << Round().message();
   }
-  EXPECT_EQ(committed_, 3);
+  EXPECT_EQ(committed_, "3");
   // A checkpoint ahead of the committed cursor (a crash between the two
   // writes) is no break.
-  ASSERT_TRUE(src_->Checkpoint(schema_, kConsumer, committed_ + 5).ok());
+  ASSERT_TRUE(src_->Checkpoint(schema_, kConsumer,
+                               SqliteSource::CursorAt(*SqliteSource::SequenceOf(committed_) + 5))
+                  .ok());
   EXPECT_TRUE(src_->CheckChain("account", kConsumer, committed_).ok());
 }
 
@@ -295,7 +297,7 @@ TEST_F(ChainTest, ARestoreIsABreakAtOnce) {
   const auto backup = Backup("backup.db");
   Exec("INSERT INTO account(accountid, name) VALUES ('a3', 'x'), ('a4', 'y')");
   ASSERT_TRUE(Round().ok());
-  ASSERT_EQ(committed_, 2);
+  ASSERT_EQ(committed_, "2");
   Restore(backup);
   auto src = SqliteSource::Open(path_);
   ASSERT_TRUE(src.ok());
@@ -308,7 +310,7 @@ TEST_F(ChainTest, ARestoreFollowedByManyChangesIsABreakToo) {
   const auto backup = Backup("backup.db");
   Exec("INSERT INTO account(accountid, name) VALUES ('a3', 'x'), ('a4', 'y')");
   ASSERT_TRUE(Round().ok());
-  ASSERT_EQ(committed_, 2);
+  ASSERT_EQ(committed_, "2");
   // While the agent is down: restored, then more changes than were lost, so
   // the clock is past the committed cursor again.
   Restore(backup);
@@ -318,11 +320,43 @@ TEST_F(ChainTest, ARestoreFollowedByManyChangesIsABreakToo) {
   }
   auto src = SqliteSource::Open(path_);
   ASSERT_TRUE(src.ok());
-  ASSERT_GT(*(*src)->Head(), committed_);
+  ASSERT_GT(*SqliteSource::SequenceOf(*(*src)->Head()), *SqliteSource::SequenceOf(committed_));
   const Status s = (*src)->CheckChain("account", kConsumer, committed_);
   EXPECT_TRUE(s.is_break());
   EXPECT_EQ(s.reason(), "source_restored");
   EXPECT_THAT(s.message(), HasSubstr("behind the committed cursor 2"));
+}
+
+TEST_F(ChainTest, ACursorOfAnotherSourceTypeIsABreak) {
+  // An opaque cursor another source type wrote (a Dataverse delta token):
+  // this source cannot continue from it, so the table is synced again.
+  const Status s = src_->CheckChain("account", kConsumer, "919042!08/22/2017 08:10:44");
+  EXPECT_TRUE(s.is_break());
+  EXPECT_EQ(s.reason(), "source_replaced");
+  EXPECT_EQ(src_->ReadChanges(schema_, "x1", 10, [](const RowView&) { return Status::Ok(); })
+                .status()
+                .reason(),
+            "source_replaced");
+  EXPECT_FALSE(src_->Checkpoint(schema_, kConsumer, "").ok());
+}
+
+TEST_F(ChainTest, TheSourceSaysWhetherChangesAreWaiting) {
+  auto waiting = src_->ChangesWaiting(schema_, committed_);
+  ASSERT_TRUE(waiting.ok()) << waiting.message();
+  EXPECT_FALSE(*waiting);
+  Exec("INSERT INTO account(accountid, name) VALUES ('w1', 'x')");
+  EXPECT_TRUE(*src_->ChangesWaiting(schema_, committed_));
+  ASSERT_TRUE(Round().ok());
+  EXPECT_FALSE(*src_->ChangesWaiting(schema_, committed_));
+}
+
+TEST(SqliteCursorTest, HoldsTheSequenceNumberAsDecimalText) {
+  EXPECT_EQ(SqliteSource::CursorAt(0), "0");
+  EXPECT_EQ(SqliteSource::CursorAt(1234567890123), "1234567890123");
+  EXPECT_EQ(*SqliteSource::SequenceOf("42"), 42);
+  for (const char* bad : {"", "-1", "4 2", "42x", "0x10", "99999999999999999999"}) {
+    EXPECT_FALSE(SqliteSource::SequenceOf(bad).ok()) << bad;
+  }
 }
 
 TEST_F(ChainTest, AFileWithoutTheCheckpointIsAnotherSource) {

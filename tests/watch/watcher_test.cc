@@ -7,6 +7,7 @@
 
 #include "agent/state/state_store.h"
 #include "agent/watch/local_source.h"
+#include "agent/watch/state_source_registry.h"
 #include "agent/watch/store_health.h"
 #include "agent/watch/watch_metrics.h"
 #include "notifiers/notifier_metrics.h"
@@ -333,6 +334,175 @@ TEST_F(WatcherTest, InvalidValuesReadAsNullForRulesAndAreCountedEveryPoll) {
                                 {"table", "synapselinkprofileentitystate"},
                                 {"column", "syncstate"}}),
             3);
+}
+
+// A watch source of a type the binary does not know, registered in this
+// test's own registry: the config loader validates its block through the
+// registry, the registry builds it, and the watcher polls it like any
+// other. What it returns is scripted by the test.
+struct Script {
+  std::shared_ptr<const state::Snapshot> next;  // what the next Poll returns
+  bool fail = false;                            // Poll fails (unreachable)
+  bool changed = false;                         // what Changed() says
+  int polls = 0;
+  std::string greeting;  // read from the block, to show the factory saw it
+};
+
+class ScriptedSource : public StateSource {
+ public:
+  ScriptedSource(std::string name, Script& script) : name_(std::move(name)), script_(script) {}
+  const std::string& name() const override { return name_; }
+  Result<std::shared_ptr<const state::Snapshot>> Poll() override {
+    ++script_.polls;
+    script_.changed = false;
+    if (script_.fail) return Status::Error("scripted: the source is down");
+    return script_.next;
+  }
+  bool Changed() override { return script_.changed; }
+
+ private:
+  std::string name_;
+  Script& script_;
+};
+
+class WatcherWithFakeSourceTest : public WatcherTest {
+ protected:
+  void SetUp() override {
+    WatcherTest::SetUp();
+    watch_sources_.Register(
+        "scripted",
+        [this](const YAML::Node& spec, const BlockContext& ctx) -> std::unique_ptr<StateSource> {
+          if (!ctx.CheckKeys(spec, {"greeting"})) return nullptr;
+          if (!spec["greeting"]) {
+            ctx.problems.Add(spec, "scripted source " + ctx.name + " needs a greeting");
+            return nullptr;
+          }
+          script_.greeting = spec["greeting"].Scalar();
+          return std::make_unique<ScriptedSource>(ctx.name, script_);
+        });
+  }
+
+  Config Load(const std::string& watch_yaml) {
+    return ParseConfig("state_db: state.db\nwatch:\n" + watch_yaml, (dir_ / "lw.yaml").string(),
+                       ConfigTypes{nullptr, nullptr, &registry_});
+  }
+  std::vector<std::string> ProblemsOf(const std::string& watch_yaml) {
+    try {
+      Load(watch_yaml);
+    } catch (const InputError& e) {
+      std::vector<std::string> out;
+      for (const auto& p : e.problems()) out.push_back(p.ToString());
+      return out;
+    }
+    return {};
+  }
+  // The state store's rows now, as the scripted source's next answer.
+  void ScriptRows(const std::string& sql) {
+    ASSERT_TRUE(store_->db().Exec(sql).ok());
+    auto snap = store_->Read();
+    ASSERT_TRUE(snap.ok()) << snap.message();
+    script_.next = std::make_shared<const state::Snapshot>(std::move(snap).value());
+    script_.changed = true;
+  }
+  void BuildWith(const Config& config, const std::string& rules) {
+    engine_ = std::make_unique<RuleEngine>(LoadRuleString(rules, "rules.yaml", Millis(1000)),
+                                           nullptr, rules_metrics_);
+    auto outbox = notifiers::Outbox::Open(state_path_, clock_, notifier_metrics_);
+    ASSERT_TRUE(outbox.ok()) << outbox.message();
+    outbox_ = std::move(outbox).value();
+    notifiers::RouteConfig route;
+    route.receiver = "none";
+    router_ = std::make_unique<notifiers::Router>(route, *outbox_, clock_, "http://x/",
+                                                  std::map<std::string, bool>{{"none", true}});
+    auto sources = watch_sources_.BuildAll(config);
+    ASSERT_TRUE(sources.ok()) << sources.message();
+    WatcherCallbacks callbacks;
+    callbacks.sources = [this](const std::vector<SourceStatus>& list) { sources_ = list; };
+    watcher_ = std::make_unique<Watcher>(
+        WatcherOptions{config.watch.interval, config.watch.source_unreachable_for},
+        std::move(sources).value(), *engine_, *router_, clock_, metrics_, callbacks);
+  }
+
+  StateSourceRegistry watch_sources_;
+  Script script_;
+};
+
+TEST_F(WatcherWithFakeSourceTest, TheLoaderReportsTheFactorysProblemsWithPositions) {
+  EXPECT_EQ(ProblemsOf("  sources:\n    - {name: s, type: scripted, greting: hi}\n"),
+            (std::vector<std::string>{
+                (dir_ / "lw.yaml").string() +
+                    ":4:33: unknown key \"greting\" in watch source (did you mean \"greeting\"?)",
+                (dir_ / "lw.yaml").string() + ":4:7: scripted source s needs a greeting"}));
+  EXPECT_EQ(ProblemsOf("  sources:\n    - {name: s, type: local}\n"),
+            (std::vector<std::string>{(dir_ / "lw.yaml").string() +
+                                      ":4:23: unknown watch source type \"local\" (scripted)"}))
+      << "only what this registry holds";
+}
+
+TEST_F(WatcherWithFakeSourceTest, AFakeSourceIsPolledAndItsRowsEvaluated) {
+  const Config config = Load(
+      "  interval: 15s\n  source_unreachable_for: 30s\n"
+      "  sources:\n    - {name: erp, type: scripted, greeting: hello}\n");
+  EXPECT_EQ(script_.greeting, "hello");
+  ScriptRows("INSERT INTO synapselinkprofile(name, profilestate) VALUES ('crm', 2)");
+  BuildWith(config, kProfileError);
+  watcher_->RunOnce();
+  EXPECT_TRUE(watcher_->Ready());
+  EXPECT_EQ(script_.polls, 1);
+  ASSERT_EQ(Firing("ProfileError").size(), 1u);
+  EXPECT_EQ(Firing("ProfileError")[0].labels.at("source"), "erp");
+
+  // Nothing changed and the interval has not passed: not polled.
+  watcher_->RunOnce();
+  EXPECT_EQ(script_.polls, 1);
+  // The source says it changed: polled at once, not after the interval.
+  ScriptRows("INSERT INTO synapselinkprofile(name, profilestate) VALUES ('hr', 2)");
+  watcher_->RunOnce();
+  EXPECT_EQ(script_.polls, 2);
+  EXPECT_EQ(Firing("ProfileError").size(), 2u);
+
+  // It goes down: unreachable after source_unreachable_for, on the clock.
+  script_.fail = true;
+  clock_.Advance(std::chrono::seconds(15));
+  watcher_->RunOnce();
+  ASSERT_EQ(sources_.size(), 1u);
+  EXPECT_FALSE(sources_[0].up);
+  EXPECT_EQ(sources_[0].last_error, "scripted: the source is down");
+  EXPECT_TRUE(Firing("SourceUnreachable").empty());
+  for (int i = 0; i < 2; ++i) {
+    clock_.Advance(std::chrono::seconds(15));
+    watcher_->RunOnce();
+  }
+  ASSERT_EQ(Firing("SourceUnreachable").size(), 1u);
+  EXPECT_EQ(Firing("SourceUnreachable")[0].labels.at("source"), "erp");
+}
+
+TEST(WatchSourceRegistryTest, BuiltinHoldsLocalAndValidatesDataverse) {
+  const auto& r = StateSourceRegistry::Builtin();
+  EXPECT_EQ(r.Types(), (std::vector<std::string>{"local", "dataverse"}));
+  EXPECT_TRUE(r.Runs("local"));
+  EXPECT_FALSE(r.Runs("dataverse"));
+  const ConfigTypes types{nullptr, nullptr, &r};
+  try {
+    ParseConfig("state_db: s.db\nwatch:\n  sources:\n    - {name: d, type: dataverse, url: u}\n",
+                "/c.yaml", types);
+    FAIL() << "no problems";
+  } catch (const InputError& e) {
+    std::vector<std::string> got;
+    for (const auto& p : e.problems()) got.push_back(p.ToString());
+    EXPECT_EQ(got,
+              (std::vector<std::string>{"/c.yaml:4:7: dataverse source d needs tenant_id",
+                                        "/c.yaml:4:7: dataverse source d needs client_id",
+                                        "/c.yaml:4:7: dataverse source d needs client_secret"}));
+  }
+  // A local source without a path watches the state store.
+  const Config c =
+      ParseConfig("state_db: s.db\nwatch: {sources: [{name: l, type: local}]}\n", "/c.yaml", types);
+  auto built = r.BuildAll(c);
+  ASSERT_TRUE(built.ok()) << built.message();
+  ASSERT_EQ(built->size(), 1u);
+  EXPECT_EQ((*built)[0]->name(), "l");
+  EXPECT_TRUE((*built)[0]->CheckReadable().ok()) << "the state store is checked as such";
 }
 
 }  // namespace

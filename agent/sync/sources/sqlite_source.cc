@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "agent/core/text.h"
 #include "agent/state/db.h"
 #include "agent/sync/destinations/lake_format.h"
+#include "agent/sync/source_registry.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -621,12 +623,53 @@ Result<int64_t> SqliteSource::CountKeys(const TableSchema& table,
   return n;
 }
 
-Result<Cursor> SqliteSource::Head() {
+Cursor SqliteSource::CursorAt(int64_t sequence) { return std::to_string(sequence); }
+
+Result<int64_t> SqliteSource::SequenceOf(const Cursor& cursor) {
+  int64_t seq = 0;
+  const char* end = cursor.data() + cursor.size();
+  auto [ptr, ec] = std::from_chars(cursor.data(), end, seq);
+  if (cursor.empty() || ec != std::errc() || ptr != end || seq < 0) {
+    return Status::Error("\"" + cursor.substr(0, 64) +
+                         "\" is not a cursor of a sqlite source (a change-log sequence number)");
+  }
+  return seq;
+}
+
+Result<int64_t> SqliteSource::CommittedSequence(const std::string& table,
+                                                const Cursor& committed) const {
+  auto seq = SequenceOf(committed);
+  if (seq.ok()) return seq;
+  return Status::Break("source_replaced", "the committed cursor of table \"" + table +
+                                              "\": " + seq.message() + "; " + path_ +
+                                              " is not the source it was read from");
+}
+
+Result<int64_t> SqliteSource::HeadSequence() {
   if (!db_) return NotOpen();
   auto st = db_->Prepare("SELECT seq FROM _linkwatch_clock");
   if (!st) return st.status();
-  if (!st->Step()) return st->status().ok() ? Result<Cursor>(Cursor{0}) : st->status();
+  if (!st->Step()) return st->status().ok() ? Result<int64_t>(int64_t{0}) : st->status();
   return st->Int(0);
+}
+
+Result<Cursor> SqliteSource::Head() {
+  auto seq = HeadSequence();
+  if (!seq) return seq.status();
+  return CursorAt(*seq);
+}
+
+Result<bool> SqliteSource::ChangesWaiting(const TableSchema& table, const Cursor& after) {
+  if (!db_) return NotOpen();
+  auto seq = CommittedSequence(table.name, after);
+  if (!seq) return seq.status();
+  auto st = db_->Prepare("SELECT 1 FROM _linkwatch_changes WHERE tbl = ?1 AND seq > ?2 LIMIT 1");
+  if (!st) return st.status();
+  st->Bind(1, table.name).Bind(2, *seq);
+  const bool waiting = st->Step();
+  if (!st->status().ok()) return st->status();
+  st->Reset();
+  return waiting;
 }
 
 Result<int64_t> SqliteSource::SchemaVersion() {
@@ -640,8 +683,8 @@ Result<int64_t> SqliteSource::SchemaVersion() {
 Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback& row) {
   if (!db_) return NotOpen();
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
-    auto head = Head();
-    if (!head) return head;
+    auto head = HeadSequence();
+    if (!head) return head.status();
     // What a checkpoint of this read records: the tracking it was read with.
     auto tracking = ReadTracking(*db_, table.name);
     if (!tracking) return tracking.status();
@@ -669,13 +712,16 @@ Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback
       if (auto s = row(view); !s.ok()) return s;
     }
     if (!st->status().ok()) return st->status().WithContext("reading " + table.name);
-    return *head;
+    return CursorAt(*head);
   });
 }
 
-Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, Cursor after, size_t limit,
-                                         const RowCallback& row) {
+Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, const Cursor& after_cursor,
+                                         size_t limit, const RowCallback& row) {
   if (!db_) return NotOpen();
+  auto after_seq = CommittedSequence(table.name, after_cursor);
+  if (!after_seq) return after_seq.status();
+  const int64_t after = *after_seq;
   return InReadTransaction(*db_, [&]() -> Result<Cursor> {
     // Tracking reinstalled since CheckChain (in the same read transaction as
     // the changes, so a checkpoint never records a generation unchecked).
@@ -696,7 +742,7 @@ Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, Cursor after,
     if (!st) return st.status();
     st->Bind(1, table.name).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
     std::vector<Value> values(table.columns.size());
-    Cursor last = after;
+    int64_t last = after;
     RowView view;
     while (st->Step()) {
       last = st->Int(0);
@@ -717,13 +763,16 @@ Result<Cursor> SqliteSource::ReadChanges(const TableSchema& table, Cursor after,
       if (auto s = row(view); !s.ok()) return s;
     }
     if (!st->status().ok()) return st->status().WithContext("reading changes of " + table.name);
-    return last;
+    return CursorAt(last);
   });
 }
 
 Status SqliteSource::CheckChain(const std::string& table, const std::string& consumer,
-                                Cursor committed) {
+                                const Cursor& committed_cursor) {
   if (!db_) return NotOpen();
+  auto committed_seq = CommittedSequence(table, committed_cursor);
+  if (!committed_seq) return committed_seq.status();
+  const int64_t committed = *committed_seq;
   const std::string where = "table \"" + table + "\" in " + path_;
   return InReadTransaction(*db_, [&]() -> Status {
     auto exists = HasTable(*db_, table);
@@ -746,7 +795,7 @@ Status SqliteSource::CheckChain(const std::string& table, const std::string& con
                                "tracking is back: " +
                                EnableCommand(path_, table));
     }
-    auto head = Head();
+    auto head = HeadSequence();
     if (!head) return head.status();
     if (*head < committed) {
       return Status::Break("source_restored",
@@ -756,7 +805,7 @@ Status SqliteSource::CheckChain(const std::string& table, const std::string& con
     }
     auto has_consumers = HasTable(*db_, "_linkwatch_consumer");
     if (!has_consumers) return has_consumers.status();
-    std::optional<std::pair<Cursor, Tracking>> checkpoint;
+    std::optional<std::pair<int64_t, Tracking>> checkpoint;
     if (*has_consumers) {
       auto st = db_->Prepare(
           "SELECT cursor, generation, key FROM _linkwatch_consumer WHERE consumer = ?1");
@@ -796,8 +845,10 @@ Status SqliteSource::CheckChain(const std::string& table, const std::string& con
 }
 
 Status SqliteSource::Checkpoint(const TableSchema& table, const std::string& consumer,
-                                Cursor cursor) {
+                                const Cursor& cursor_text) {
   if (!db_) return NotOpen();
+  auto cursor = SequenceOf(cursor_text);
+  if (!cursor) return cursor.status();
   auto it = read_with_.find(table.name);
   if (it == read_with_.end()) {
     return Status::Error("no read of table \"" + table.name + "\" to checkpoint in " + path_);
@@ -811,7 +862,7 @@ Status SqliteSource::Checkpoint(const TableSchema& table, const std::string& con
   if (!st) return st.status();
   if (auto s = st->Bind(1, consumer)
                    .Bind(2, table.name)
-                   .Bind(3, cursor)
+                   .Bind(3, *cursor)
                    .Bind(4, it->second.generation)
                    .Bind(5, it->second.key)
                    .Run();
@@ -819,6 +870,21 @@ Status SqliteSource::Checkpoint(const TableSchema& table, const std::string& con
     return s.WithContext("writing the checkpoint of " + table.name);
   }
   return tx.Commit();
+}
+
+}  // namespace linkwatch::sync
+
+namespace linkwatch::sync {
+
+// The `sqlite` source type (source_registry.cc): a change-tracked SQLite file
+// at `path`.
+SourceOpener MakeSqliteSource(const YAML::Node& spec, const BlockContext& ctx) {
+  if (!ctx.CheckKeys(spec, {}) || !ctx.NeedsPath(spec)) return {};
+  return [path = ctx.path]() -> Result<std::unique_ptr<Source>> {
+    auto opened = SqliteSource::Open(path);
+    if (!opened) return opened.status();
+    return std::unique_ptr<Source>(std::move(opened).value());
+  };
 }
 
 }  // namespace linkwatch::sync

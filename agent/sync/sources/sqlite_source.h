@@ -76,8 +76,9 @@ class SqliteSource final : public Source {
   Result<TableSchema> Describe(const std::string& table) override;
   Result<int64_t> RowCount(const TableSchema& table) override;
   Result<Cursor> ReadAll(const TableSchema& table, const RowCallback& row) override;
-  Result<Cursor> ReadChanges(const TableSchema& table, Cursor after, size_t limit,
+  Result<Cursor> ReadChanges(const TableSchema& table, const Cursor& after, size_t limit,
                              const RowCallback& row) override;
+  Result<bool> ChangesWaiting(const TableSchema& table, const Cursor& after) override;
   Result<bool> MayHaveKeyTwins(const TableSchema& table) override;
   Result<int64_t> CountKeys(const TableSchema& table, std::span<const StoredValue> keys) override;
   Result<Cursor> Head() override;
@@ -86,8 +87,15 @@ class SqliteSource final : public Source {
 
   Status CheckFile() override;
   Status CheckChain(const std::string& table, const std::string& consumer,
-                    Cursor committed) override;
-  Status Checkpoint(const TableSchema& table, const std::string& consumer, Cursor cursor) override;
+                    const Cursor& committed) override;
+  Status Checkpoint(const TableSchema& table, const std::string& consumer,
+                    const Cursor& cursor) override;
+
+  // The cursor of a change-log sequence number: its decimal digits.
+  static Cursor CursorAt(int64_t sequence);
+  // The sequence number a cursor of this source holds; an error for any
+  // other string (a cursor another source type wrote).
+  static Result<int64_t> SequenceOf(const Cursor& cursor);
 
   // A table's tracking as _linkwatch_tracked has it.
   struct Tracking {
@@ -101,6 +109,11 @@ class SqliteSource final : public Source {
   // A status for calls made while no file could be opened after a
   // replacement (CheckFile opens it again).
   Status NotOpen() const;
+  // The newest sequence number handed out (0 before any change).
+  Result<int64_t> HeadSequence();
+  // SequenceOf, failing with a break: what was committed cannot be
+  // continued from here.
+  Result<int64_t> CommittedSequence(const std::string& table, const Cursor& committed) const;
 
   std::string path_;
   std::unique_ptr<state::Db> db_;  // null only after a failed reopen

@@ -1,0 +1,395 @@
+// SyncEngine driven through its seams alone: a fake source and a fake
+// destination, registered in this test's own registries under types the
+// binary does not know ("fake", "memory"). The engine is used only through
+// its public interface (Start/Stop) and watched through the state store, so
+// the test holds however the worker is scheduled. The clock is a manual
+// clock: waits wait for progress of the fakes, and the clock is advanced
+// meanwhile so that timers due (sync_interval, backoff) fire when the
+// engine waits through the clock.
+#include "agent/sync/engine.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/core/clock.h"
+#include "agent/state/db.h"
+#include "agent/sync/destination_registry.h"
+#include "agent/sync/source_registry.h"
+#include "agent/sync/sync_metrics.h"
+
+namespace linkwatch::sync {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What the fakes share with the test. Every change wakes Await.
+struct World {
+  std::mutex mu;
+  std::condition_variable changed;
+  // The source: rows by key, and a change log of (sequence, key).
+  std::map<int64_t, std::string> rows;
+  std::vector<std::pair<int64_t, int64_t>> log;
+  int64_t seq = 0;
+  // The destination: the committed table, and what the test injects.
+  std::map<int64_t, std::string> lake;
+  int commits = 0, initial_batches = 0;
+  int fail_commits = 0;     // the next n commits fail (an ordinary failure)
+  bool break_next = false;  // the next change batch finds the lake broken
+  std::vector<std::string> markers_opened;
+
+  void Change(int64_t key, std::optional<std::string> name) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (name) {
+        rows[key] = *name;
+      } else {
+        rows.erase(key);
+      }
+      log.emplace_back(++seq, key);
+    }
+    changed.notify_all();
+  }
+  void Notify() { changed.notify_all(); }
+};
+
+// The cursor is opaque to the engine: here a token that is not a number.
+std::string Token(int64_t seq) { return "delta-token:" + std::to_string(seq); }
+int64_t SeqOf(const Cursor& c) { return std::stoll(c.substr(c.find(':') + 1)); }
+
+class FakeSource : public Source {
+ public:
+  explicit FakeSource(World& w) : w_(w) {}
+  Result<TableSchema> Describe(const std::string& table) override {
+    TableSchema s;
+    s.name = table;
+    s.columns = {{"id", ValueType::kInt64, "INTEGER"},
+                 {"name", ValueType::kString, "TEXT"},
+                 {"createdon", ValueType::kDateTime, "TEXT"}};
+    s.key = 0;
+    s.createdon = 2;
+    return s;
+  }
+  Result<int64_t> RowCount(const TableSchema&) override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    return static_cast<int64_t>(w_.rows.size());
+  }
+  Result<Cursor> ReadAll(const TableSchema&, const RowCallback& row) override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    for (const auto& [key, name] : w_.rows) {
+      if (auto s = Emit(key, &name, row, true); !s.ok()) return s;
+    }
+    return Token(w_.seq);
+  }
+  Result<Cursor> ReadChanges(const TableSchema&, const Cursor& after, size_t limit,
+                             const RowCallback& row) override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    int64_t last = SeqOf(after);
+    size_t n = 0;
+    for (const auto& [seq, key] : w_.log) {
+      if (seq <= last || n == limit) continue;
+      auto it = w_.rows.find(key);
+      if (auto s = Emit(key, it == w_.rows.end() ? nullptr : &it->second, row, false, seq);
+          !s.ok()) {
+        return s;
+      }
+      last = seq;
+      ++n;
+    }
+    return Token(last);
+  }
+  Result<bool> ChangesWaiting(const TableSchema&, const Cursor& after) override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    return w_.seq > SeqOf(after);
+  }
+  Result<bool> MayHaveKeyTwins(const TableSchema&) override { return false; }
+  Result<int64_t> CountKeys(const TableSchema&, std::span<const StoredValue>) override {
+    return int64_t{0};
+  }
+  Result<Cursor> Head() override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    return Token(w_.seq);
+  }
+  Result<int64_t> SchemaVersion() override { return int64_t{1}; }
+  Status LogChangeOfEveryRow(const TableSchema&) override { return Status::Ok(); }
+  Status CheckFile() override { return Status::Ok(); }
+  Status CheckChain(const std::string&, const std::string&, const Cursor& committed) override {
+    return committed.rfind("delta-token:", 0) == 0
+               ? Status::Ok()
+               : Status::Break("source_replaced", "not a cursor of the fake source");
+  }
+  Status Checkpoint(const TableSchema&, const std::string&, const Cursor&) override {
+    return Status::Ok();
+  }
+
+ private:
+  Status Emit(int64_t key, const std::string* name, const RowCallback& row, bool initial,
+              int64_t seq = 0) {
+    values_ = {Value{Value::Kind::kInt, key, 0, {}}, Value{}, Value{}};
+    if (name) {
+      values_[1] = Value{Value::Kind::kText, 0, 0, *name};
+      values_[2] = Value{Value::Kind::kText, 0, 0, "2025-01-01T00:00:00Z"};
+    }
+    RowView v;
+    v.version = seq;
+    v.deleted = name == nullptr;
+    v.created = initial;
+    v.key = values_[0];
+    if (name) v.values = values_;
+    return row(v);
+  }
+  World& w_;
+  std::vector<Value> values_;
+};
+
+class FakeWriter : public TableWriter {
+ public:
+  explicit FakeWriter(World& w) : w_(w) {}
+  Status Begin(bool initial, double) override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    if (!initial && w_.break_next) {
+      w_.break_next = false;
+      return Status::Break("partition_missing", "test: the destination lost a partition");
+    }
+    initial_ = initial;
+    batch_ = initial ? std::map<int64_t, std::string>{} : w_.lake;
+    return Status::Ok();
+  }
+  void ReportSyncedIds(bool) override {}
+  Status Put(const RowView& row) override {
+    if (row.deleted) {
+      batch_.erase(row.key.i);
+    } else {
+      batch_[row.key.i] = std::string(row.values[1].text);
+    }
+    return Status::Ok();
+  }
+  Result<BatchResult> Commit() override {
+    BatchResult r;
+    {
+      std::lock_guard<std::mutex> lock(w_.mu);
+      if (w_.fail_commits > 0) {
+        --w_.fail_commits;
+        w_.Notify();
+        return Status::Error("test: the destination is unreachable");
+      }
+      w_.lake = batch_;
+      ++w_.commits;
+      if (initial_) ++w_.initial_batches;
+      r.marker = "batch-" + std::to_string(w_.commits);
+    }
+    w_.Notify();
+    r.records = static_cast<int64_t>(batch_.size());
+    return r;
+  }
+  void Abort() override {}
+  Result<SnapshotResult> Snapshot(double, int) override { return SnapshotResult{}; }
+
+ private:
+  World& w_;
+  bool initial_ = false;
+  std::map<int64_t, std::string> batch_;
+};
+
+class FakeDestination : public Destination {
+ public:
+  explicit FakeDestination(World& w) : w_(w) {}
+  Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema&, const TableOptions&,
+                                                 const std::string& marker) override {
+    {
+      std::lock_guard<std::mutex> lock(w_.mu);
+      w_.markers_opened.push_back(marker);
+    }
+    return std::unique_ptr<TableWriter>(std::make_unique<FakeWriter>(w_));
+  }
+
+ private:
+  World& w_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lw_engine_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    for (int64_t k = 1; k <= 3; ++k) world_.Change(k, "row " + std::to_string(k));
+    // Registered here only: the binary knows neither type.
+    sources_.Register("fake", [this](const YAML::Node&, const BlockContext&) {
+      return SourceOpener([this]() -> Result<std::unique_ptr<Source>> {
+        return std::unique_ptr<Source>(std::make_unique<FakeSource>(world_));
+      });
+    });
+    destinations_.Register("memory", [this](const YAML::Node&, const BlockContext&) {
+      return DestinationOpener([this]() -> Result<std::shared_ptr<Destination>> {
+        return std::shared_ptr<Destination>(std::make_shared<FakeDestination>(world_));
+      });
+    });
+    options_.state_db = (dir_ / "state.db").string();
+    options_.supervise_every = Millis(50);
+    options_.max_backoff = Millis(200);
+    options_.sources = &sources_;
+    options_.destinations = &destinations_;
+    ProfileConfig profile;
+    profile.name = "crm";
+    profile.source_type = "fake";
+    profile.destination_type = "memory";
+    profile.destination_path = (dir_ / "memory").string();
+    profile.sync_interval = Millis(100);
+    profile.tables = {{"t"}};
+    options_.profiles = {profile};
+    clock_.Set(FromEpochSeconds(1767225600));  // 2026-01-01T00:00:00Z
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Waits for `predicate` over the state store or the fakes: between checks
+  // it waits for the fakes to report progress (at most 20 ms) and advances
+  // the manual clock, so that whatever the engine waits for through the
+  // clock comes due. Never a sleep for a timer.
+  template <typename F>
+  bool Eventually(F predicate) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (predicate()) return true;
+      clock_.Advance(Millis(100));
+      std::unique_lock<std::mutex> lock(world_.mu);
+      world_.changed.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    return predicate();
+  }
+  // One value from the state store (a fresh read-only connection); "" for
+  // null or no row.
+  std::string Query(const std::string& sql) {
+    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
+    if (!db.ok()) return "<no db>";
+    auto st = (*db)->Prepare(sql);
+    if (!st.ok()) return "<" + st.message() + ">";
+    if (!st->Step() || st->IsNull(0)) return "";
+    return st->Text(0);
+  }
+  std::string Cursor() { return Query("SELECT cursor FROM linkwatch_sync_cursor"); }
+  std::string SyncState() {
+    return Query("SELECT syncstate || '/' || initialsyncstate FROM synapselinkprofileentitystate");
+  }
+  std::map<int64_t, std::string> Lake() {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    return world_.lake;
+  }
+  std::map<int64_t, std::string> Rows() {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    return world_.rows;
+  }
+  int InitialBatches() {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    return world_.initial_batches;
+  }
+
+  fs::path dir_;
+  World world_;
+  prometheus::Registry registry_;
+  SyncMetrics metrics_{registry_};
+  SourceRegistry sources_;
+  DestinationRegistry destinations_;
+  EngineOptions options_;
+  ManualClock clock_;
+};
+
+TEST_F(EngineTest, InitialSyncThenIncrementalChangesWithAnOpaqueCursor) {
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  EXPECT_EQ(Lake(), Rows());
+  EXPECT_EQ(Cursor(), "delta-token:3") << "stored as the source returned it";
+  EXPECT_EQ(Query("SELECT typeof(cursor) FROM linkwatch_sync_cursor"), "text");
+  EXPECT_EQ(Query("SELECT lastsynceddataversion FROM synapselinkprofileentitystate"),
+            "delta-token:3");
+  EXPECT_EQ(Query("SELECT crmrecordcount || '/' || lakerecordcount FROM "
+                  "synapselinkprofileentitystate"),
+            "3/3");
+
+  world_.Change(2, "row 2 edited");
+  world_.Change(4, "row 4");
+  world_.Change(1, std::nullopt);
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:6"; })) << Cursor();
+  EXPECT_EQ(Lake(), Rows());
+  EXPECT_EQ(InitialBatches(), 1) << "changes go through incremental batches";
+  engine.Stop();
+  std::string last_marker;
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    last_marker = "batch-" + std::to_string(world_.commits);
+  }
+
+  // A restart continues from the stored cursor and marker.
+  world_.Change(5, "row 5");
+  SyncEngine again(options_, clock_, metrics_);
+  ASSERT_TRUE(again.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:7"; })) << Cursor();
+  again.Stop();
+  EXPECT_EQ(Lake(), Rows());
+  EXPECT_EQ(InitialBatches(), 1);
+  std::lock_guard<std::mutex> lock(world_.mu);
+  EXPECT_EQ(world_.markers_opened.back(), last_marker)
+      << "reopened with the marker committed with the cursor";
+}
+
+TEST_F(EngineTest, AFailedBatchIsRecordedAndRetried) {
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.fail_commits = 2;
+  }
+  world_.Change(3, "row 3 edited");
+  ASSERT_TRUE(Eventually([&] { return !Query("SELECT error FROM linkwatch_sync_error").empty(); }));
+  EXPECT_EQ(Query("SELECT error FROM linkwatch_sync_error"),
+            "test: the destination is unreachable");
+  EXPECT_EQ(Cursor(), "delta-token:3") << "the cursor does not move past a failed batch";
+  // Retried with backoff until the destination takes it: the error clears.
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:4"; })) << Cursor();
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
+  EXPECT_EQ(Lake(), Rows());
+  EXPECT_EQ(InitialBatches(), 1) << "a failure is no break: no resync";
+}
+
+TEST_F(EngineTest, ABreakIsRepairedByAResync) {
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.break_next = true;
+  }
+  world_.Change(2, "changed while broken");
+  ASSERT_TRUE(Eventually([&] { return InitialBatches() == 2 && SyncState() == "2/4"; }))
+      << SyncState();
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_break WHERE repaired_at >= at"),
+            "partition_missing");
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:4"; })) << Cursor();
+  EXPECT_EQ(Lake(), Rows());
+}
+
+TEST_F(EngineTest, AnUnregisteredTypeIsRecordedAsUnsyncable) {
+  options_.profiles[0].source_type = "sqlite";  // registered in the builtin registry only
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return !Query("SELECT error FROM linkwatch_sync_error").empty(); }));
+  EXPECT_EQ(Query("SELECT error FROM linkwatch_sync_error"),
+            "source type \"sqlite\" is not one of: fake");
+  EXPECT_TRUE(Lake().empty());
+}
+
+}  // namespace
+}  // namespace linkwatch::sync
