@@ -50,13 +50,14 @@ consumers: test-deps
 
 $(BUILD)/build.ninja:
 	@echo "== configuring $(BUILD)/"
-	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -G $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLINKWATCH_UNITY=ON
 
 configure: $(BUILD)/build.ninja
 
+# Only the binary: the demo needs nothing else (`make test` builds the rest).
 build: deps configure
 	@echo "== building $(BUILD)/linkwatch"
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target linkwatch
 
 test: test-deps consumers configure
 	@echo "== building everything in $(BUILD)/"
@@ -64,9 +65,10 @@ test: test-deps consumers configure
 	@echo "== running tests"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+DEMO_ARGS ?=
 demo: build
 	@echo "== running build/linkwatch demo (Ctrl-C to stop)"
-	./$(BUILD)/linkwatch demo
+	./$(BUILD)/linkwatch demo $(DEMO_ARGS)
 
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 asan: test-deps
