@@ -384,7 +384,7 @@ class WatcherWithFakeSourceTest : public WatcherTest {
 
   Config Load(const std::string& watch_yaml) {
     return ParseConfig("state_db: state.db\nwatch:\n" + watch_yaml, (dir_ / "lw.yaml").string(),
-                       ConfigTypes{nullptr, nullptr, &registry_});
+                       ConfigTypes{nullptr, nullptr, &watch_sources_});
   }
   std::vector<std::string> ProblemsOf(const std::string& watch_yaml) {
     try {
