@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "agent/sync/destination.h"
+#include "agent/sync/destinations/lake_model.h"
 
 namespace linkwatch::sync {
 
@@ -108,19 +109,9 @@ class LakeDestination final : public Destination {
   // partitions wait (createdon changed), never plain updates. Tests set 0.
   std::chrono::milliseconds move_grace{1000};
 
-  // The entity of one table in model.json.
-  struct Entity {
-    std::string name;
-    nlohmann::json attributes = nlohmann::json::array();  // [{name, dataType, maxLength}]
-    std::vector<std::string> partitions;                  // "2024", "2024-05"
-    // Where each partition is, relative to the lake (model.json has it as an
-    // absolute file: URI); empty: "<name>/<partition>.csv".
-    std::vector<std::string> locations;
-    bool append_only = false;
-    Partitioning partitioning = Partitioning::kYear;
-    std::string initial_sync_state = "NotStarted";  // InProgress, Completed
-    std::string initial_sync_completed;             // ISO time
-  };
+  // The entity of one table in model.json (lake_model.h).
+  using Entity = lake::Entity;
+
   // Replaces (or adds) an entity and rewrites model.json.
   Status PutEntity(const Entity& entity);
   // The entity as model.json has it now, if any.
