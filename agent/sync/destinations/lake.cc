@@ -1,13 +1,6 @@
 #include "agent/sync/destinations/lake.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstring>
-#include <filesystem>
 
 #include "agent/core/files.h"
 #include "agent/sync/destinations/lake_location.h"
@@ -15,7 +8,6 @@
 #include "agent/sync/destinations/lake_table_writer.h"
 
 namespace linkwatch::sync {
-namespace fs = std::filesystem;
 using lake::AbsoluteLocation;
 using lake::EntityJson;
 using lake::kOptionsetFiles;
@@ -24,8 +16,8 @@ using lake::ModelProblem;
 using lake::ParseEntity;
 using nlohmann::json;
 
-Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string& path) {
-  std::unique_ptr<LakeDestination> lake(new LakeDestination(path));
+Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string& path, Env& env) {
+  std::unique_ptr<LakeDestination> lake(new LakeDestination(path, env));
   std::lock_guard<std::mutex> lock(lake->mu_);
   if (auto s = lake->Attach(); !s.ok()) return s;
   return lake;
@@ -33,28 +25,27 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
 
 Status LakeDestination::Attach() {
   const std::string& path = path_;
-  std::error_code ec;
-  fs::create_directories(path, ec);
-  if (ec) return Status::Error("cannot create lake folder " + path + ": " + ec.message());
-  if (::access(path.c_str(), W_OK) != 0) {
+  if (auto s = env_.CreateDirs(path); !s.ok()) {
+    return Status::Error("cannot create lake folder " + path + ": " + s.message());
+  }
+  if (!env_.IsWritable(path)) {
     return Status::Error("lake folder " + path + " is not writable");
   }
   // One writer per lake: a second linkwatch on the same folder would write
   // every change twice.
   const std::string lock_path = path + "/" + lake::kLakeLockFile;
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("cannot open " + lock_path);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return Status::Error("lake folder " + path + " is in use by another linkwatch process");
+  auto lock = env_.LockFile(lock_path);
+  if (!lock) {
+    if (lock.status().reason() == "locked") {
+      return Status::Error("lake folder " + path + " is in use by another linkwatch process");
+    }
+    return lock.status();
   }
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // the replaced folder's lock
-  lock_fd_ = fd;
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status::Error("cannot stat lake folder " + path + ": " + std::strerror(errno));
-  }
-  folder_ = StampOf(st);
+  lock_ = std::move(lock).value();  // the replaced folder's lock, if any, is released
+  auto folder = env_.Stat(path);
+  if (!folder) return folder.status();
+  if (!*folder) return Status::Error("cannot stat lake folder " + path + ": it vanished");
+  folder_ = StampOf(**folder);
   ++generation_;
   entities_.clear();
   raw_.clear();
@@ -63,22 +54,24 @@ Status LakeDestination::Attach() {
   model_.reset();
   model_corrupt_.clear();
   const std::string model = path + "/model.json";
-  if (::stat(model.c_str(), &st) == 0) {
-    auto text = ReadFile(model);
+  auto model_info = env_.Stat(model);
+  if (!model_info) return model_info.status();
+  if (*model_info) {
+    auto text = env_.ReadFile(model);
     if (!text) return text.status();
     json j;
-    model_ = StampOf(st);
+    model_ = StampOf(**model_info);
     model_corrupt_ = ModelProblem(*text, nullptr, j);
     if (!model_corrupt_.empty()) return CorruptModelError();
     LoadEntities(j, false);
   }
   const std::string optionsets = path + "/" + kOptionsetFolder;
-  fs::create_directories(optionsets, ec);
-  if (ec) return Status::Error("cannot create " + optionsets + ": " + ec.message());
+  if (auto s = env_.CreateDirs(optionsets); !s.ok()) return s;
   for (const char* f : kOptionsetFiles) {
     const std::string file = optionsets + "/" + f;
-    if (!fs::exists(file, ec)) {
-      if (auto s = WriteFileAtomic(file, ""); !s.ok()) return s;
+    auto info = env_.Stat(file);
+    if (!info.ok() || !*info) {
+      if (auto s = WriteFileAtomic(env_, file, ""); !s.ok()) return s;
     }
   }
   return Status::Ok();
@@ -106,12 +99,10 @@ Status LakeDestination::CorruptModelError() const {
 
 Status LakeDestination::CheckLake(uint64_t& generation) {
   std::lock_guard<std::mutex> lock(mu_);
-  struct stat st;
-  const bool present = ::stat(path_.c_str(), &st) == 0;
-  if (!present && errno != ENOENT) {
-    return Status::Error("cannot stat lake folder " + path_ + ": " + std::strerror(errno));
-  }
-  if (!present || StampOf(st).dev != folder_.dev || StampOf(st).ino != folder_.ino) {
+  auto folder = env_.Stat(path_);
+  if (!folder) return folder.status();
+  const bool present = folder->has_value();
+  if (!present || (*folder)->dev != folder_.dev || (*folder)->ino != folder_.ino) {
     // Every table's committed content is gone with the old folder: each
     // writer sees the generation move on and reports a break.
     spdlog::error(
@@ -133,9 +124,9 @@ std::vector<DestinationNotice> LakeDestination::TakeNotices() {
 Status LakeDestination::CheckModel(bool& wrote) {
   wrote = false;
   const std::string model = path_ + "/model.json";
-  struct stat st;
-  if (::stat(model.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::Error("cannot stat " + model + ": " + std::strerror(errno));
+  auto info = env_.Stat(model);
+  if (!info) return info.status();
+  if (!*info) {
     model_corrupt_.clear();
     if (!model_) return Status::Ok();  // never written: a new lake, nothing to recreate yet
     const std::string message = model +
@@ -147,15 +138,15 @@ Status LakeDestination::CheckModel(bool& wrote) {
     wrote = true;
     return WriteModelFile();
   }
-  if (model_ && *model_ == StampOf(st)) {
+  if (model_ && *model_ == StampOf(**info)) {
     return model_corrupt_.empty() ? Status::Ok() : CorruptModelError();
   }
   // Changed behind linkwatch's back (or a first look): read and check it.
-  auto text = ReadFile(model);
+  auto text = env_.ReadFile(model);
   if (!text) return text.status();
   json j;
   const std::string problem = ModelProblem(*text, &managed_, j);
-  model_ = StampOf(st);
+  model_ = StampOf(**info);
   if (!problem.empty()) {
     if (model_corrupt_ != problem) spdlog::error("lake: {} is corrupt: {}", model, problem);
     model_corrupt_ = problem;
@@ -172,12 +163,10 @@ Status LakeDestination::CheckModel(bool& wrote) {
   return WriteModelFile();
 }
 
-LakeDestination::LakeDestination(std::string path)
-    : path_(std::move(path)), root_(lake::AbsoluteFolder(path_)) {}
+LakeDestination::LakeDestination(std::string path, Env& env)
+    : env_(env), path_(std::move(path)), root_(lake::AbsoluteFolder(path_)) {}
 
-LakeDestination::~LakeDestination() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
-}
+LakeDestination::~LakeDestination() = default;  // lock_ releases the lock
 
 Result<std::unique_ptr<TableWriter>> LakeDestination::OpenTable(const TableSchema& schema,
                                                                 const TableOptions& options,
@@ -238,12 +227,11 @@ Status LakeDestination::WriteModelFile() {
                       {"version", "1.0"},
                       {"entities", entities}};
   const std::string path = path_ + "/model.json";
-  if (auto s = WriteFileAtomic(path, model.dump(2)); !s.ok()) return s;
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
-  }
-  model_ = StampOf(st);
+  if (auto s = WriteFileAtomic(env_, path, model.dump(2)); !s.ok()) return s;
+  auto info = env_.Stat(path);
+  if (!info) return info.status();
+  if (!*info) return Status::Error("cannot stat " + path + ": it vanished");
+  model_ = StampOf(**info);
   return Status::Ok();
 }
 

@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/sync/destination.h"
 #include "agent/sync/destinations/lake_model.h"
 
@@ -60,7 +61,9 @@ class LakeDestination final : public Destination {
   // Opens (creating) the lake folder. An existing model.json that cannot be
   // read is an error (reason "model_corrupt"): linkwatch does not overwrite
   // what it cannot read.
-  static Result<std::unique_ptr<LakeDestination>> Open(const std::string& path);
+  // Files are written through `env` (env.h), which outlives the lake.
+  static Result<std::unique_ptr<LakeDestination>> Open(const std::string& path,
+                                                       Env& env = Env::Default());
   ~LakeDestination() override;
 
   // Run by each table's writer when it is opened and at the start of every
@@ -90,6 +93,7 @@ class LakeDestination final : public Destination {
                                                  const std::string& marker) override;
 
   const std::string& path() const { return path_; }
+  Env& env() const { return env_; }
   // The lake folder's absolute, normal path: partition locations in
   // model.json are `file:` URIs under it (lake_location.h).
   const std::string& root() const { return root_; }
@@ -118,7 +122,7 @@ class LakeDestination final : public Destination {
   std::optional<Entity> GetEntity(const std::string& name);
 
  private:
-  explicit LakeDestination(std::string path);
+  LakeDestination(std::string path, Env& env);
   // mu_ held: (re)opens the folder at path_: creates it, locks it, reads
   // model.json, writes the OptionsetMetadata files, remembers its identity.
   Status Attach();
@@ -132,9 +136,10 @@ class LakeDestination final : public Destination {
   Status WriteModel();      // mu_ held; refuses while model.json is corrupt
   Status WriteModelFile();  // mu_ held
 
+  Env& env_;
   std::string path_;
   std::string root_;
-  int lock_fd_ = -1;  // flock on <lake>/.linkwatch.lock while open
+  std::unique_ptr<FileLock> lock_;  // on <lake>/.linkwatch.lock while open
   std::mutex mu_;
   FileStamp folder_;                // the lake folder as attached
   uint64_t generation_ = 0;         // moves on each time the folder is attached afresh

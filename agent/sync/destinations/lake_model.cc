@@ -1,13 +1,10 @@
 #include "agent/sync/destinations/lake_model.h"
 
-#include <filesystem>
-
 #include "agent/core/files.h"
 #include "agent/sync/destinations/cdm_model_check.h"
 #include "agent/sync/destinations/lake_location.h"
 
 namespace linkwatch::sync::lake {
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -115,7 +112,7 @@ std::optional<Entity> ParseEntity(const json& j, const std::string& root) {
   return e;
 }
 
-Status WriteEntityMetadata(const std::string& lake, const std::string& table,
+Status WriteEntityMetadata(Env& env, const std::string& lake, const std::string& table,
                            const json& attributes) {
   json meta = {{"OptionSetMetadata", json::array()}, {"GlobalOptionSetMetadata", json::array()},
                {"StateMetadata", json::array()},     {"StatusMetadata", json::array()},
@@ -148,10 +145,8 @@ Status WriteEntityMetadata(const std::string& lake, const std::string& table,
                                          {"MaxLength", a.value("maxLength", -1)}});
   }
   const std::string dir = lake + "/" + kMetadataFolder;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::Error("cannot create " + dir + ": " + ec.message());
-  return WriteFileAtomic(dir + "/" + table + "-EntityMetadata.json", meta.dump(2));
+  if (auto s = env.CreateDirs(dir); !s.ok()) return s;
+  return WriteFileAtomic(env, dir + "/" + table + "-EntityMetadata.json", meta.dump(2));
 }
 
 // lake-format.md "model.json": every decimal attribute carries

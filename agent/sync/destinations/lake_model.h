@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/core/status.h"
 #include "agent/sync/destination.h"
 
@@ -54,7 +55,7 @@ std::optional<Entity> ParseEntity(const nlohmann::json& j, const std::string& ro
 
 // Writes <lake>/Microsoft.Athena.TrickleFeedService/<table>-EntityMetadata.json
 // (AttributeMetadata of the table's attributes) atomically.
-Status WriteEntityMetadata(const std::string& lake, const std::string& table,
+Status WriteEntityMetadata(Env& env, const std::string& lake, const std::string& table,
                            const nlohmann::json& attributes);
 
 // Gives a decimal attribute its is.dataFormat.numeric.shaped trait

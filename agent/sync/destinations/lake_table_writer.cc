@@ -1,18 +1,14 @@
 #include "agent/sync/destinations/lake_table_writer.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <optional>
 #include <set>
 #include <thread>
@@ -28,10 +24,8 @@
 #include "agent/sync/destinations/lake_model.h"
 
 namespace linkwatch::sync {
-namespace fs = std::filesystem;
 using lake::ShapeDecimal;
 using lake::ShapeOf;
-using lake::WriteEntityMetadata;
 using nlohmann::json;
 
 namespace {
@@ -165,26 +159,19 @@ std::string TempPath(const std::string& dir, const std::string& p) {
 }
 
 // The partitions present in a table folder.
-std::vector<std::string> PartitionsOnDisk(const std::string& dir) {
+std::vector<std::string> PartitionsOnDisk(Env& env, const std::string& dir) {
   std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (!e.is_regular_file()) continue;
-    const std::string name = e.path().filename().string();
+  auto entries = env.ListDir(dir);
+  if (!entries) return out;
+  for (const auto& e : *entries) {
+    if (!e.is_regular) continue;
+    const std::string& name = e.name;
     if (name.size() > 4 && name[0] != '.' && name.ends_with(".csv")) {
       out.push_back(name.substr(0, name.size() - 4));
     }
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-// Renames `from` over `to` (both in `dir`).
-Status Replace(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::rename(from, to, ec);
-  if (ec) return Status::Error("cannot rename " + from + " to " + to + ": " + ec.message());
-  return Status::Ok();
 }
 
 // zlib's crc32 of a partition's bytes, extended piece by piece while they
@@ -216,6 +203,7 @@ class LakeTableWriter final : public TableWriter {
  public:
   LakeTableWriter(LakeDestination& lake, TableSchema schema, TableOptions options)
       : lake_(lake),
+        env_(lake.env()),
         schema_(std::move(schema)),
         options_(options),
         dir_(lake.path() + "/" + schema_.name) {}
@@ -231,8 +219,7 @@ class LakeTableWriter final : public TableWriter {
       confirm_on_begin_ = false;
       if (!uncommitted_.empty()) {
         uncommitted_.clear();
-        std::error_code ec;
-        fs::remove(dir_ + "/" + kUncommittedFile, ec);
+        (void)env_.RemoveFile(dir_ + "/" + kUncommittedFile);
       }
     }
     if (auto s = CheckCommitted(initial); !s.ok()) return s;
@@ -257,10 +244,7 @@ class LakeTableWriter final : public TableWriter {
     pending_.clear();
     pending_by_id_.clear();
     buffers_.clear();
-    for (auto& [p, f] : initial_files_) {
-      std::error_code ec;
-      fs::remove(TempPath(dir_, partition_names_[p]), ec);
-    }
+    for (auto& [p, f] : initial_files_) (void)env_.RemoveFile(TempPath(dir_, partition_names_[p]));
     initial_files_.clear();
     initial_crc_.clear();
     initial_ids_.clear();
@@ -348,11 +332,11 @@ class LakeTableWriter final : public TableWriter {
   Status RewritePartition(int pi, bool gains_only, const std::vector<size_t>& adds,
                           bool& partitions_changed);
   // Initial: writes to partition `p`'s temporary, extending its crc32.
-  Status WriteInitial(int p, File& f, std::string_view data) {
+  Status WriteInitial(int p, WritableFile& f, std::string_view data) {
     auto& [length, crc] = initial_crc_[p];
     length += data.size();
     crc = Crc32(crc, data);
-    return f.Write(data);
+    return f.Append(data);
   }
   Result<BatchResult> CommitInitial(double now);
   Result<BatchResult> CommitInPlace(double now);
@@ -361,6 +345,7 @@ class LakeTableWriter final : public TableWriter {
   std::string Marker() const;
 
   LakeDestination& lake_;
+  Env& env_;  // the lake's
   TableSchema schema_;
   TableOptions options_;
   std::string dir_;
@@ -405,7 +390,7 @@ class LakeTableWriter final : public TableWriter {
   std::vector<Pending> pending_;
   std::unordered_map<std::string, size_t, StringHash, std::equal_to<>> pending_by_id_;
   std::vector<std::string> buffers_;  // append only / initial: by partition index
-  std::map<int, File> initial_files_;
+  std::map<int, std::unique_ptr<WritableFile>> initial_files_;
   std::map<int, std::pair<uint64_t, uint32_t>> initial_crc_;  // length, crc32 of each
   IdIndex initial_ids_;
   std::unordered_map<int64_t, int> partition_of_day_;
@@ -429,14 +414,16 @@ Status LakeTableWriter::Open(const std::string& marker) {
   if (auto s = lake_.CheckLake(lake_generation_); !s.ok()) return s;
   auto expected = ParseMarker(marker);
   if (!expected) return expected.status();
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return Status::Error("cannot create " + dir_ + ": " + ec.message());
+  if (auto s = env_.CreateDirs(dir_); !s.ok()) return s;
   // Temporaries of a rewrite, initial load or snapshot that a crash interrupted.
   for (const std::string& folder : {dir_, dir_ + "/Snapshot"}) {
-    for (const auto& e : fs::directory_iterator(folder, ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.size() > 1 && name[0] == '.' && name.ends_with(".tmp")) fs::remove(e.path(), ec);
+    auto entries = env_.ListDir(folder);
+    if (!entries) continue;
+    for (const auto& e : *entries) {
+      const std::string& name = e.name;
+      if (name.size() > 1 && name[0] == '.' && name.ends_with(".tmp")) {
+        (void)env_.RemoveFile(folder + "/" + name);
+      }
     }
   }
 
@@ -573,7 +560,9 @@ Status LakeTableWriter::Open(const std::string& marker) {
   if (!marker.empty()) {
     if (auto s = VerifyOpened(*expected); !s.ok()) return s;
   }
-  if (auto s = WriteEntityMetadata(lake_.path(), schema_.name, attributes_); !s.ok()) return s;
+  if (auto s = lake::WriteEntityMetadata(env_, lake_.path(), schema_.name, attributes_); !s.ok()) {
+    return s;
+  }
   if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0); !s.ok()) return s;
   // In place, records that predate a column added with a DEFAULT get it now
   // (after model.json lists the column; each partition rewritten atomically; a crash leaves the
@@ -584,7 +573,7 @@ Status LakeTableWriter::Open(const std::string& marker) {
     for (const auto& p : short_ones) {
       if (auto s = RewritePartition(PartitionIndex(p), false, {}, changed); !s.ok()) return s;
     }
-    if (auto s = Fsync(dir_); !s.ok()) return s;
+    if (auto s = env_.SyncDir(dir_); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -614,25 +603,24 @@ Result<std::map<std::string, LakeTableWriter::Expected>> LakeTableWriter::ParseM
 
 Status LakeTableWriter::CutBack(const std::map<std::string, Expected>& expected) {
   if (!options_.append_only) return Status::Ok();
-  for (const auto& p : PartitionsOnDisk(dir_)) {
+  for (const auto& p : PartitionsOnDisk(env_, dir_)) {
     const std::string path = PartitionPath(dir_, p);
     auto it = expected.find(p);
     if (it == expected.end()) {
       // Created after the last committed batch: its rows will be replayed.
-      std::error_code ec;
-      fs::remove(path, ec);
+      (void)env_.RemoveFile(path);
       continue;
     }
     const uint64_t committed = it->second.length;
-    auto f = File::Open(path, File::Mode::kReadWrite);
+    auto f = env_.OpenWritable(path, Env::WriteMode::kReadWrite);
     if (!f) return f.status();
-    auto size = f->Size();
+    auto size = (*f)->Size();
     if (!size) return size.status();
     // Longer: a batch whose cursor was not stored (its rows are replayed).
     // Shorter stays as it is: VerifyOpened reports it.
     if (*size > committed) {
-      if (auto s = f->Truncate(committed); !s.ok()) return s;
-      if (auto s = f->Sync(); !s.ok()) return s;
+      if (auto s = (*f)->Truncate(committed); !s.ok()) return s;
+      if (auto s = (*f)->Sync(); !s.ok()) return s;
     }
   }
   return Status::Ok();
@@ -642,7 +630,7 @@ Status LakeTableWriter::VerifyOpened(const std::map<std::string, Expected>& expe
   // In place, contents an uncommitted batch renamed into place are ours too.
   if (!options_.append_only) {
     uncommitted_.clear();
-    if (auto text = ReadFile(dir_ + "/" + kUncommittedFile); text.ok()) {
+    if (auto text = env_.ReadFile(dir_ + "/" + kUncommittedFile); text.ok()) {
       const json u = json::parse(*text, nullptr, /*allow_exceptions=*/false);
       if (u.is_object()) {
         for (const auto& [name, list] : u.items()) {
@@ -702,14 +690,13 @@ Status LakeTableWriter::ChangedBreak(const std::string& name, uint64_t size, uin
 
 Status LakeTableWriter::Remember(const std::string& name, uint64_t size, uint32_t crc) {
   const std::string path = PartitionPath(dir_, name);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
-  }
+  auto info = env_.Stat(path);
+  if (!info) return info.status();
+  if (!*info) return Status::Error("cannot stat " + path + ": " + std::strerror(ENOENT));
   Written& w = committed_[name];
   w.length = size;
   w.crc = crc;
-  w.stamp = StampOf(st);
+  w.stamp = StampOf(**info);
   return Status::Ok();
 }
 
@@ -726,11 +713,11 @@ Status LakeTableWriter::NoteUncommitted(const std::string& name, uint64_t size, 
   const std::string path = dir_ + "/" + kUncommittedFile;
   const std::string tmp = path + ".part";
   {
-    auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+    auto f = env_.OpenWritable(tmp, Env::WriteMode::kCreateTruncate);
     if (!f) return f.status();
-    if (auto s = f->Write(u.dump()); !s.ok()) return s;
+    if (auto s = (*f)->Append(u.dump()); !s.ok()) return s;
   }
-  return Replace(tmp, path);
+  return env_.Rename(tmp, path);
 }
 
 Status LakeTableWriter::CheckCommitted(bool initial) {
@@ -750,21 +737,15 @@ Status LakeTableWriter::CheckCommitted(bool initial) {
     partitions_.clear();
     index_.clear();
     extra_partitions_.clear();
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) return Status::Error("cannot create " + dir_ + ": " + ec.message());
+    if (auto s = env_.CreateDirs(dir_); !s.ok()) return s;
   }
   if (initial) return Status::Ok();
   for (const auto& [name, w] : committed_) {
     const std::string path = PartitionPath(dir_, name);
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT) {
-        return MissingBreak(name, w.length);
-      }
-      return Status::Error("cannot stat " + path + ": " + std::strerror(errno));
-    }
-    if (StampOf(st) == w.stamp) continue;
+    auto info = env_.Stat(path);
+    if (!info) return info.status();
+    if (!*info) return MissingBreak(name, w.length);
+    if (StampOf(**info) == w.stamp) continue;
     if (auto s = VerifyPartition(name); !s.ok()) return s;
   }
   return Status::Ok();
@@ -775,7 +756,7 @@ Status LakeTableWriter::VerifyPartition(const std::string& name) {
   const std::string path = PartitionPath(dir_, name);
   uint64_t size = 0;
   {
-    auto m = MappedFile::Open(path);
+    auto m = env_.MapFile(path);
     if (!m) return m.status();
     const std::string_view content = m->view();
     size = content.size();
@@ -791,10 +772,10 @@ Status LakeTableWriter::VerifyPartition(const std::string& name) {
         "lake: {} is {} bytes longer than linkwatch committed; cutting it back to the committed "
         "{} bytes",
         path, size - w.length, w.length);
-    auto f = File::Open(path, File::Mode::kReadWrite);
+    auto f = env_.OpenWritable(path, Env::WriteMode::kReadWrite);
     if (!f) return f.status();
-    if (auto s = f->Truncate(w.length); !s.ok()) return s;
-    if (auto s = f->Sync(); !s.ok()) return s;
+    if (auto s = (*f)->Truncate(w.length); !s.ok()) return s;
+    if (auto s = (*f)->Sync(); !s.ok()) return s;
   }
   return Remember(name, w.length, w.crc);  // the same bytes (only touched, or cut back)
 }
@@ -811,8 +792,8 @@ Status LakeTableWriter::LoadIndex(bool remember) {
       std::find(slots_.begin(), slots_.end(), static_cast<int>(kSlotVersion)) - slots_.begin());
   std::string scratch;
   std::string_view raw, value;
-  for (const auto& p : PartitionsOnDisk(dir_)) {
-    auto mapped = MappedFile::Open(PartitionPath(dir_, p));
+  for (const auto& p : PartitionsOnDisk(env_, dir_)) {
+    auto mapped = env_.MapFile(PartitionPath(dir_, p));
     if (!mapped) return mapped.status();
     const std::string_view content = mapped->view();
     partitions_.insert(p);
@@ -932,9 +913,9 @@ Status LakeTableWriter::DropCollided(int p) {
   auto it = initial_files_.find(p);
   const std::string tmp = TempPath(dir_, partition_names_[p]);
   if (it != initial_files_.end()) {
-    if (auto s = it->second.Write(buf); !s.ok()) return s;  // read back at once: no crc
-    if (auto s = it->second.Sync(); !s.ok()) return s;
-    auto m = MappedFile::Open(tmp);
+    if (auto s = it->second->Append(buf); !s.ok()) return s;  // read back at once: no crc
+    if (auto s = it->second->Sync(); !s.ok()) return s;
+    auto m = env_.MapFile(tmp);
     if (!m) return m.status();
     data.assign(m->view());
     buf.clear();
@@ -957,11 +938,11 @@ Status LakeTableWriter::DropCollided(int p) {
     pos = end;
   }
   if (it != initial_files_.end()) {
-    auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+    auto f = env_.OpenWritable(tmp, Env::WriteMode::kCreateTruncate);
     if (!f) return f.status();
     it->second = std::move(f).value();
     initial_crc_.erase(p);
-    if (auto s = WriteInitial(p, it->second, kept); !s.ok()) return s;
+    if (auto s = WriteInitial(p, *it->second, kept); !s.ok()) return s;
   } else {
     buf.swap(kept);
   }
@@ -1003,11 +984,12 @@ Status LakeTableWriter::Put(const RowView& row) {
     if (buf.size() >= (1 << 20)) {
       auto it = initial_files_.find(p);
       if (it == initial_files_.end()) {
-        auto f = File::Open(TempPath(dir_, partition_names_[p]), File::Mode::kCreateTruncate);
+        auto f =
+            env_.OpenWritable(TempPath(dir_, partition_names_[p]), Env::WriteMode::kCreateTruncate);
         if (!f) return f.status();
         it = initial_files_.emplace(p, std::move(f).value()).first;
       }
-      if (auto s = WriteInitial(p, it->second, buf); !s.ok()) return s;
+      if (auto s = WriteInitial(p, *it->second, buf); !s.ok()) return s;
       buf.clear();
     }
     return Status::Ok();
@@ -1122,27 +1104,28 @@ Result<BatchResult> LakeTableWriter::CommitInitial(double now) {
     if (buffers_[p].empty()) continue;
     auto it = initial_files_.find(static_cast<int>(p));
     if (it == initial_files_.end()) {
-      auto f = File::Open(TempPath(dir_, partition_names_[p]), File::Mode::kCreateTruncate);
+      auto f =
+          env_.OpenWritable(TempPath(dir_, partition_names_[p]), Env::WriteMode::kCreateTruncate);
       if (!f) return f.status();
       it = initial_files_.emplace(static_cast<int>(p), std::move(f).value()).first;
     }
-    if (auto s = WriteInitial(static_cast<int>(p), it->second, buffers_[p]); !s.ok()) return s;
+    if (auto s = WriteInitial(static_cast<int>(p), *it->second, buffers_[p]); !s.ok()) return s;
   }
   for (auto& [p, f] : initial_files_) {
-    if (auto s = f.Sync(); !s.ok()) return s;
+    if (auto s = f->Sync(); !s.ok()) return s;
     written.insert(partition_names_[p]);
   }
   for (const auto& p : written) {
-    if (auto s = Replace(TempPath(dir_, p), PartitionPath(dir_, p)); !s.ok()) return s;
+    if (auto s = env_.Rename(TempPath(dir_, p), PartitionPath(dir_, p)); !s.ok()) return s;
   }
   // Partitions of an earlier content that the new one leaves empty stay as
   // empty files (model.json may list them still; see RewritePartition).
-  for (const auto& p : PartitionsOnDisk(dir_)) {
+  for (const auto& p : PartitionsOnDisk(env_, dir_)) {
     if (written.count(p)) continue;
-    if (auto s = WriteFileAtomic(PartitionPath(dir_, p), ""); !s.ok()) return s;
+    if (auto s = WriteFileAtomic(env_, PartitionPath(dir_, p), ""); !s.ok()) return s;
     written.insert(p);
   }
-  if (auto s = Fsync(dir_); !s.ok()) return s;
+  if (auto s = env_.SyncDir(dir_); !s.ok()) return s;
   initial_files_.clear();
   committed_.clear();
   uncommitted_.clear();
@@ -1175,13 +1158,13 @@ Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
     const std::string& buf = buffers_[pi];
     if (buf.empty()) continue;
     const std::string& p = partition_names_[pi];
-    auto f = File::Open(PartitionPath(dir_, p), File::Mode::kAppend);
+    auto f = env_.OpenWritable(PartitionPath(dir_, p), Env::WriteMode::kAppend);
     if (!f) return f.status();
     // Never glued onto bytes linkwatch did not commit (a record cut off by
     // hand since Begin checked).
     const auto known = committed_.find(p);
     const Written before = known != committed_.end() ? known->second : Written{};
-    auto size = f->Size();
+    auto size = (*f)->Size();
     if (!size) return size.status();
     if (*size != before.length) {
       return Status::Break("partition_changed",
@@ -1190,15 +1173,15 @@ Result<BatchResult> LakeTableWriter::CommitAppend(double now) {
                                std::to_string(before.length) +
                                " bytes linkwatch committed (changed while a batch was written)");
     }
-    if (auto s = f->Write(buf); !s.ok()) return s;
-    if (auto s = f->Sync(); !s.ok()) return s;
+    if (auto s = (*f)->Append(buf); !s.ok()) return s;
+    if (auto s = (*f)->Sync(); !s.ok()) return s;
     if (auto s = Remember(p, before.length + buf.size(), Crc32(before.crc, buf)); !s.ok()) {
       return s;
     }
     new_partition |= partitions_.insert(p).second;
   }
   if (new_partition) {
-    if (auto s = Fsync(dir_); !s.ok()) return s;
+    if (auto s = env_.SyncDir(dir_); !s.ok()) return s;
     if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, now); !s.ok()) {
       return s;
     }
@@ -1282,7 +1265,7 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
       // old model.json would miss them.
       partitions_changed = true;
       if (!remaining.empty()) {
-        if (auto s = Fsync(dir_); !s.ok()) return s;
+        if (auto s = env_.SyncDir(dir_); !s.ok()) return s;
         if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, now); !s.ok()) {
           return s;
         }
@@ -1294,7 +1277,7 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
     }
     if (!losers[next].empty()) last_gain = std::chrono::steady_clock::now();
   }
-  if (auto s = Fsync(dir_); !s.ok()) return s;
+  if (auto s = env_.SyncDir(dir_); !s.ok()) return s;
   for (const Pending& p : pending_) {
     extra_partitions_.erase(p.id);
     if (p.deleted) {
@@ -1324,11 +1307,11 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
   std::optional<MappedFile> mapped;
   std::string_view old;
   if (partitions_.count(name)) {
-    std::error_code ec;
-    if (!fs::exists(path, ec) && committed_.count(name)) {
+    auto info = env_.Stat(path);
+    if ((!info.ok() || !*info) && committed_.count(name)) {
       return MissingBreak(name, committed_[name].length);
     }
-    auto m = MappedFile::Open(path);
+    auto m = env_.MapFile(path);
     if (!m) return m.status();
     mapped.emplace(std::move(m).value());
     old = mapped->view();
@@ -1416,13 +1399,13 @@ Status LakeTableWriter::RewritePartition(int pi, bool gains_only, const std::vec
   const uint64_t length = new_length;
   const uint32_t crc = new_crc;
   {
-    auto f = File::Open(tmp, File::Mode::kCreateTruncate);
+    auto f = env_.OpenWritable(tmp, Env::WriteMode::kCreateTruncate);
     if (!f) return f.status();
-    if (auto s = f->WritePieces(pieces); !s.ok()) return s;
-    if (auto s = f->Sync(); !s.ok()) return s;
+    if (auto s = (*f)->AppendPieces(pieces); !s.ok()) return s;
+    if (auto s = (*f)->Sync(); !s.ok()) return s;
   }
   if (auto s = NoteUncommitted(name, length, crc); !s.ok()) return s;
-  if (auto s = Replace(tmp, path); !s.ok()) return s;
+  if (auto s = env_.Rename(tmp, path); !s.ok()) return s;
   if (auto s = Remember(name, length, crc); !s.ok()) return s;
   if (lake_.on_partition_replaced) lake_.on_partition_replaced(schema_.name, name, gains_only);
   if (!gains_only) short_partitions_.erase(name);
@@ -1439,9 +1422,7 @@ Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
       std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }),
       stamp.end());
   const std::string snap_dir = dir_ + "/Snapshot";
-  std::error_code ec;
-  fs::create_directories(snap_dir, ec);
-  if (ec) return Status::Error("cannot create " + snap_dir + ": " + ec.message());
+  if (auto s = env_.CreateDirs(snap_dir); !s.ok()) return s;
   LakeDestination::Entity e;
   e.name = schema_.name + "_partitioned";
   e.attributes = attributes_;
@@ -1451,23 +1432,24 @@ Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
   for (const auto& p : partitions_) {
     const std::string name = p + "_" + stamp + ".csv";
     const std::string tmp = snap_dir + "/." + name + ".tmp";
-    fs::copy_file(PartitionPath(dir_, p), tmp, fs::copy_options::overwrite_existing, ec);
-    if (ec) return Status::Error("cannot copy " + PartitionPath(dir_, p) + ": " + ec.message());
-    if (auto s = Fsync(tmp); !s.ok()) return s;
-    if (auto s = Replace(tmp, snap_dir + "/" + name); !s.ok()) return s;
+    if (auto s = CopyFileSynced(env_, PartitionPath(dir_, p), tmp); !s.ok()) {
+      return Status::Error("cannot copy " + PartitionPath(dir_, p) + ": " + s.message());
+    }
+    if (auto s = env_.Rename(tmp, snap_dir + "/" + name); !s.ok()) return s;
     e.partitions.push_back(p);
     e.locations.push_back(schema_.name + "/Snapshot/" + name);
   }
-  if (auto s = Fsync(snap_dir); !s.ok()) return s;
+  if (auto s = env_.SyncDir(snap_dir); !s.ok()) return s;
   if (auto s = lake_.PutEntity(e); !s.ok()) return s;
   // Keep the newest `keep` snapshots (by their time stamp).
   std::set<std::string, std::greater<>> stamps;
   std::vector<std::pair<std::string, std::string>> files;  // (stamp, path)
-  for (const auto& f : fs::directory_iterator(snap_dir, ec)) {
-    const std::string n = f.path().filename().string();
+  auto entries = env_.ListDir(snap_dir);
+  for (const auto& f : entries.ok() ? *entries : std::vector<DirEntry>{}) {
+    const std::string& n = f.name;
     const size_t us = n.rfind('_');
     if (n[0] == '.' || !n.ends_with(".csv") || us == std::string::npos) continue;
-    files.push_back({n.substr(us + 1, n.size() - us - 5), f.path().string()});
+    files.push_back({n.substr(us + 1, n.size() - us - 5), snap_dir + "/" + n});
     stamps.insert(files.back().first);
   }
   std::set<std::string> kept;
@@ -1476,7 +1458,7 @@ Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
     kept.insert(st);
   }
   for (const auto& [st, path] : files) {
-    if (!kept.count(st)) fs::remove(path, ec);
+    if (!kept.count(st)) (void)env_.RemoveFile(path);
   }
   SnapshotResult r;
   r.records = records_;
@@ -1505,12 +1487,12 @@ Status LakeTableWriter::UpdateEntity(const std::vector<std::string>& partitions,
 }
 }  // namespace
 
-LakeDestination::FileStamp StampOf(const struct stat& st) {
+LakeDestination::FileStamp StampOf(const FileInfo& info) {
   LakeDestination::FileStamp f;
-  f.dev = static_cast<uint64_t>(st.st_dev);
-  f.ino = static_cast<uint64_t>(st.st_ino);
-  f.size = static_cast<uint64_t>(st.st_size);
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  f.dev = info.dev;
+  f.ino = info.ino;
+  f.size = info.size;
+  f.mtime_ns = info.mtime_ns;
   return f;
 }
 

@@ -8,8 +8,6 @@
 // LakeDestination, which outlives it.
 #pragma once
 
-#include <sys/stat.h>
-
 #include <memory>
 #include <string>
 
@@ -25,7 +23,7 @@ Result<std::unique_ptr<TableWriter>> OpenLakeTableWriter(LakeDestination& lake,
                                                          const TableOptions& options,
                                                          const std::string& marker);
 
-// The FileStamp of a stat() result.
-LakeDestination::FileStamp StampOf(const struct stat& st);
+// The FileStamp of what Env::Stat says.
+LakeDestination::FileStamp StampOf(const FileInfo& info);
 
 }  // namespace linkwatch::sync
