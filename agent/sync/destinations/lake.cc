@@ -25,7 +25,9 @@ Result<std::unique_ptr<LakeDestination>> LakeDestination::Open(const std::string
 
 Status LakeDestination::Attach() {
   const std::string& path = path_;
-  if (auto s = env_.CreateDirs(path); !s.ok()) {
+  // Durably: partitions fsynced in a folder whose own entry was not would
+  // vanish with it at a power cut.
+  if (auto s = CreateDirsDurably(env_, path); !s.ok()) {
     return Status::Error("cannot create lake folder " + path + ": " + s.message());
   }
   if (!env_.IsWritable(path)) {
@@ -66,7 +68,7 @@ Status LakeDestination::Attach() {
     LoadEntities(j, false);
   }
   const std::string optionsets = path + "/" + kOptionsetFolder;
-  if (auto s = env_.CreateDirs(optionsets); !s.ok()) return s;
+  if (auto s = CreateDirsDurably(env_, optionsets); !s.ok()) return s;
   for (const char* f : kOptionsetFiles) {
     const std::string file = optionsets + "/" + f;
     auto info = env_.Stat(file);

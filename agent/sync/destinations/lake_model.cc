@@ -145,7 +145,7 @@ Status WriteEntityMetadata(Env& env, const std::string& lake, const std::string&
                                          {"MaxLength", a.value("maxLength", -1)}});
   }
   const std::string dir = lake + "/" + kMetadataFolder;
-  if (auto s = env.CreateDirs(dir); !s.ok()) return s;
+  if (auto s = CreateDirsDurably(env, dir); !s.ok()) return s;
   return WriteFileAtomic(env, dir + "/" + table + "-EntityMetadata.json", meta.dump(2));
 }
 

@@ -414,7 +414,7 @@ Status LakeTableWriter::Open(const std::string& marker) {
   if (auto s = lake_.CheckLake(lake_generation_); !s.ok()) return s;
   auto expected = ParseMarker(marker);
   if (!expected) return expected.status();
-  if (auto s = env_.CreateDirs(dir_); !s.ok()) return s;
+  if (auto s = CreateDirsDurably(env_, dir_); !s.ok()) return s;
   // Temporaries of a rewrite, initial load or snapshot that a crash interrupted.
   for (const std::string& folder : {dir_, dir_ + "/Snapshot"}) {
     auto entries = env_.ListDir(folder);
@@ -708,14 +708,18 @@ Status LakeTableWriter::NoteUncommitted(const std::string& name, uint64_t size, 
     for (const auto& [n, c] : list) l.push_back(json::array({n, c}));
     u[p] = std::move(l);
   }
-  // Not fsynced: after a power loss that kept a partition's rename but lost
-  // this note, the table is resynced (a false break, never a missed one).
+  // Fsynced before its rename, which comes before the partition's rename
+  // into place: a power loss that keeps the partition keeps the note, else
+  // the stored marker would not account for the partition's content and the
+  // table would be resynced for nothing. The table folder is fsynced at the
+  // end of the batch, for both renames.
   const std::string path = dir_ + "/" + kUncommittedFile;
   const std::string tmp = path + ".part";
   {
     auto f = env_.OpenWritable(tmp, Env::WriteMode::kCreateTruncate);
     if (!f) return f.status();
     if (auto s = (*f)->Append(u.dump()); !s.ok()) return s;
+    if (auto s = (*f)->Sync(); !s.ok()) return s;
   }
   return env_.Rename(tmp, path);
 }
@@ -737,7 +741,7 @@ Status LakeTableWriter::CheckCommitted(bool initial) {
     partitions_.clear();
     index_.clear();
     extra_partitions_.clear();
-    if (auto s = env_.CreateDirs(dir_); !s.ok()) return s;
+    if (auto s = CreateDirsDurably(env_, dir_); !s.ok()) return s;
   }
   if (initial) return Status::Ok();
   for (const auto& [name, w] : committed_) {
@@ -1422,7 +1426,7 @@ Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
       std::remove_if(stamp.begin(), stamp.end(), [](char c) { return c == '-' || c == ':'; }),
       stamp.end());
   const std::string snap_dir = dir_ + "/Snapshot";
-  if (auto s = env_.CreateDirs(snap_dir); !s.ok()) return s;
+  if (auto s = CreateDirsDurably(env_, snap_dir); !s.ok()) return s;
   LakeDestination::Entity e;
   e.name = schema_.name + "_partitioned";
   e.attributes = attributes_;
