@@ -155,7 +155,11 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode, Journal
     sqlite3_busy_timeout(raw, static_cast<int>(kDefaultBusyTimeout.count()));
     sqlite3_extended_result_codes(raw, 1);
     if (mode != Mode::kReadOnly && journal == Journal::kWal) {
-      if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+      // FULL: the WAL is fsynced at every commit. With NORMAL a commit
+      // reached the disk only at the next checkpoint, so a power cut lost
+      // notifications Enqueue had acknowledged and cursors the engine had
+      // stored (OutboxTest.QueuedNotificationsSurviveAPowerCut).
+      if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s.ok()) {
         return s.WithContext("opening " + path);
       }
     }

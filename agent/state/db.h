@@ -111,8 +111,9 @@ class Statement {
 class Db {
  public:
   enum class Mode { kReadWriteCreate, kReadWrite, kReadOnly };
-  // kWal: a read-write connection switches the file to WAL (linkwatch's own
-  // files). kAsIs: the file's journal mode is left as it is (a sync source
+  // kWal: a read-write connection switches the file to WAL with
+  // synchronous=FULL (linkwatch's own files: a commit is durable when it
+  // returns, power cut included). kAsIs: the file's journal mode is left as it is (a sync source
   // belongs to its application, docs/sync.md).
   enum class Journal { kWal, kAsIs };
 
