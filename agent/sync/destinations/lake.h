@@ -34,6 +34,9 @@
 // model.json) to rebuild the Id index, so a crash between a partition rename
 // and the model.json update loses nothing.
 //
+// Every file operation goes through the Env given to Open (env.h), so tests
+// can fail writes or cut the power under the lake.
+//
 // LakeDestination is thread-safe (one mutex over model.json); each table's
 // writer is used by one thread.
 #pragma once

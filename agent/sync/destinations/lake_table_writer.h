@@ -4,8 +4,9 @@
 // temporary and renamed into place) or append only (one write and fsync per
 // batch), keeps the Id index and each committed partition's length and
 // crc32 for the marker, and tells model.json's entity to LakeDestination.
-// A writer is used by one thread (its table's sync worker); it borrows the
-// LakeDestination, which outlives it.
+// Files go through the destination's Env. A writer is used by one thread
+// (its table's sync worker); it borrows the LakeDestination, which outlives
+// it.
 #pragma once
 
 #include <memory>
