@@ -1,35 +1,33 @@
 #include "agent/state/db.h"
 
 #include <sqlite3.h>
-#include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
 #include <unordered_map>
 
 namespace linkwatch::state {
 
 namespace {
 
-// 0, or the errno of a failed stat().
-int StatInto(const std::string& path, FileIdentity& id) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errno;
-  id.device = st.st_dev;
-  id.inode = st.st_ino;
-  id.size = static_cast<int64_t>(st.st_size);
-  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  return 0;
+// The identity of the file at `path`; nullopt when there is none.
+Result<std::optional<FileIdentity>> Identify(Env& env, const std::string& path) {
+  auto info = env.Stat(path);
+  if (!info) return info.status();
+  if (!*info) return std::optional<FileIdentity>();
+  FileIdentity id;
+  id.device = static_cast<dev_t>((*info)->dev);
+  id.inode = static_cast<ino_t>((*info)->ino);
+  id.size = static_cast<int64_t>((*info)->size);
+  id.mtime_ns = (*info)->mtime_ns;
+  return std::optional<FileIdentity>(id);
 }
 
 }  // namespace
 
-Result<FileIdentity> StatFile(const std::string& path) {
-  FileIdentity id;
-  const int err = StatInto(path, id);
-  if (err == ENOENT) return Status::Error(path + " does not exist");
-  if (err != 0) return Status::Error(path + ": " + std::strerror(err));
-  return id;
+Result<FileIdentity> StatFile(const std::string& path, Env& env) {
+  auto id = Identify(env, path);
+  if (!id) return Status::Error(path + ": " + id.message());
+  if (!*id) return Status::Error(path + " does not exist");
+  return **id;
 }
 
 Statement::Statement(Statement&& o) noexcept
@@ -117,15 +115,17 @@ struct Db::Cache {
   std::unordered_map<std::string, Statement> statements;
 };
 
-Db::Db(sqlite3* db, std::string path)
-    : db_(db), path_(std::move(path)), cache_(std::make_unique<Cache>()) {}
+Db::Db(sqlite3* db, std::string path, Env& env)
+    : db_(db), path_(std::move(path)), env_(env), cache_(std::make_unique<Cache>()) {}
 
 Db::~Db() {
   cache_.reset();  // finalize statements before closing
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode, Journal journal) {
+Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode, Journal journal,
+                                     const DbFiles& files) {
+  Env& env = files.env ? *files.env : Env::Default();
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case Mode::kReadWriteCreate:
@@ -142,24 +142,29 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode, Journal
   // the path was swapped while SQLite opened it, and which file the
   // connection holds is unknown, so it opens again.
   for (int attempt = 0;; ++attempt) {
-    auto before = StatFile(path);
+    auto before = StatFile(path, env);
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw, flags, files.vfs.empty() ? nullptr : files.vfs.c_str());
     if (rc != SQLITE_OK) {
       std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
       if (raw) sqlite3_close_v2(raw);
       return Status::Error("opening " + path + ": " + msg);
     }
-    std::unique_ptr<Db> db(new Db(raw, path));
+    std::unique_ptr<Db> db(new Db(raw, path, env));
     sqlite3_busy_timeout(raw, static_cast<int>(kDefaultBusyTimeout.count()));
     sqlite3_extended_result_codes(raw, 1);
     if (mode != Mode::kReadOnly && journal == Journal::kWal) {
-      if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !s.ok()) {
+      // FULL: the WAL is fsynced at every commit. With NORMAL a commit
+      // reached the disk only at the next checkpoint, so a power cut lost
+      // notifications Enqueue had acknowledged and cursors the engine had
+      // stored (OutboxTest.QueuedNotificationsSurviveAPowerCut).
+      if (auto s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !s.ok()) {
         return s.WithContext("opening " + path);
       }
     }
     if (auto s = db->Exec("PRAGMA foreign_keys=ON;"); !s.ok()) return s;
-    auto after = StatFile(path);
+    auto after = StatFile(path, env);
     if (before.ok() && !after.ok()) {
       return Status::Error("opening " + path + ": the file vanished while it was opened");
     }
@@ -177,14 +182,13 @@ void Db::SetBusyTimeout(std::chrono::milliseconds timeout) {
 
 Status Db::CheckFile() const {
   if (!identity_) return Status::Ok();
-  FileIdentity now;
-  const int err = StatInto(path_, now);
-  if (err == ENOENT) {
+  auto now = Identify(env_, path_);
+  if (!now) return Status::Error(path_ + ": " + now.message());
+  if (!*now) {
     return Status::Error(path_ +
                          " was deleted while open (the connection still holds the unlinked file)");
   }
-  if (err != 0) return Status::Error(path_ + ": " + std::strerror(err));
-  if (!now.SameFile(*identity_)) {
+  if (!(*now)->SameFile(*identity_)) {
     return Status::Error(path_ + " was replaced by another file while open");
   }
   return Status::Ok();

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/core/env.h"
 #include "agent/core/status.h"
 
 struct sqlite3;
@@ -44,9 +45,18 @@ struct FileIdentity {
 };
 
 // stat(path); an error names the path and the reason ("does not exist").
-Result<FileIdentity> StatFile(const std::string& path);
+Result<FileIdentity> StatFile(const std::string& path, Env& env = Env::Default());
 
 class Db;
+
+// Where a connection's file operations go: `env` for linkwatch's own checks
+// of the file (identity, CheckFile; null: Env::Default()), and SQLite's I/O
+// through the VFS registered under the name `vfs` ("": SQLite's default).
+// Tests pass a fault-injecting pair to simulate a power cut.
+struct DbFiles {
+  Env* env = nullptr;
+  std::string vfs;
+};
 
 class Statement {
  public:
@@ -101,8 +111,9 @@ class Statement {
 class Db {
  public:
   enum class Mode { kReadWriteCreate, kReadWrite, kReadOnly };
-  // kWal: a read-write connection switches the file to WAL (linkwatch's own
-  // files). kAsIs: the file's journal mode is left as it is (a sync source
+  // kWal: a read-write connection switches the file to WAL with
+  // synchronous=FULL (linkwatch's own files: a commit is durable when it
+  // returns, power cut included). kAsIs: the file's journal mode is left as it is (a sync source
   // belongs to its application, docs/sync.md).
   enum class Journal { kWal, kAsIs };
 
@@ -110,7 +121,8 @@ class Db {
   // unless told kAsIs.
   static Result<std::unique_ptr<Db>> Open(const std::string& path,
                                           Mode mode = Mode::kReadWriteCreate,
-                                          Journal journal = Journal::kWal);
+                                          Journal journal = Journal::kWal,
+                                          const DbFiles& files = {});
   // The busy timeout set at Open is 5 s, right for commands and the sync
   // core; the watcher's writes use a short one so that a writer holding the
   // store never stalls evaluation (the write is retried at the next round).
@@ -154,10 +166,11 @@ class Db {
   std::string ErrorMessage(int rc) const;
 
  private:
-  Db(sqlite3* db, std::string path);
+  Db(sqlite3* db, std::string path, Env& env);
   static int CommitHook(void* self);
   sqlite3* db_;
   std::string path_;
+  Env& env_;
   std::optional<FileIdentity> identity_;
   std::string refused_;  // why the last commit was refused, "" if it was not
   struct Cache;

@@ -11,6 +11,7 @@
 #include "agent/core/yaml_util.h"
 #include "agent/state/db.h"
 #include "notifiers/notifier_metrics.h"
+#include "tests/core/crash_vfs.h"
 #include "tests/fakes/http_receiver.h"
 #include "tests/fakes/metric_value.h"
 #include "tests/notifiers/test_util.h"
@@ -457,6 +458,27 @@ TEST_F(OutboxTest, NothingIsSentBeforeStart) {
   outbox_->Start();
   ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
   outbox_->Start();  // idempotent
+}
+
+// A power cut right after Enqueue returned (tests/core/crash_vfs.h: the
+// store's files go back to what was fsynced) loses no notification: each is
+// sent after the restart, once.
+TEST_F(OutboxTest, QueuedNotificationsSurviveAPowerCut) {
+  faults::CrashVfs vfs(/*make_default=*/true);
+  Open();  // the store's connection now does its I/O through the crash VFS
+  HttpReceiver server;
+  Receivers({{"hooks", &server}}, "", /*start=*/false);
+  for (int i = 0; i < 5; ++i) Enqueue(Make("hooks", "Alert" + std::to_string(i)));
+  vfs.Cut();
+  outbox_.reset();  // the process is gone; its last writes reach nothing
+  ASSERT_TRUE(vfs.Restore().ok());
+  Open();
+  EXPECT_EQ(List("pending").size(), 5u) << "every acknowledged Enqueue is on disk";
+  Receivers({{"hooks", &server}});
+  ASSERT_TRUE(server.WaitForRequests(5));
+  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 5; }));
+  EXPECT_EQ(server.Count(), 5u);
+  outbox_.reset();  // before the VFS it uses goes away
 }
 
 TEST_F(OutboxTest, TemplateErrorIsCountedOnceAndStillSent) {

@@ -34,6 +34,9 @@
 // model.json) to rebuild the Id index, so a crash between a partition rename
 // and the model.json update loses nothing.
 //
+// Every file operation goes through the Env given to Open (env.h), so tests
+// can fail writes or cut the power under the lake.
+//
 // LakeDestination is thread-safe (one mutex over model.json); each table's
 // writer is used by one thread.
 #pragma once
@@ -50,7 +53,9 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/sync/destination.h"
+#include "agent/sync/destinations/lake_model.h"
 
 namespace linkwatch::sync {
 
@@ -59,7 +64,9 @@ class LakeDestination final : public Destination {
   // Opens (creating) the lake folder. An existing model.json that cannot be
   // read is an error (reason "model_corrupt"): linkwatch does not overwrite
   // what it cannot read.
-  static Result<std::unique_ptr<LakeDestination>> Open(const std::string& path);
+  // Files are written through `env` (env.h), which outlives the lake.
+  static Result<std::unique_ptr<LakeDestination>> Open(const std::string& path,
+                                                       Env& env = Env::Default());
   ~LakeDestination() override;
 
   // Run by each table's writer when it is opened and at the start of every
@@ -89,6 +96,7 @@ class LakeDestination final : public Destination {
                                                  const std::string& marker) override;
 
   const std::string& path() const { return path_; }
+  Env& env() const { return env_; }
   // The lake folder's absolute, normal path: partition locations in
   // model.json are `file:` URIs under it (lake_location.h).
   const std::string& root() const { return root_; }
@@ -108,26 +116,16 @@ class LakeDestination final : public Destination {
   // partitions wait (createdon changed), never plain updates. Tests set 0.
   std::chrono::milliseconds move_grace{1000};
 
-  // The entity of one table in model.json.
-  struct Entity {
-    std::string name;
-    nlohmann::json attributes = nlohmann::json::array();  // [{name, dataType, maxLength}]
-    std::vector<std::string> partitions;                  // "2024", "2024-05"
-    // Where each partition is, relative to the lake (model.json has it as an
-    // absolute file: URI); empty: "<name>/<partition>.csv".
-    std::vector<std::string> locations;
-    bool append_only = false;
-    Partitioning partitioning = Partitioning::kYear;
-    std::string initial_sync_state = "NotStarted";  // InProgress, Completed
-    std::string initial_sync_completed;             // ISO time
-  };
+  // The entity of one table in model.json (lake_model.h).
+  using Entity = lake::Entity;
+
   // Replaces (or adds) an entity and rewrites model.json.
   Status PutEntity(const Entity& entity);
   // The entity as model.json has it now, if any.
   std::optional<Entity> GetEntity(const std::string& name);
 
  private:
-  explicit LakeDestination(std::string path);
+  LakeDestination(std::string path, Env& env);
   // mu_ held: (re)opens the folder at path_: creates it, locks it, reads
   // model.json, writes the OptionsetMetadata files, remembers its identity.
   Status Attach();
@@ -141,9 +139,10 @@ class LakeDestination final : public Destination {
   Status WriteModel();      // mu_ held; refuses while model.json is corrupt
   Status WriteModelFile();  // mu_ held
 
+  Env& env_;
   std::string path_;
   std::string root_;
-  int lock_fd_ = -1;  // flock on <lake>/.linkwatch.lock while open
+  std::unique_ptr<FileLock> lock_;  // on <lake>/.linkwatch.lock while open
   std::mutex mu_;
   FileStamp folder_;                // the lake folder as attached
   uint64_t generation_ = 0;         // moves on each time the folder is attached afresh

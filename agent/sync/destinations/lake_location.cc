@@ -1,9 +1,5 @@
 #include "agent/sync/destinations/lake_location.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -36,28 +32,6 @@ std::string TableOf(const std::string& entity) {
   }
   return entity;
 }
-
-// Holds `<lake>/.linkwatch.lock` (the lock LakeDestination::Open takes) while
-// alive.
-class LakeLock {
- public:
-  ~LakeLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Status Acquire(const std::string& folder) {
-    const std::string path = folder + "/" + kLakeLockFile;
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::Error("cannot open " + path);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      return Status::Error("lake folder " + folder +
-                           " is in use by a running linkwatch process; stop it first");
-    }
-    return Status::Ok();
-  }
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace
 
@@ -113,17 +87,25 @@ std::optional<std::string> PathOfFileUri(std::string_view uri) {
   return out;
 }
 
-Result<std::vector<Relocation>> RelocateLake(const std::string& folder_in) {
+Result<std::vector<Relocation>> RelocateLake(const std::string& folder_in, Env& env) {
   const std::string folder = AbsoluteFolder(folder_in);
   const std::string model_path = folder + "/model.json";
-  std::error_code ec;
-  if (!fs::is_regular_file(model_path, ec)) {
+  auto is_file = [&](const std::string& path) {
+    auto info = env.Stat(path);
+    return info.ok() && *info && (*info)->is_regular;
+  };
+  if (!is_file(model_path)) {
     return Status::Error(model_path + " does not exist: " + folder_in +
                          " is not a lake folder (nothing changed)");
   }
-  LakeLock lock;
-  if (auto s = lock.Acquire(folder); !s.ok()) return s;
-  auto text = ReadFile(model_path);
+  // Held while model.json is rewritten: the lock LakeDestination::Open takes.
+  auto lock = env.LockFile(folder + "/" + kLakeLockFile);
+  if (!lock) {
+    if (lock.status().reason() != "locked") return lock.status();
+    return Status::Error("lake folder " + folder +
+                         " is in use by a running linkwatch process; stop it first");
+  }
+  auto text = env.ReadFile(model_path);
   if (!text) return text.status();
   json model = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (model.is_discarded() || !model.is_object() || !model.contains("entities") ||
@@ -180,7 +162,7 @@ Result<std::vector<Relocation>> RelocateLake(const std::string& folder_in) {
         return Status::Error(where + " leaves the lake folder (nothing changed)");
       }
       const std::string target = folder + "/" + normal.string();
-      if (!fs::is_regular_file(target, ec)) {
+      if (!is_file(target)) {
         return Status::Error(where + " maps to " + target + ", which does not exist; is " +
                              folder_in + " the moved lake? (nothing changed)");
       }
@@ -192,8 +174,8 @@ Result<std::vector<Relocation>> RelocateLake(const std::string& folder_in) {
     }
   }
   if (!changes.empty()) {
-    if (auto s = WriteFileAtomic(model_path, model.dump(2)); !s.ok()) return s;
-    if (auto s = Fsync(folder); !s.ok()) return s;
+    // WriteFileAtomic fsyncs the folder after the rename.
+    if (auto s = WriteFileAtomic(env, model_path, model.dump(2)); !s.ok()) return s;
   }
   return changes;
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/core/status.h"
 
 namespace linkwatch::sync::lake {
@@ -48,6 +49,6 @@ struct Relocation {
 // folder, and the file must exist in `folder`; otherwise nothing is changed
 // and the error says which location. Refuses while a linkwatch process
 // holds the lake (its `.linkwatch.lock`). model.json is replaced atomically.
-Result<std::vector<Relocation>> RelocateLake(const std::string& folder);
+Result<std::vector<Relocation>> RelocateLake(const std::string& folder, Env& env = Env::Default());
 
 }  // namespace linkwatch::sync::lake
