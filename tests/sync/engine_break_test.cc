@@ -349,6 +349,38 @@ TEST_F(EngineBreakTest, FailuresAreCountedByReason) {
   engine.Stop();
 }
 
+// Sync backoff on the manual clock: a table that cannot be synced is retried
+// after 1 s, 2 s, 4 s, ... up to max_backoff, and not a moment earlier.
+TEST_F(EngineBreakTest, FailedRoundsBackOffOnTheManualClock) {
+  options_.profiles[0].tables = {{"nosuch"}};
+  options_.max_backoff = Millis(8000);
+  options_.supervise_every = Millis(3600 * 1000);  // only the pool waits on the clock
+  const TimePoint t0 = FromEpochSeconds(1767225600);
+  ManualClock clock(t0);
+  SyncEngine engine(options_, clock, &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  auto failures = [&] {
+    return metrics_.sync_table_errors_total
+        .Add({{"profile", "crm"}, {"entity", "nosuch"}, {"reason", "unsyncable"}})
+        .Value();
+  };
+  // A pool thread parked for the retry means the failed round is recorded.
+  ASSERT_TRUE(clock.AwaitDeadline(t0 + std::chrono::seconds(1)));
+  EXPECT_EQ(failures(), 1);
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error WHERE entity = 'nosuch'"), "unsyncable");
+  clock.Advance(std::chrono::milliseconds(999));
+  ASSERT_TRUE(clock.AwaitDeadline(t0 + std::chrono::seconds(1)));
+  EXPECT_EQ(failures(), 1);  // not yet due
+  TimePoint due = t0 + std::chrono::seconds(1);
+  for (int wait : {2, 4, 8, 8}) {  // seconds, capped at max_backoff
+    clock.Set(due);
+    due += std::chrono::seconds(wait);
+    ASSERT_TRUE(clock.AwaitDeadline(due)) << wait;
+  }
+  EXPECT_EQ(failures(), 5);
+  engine.Stop();
+}
+
 // Issue 8 point 10: `tables remove` between the writer's Commit and the
 // state commit of a batch; the cursor must not come back as an orphan row.
 TEST_F(EngineBreakTest, ABatchInFlightWhenTheTableIsRemovedWritesNoState) {
