@@ -99,7 +99,7 @@ def measure(binary, tables, window, settle):
             return {"tables": tables, "initial_s": initial, "cpu": (c1 - c0) / (t1 - t0),
                     "threads": threads(pid)}
         finally:
-            agent.stop()
+            agent.stop(timeout=300)  # 500 tables close 500 connections each side
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
