@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "agent/core/clock.h"
+#include "agent/core/time_format.h"
 #include "agent/state/db.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
@@ -378,6 +379,39 @@ TEST_F(EngineBreakTest, FailedRoundsBackOffOnTheManualClock) {
     ASSERT_TRUE(clock.AwaitDeadline(due)) << wait;
   }
   EXPECT_EQ(failures(), 5);
+  engine.Stop();
+}
+
+// Rounds follow sync_interval on the manual clock; an idle table (nothing
+// new in the source) keeps its heartbeat (lastsynceddatatime) moving, and a
+// change is synced at the next interval.
+TEST_F(EngineBreakTest, RoundsAndIdleHeartbeatsFollowTheManualClock) {
+  options_.supervise_every = Millis(3600 * 1000);
+  const TimePoint t0 = FromEpochSeconds(1767225600);
+  const Millis interval = options_.profiles[0].sync_interval;
+  ManualClock clock(t0);
+  SyncEngine engine(options_, clock, &metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  // Initial sync and the first round done: the table waits for its next one.
+  ASSERT_TRUE(clock.AwaitDeadline(t0 + interval));
+  EXPECT_EQ(SyncState(), "2/4");
+  auto last_synced = [&] {
+    return Query("SELECT lastsynceddatatime FROM synapselinkprofileentitystate");
+  };
+  Source("INSERT INTO t VALUES (3, 'zzz-new', '2025-01-01T00:00:00Z')");
+  EXPECT_EQ(Lake().find("zzz-new"), std::string::npos);
+  TimePoint now = t0;
+  auto next_round = [&] {
+    now += interval;
+    clock.Set(now);
+    return clock.AwaitDeadline(now + interval);
+  };
+  ASSERT_TRUE(next_round());
+  EXPECT_NE(Lake().find("zzz-new"), std::string::npos) << Lake();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(next_round());  // idle now
+  EXPECT_EQ(last_synced(), FormatDateTime(ToEpochSeconds(now)));
+  ASSERT_TRUE(next_round());
+  EXPECT_EQ(last_synced(), FormatDateTime(ToEpochSeconds(now)));
   engine.Stop();
 }
 
