@@ -7,7 +7,9 @@
 // of tables) runs the steps that are due, one thread per table at a time,
 // and waits through the Clock for the next due one. So initial syncs of
 // several tables run concurrently and a newly added table does not pause
-// the others.
+// the others. A table whose source file is unchanged since its last round
+// found nothing skips its rounds (one PRAGMA data_version per profile tells)
+// and only its heartbeat is written, batched per profile; see docs/sync.md.
 //
 // Each batch commits the destination first, then the source cursor, the
 // destination's marker and the state rows in one SQLite transaction; after a
