@@ -36,56 +36,13 @@ constexpr Duration kIdleFullRound = std::chrono::seconds(15);
 
 // A profile's destination, opened once and shared by its table workers; a
 // failure to open it (unwritable folder, corrupt model.json) is retried.
-// Also what its tables share to stay cheap while idle: the source file's
-// change generation, and the batch of idle tables' heartbeats.
+// Also the batch of its idle tables' heartbeats.
 struct SyncEngine::ProfileRuntime {
   ProfileConfig config;
   const EngineOptions* options = nullptr;
   std::mutex mu;
   std::shared_ptr<sync::Destination> destination;
   std::map<std::string, std::unique_ptr<Worker>> workers;  // by profileentity id
-
-  // Changes whenever the source file may hold something new: a commit by
-  // any other connection (PRAGMA data_version of a connection of its own),
-  // or another file, size or mtime of the file or its -wal (a replaced or
-  // restored file). A file that cannot be read counts as changed every time.
-  uint64_t SourceGeneration() {
-    std::lock_guard<std::mutex> lock(watch_mu);
-    if (config.source_type != "sqlite") return ++generation;  // no cheap look: always a round
-    auto file = state::StatFile(config.source_path);
-    auto wal = state::StatFile(config.source_path + "-wal");
-    const std::optional<state::FileIdentity> wal_id =
-        wal.ok() ? std::optional<state::FileIdentity>(*wal) : std::nullopt;
-    if (!file.ok()) {
-      watch_db.reset();
-      return ++generation;
-    }
-    if (!watched_file || !(*watched_file == *file) || watched_wal != wal_id) {
-      if (!watched_file || !watched_file->SameFile(*file)) watch_db.reset();
-      watched_file = *file;
-      watched_wal = wal_id;
-      ++generation;
-    }
-    if (!watch_db) {
-      auto db = state::Db::Open(config.source_path, state::Db::Mode::kReadOnly);
-      if (!db) return ++generation;
-      watch_db = std::move(db).value();
-      data_version.reset();
-    }
-    state::Statement* st = watch_db->Cached("PRAGMA data_version");
-    if (st == nullptr || !st->Step()) {
-      if (st) st->Reset();
-      watch_db.reset();
-      return ++generation;
-    }
-    const int64_t version = st->Int(0);
-    st->Reset();
-    if (data_version != version) {
-      data_version = version;
-      ++generation;
-    }
-    return generation;
-  }
 
   // Queues an idle table's heartbeat; once per sync_interval the caller
   // writes the queued ones (of the interval before) in one transaction.
@@ -97,11 +54,6 @@ struct SyncEngine::ProfileRuntime {
     return std::exchange(heartbeats, {});
   }
 
-  std::mutex watch_mu;
-  std::unique_ptr<state::Db> watch_db;
-  std::optional<state::FileIdentity> watched_file, watched_wal;
-  std::optional<int64_t> data_version;
-  uint64_t generation = 0;
   std::mutex heartbeat_mu;
   std::vector<std::string> heartbeats;
   TimePoint last_flush{};
@@ -193,9 +145,9 @@ class SyncEngine::Worker {
   Metrics* metrics_;
   Millis backoff_{1000};
   bool prepared_ = false;
-  // The source generation at the start of the last full round, when that
-  // round found nothing: while it stays the same the table is idle.
-  std::optional<uint64_t> idle_since_;
+  // The source's data_version at the start of the last full round, when
+  // that round found nothing: while it stays the same the table is idle.
+  std::optional<int64_t> idle_since_;
   TimePoint last_full_round_{};
 
   std::unique_ptr<state::Db> db_;
@@ -357,10 +309,12 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
     idle_since_.reset();
     return now + Millis(100);
   }
-  // Nothing new in the source since a round that found nothing: no round,
-  // only the heartbeat (batched with the profile's other idle tables).
-  const uint64_t generation = profile_.SourceGeneration();
-  if (idle_since_ == generation && now - last_full_round_ < kIdleFullRound) {
+  // Nothing new in the source since a round that found nothing (no other
+  // connection committed, the same file): no round, only the heartbeat
+  // (batched with the profile's other idle tables).
+  const auto version = source_->DataVersion();
+  if (version.ok() && idle_since_ == *version && now - last_full_round_ < kIdleFullRound &&
+      source_->CheckFile().ok()) {
     if (auto s = MaybeSnapshot(); !s.ok()) {
       idle_since_.reset();
       return fail(s, false);
@@ -388,7 +342,7 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
   auto applied = Round();
   if (!applied) return fail(applied.status(), false);
   backoff_ = Millis(1000);
-  if (*applied == 0) idle_since_ = generation;
+  if (*applied == 0 && version.ok()) idle_since_ = *version;
   // What the destination repaired on its own (a model.json deleted by
   // hand and recreated) is counted under the table whose round found it.
   for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);
