@@ -109,7 +109,7 @@ def main():
     ap.add_argument("--tables", type=int, default=500)
     ap.add_argument("--old-tables", type=int, default=50)
     ap.add_argument("--window", type=float, default=30)
-    ap.add_argument("--settle", type=float, default=5)
+    ap.add_argument("--settle", type=float, default=60)  # snapshots after the initial syncs
     ap.add_argument("--binary", default=os.path.join(HERE, "..", "build", "linkwatch"))
     ap.add_argument("--old-binary", default="/work/bench-old/linkwatch-issue8")
     args = ap.parse_args()
