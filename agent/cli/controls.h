@@ -37,7 +37,8 @@ class Controls {
   std::optional<std::string> ReloadAndWait(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     const uint64_t mine = RequestReloadLocked();
-    if (!cv_.wait_for(lock, timeout, [&] { return stop_ || reload_done_ >= mine; }) ||
+    if (!SystemClock::Instance().WaitFor(lock, cv_, timeout,
+                                         [&] { return stop_ || reload_done_ >= mine; }) ||
         reload_done_ < mine) {
       return std::nullopt;
     }
