@@ -386,70 +386,66 @@ Result<std::optional<Outbox::Row>> Outbox::LoadHeadLocked(const std::string& rec
   return row;
 }
 
-void Outbox::WaitLocked(Worker* w, std::unique_lock<std::mutex>& lk, Duration d) {
-  d = std::clamp(d, Duration::zero(), kMaxIdleWait);
-  w->cv.wait_for(lk, d, [w] { return w->wake || w->stop; });
-  w->wake = false;
-}
-
 void Outbox::Run(Worker* w) {
   std::unique_lock lk(mu_);
   while (!w->stop) {
-    // Rows whose deletion stays unrecorded are skipped: delivery goes on.
-    (void)ForgetDeliveredLocked();
-    auto head = LoadHeadLocked(w->receiver);
-    if (!head.ok()) {
-      spdlog::warn("outbox: receiver {}: {}", w->receiver, head.message());
-      WaitLocked(w, lk, kDbErrorWait);
-      continue;
-    }
-    if (!head->has_value()) {
-      w->cv.wait(lk, [w] { return w->wake || w->stop; });
-      w->wake = false;
-      continue;
-    }
-    const Row row = std::move(**head);
-    const std::string integration = w->notifier->integration();
-    const TimePoint now = clock_.Now();
-    const TimePoint expires = At(row.created_at) + options_.max_age;
-    if (now >= expires) {
-      if (!DeadLocked(row, integration, "expired",
-                      "not delivered within max_age " + FormatDuration(options_.max_age), false)) {
-        WaitLocked(w, lk, kDbErrorWait);
-      }
-      continue;
-    }
-    const TimePoint due = At(row.next_attempt_at);
-    if (due > now) {
-      WaitLocked(w, lk, std::min(due, expires) - now);
-      continue;
-    }
-    if (w->bucket) {
-      if (Duration wait = w->bucket->Wait(now); wait > Duration::zero()) {
-        WaitLocked(w, lk, std::min(now + wait, expires) - now);
-        continue;
-      }
-      w->bucket->Take(now);
-    }
-    auto notification = FromPayload(row.payload);
-    if (!notification.ok()) {
-      if (!DeadLocked(row, integration, "other", notification.message(), true)) {
-        WaitLocked(w, lk, kDbErrorWait);
-      }
-      continue;
-    }
-    w->in_flight = row.id;
-    std::shared_ptr<Notifier> notifier = w->notifier;
-    lk.unlock();
-    const SendResult result = notifier->Send(*notification);
-    lk.lock();
-    w->in_flight = 0;
-    if (result.ok()) {
-      DeliveredLocked(w, row, integration);
-    } else if (!FailedLocked(w, row, integration, result)) {
-      WaitLocked(w, lk, kDbErrorWait);
-    }
+    const TimePoint due = StepLocked(w, lk);
+    if (w->stop) break;
+    // An Enqueue, Wake, SetReceivers or Stop ends the wait early.
+    clock_.WaitUntil(lk, w->cv, due, [w] { return w->wake || w->stop; });
+    w->wake = false;
   }
+}
+
+TimePoint Outbox::StepLocked(Worker* w, std::unique_lock<std::mutex>& lk) {
+  // Timed waits are capped, so a worker re-reads its head now and then even
+  // if a wake-up were missed.
+  const auto at_most = [&](TimePoint due) { return std::min(due, clock_.Now() + kMaxIdleWait); };
+  const auto db_error = [&] { return clock_.Now() + kDbErrorWait; };
+  // Rows whose deletion stays unrecorded are skipped: delivery goes on.
+  (void)ForgetDeliveredLocked();
+  auto head = LoadHeadLocked(w->receiver);
+  if (!head.ok()) {
+    spdlog::warn("outbox: receiver {}: {}", w->receiver, head.message());
+    return db_error();
+  }
+  if (!head->has_value()) return TimePoint::max();  // until an Enqueue wakes it
+  const Row row = std::move(**head);
+  const std::string integration = w->notifier->integration();
+  const TimePoint now = clock_.Now();
+  const TimePoint expires = At(row.created_at) + options_.max_age;
+  if (now >= expires) {
+    if (!DeadLocked(row, integration, "expired",
+                    "not delivered within max_age " + FormatDuration(options_.max_age), false)) {
+      return db_error();
+    }
+    return now;
+  }
+  const TimePoint due = At(row.next_attempt_at);
+  if (due > now) return at_most(std::min(due, expires));
+  if (w->bucket) {
+    if (Duration wait = w->bucket->Wait(now); wait > Duration::zero()) {
+      return at_most(std::min(now + wait, expires));
+    }
+    w->bucket->Take(now);
+  }
+  auto notification = FromPayload(row.payload);
+  if (!notification.ok()) {
+    if (!DeadLocked(row, integration, "other", notification.message(), true)) return db_error();
+    return now;
+  }
+  w->in_flight = row.id;
+  std::shared_ptr<Notifier> notifier = w->notifier;
+  lk.unlock();
+  const SendResult result = notifier->Send(*notification);
+  lk.lock();
+  w->in_flight = 0;
+  if (result.ok()) {
+    DeliveredLocked(w, row, integration);
+  } else if (!FailedLocked(w, row, integration, result)) {
+    return db_error();
+  }
+  return clock_.Now();  // the next row (or this one's retry) decides
 }
 
 bool Outbox::ForgetDeliveredLocked() {

@@ -25,9 +25,10 @@
 //   whose deletion cannot be written is remembered in memory and never sent
 //   again (its deletion is retried); a failed attempt that cannot be recorded
 //   waits in memory instead of being retried at once.
-// Decisions use the injected Clock. Tests with a ManualClock call Wake()
-// after advancing it (workers also re-check by themselves after the computed
-// wait, in real time).
+// Decisions use the injected Clock, and workers wait through it: a worker
+// thread is a thin loop around StepLocked (one attempt, or one decision,
+// then the time it is next due), so advancing a ManualClock wakes a worker
+// whose retry, backoff or token came due.
 //
 // Lifecycle: Open, SetReceivers (again on reload), Start (workers begin
 // delivering), Stop. Thread-safe: every method may be called from any
@@ -149,7 +150,12 @@ class Outbox {
   // Retries deleting delivered rows whose deletion failed; false if some remain.
   bool ForgetDeliveredLocked();
   Result<std::optional<Row>> LoadHeadLocked(const std::string& receiver);
-  void WaitLocked(Worker* w, std::unique_lock<std::mutex>& lk, Duration d);
+  // One round of `w`'s worker (mu_ held through `lk`, released while a
+  // notification is sent): dead-letters an expired head, or sends it when it
+  // is due. Returns when the worker is next due: now to go on at once, the
+  // head's next attempt (or token, capped at a minute), or TimePoint::max()
+  // when nothing is pending (an Enqueue wakes it).
+  TimePoint StepLocked(Worker* w, std::unique_lock<std::mutex>& lk);
   // These three return false when the store could not record the outcome.
   bool DeliveredLocked(Worker* w, const Row& row, const std::string& integration);
   bool FailedLocked(Worker* w, const Row& row, const std::string& integration,

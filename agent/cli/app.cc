@@ -536,8 +536,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
       reloaded(error.empty());
       controls.ReloadDone(error);
     }
-    const auto until_next = watcher->NextWakeup() - clock.Now();
-    controls.WaitFor(std::clamp<Duration>(until_next, Duration::zero(), kTick));
+    controls.WaitUntil(clock, std::min(watcher->NextWakeup(), clock.Now() + kTick));
   }
   spdlog::info("stopping: finishing the current sync batches and deliveries in flight");
   sync_engine.Stop();

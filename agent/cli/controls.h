@@ -16,6 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "agent/core/clock.h"
+
 namespace linkwatch {
 
 class Controls {
@@ -35,7 +37,8 @@ class Controls {
   std::optional<std::string> ReloadAndWait(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     const uint64_t mine = RequestReloadLocked();
-    if (!cv_.wait_for(lock, timeout, [&] { return stop_ || reload_done_ >= mine; }) ||
+    if (!SystemClock::Instance().WaitFor(lock, cv_, timeout,
+                                         [&] { return stop_ || reload_done_ >= mine; }) ||
         reload_done_ < mine) {
       return std::nullopt;
     }
@@ -66,12 +69,16 @@ class Controls {
     if (r) reload_taken_ = reload_requested_;
     return r;
   }
-  // Waits up to `d` or until any request.
-  template <typename Rep, typename Period>
-  void WaitFor(std::chrono::duration<Rep, Period> d) {
+  // Waits until `deadline` by `clock` or until any request.
+  void WaitUntil(const Clock& clock, TimePoint deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, d, [this] { return stop_ || reload_ || woken_; });
+    clock.WaitUntil(lock, cv_, deadline, [this] { return stop_ || reload_ || woken_; });
     woken_ = false;
+  }
+  // Waits up to `d` (system time) or until any request.
+  void WaitFor(Duration d) {
+    const Clock& clock = SystemClock::Instance();
+    WaitUntil(clock, clock.Now() + d);
   }
 
  private:

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "agent/cli/app.h"
+#include "agent/core/clock.h"
 #include "agent/core/time_format.h"
 #include "agent/state/state_store.h"
 #include "agent/sync/engine.h"
@@ -182,9 +183,35 @@ Status CreateSource(const std::string& path, std::mt19937& rng) {
   return sync::EnableChangeTracking(path, {"account", "contact", "opportunity"});
 }
 
+// Asks the generator to stop, also in the middle of its pause.
+class GeneratorStop {
+ public:
+  void Request() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool Requested() {
+    std::lock_guard lock(mu_);
+    return stop_;
+  }
+  // Pauses for `d` through the clock; false once a stop is requested.
+  bool Pause(Duration d) {
+    std::unique_lock lock(mu_);
+    return !SystemClock::Instance().WaitFor(lock, cv_, d, [this] { return stop_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
 // Changes at a steady rate, like users of the CRM: about 15 changes a second
 // (creates, updates, deletes) in small transactions.
-void Generate(const std::string& path, std::atomic<bool>& stop) {
+void Generate(const std::string& path, GeneratorStop& stop) {
   auto db = state::Db::Open(path, state::Db::Mode::kReadWrite);
   if (!db) {
     spdlog::error("demo generator: {}", db.message());
@@ -193,7 +220,7 @@ void Generate(const std::string& path, std::atomic<bool>& stop) {
   auto& d = **db;
   std::mt19937 rng(std::random_device{}());
   int n = 0;
-  while (!stop.load()) {
+  while (!stop.Requested()) {
     const std::string now = FormatDateTime(SystemClock::Instance().Now());
     std::vector<std::string> sql;
     for (int i = 0; i < 3; ++i) {
@@ -235,9 +262,7 @@ void Generate(const std::string& path, std::atomic<bool>& stop) {
       }
       if (auto s = tx.Commit(); !s.ok()) spdlog::warn("demo generator: {}", s.message());
     }
-    for (int i = 0; i < 2 && !stop.load(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    if (!stop.Pause(std::chrono::milliseconds(200))) break;
   }
 }
 
@@ -284,7 +309,7 @@ int RunDemo(const DemoOptions& options, Controls& controls) {
     }
   }
 
-  std::atomic<bool> stop_generator{false};
+  GeneratorStop stop_generator;
   std::thread generator([&] { Generate(source, stop_generator); });
 
   // The agent gets its own controls: a stop (Ctrl-C or --duration) first
@@ -316,12 +341,13 @@ int RunDemo(const DemoOptions& options, Controls& controls) {
       }
       controls.WaitFor(std::chrono::milliseconds(100));
     }
-    stop_generator = true;
+    stop_generator.Request();
     if (engine.load()) engine.load()->Pause("crm", "account", 0);
     spdlog::info("demo: generator stopped; letting the sync drain");
     const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    // The cursors are looked at again after each pause (through the clock).
     while (std::chrono::steady_clock::now() < drain_until && !Drained(source, state_db)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      SystemClock::Instance().SleepFor(std::chrono::milliseconds(200));
     }
     agent_controls.RequestStop();
   });
@@ -349,7 +375,7 @@ int RunDemo(const DemoOptions& options, Controls& controls) {
   const int rc = RunAgent(run, agent_controls);
   agent_controls.RequestStop();
   controls.RequestStop();
-  stop_generator = true;
+  stop_generator.Request();
   generator.join();
   conductor.join();
   return rc;

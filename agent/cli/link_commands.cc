@@ -3,14 +3,16 @@
 // directly (it decides what is linked); a running agent notices within a
 // second. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <set>
-#include <thread>
 
 #include "agent/cli/app.h"
 #include "agent/core/clock.h"
@@ -254,25 +256,55 @@ class LakeDeletion {
  private:
   Status Lock(std::chrono::seconds wait) {
     const fs::path lock = real_ / sync::lake::kLakeLockFile;
-    lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
-    if (lock_fd_ < 0) {
-      // No writer has opened the lake yet; one that started just before the
-      // unlink would create the lock within a second, so look once more.
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    auto open_lock = [&] {
       lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
-      if (lock_fd_ < 0) return Status::Ok();
+      return lock_fd_ >= 0;
+    };
+    // No writer has opened the lake yet; an agent whose supervisor read the
+    // profile just before the unlink creates the lock within its next pass
+    // (a second): wait for the file to appear, no longer.
+    if (!open_lock() && !WaitForFileEvent(real_, IN_CREATE, kAgentPassWait, open_lock)) {
+      return Status::Ok();
     }
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return Status::Error("lake folder " + real_.string() +
-                             " is still in use by a running linkwatch process (it holds " +
-                             lock.string() + "); nothing deleted");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // A running agent lets go of the lake (closing the lock) once it saw the
+    // profile unlinked: each close of the file is a chance to take it.
+    if (!WaitForFileEvent(lock, IN_CLOSE, wait,
+                          [&] { return ::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0; })) {
+      return Status::Error("lake folder " + real_.string() +
+                           " is still in use by a running linkwatch process (it holds " +
+                           lock.string() + "); nothing deleted");
     }
     return Status::Ok();
   }
+
+  // Checks `ready` now and again after each inotify event of `mask` on
+  // `path`, until it holds (true) or `timeout` passes (false). The watch is
+  // set before the first check, so no event between the two is missed.
+  static bool WaitForFileEvent(const fs::path& path, uint32_t mask,
+                               std::chrono::milliseconds timeout,
+                               const std::function<bool()>& ready) {
+    const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    const bool watching = fd >= 0 && ::inotify_add_watch(fd, path.c_str(), mask) >= 0;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool done = ready();
+    while (!done && watching) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds::zero()) break;
+      struct pollfd p = {fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;  // timed out (or failed)
+      char events[4096];
+      while (::read(fd, events, sizeof events) > 0) {
+      }
+      done = ready();
+    }
+    if (fd >= 0) ::close(fd);
+    return done;
+  }
+
+  // How long a running agent may take to notice a state change (its
+  // supervisor re-reads the state store every second).
+  static constexpr std::chrono::milliseconds kAgentPassWait{1500};
 
   std::string destination_, linked_, state_db_;
   std::vector<std::pair<std::string, std::string>> others_;  // (profile, destination)

@@ -17,7 +17,10 @@ bool SystemClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_v
                             TimePoint deadline) const {
   auto left = deadline - Now();
   if (left <= Duration::zero()) return true;
-  cv.wait_for(lock, left);  // the steady clock (libstdc++)
+  // Capped: wait_for adds the time left to steady_clock::now(), which would
+  // overflow for TimePoint::max() ("until notified"); an early return is
+  // allowed, the caller waits again.
+  cv.wait_for(lock, std::min<Duration>(left, std::chrono::hours(24)));  // the steady clock
   return Now() >= deadline;
 }
 
@@ -95,6 +98,16 @@ size_t ManualClock::Waiters() const {
 bool ManualClock::AwaitWaiters(size_t n, std::chrono::milliseconds real_timeout) const {
   std::unique_lock guard(mu_);
   return changed_.wait_for(guard, real_timeout, [&] { return ParkedLocked() >= n; });
+}
+
+bool ManualClock::AwaitDeadline(TimePoint from, TimePoint to,
+                                std::chrono::milliseconds real_timeout) const {
+  std::unique_lock guard(mu_);
+  return changed_.wait_for(guard, real_timeout, [&] {
+    return std::any_of(waiters_.begin(), waiters_.end(), [&](const Waiter& w) {
+      return !w.woken && w.deadline >= from && w.deadline <= to;
+    });
+  });
 }
 
 TimePoint ManualClock::NextDeadline() const {

@@ -97,6 +97,12 @@ class ManualClock final : public Clock {
   // passes first.
   bool AwaitWaiters(size_t n,
                     std::chrono::milliseconds real_timeout = std::chrono::seconds(60)) const;
+  // Blocks until some thread waits on the clock for a deadline in [from, to]
+  // (a retry or timer the test expects: the thread has done its round and
+  // parked); false when `real_timeout` passes first.
+  bool AwaitDeadline(TimePoint from, TimePoint to,
+                     std::chrono::milliseconds real_timeout = std::chrono::seconds(60)) const;
+  bool AwaitDeadline(TimePoint deadline) const { return AwaitDeadline(deadline, deadline); }
   // The earliest deadline any waiter waits for (TimePoint::max() when none).
   TimePoint NextDeadline() const;
 

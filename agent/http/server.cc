@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/core/clock.h"
 #include "agent/http/route_table.h"
 
 namespace linkwatch::http {
@@ -396,7 +397,8 @@ void HttpServer::Impl::Stop() {
   work_.reset();
   {
     std::unique_lock lock(sessions_mu_);
-    sessions_cv_.wait_for(lock, options_.stop_grace, [this] { return sessions_.empty(); });
+    SystemClock::Instance().WaitFor(lock, sessions_cv_, options_.stop_grace,
+                                    [this] { return sessions_.empty(); });
   }
   ioc_.stop();
   for (auto& t : threads_) t.join();

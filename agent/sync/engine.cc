@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "agent/state/db.h"
 #include "agent/state/schema.h"
@@ -28,14 +29,34 @@ Status InTransaction(state::Db& db, F write) {
 
 }  // namespace
 
+// An idle table (its last round found nothing) does a full round again at
+// least this often: the lake's own checks (a partition or model.json changed
+// by hand) and the source's row count run then, and on any source change.
+constexpr Duration kIdleFullRound = std::chrono::seconds(15);
+
 // A profile's destination, opened once and shared by its table workers; a
 // failure to open it (unwritable folder, corrupt model.json) is retried.
+// Also the batch of its idle tables' heartbeats.
 struct SyncEngine::ProfileRuntime {
   ProfileConfig config;
   const EngineOptions* options = nullptr;
   std::mutex mu;
   std::shared_ptr<sync::Destination> destination;
   std::map<std::string, std::unique_ptr<Worker>> workers;  // by profileentity id
+
+  // Queues an idle table's heartbeat; once per sync_interval the caller
+  // writes the queued ones (of the interval before) in one transaction.
+  std::vector<std::string> Heartbeat(const std::string& profileentity_id, TimePoint now) {
+    std::lock_guard<std::mutex> lock(heartbeat_mu);
+    heartbeats.push_back(profileentity_id);
+    if (now - last_flush < config.sync_interval) return {};
+    last_flush = now;
+    return std::exchange(heartbeats, {});
+  }
+
+  std::mutex heartbeat_mu;
+  std::vector<std::string> heartbeats;
+  TimePoint last_flush{};
 
   Result<std::shared_ptr<sync::Destination>> OpenDestination() {
     std::lock_guard<std::mutex> lock(mu);
@@ -61,38 +82,25 @@ class SyncEngine::Worker {
         metrics_(metrics),
         table_metrics_(metrics.ForTable(table_.profile_name, table_.entity)) {}
   ~Worker() {
-    Stop();
-    if (thread_.joinable()) thread_.join();
     SetErrorGauge("");  // a removed table has no current error
   }
 
-  void Start() {
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-  }
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
+  // One round of the table (osquery's check()): prepares what the table
+  // needs, or does its initial sync, or one incremental batch, or records a
+  // failure. Returns when the table is next due: now when more is waiting
+  // (a full batch), the next sync_interval, or the backoff after a failure;
+  // nullopt when the table was removed (nothing more to do for it). Called
+  // by one pool thread at a time.
+  std::optional<TimePoint> Step();
+
+  // Scheduling, guarded by the engine's mu_.
+  bool running = false;  // a pool thread is in Step()
+  bool retired = false;  // the supervisor let go of the table: never queued again
+  std::optional<std::multimap<TimePoint, Worker*>::iterator> queued;
 
  private:
   double Now() const { return ToEpochSeconds(clock_.Now()); }
-  bool Wait(Millis d) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, d, [this] { return stop_; });
-    return !stop_;
-  }
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stop_;
-  }
 
-  void Run();
   // Opens what the table needs; an error means the table cannot be synced.
   Status Prepare();
   Status InitialSync();
@@ -129,10 +137,12 @@ class SyncEngine::Worker {
   const Clock& clock_;
   SyncMetrics& metrics_;
   std::unique_ptr<SyncMetrics::Table> table_metrics_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  Millis backoff_{1000};
+  bool prepared_ = false;
+  // The source's data_version at the start of the last full round, when
+  // that round found nothing: while it stays the same the table is idle.
+  std::optional<int64_t> idle_since_;
+  TimePoint last_full_round_{};
 
   std::unique_ptr<state::Db> db_;
   std::unique_ptr<Source> source_;
@@ -203,17 +213,16 @@ Status SyncEngine::Worker::Prepare() {
   return Status::Ok();
 }
 
-void SyncEngine::Worker::Run() {
+std::optional<TimePoint> SyncEngine::Worker::Step() {
   const std::string who = table_.profile_name + "/" + table_.entity;
-  Millis backoff{1000};
-  bool prepared = false;
-  // Returns whether to go on (false once stopping, or when the table was
-  // removed while a batch was in flight: nothing is recorded for it then).
-  auto fail = [&](const Status& s, bool unsyncable) {
+  const TimePoint now = clock_.Now();
+  // Returns when to try again (nullopt when the table was removed while a
+  // batch was in flight: nothing is recorded for it then).
+  auto fail = [&](const Status& s, bool unsyncable) -> std::optional<TimePoint> {
     if (s.reason() == kTableRemoved) {
       spdlog::info("sync {}: the table was removed; its worker stops", who);
       SetErrorGauge("");
-      return false;
+      return std::nullopt;
     }
     if (s.is_break()) {
       // Nothing is glued, skipped or trusted: the table is synced again from
@@ -237,7 +246,7 @@ void SyncEngine::Worker::Run() {
       const std::string reason = !s.reason().empty() ? s.reason()
                                  : unsyncable        ? "unsyncable"
                                                      : "round_failed";
-      spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff.count() / 1000.0);
+      spdlog::warn("sync {}: {} (retrying in {}s)", who, s.message(), backoff_.count() / 1000.0);
       CountError(reason);
       if (db_) {
         const Status r = InTransaction(*db_, [&] {
@@ -248,80 +257,85 @@ void SyncEngine::Worker::Run() {
       }
     }
     writer_.reset();  // reopened from what is on disk
-    prepared = false;
-    const bool go_on = Wait(backoff);
-    backoff = std::min(backoff * 2, options_.max_backoff);
-    return go_on;
+    prepared_ = false;
+    idle_since_.reset();
+    const TimePoint due = clock_.Now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+    return due;
   };
-  while (!Stopping()) {
-    if (!prepared) {
-      if (auto s = Prepare(); !s.ok()) {
-        if (!fail(s, true)) return;
-        continue;
-      }
-      prepared = true;
-    }
-    if (!committed_) {
-      if (auto s = InitialSync(); !s.ok()) {
-        // After three failed attempts the state says so (InitialSyncFailed
-        // fires); the attempts go on and a success sets Completed.
-        if (++initial_failures_ >= 3 && db_) {
-          // Counted once, when the state turns CompletedWithFailures.
-          if (initial_failures_ == 3 && s.reason() != kTableRemoved) {
-            CountError("initial_failed", /*current=*/false);
-          }
-          if (auto m = MarkInitialFailed(*db_, table_, Now()); !m.ok()) {
-            spdlog::warn("sync {}: {}", who, m.message());
-          }
-        }
-        if (!fail(s, false)) return;
-        continue;
-      }
-      backoff = Millis(1000);
-      initial_failures_ = 0;  // a later resync (a break) counts its own
-      continue;
-    }
-    if (writer_->NeedsEveryRowAgain()) {
-      if (auto s = LogEveryRowAgain(); !s.ok()) {
-        if (!fail(s, false)) return;
-        continue;
-      }
-    }
-    if (engine_.PausedUntil(table_.profile_name, table_.entity) > Now()) {
-      if (!Wait(Millis(100))) return;
-      continue;
-    }
-    // The source's schema moved (a column added, ...): describe the table
-    // again, so new columns reach the lake (appended after IsDelete).
-    if (auto v = source_->SchemaVersion(); v.ok() && *v != schema_version_) {
-      spdlog::info("sync {}: the source schema changed; describing the table again", who);
-      writer_.reset();
-      prepared = false;
-      continue;
-    }
-    const auto round_started = std::chrono::steady_clock::now();
-    auto applied = Round();
-    if (!applied) {
-      if (!fail(applied.status(), false)) return;
-      continue;
-    }
-    backoff = Millis(1000);
-    // What the destination repaired on its own (a model.json deleted by
-    // hand and recreated) is counted under the table whose round found it.
-    for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);
-    if (auto s = MaybeSnapshot(); !s.ok()) {
-      if (!fail(s, false)) return;
-      continue;
-    }
-    // Rounds start every sync_interval (a slow round is not followed by a
-    // full interval of idling); a full batch means more is waiting: go on.
-    const auto spent =
-        std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - round_started);
-    if (*applied < options_.batch_limit && spent < profile_.config.sync_interval &&
-        !Wait(profile_.config.sync_interval - spent)) {
-      return;
-    }
+  if (!prepared_) {
+    if (auto s = Prepare(); !s.ok()) return fail(s, true);
+    prepared_ = true;
   }
+  if (!committed_) {
+    if (auto s = InitialSync(); !s.ok()) {
+      // After three failed attempts the state says so (InitialSyncFailed
+      // fires); the attempts go on and a success sets Completed.
+      if (++initial_failures_ >= 3 && db_) {
+        // Counted once, when the state turns CompletedWithFailures.
+        if (initial_failures_ == 3 && s.reason() != kTableRemoved) {
+          CountError("initial_failed", /*current=*/false);
+        }
+        if (auto m = MarkInitialFailed(*db_, table_, Now()); !m.ok()) {
+          spdlog::warn("sync {}: {}", who, m.message());
+        }
+      }
+      return fail(s, false);
+    }
+    backoff_ = Millis(1000);
+    initial_failures_ = 0;  // a later resync (a break) counts its own
+    return clock_.Now();
+  }
+  if (writer_->NeedsEveryRowAgain()) {
+    if (auto s = LogEveryRowAgain(); !s.ok()) return fail(s, false);
+  }
+  if (engine_.PausedUntil(table_.profile_name, table_.entity) > Now()) {
+    idle_since_.reset();
+    return now + Millis(100);
+  }
+  // Nothing new in the source since a round that found nothing (no other
+  // connection committed, the same file): no round, only the heartbeat
+  // (batched with the profile's other idle tables).
+  const auto version = source_->DataVersion();
+  if (version.ok() && idle_since_ == *version && now - last_full_round_ < kIdleFullRound &&
+      source_->CheckFile().ok()) {
+    if (auto s = MaybeSnapshot(); !s.ok()) {
+      idle_since_.reset();
+      return fail(s, false);
+    }
+    if (auto ids = profile_.Heartbeat(table_.profileentity_id, now); !ids.empty()) {
+      const Status s = InTransaction(*db_, [&] { return MarkIdleRounds(*db_, ids, Now()); });
+      if (!s.ok()) {
+        spdlog::warn("sync {}: cannot record the idle tables' rounds: {}", table_.profile_name,
+                     s.message());
+        metrics_.CountStateStoreWriteError();
+      }
+    }
+    return now + profile_.config.sync_interval;
+  }
+  idle_since_.reset();
+  last_full_round_ = now;
+  // The source's schema moved (a column added, ...): describe the table
+  // again, so new columns reach the lake (appended after IsDelete).
+  if (auto v = source_->SchemaVersion(); v.ok() && *v != schema_version_) {
+    spdlog::info("sync {}: the source schema changed; describing the table again", who);
+    writer_.reset();
+    prepared_ = false;
+    return clock_.Now();
+  }
+  auto applied = Round();
+  if (!applied) return fail(applied.status(), false);
+  backoff_ = Millis(1000);
+  if (*applied == 0 && version.ok()) idle_since_ = *version;
+  // What the destination repaired on its own (a model.json deleted by
+  // hand and recreated) is counted under the table whose round found it.
+  for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);
+  if (auto s = MaybeSnapshot(); !s.ok()) return fail(s, false);
+  // Rounds start every sync_interval (a slow round is not followed by a
+  // full interval of idling); a full batch means more is waiting: go on.
+  if (*applied >= options_.batch_limit) return clock_.Now();
+  return std::min(now + profile_.config.sync_interval,
+                  clock_.Now() + profile_.config.sync_interval);
 }
 
 Status SyncEngine::Worker::InitialSync() {
@@ -556,13 +570,21 @@ SyncEngine::SyncEngine(EngineOptions options, const Clock& clock, SyncMetrics& m
 
 SyncEngine::~SyncEngine() { Stop(); }
 
+size_t SyncEngine::PoolSize(const EngineOptions& options) {
+  if (options.pool_threads > 0) return options.pool_threads;
+  // At least 4, so that a few long initial syncs leave threads for the
+  // other tables' rounds; more on bigger machines.
+  return std::max<size_t>(4, std::thread::hardware_concurrency());
+}
+
 Status SyncEngine::Start() {
   // The supervisor's connection (the store is created and migrated here);
-  // each worker opens its own.
+  // each table opens its own.
   auto store = state::StateStore::Open(options_.state_db);
   if (!store) return store.status();
   store_ = std::move(store).value();
   if (auto s = SuperviseOnce(); !s.ok()) return s;
+  for (size_t i = 0; i < PoolSize(options_); ++i) pool_.emplace_back([this] { RunPool(); });
   supervisor_ = std::thread([this] { Supervise(); });
   return Status::Ok();
 }
@@ -570,18 +592,16 @@ Status SyncEngine::Start() {
 void SyncEngine::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !supervisor_.joinable()) return;
+    if (stopping_ && !supervisor_.joinable() && pool_.empty()) return;
     stopping_ = true;
   }
   cv_.notify_all();
+  pool_cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
-  for (auto& [name, p] : profiles_) {
-    for (auto& [id, w] : p->workers) w->Stop();
-  }
-  for (auto& [name, p] : profiles_) {
-    for (auto& [id, w] : p->workers) w->Join();
-    p->workers.clear();
-  }
+  // Each pool thread finishes the round it is in (the current batch).
+  for (auto& t : pool_) t.join();
+  pool_.clear();
+  for (auto& [name, p] : profiles_) p->workers.clear();
 }
 
 void SyncEngine::Pause(const std::string& profile, const std::string& table, double until) {
@@ -595,16 +615,60 @@ double SyncEngine::PausedUntil(const std::string& profile, const std::string& ta
   return it == paused_.end() ? 0 : it->second;
 }
 
-bool SyncEngine::Wait(Millis d) {
+void SyncEngine::Supervise() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, d, [this] { return stopping_; });
-  return !stopping_;
+  while (!stopping_) {
+    if (clock_.WaitFor(lock, cv_, options_.supervise_every, [this] { return stopping_; })) break;
+    lock.unlock();
+    if (auto s = SuperviseOnce(); !s.ok()) spdlog::warn("sync: {}", s.message());
+    lock.lock();
+  }
 }
 
-void SyncEngine::Supervise() {
-  while (Wait(options_.supervise_every)) {
-    if (auto s = SuperviseOnce(); !s.ok()) spdlog::warn("sync: {}", s.message());
+void SyncEngine::QueueLocked(Worker* w, TimePoint due) {
+  const bool earliest = queue_.empty() || due < queue_.begin()->first;
+  w->queued = queue_.emplace(due, w);
+  // Only a new earliest entry changes what the idle pool threads wait for.
+  if (earliest) pool_cv_.notify_one();
+}
+
+void SyncEngine::RunPool() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    const TimePoint due = queue_.empty() ? TimePoint::max() : queue_.begin()->first;
+    if (due > clock_.Now()) {
+      clock_.WaitUntil(lock, pool_cv_, due, [&] {
+        return stopping_ || (!queue_.empty() && queue_.begin()->first < due);
+      });
+      continue;
+    }
+    Worker* w = queue_.begin()->second;
+    queue_.erase(queue_.begin());
+    w->queued.reset();
+    w->running = true;
+    // Another thread may take the next entry while this one works.
+    if (!queue_.empty()) pool_cv_.notify_one();
+    lock.unlock();
+    const std::optional<TimePoint> next = w->Step();
+    lock.lock();
+    w->running = false;
+    if (w->retired) {
+      retired_cv_.notify_all();
+    } else if (next) {
+      QueueLocked(w, *next);
+    }
   }
+}
+
+void SyncEngine::Retire(Worker* w) {
+  std::unique_lock<std::mutex> lock(mu_);
+  w->retired = true;
+  if (w->queued) {
+    queue_.erase(*w->queued);
+    w->queued.reset();
+  }
+  // Not a timed wait: the round in flight finishes its batch.
+  retired_cv_.wait(lock, [w] { return !w->running; });
 }
 
 Status SyncEngine::SuperviseOnce() {
@@ -638,8 +702,7 @@ Status SyncEngine::SuperviseOnce() {
         ++it;
         continue;
       }
-      it->second->Stop();
-      it->second->Join();
+      Retire(it->second.get());
       it = runtime->workers.erase(it);
     }
     if (wanted.empty()) {
@@ -652,7 +715,10 @@ Status SyncEngine::SuperviseOnce() {
     for (const auto& [id, t] : wanted) {
       if (runtime->workers.count(id)) continue;
       auto w = std::make_unique<Worker>(*this, *runtime, *t, options_, clock_, metrics_);
-      w->Start();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        QueueLocked(w.get(), clock_.Now());
+      }
       runtime->workers[id] = std::move(w);
     }
   }

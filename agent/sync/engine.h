@@ -1,9 +1,15 @@
 // SyncEngine: the sync core of `run`. For every profile of the config it
-// links the profile on first sight (state-tables.md "link"), then keeps one
-// worker thread per linked table: the initial sync, then an incremental
-// round every sync_interval. Workers are independent, so initial syncs of
-// several tables run concurrently and a newly added table never pauses the
-// others.
+// links the profile on first sight (state-tables.md "link"), then keeps the
+// state of every linked table (source connection, writer, cursor): the
+// initial sync, then an incremental round every sync_interval. A table's
+// round is a step function (Worker::Step: one round, then when the table is
+// next due); a small pool of threads (PoolSize, independent of the number
+// of tables) runs the steps that are due, one thread per table at a time,
+// and waits through the Clock for the next due one. So initial syncs of
+// several tables run concurrently and a newly added table does not pause
+// the others. A table whose source file is unchanged since its last round
+// found nothing skips its rounds (one PRAGMA data_version per profile tells)
+// and only its heartbeat is written, batched per profile; see docs/sync.md.
 //
 // Each batch commits the destination first, then the source cursor, the
 // destination's marker and the state rows in one SQLite transaction; after a
@@ -15,7 +21,7 @@
 // by resyncing the table (docs/sync.md "Breaks").
 //
 // The state store decides what is linked (contract.md section 2): every
-// second a supervisor re-reads the profiles and tables, starting workers for
+// second a supervisor thread re-reads the profiles and tables, starting workers for
 // tables added (`tables add`, `link`, `relink`) and stopping those removed
 // or of profiles no longer Active.
 //
@@ -28,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +65,8 @@ struct EngineOptions {
   // inject faults.
   const SourceRegistry* sources = nullptr;
   const DestinationRegistry* destinations = nullptr;
+  // Threads that run the tables' rounds; 0: PoolSize's default.
+  size_t pool_threads = 0;
 };
 
 class SyncEngine {
@@ -77,21 +86,33 @@ class SyncEngine {
   void Pause(const std::string& profile, const std::string& table, double until);
   double PausedUntil(const std::string& profile, const std::string& table);
 
+  // The pool's size: options.pool_threads, else max(4, cores).
+  static size_t PoolSize(const EngineOptions& options);
+
  private:
   class Worker;
   struct ProfileRuntime;
   void Supervise();
   Status SuperviseOnce();
-  bool Wait(Millis d);  // false once stopping
+  // A pool thread: runs the earliest due table's Step, queues it again for
+  // when it says; waits through the clock while nothing is due.
+  void RunPool();
+  void QueueLocked(Worker* w, TimePoint due);  // mu_ held
+  // Takes a table out of the queue and waits for its round in flight.
+  void Retire(Worker* w);
 
   EngineOptions options_;
   const Clock& clock_;
   SyncMetrics& metrics_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  std::mutex mu_;               // guards stopping_ and the queue
+  std::condition_variable cv_;  // the supervisor's
   bool stopping_ = false;
   std::thread supervisor_;
-  std::unique_ptr<state::StateStore> store_;                         // used by the supervisor only
+  std::vector<std::thread> pool_;
+  std::condition_variable pool_cv_;           // the queue's earliest entry changed, or stopping
+  std::condition_variable retired_cv_;        // a retired table's round finished
+  std::multimap<TimePoint, Worker*> queue_;   // tables by when they are next due
+  std::unique_ptr<state::StateStore> store_;  // used by the supervisor only
   std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name
   std::mutex pause_mu_;
   std::map<std::pair<std::string, std::string>, double> paused_;

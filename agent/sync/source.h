@@ -133,6 +133,13 @@ class Source {
   // versionnumbers stay the change log's sequence numbers.
   virtual Status LogChangeOfEveryRow(const TableSchema& table) = 0;
 
+  // A number that changes whenever the source may hold changes the engine
+  // has not read (another writer committed, ...). While it stays the same
+  // after a round that found nothing, the engine skips the table's rounds
+  // and only records its heartbeat (a full round still runs every 15 s). An
+  // error: the source cannot tell, and every round runs.
+  virtual Result<int64_t> DataVersion() { return Status::Error("no data version"); }
+
   // Breaks in the chain of changes (docs/sync.md "Breaks"). Each returns a
   // Status::Break when the changes after a committed cursor can no longer be
   // trusted to bring the destination up to date; the engine then resyncs.

@@ -1,5 +1,7 @@
 #include "agent/sync/state_rows.h"
 
+#include <nlohmann/json.hpp>
+
 #include "agent/core/time_format.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
@@ -270,6 +272,23 @@ Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, dou
   }
   return Run(db, "DELETE FROM linkwatch_sync_error WHERE profile = ?1 AND entity = ?2",
              {table.profile_name, table.entity});
+}
+
+Status MarkIdleRounds(Db& db, const std::vector<std::string>& profileentity_ids, double now) {
+  if (profileentity_ids.empty()) return Status::Ok();
+  nlohmann::json ids = profileentity_ids;
+  if (auto s = Run(db,
+                   "UPDATE linkwatch_sync_cursor SET updated_at = ?2 WHERE profileentity IN "
+                   "(SELECT value FROM json_each(?1))",
+                   {ids.dump(), std::to_string(now)});
+      !s.ok()) {
+    return s;
+  }
+  return Run(db,
+             "UPDATE synapselinkprofileentitystate SET lastsynceddatatime = ?2, "
+             "lakerecordcountmodifiedtime = ?2, modifiedon = ?2 WHERE profileentity IN "
+             "(SELECT value FROM json_each(?1)) AND syncstate = 2 AND metadatastate = 8",
+             {ids.dump(), FormatDateTime(now)});
 }
 
 Status MarkUnsyncable(Db& db, const LinkedTable& table, const std::string& error, double now,

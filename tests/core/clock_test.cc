@@ -53,6 +53,34 @@ TEST(ManualClockTest, TheWaitersOwnNotificationStillWakesIt) {
   EXPECT_EQ(clock.Now(), TimePoint{});
 }
 
+TEST(ManualClockTest, AwaitDeadlineWaitsForAWaiterOfThatDeadline) {
+  ManualClock clock;
+  std::thread sleeper([&] { clock.SleepFor(seconds(7)); });
+  ASSERT_TRUE(clock.AwaitDeadline(TimePoint{} + seconds(7)));
+  EXPECT_TRUE(clock.AwaitDeadline(TimePoint{} + seconds(5), TimePoint{} + seconds(8)));
+  EXPECT_FALSE(clock.AwaitDeadline(TimePoint{} + seconds(8), TimePoint::max(),
+                                   std::chrono::milliseconds(1)));
+  clock.Advance(seconds(7));
+  sleeper.join();
+}
+
+TEST(SystemClockTest, WaitingUntilTheEndOfTimeWaitsForTheNotification) {
+  SystemClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread waiter([&] {
+    std::unique_lock lock(mu);
+    clock.WaitUntil(lock, cv, TimePoint::max(), [&] { return stop; });
+  });
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  waiter.join();  // hangs (or spins) if TimePoint::max() overflowed the wait
+}
+
 TEST(ManualClockTest, SleepUntilReturnsWhenTheTimeIsSetPastIt) {
   ManualClock clock;
   std::thread sleeper([&] { clock.SleepFor(seconds(5)); });

@@ -111,10 +111,11 @@ class OutboxTest : public ::testing::Test {
   double Pending(const std::string& receiver) {
     return Value("linkwatch_outbox_pending", {{"receiver", receiver}});
   }
-  void AdvanceAndWake(Duration d) {
-    clock_.Advance(d);
-    outbox_->Wake();
-  }
+  // Advancing the clock alone wakes a worker whose retry came due.
+  void Advance(Duration d) { clock_.Advance(d); }
+  // Waits until the worker parks on the clock for its head's next attempt
+  // at `due` (it has done its round: a wrong early attempt would be seen).
+  bool ParkedUntil(TimePoint due) { return clock_.AwaitDeadline(due); }
 
   testutil::TempDir dir_;
   ManualClock clock_{testutil::T0()};
@@ -150,20 +151,26 @@ TEST_F(OutboxTest, RetriesOn503WithExponentialBackoffThenDelivers) {
   Receivers({{"hooks", &server}});
   Enqueue(Make("hooks", "SyncStalled"));
 
-  ASSERT_TRUE(WaitForAttempts(1));
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + milliseconds(500)));
   auto e = List("pending").at(0);
+  EXPECT_EQ(e.attempts, 1);
   EXPECT_EQ(e.next_attempt_at, ToEpochSeconds(testutil::T0() + milliseconds(500)));
   EXPECT_NE(e.last_error.find("serverError: HTTP 503"), std::string::npos) << e.last_error;
   EXPECT_EQ(Failed("hooks", "serverError"), 1);
   EXPECT_EQ(Pending("hooks"), 1);
 
-  AdvanceAndWake(milliseconds(500));
-  ASSERT_TRUE(WaitForAttempts(2));
+  Advance(milliseconds(499));  // not yet due: no attempt
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + milliseconds(500)));
+  EXPECT_EQ(server.Count(), 1u);
+  Advance(milliseconds(1));
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + milliseconds(1500)));
   e = List("pending").at(0);
+  EXPECT_EQ(e.attempts, 2);
   EXPECT_EQ(e.next_attempt_at, ToEpochSeconds(testutil::T0() + milliseconds(1500)));
 
-  AdvanceAndWake(milliseconds(1000));
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  Advance(milliseconds(1000));
+  ASSERT_TRUE(ParkedUntil(TimePoint::max()));  // delivered: idle until an Enqueue
+  EXPECT_EQ(Delivered("hooks"), 1);
   EXPECT_EQ(server.Count(), 3u);
   EXPECT_EQ(Failed("hooks", "serverError"), 2);
   EXPECT_TRUE(List("").empty());
@@ -180,19 +187,17 @@ TEST_F(OutboxTest, BackoffIsCappedAndJittered) {
   Enqueue(Make("hooks", "SyncStalled"));
   int seen = 0;
   while (seen < 6) {
-    // A jittered wait of 0 retries at once, so attempts may move on by more
-    // than one between two looks.
-    ASSERT_TRUE(WaitUntil([&] {
-      auto l = List("pending");
-      return !l.empty() && l[0].attempts > seen;
-    }));
+    // Parked for a retry (a jittered wait of 0 retries at once, so attempts
+    // may move on by more than one between two looks).
+    ASSERT_TRUE(clock_.AwaitDeadline(clock_.Now() + Duration(1), clock_.Now() + seconds(4)));
     const auto e = List("pending").at(0);
+    ASSERT_GT(e.attempts, seen);
     seen = e.attempts;
     const double wait = e.next_attempt_at - ToEpochSeconds(clock_.Now());
     const double backoff = std::min(4.0, 0.5 * (1 << (seen - 1)));
     EXPECT_GE(wait, 0) << seen;
     EXPECT_LE(wait, backoff + 1e-6) << seen;
-    AdvanceAndWake(seconds(4));
+    Advance(seconds(4));
   }
 }
 
@@ -203,19 +208,23 @@ TEST_F(OutboxTest, HonoursRetryAfterUpToTenMinutes) {
   Receivers({{"hooks", &server}});
   Enqueue(Make("hooks", "SyncStalled"));
 
-  ASSERT_TRUE(WaitForAttempts(1));
+  // A minute at most per wait (then the head is read again).
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + seconds(60)));
   EXPECT_EQ(List("pending").at(0).next_attempt_at, ToEpochSeconds(testutil::T0() + seconds(120)));
   EXPECT_EQ(Failed("hooks", "rateLimited"), 1);
-  AdvanceAndWake(seconds(119));
-  std::this_thread::sleep_for(milliseconds(50));  // give a wrong worker the chance to post
-  EXPECT_EQ(server.Count(), 1u);
+  Advance(seconds(60));
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + seconds(120)));
+  Advance(seconds(59));
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + seconds(120)));
+  EXPECT_EQ(server.Count(), 1u);  // not before the Retry-After
 
-  AdvanceAndWake(seconds(1));
-  ASSERT_TRUE(WaitForAttempts(2));
+  Advance(seconds(1));
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + seconds(180)));
+  EXPECT_EQ(List("pending").at(0).attempts, 2);
   // 3600 s asked, 10 minutes honoured.
   EXPECT_EQ(List("pending").at(0).next_attempt_at,
             ToEpochSeconds(testutil::T0() + seconds(120) + std::chrono::minutes(10)));
-  AdvanceAndWake(std::chrono::minutes(10));
+  Advance(std::chrono::minutes(10));
   ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
 }
 
@@ -252,8 +261,8 @@ TEST_F(OutboxTest, ExpiresAfterMaxAge) {
   server.SetDefault(ScriptedResponse{503, {}, {}, {}});
   Receivers({{"hooks", &server}});
   Enqueue(Make("hooks", "SyncStalled"));
-  ASSERT_TRUE(WaitForAttempts(1));
-  AdvanceAndWake(std::chrono::hours(2));
+  ASSERT_TRUE(ParkedUntil(testutil::T0() + milliseconds(500)));
+  Advance(std::chrono::hours(2));
   ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
   EXPECT_EQ(List("dead").at(0).dead_reason, "expired");
   EXPECT_EQ(Dead("hooks", "expired"), 1);
@@ -290,10 +299,9 @@ TEST_F(OutboxTest, OtherGroupsAreNotSuperseded) {
   EXPECT_EQ(pending[0].group_key, "{}:{alertname=\"SyncStalled\"}");
   EXPECT_EQ(pending[1].group_key, "{}:{alertname=\"ProfileError\"}");
   EXPECT_EQ(pending[2].receiver, "other");
-  // FIFO per receiver: the head's backoff holds the queue.
-  std::this_thread::sleep_for(milliseconds(50));
-  EXPECT_EQ(server.Count(), 1u);
-  AdvanceAndWake(seconds(1));
+  // FIFO per receiver: the head's backoff holds the queue (the order of the
+  // requests below shows ProfileError did not go first).
+  Advance(seconds(1));
   ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
   auto got = server.Requests();
   ASSERT_EQ(got.size(), 3u);
@@ -358,8 +366,9 @@ TEST_F(OutboxTest, LostStoreQueuesNothingAndDeliversQueuedRowsOnce) {
   ASSERT_TRUE(server.WaitForRequests(2));
   // Both deletions were refused (and counted); the rows are not sent again.
   ASSERT_TRUE(WaitUntil([&] { return WriteErrors(registry_) >= 3; }));
-  AdvanceAndWake(seconds(10));
-  EXPECT_FALSE(server.WaitForRequests(3, milliseconds(500)));
+  Advance(seconds(10));
+  ASSERT_TRUE(ParkedUntil(TimePoint::max()));  // nothing left to send
+  EXPECT_EQ(server.Count(), 2u);
   EXPECT_EQ(server.Requests().size(), 2u);
 }
 
@@ -397,11 +406,13 @@ TEST_F(OutboxTest, RateLimitWaitsForATokenWithoutFailing) {
   Enqueue(Make("hooks", "SyncStalled"));
   Enqueue(Make("hooks", "ProfileError"));
   ASSERT_TRUE(server.WaitForRequests(1));
-  std::this_thread::sleep_for(milliseconds(50));
+  // Waiting for the next token (a second, rounded up to the clock's tick).
+  ASSERT_TRUE(clock_.AwaitDeadline(testutil::T0() + seconds(1),
+                                   testutil::T0() + seconds(1) + milliseconds(1)));
   EXPECT_EQ(server.Count(), 1u);
   EXPECT_EQ(Failed("hooks", "rateLimited"), 0);
   EXPECT_EQ(List("pending").at(0).attempts, 0);
-  AdvanceAndWake(seconds(1));
+  Advance(seconds(1) + milliseconds(1));
   ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
 }
 
@@ -452,7 +463,7 @@ TEST_F(OutboxTest, NothingIsSentBeforeStart) {
   HttpReceiver server;
   Receivers({{"hooks", &server}}, "", /*start=*/false);
   Enqueue(Make("hooks", "SyncStalled"));
-  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(clock_.Waiters(), 0u);  // no worker thread before Start
   EXPECT_EQ(server.Count(), 0u);
   EXPECT_EQ(Pending("hooks"), 1);
   outbox_->Start();

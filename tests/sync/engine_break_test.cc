@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "agent/core/clock.h"
+#include "agent/core/time_format.h"
 #include "agent/state/db.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
@@ -357,6 +358,70 @@ TEST_F(EngineBreakTest, FailuresAreCountedByReason) {
   }));
   EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error WHERE entity = 't'"), "0");
   EXPECT_EQ(count("t", "initial_failed"), 1);
+  engine.Stop();
+}
+
+// Sync backoff on the manual clock: a table that cannot be synced is retried
+// after 1 s, 2 s, 4 s, ... up to max_backoff, and not a moment earlier.
+TEST_F(EngineBreakTest, FailedRoundsBackOffOnTheManualClock) {
+  options_.profiles[0].tables = {{"nosuch"}};
+  options_.max_backoff = Millis(8000);
+  options_.supervise_every = Millis(3600 * 1000);  // only the pool waits on the clock
+  const TimePoint t0 = FromEpochSeconds(1767225600);
+  ManualClock clock(t0);
+  SyncEngine engine(options_, clock, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  auto failures = [&] {
+    return Value("linkwatch_sync_table_errors_total",
+                 {{"profile", "crm"}, {"entity", "nosuch"}, {"reason", "unsyncable"}});
+  };
+  // A pool thread parked for the retry means the failed round is recorded.
+  ASSERT_TRUE(clock.AwaitDeadline(t0 + std::chrono::seconds(1)));
+  EXPECT_EQ(failures(), 1);
+  EXPECT_EQ(Query("SELECT reason FROM linkwatch_sync_error WHERE entity = 'nosuch'"), "unsyncable");
+  clock.Advance(std::chrono::milliseconds(999));
+  ASSERT_TRUE(clock.AwaitDeadline(t0 + std::chrono::seconds(1)));
+  EXPECT_EQ(failures(), 1);  // not yet due
+  TimePoint due = t0 + std::chrono::seconds(1);
+  for (int wait : {2, 4, 8, 8}) {  // seconds, capped at max_backoff
+    clock.Set(due);
+    due += std::chrono::seconds(wait);
+    ASSERT_TRUE(clock.AwaitDeadline(due)) << wait;
+  }
+  EXPECT_EQ(failures(), 5);
+  engine.Stop();
+}
+
+// Rounds follow sync_interval on the manual clock; an idle table (nothing
+// new in the source) keeps its heartbeat (lastsynceddatatime) moving, and a
+// change is synced at the next interval.
+TEST_F(EngineBreakTest, RoundsAndIdleHeartbeatsFollowTheManualClock) {
+  options_.supervise_every = Millis(3600 * 1000);
+  const TimePoint t0 = FromEpochSeconds(1767225600);
+  const Millis interval = options_.profiles[0].sync_interval;
+  ManualClock clock(t0);
+  SyncEngine engine(options_, clock, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  // Initial sync and the first round done: the table waits for its next one.
+  ASSERT_TRUE(clock.AwaitDeadline(t0 + interval));
+  EXPECT_EQ(SyncState(), "2/4");
+  auto last_synced = [&] {
+    return Query("SELECT lastsynceddatatime FROM synapselinkprofileentitystate");
+  };
+  Source("INSERT INTO t VALUES (3, 'zzz-new', '2025-01-01T00:00:00Z')");
+  EXPECT_EQ(Lake().find("zzz-new"), std::string::npos);
+  TimePoint now = t0;
+  auto next_round = [&] {
+    now += interval;
+    clock.Set(now);
+    return clock.AwaitDeadline(now + interval);
+  };
+  ASSERT_TRUE(next_round());
+  EXPECT_NE(Lake().find("zzz-new"), std::string::npos) << Lake();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(next_round());  // idle now
+  EXPECT_EQ(last_synced(), FormatDateTime(ToEpochSeconds(now)));
+  ASSERT_TRUE(next_round());
+  EXPECT_EQ(last_synced(), FormatDateTime(ToEpochSeconds(now)));
   engine.Stop();
 }
 

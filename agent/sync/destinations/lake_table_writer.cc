@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "agent/core/clock.h"
 #include "agent/core/files.h"
 #include "agent/core/text.h"
 #include "agent/core/time_format.h"
@@ -1258,7 +1259,9 @@ Result<BatchResult> LakeTableWriter::CommitInPlace(double now) {
       gains_only = true;
     }
     if (!gains_only && loses_moved.count(next) && last_gain) {
-      std::this_thread::sleep_until(*last_gain + lake_.move_grace);  // see move_grace
+      // see move_grace
+      SystemClock::Instance().SleepFor(*last_gain + lake_.move_grace -
+                                       std::chrono::steady_clock::now());
     }
     bool created = false;
     if (auto s = RewritePartition(next, gains_only, adds[next], created); !s.ok()) return s;

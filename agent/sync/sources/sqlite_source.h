@@ -83,6 +83,10 @@ class SqliteSource final : public Source {
   Result<int64_t> CountKeys(const TableSchema& table, std::span<const StoredValue> keys) override;
   Result<Cursor> Head() override;
   Result<int64_t> SchemaVersion() override;
+  // PRAGMA data_version of this connection: it changes whenever another
+  // connection committed to the file (the engine skips an idle table's round
+  // while it stays the same and CheckFile finds the same file).
+  Result<int64_t> DataVersion() override;
   Status LogChangeOfEveryRow(const TableSchema& table) override;
 
   Status CheckFile() override;

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Benchmark: the idle cost of linked tables (issue 9 point 5).
+
+One SQLite source with N change-tracked tables of a few rows each, one
+profile linking all of them into a lake (sync_interval 1s, the default), the
+example rules (examples/rules/synapse-link.yaml) watched every second. After
+every table's initial sync completed and a settling pause, nothing changes;
+over --window seconds the agent's CPU time is read from /proc/<pid>/stat
+(utime + stime) and its thread count from /proc/<pid>/status.
+
+Measured side by side in one run: the previous code (--old-binary, a thread
+per table) with --old-tables tables, and this code with the same number and
+with --tables tables. The target: at most 1 % of a core with 500 tables, and
+a thread count that does not grow with the tables.
+
+Usage: bench/idle_tables.py [--tables 500] [--old-tables 50] [--window 30]
+                            [--binary build/linkwatch]
+                            [--old-binary /work/bench-old/linkwatch-issue8]
+"""
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import harness  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def build_source(path, binary, tables):
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    for i in range(tables):
+        con.execute("CREATE TABLE t%d(id INTEGER PRIMARY KEY, name TEXT, createdon TEXT)" % i)
+        con.executemany("INSERT INTO t%d VALUES (?, ?, '2026-01-01T00:00:00Z')" % i,
+                        [(k, "row %d" % k) for k in range(5)])
+    con.commit()
+    con.close()
+    args = [binary, "source", "enable-change-tracking", "--db", path]
+    for i in range(tables):
+        args += ["--table", "t%d" % i]
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def measure(binary, tables, window, settle):
+    d = tempfile.mkdtemp(prefix="lw_idle_")
+    try:
+        build_source(os.path.join(d, "crm.db"), binary, tables)
+        shutil.copy(os.path.join(HERE, "..", "examples", "rules", "synapse-link.yaml"),
+                    os.path.join(d, "rules.yaml"))
+        port = harness.free_port()
+        cfg = os.path.join(d, "linkwatch.yaml")
+        with open(cfg, "w") as f:
+            f.write("state_db: state.db\nhttp: {listen: 127.0.0.1:%d}\n"
+                    "watch: {interval: 1s, rule_files: [rules.yaml]}\n"
+                    "profiles:\n  - name: crm\n    source: {type: sqlite, path: crm.db}\n"
+                    "    destination: {type: lake, path: lake}\n    sync_interval: 1s\n"
+                    "    tables: [%s]\n" % (port, ", ".join("t%d" % i for i in range(tables))))
+        harness.BINARY = binary
+        agent = harness.Agent(cfg).start()
+        try:
+            state = harness.StateDb(os.path.join(d, "state.db"))
+            started = time.time()
+
+            def synced():
+                try:
+                    return state.query("SELECT count(*) FROM synapselinkprofileentitystate "
+                                       "WHERE initialsyncstate = 4")[0][0] == tables
+                except Exception:  # the store is created by the agent
+                    return False
+
+            harness.wait_for(synced, timeout=600, interval=0.5, what="initial syncs")
+            initial = time.time() - started
+            time.sleep(settle)  # a fixed window is the measurement itself
+            pid = agent.proc.pid
+            c0, t0 = cpu_seconds(pid), time.time()
+            time.sleep(window)
+            c1, t1 = cpu_seconds(pid), time.time()
+            return {"tables": tables, "initial_s": initial, "cpu": (c1 - c0) / (t1 - t0),
+                    "threads": threads(pid)}
+        finally:
+            agent.stop(timeout=300)  # 500 tables close 500 connections each side
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tables", type=int, default=500)
+    ap.add_argument("--old-tables", type=int, default=50)
+    ap.add_argument("--window", type=float, default=30)
+    ap.add_argument("--settle", type=float, default=60)  # snapshots after the initial syncs
+    ap.add_argument("--binary", default=os.path.join(HERE, "..", "build", "linkwatch"))
+    ap.add_argument("--old-binary", default="/work/bench-old/linkwatch-issue8")
+    args = ap.parse_args()
+    runs = [("previous", os.path.abspath(args.old_binary), args.old_tables),
+            ("this code", os.path.abspath(args.binary), args.old_tables),
+            ("this code", os.path.abspath(args.binary), args.tables)]
+    print("idle cost: %.0f s window after every initial sync completed (+%.0f s settling)"
+          % (args.window, args.settle))
+    print("%-10s %7s %10s %9s %14s" % ("code", "tables", "CPU", "threads", "initial syncs"))
+    results = []
+    for name, binary, tables in runs:
+        r = measure(binary, tables, args.window, args.settle)
+        results.append((name, r))
+        print("%-10s %7d %9.2f%% %9d %12.1f s" % (name, r["tables"], 100 * r["cpu"],
+                                                   r["threads"], r["initial_s"]), flush=True)
+    big = results[-1][1]
+    print("target: <= 1%% of a core and threads not growing with tables: %s (%.2f%%, %d vs %d "
+          "threads)" % ("met" if big["cpu"] <= 0.01 and big["threads"] <= results[1][1]["threads"]
+                        else "NOT met", 100 * big["cpu"], big["threads"],
+                        results[1][1]["threads"]))
+
+
+if __name__ == "__main__":
+    main()
