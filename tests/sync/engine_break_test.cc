@@ -29,6 +29,7 @@
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
 #include "tests/fakes/metric_value.h"
+#include "tests/sync/engine_test_util.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -114,11 +115,7 @@ class FaultyDestination : public Destination {
 class EngineBreakTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lw_engine_break_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("lw_engine_break");
     src_ = (dir_ / "crm.db").string();
     {
       auto db = state::Db::Open(src_);
@@ -133,15 +130,7 @@ class EngineBreakTest : public ::testing::Test {
     options_.state_db = (dir_ / "state.db").string();
     options_.supervise_every = Millis(100);
     options_.max_backoff = Millis(2000);
-    ProfileConfig profile;
-    profile.name = "crm";
-    profile.source_type = "sqlite";
-    profile.source_path = src_;
-    profile.destination_type = "lake";
-    profile.destination_path = (dir_ / "lake").string();
-    profile.sync_interval = Millis(100);
-    profile.tables = {{"t"}};
-    options_.profiles = {profile};
+    options_.profiles = {testing::LakeProfile(src_, (dir_ / "lake").string(), {"t"})};
     // The real lake, wrapped, registered as "lake" in this test's registry.
     destinations_.Register("lake", [this](const YAML::Node&, const BlockContext& ctx) {
       return DestinationOpener([this, path = ctx.path]() -> Result<std::shared_ptr<Destination>> {
@@ -155,24 +144,11 @@ class EngineBreakTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Polls (the engine works on its own threads) with a generous limit.
   template <typename F>
   bool WaitFor(F predicate) {
-    for (int i = 0; i < 1200 && !predicate(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return predicate();
+    return testing::WaitFor(predicate);
   }
-  // One value of the state store (a fresh read-only connection), "" for
-  // null or no row.
-  std::string Query(const std::string& sql) {
-    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
-    if (!db.ok()) return "<no db>";
-    auto st = (*db)->Prepare(sql);
-    if (!st.ok()) return "<" + st.message() + ">";
-    if (!st->Step() || st->IsNull(0)) return "";
-    return st->Text(0);
-  }
+  std::string Query(const std::string& sql) { return testing::QueryOne(options_.state_db, sql); }
   std::string SyncState() {
     return Query("SELECT syncstate || '/' || initialsyncstate FROM synapselinkprofileentitystate");
   }

@@ -19,14 +19,15 @@
 
 #include "agent/core/clock.h"
 #include "agent/state/db.h"
+#include "agent/sync/destination_registry.h"
 #include "agent/sync/destinations/lake.h"
 #include "agent/sync/destinations/lake_verify.h"
 #include "agent/sync/engine.h"
 #include "agent/sync/sources/sqlite_source.h"
-#include "agent/sync/destination_registry.h"
 #include "agent/sync/sync_metrics.h"
 #include "tests/core/crash_vfs.h"
 #include "tests/core/fault_injection_env.h"
+#include "tests/sync/engine_test_util.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -107,11 +108,7 @@ std::string Name(const ::testing::TestParamInfo<Param>& info) {
 class EnginePowerCutTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(name.begin(), name.end(), '/', '_');
-    dir_ = fs::temp_directory_path() / ("lw_engine_cut_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("lw_engine_cut");
     src_ = (dir_ / "crm.db").string();
     Source(
         "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, createdon TEXT);"
@@ -121,18 +118,10 @@ class EnginePowerCutTest : public ::testing::TestWithParam<Param> {
     options_.state_db = (dir_ / "state.db").string();
     options_.supervise_every = Millis(100);
     options_.max_backoff = Millis(200);
-    ProfileConfig profile;
-    profile.name = "crm";
-    profile.source_type = "sqlite";
-    profile.source_path = src_;
-    profile.destination_type = "lake";
-    profile.destination_path = (dir_ / "lake").string();
-    profile.sync_interval = Millis(100);
     TableConfig table;
     table.name = "t";
     table.append_only = GetParam().append_only;
-    profile.tables = {table};
-    options_.profiles = {profile};
+    options_.profiles = {testing::LakeProfile(src_, (dir_ / "lake").string(), table)};
     // The real lake on the fault-injecting Env, registered as "lake" in this
     // test's registry.
     destinations_.Register("lake", [this](const YAML::Node&, const BlockContext& ctx) {
@@ -148,22 +137,11 @@ class EnginePowerCutTest : public ::testing::TestWithParam<Param> {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Polls: the engine works on its own threads.
   template <typename F>
   bool WaitFor(F predicate) {
-    for (int i = 0; i < 1200 && !predicate(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return predicate();
+    return testing::WaitFor(predicate);
   }
-  std::string Query(const std::string& sql) {
-    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
-    if (!db.ok()) return "<no db>";
-    auto st = (*db)->Prepare(sql);
-    if (!st.ok()) return "<" + st.message() + ">";
-    if (!st->Step() || st->IsNull(0)) return "";
-    return st->Text(0);
-  }
+  std::string Query(const std::string& sql) { return testing::QueryOne(options_.state_db, sql); }
   void Source(const std::string& sql) {
     auto db = state::Db::Open(src_);
     ASSERT_TRUE(db.ok());

@@ -26,6 +26,7 @@
 #include "agent/sync/destination_registry.h"
 #include "agent/sync/source_registry.h"
 #include "agent/sync/sync_metrics.h"
+#include "tests/sync/engine_test_util.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -219,11 +220,7 @@ class FakeDestination : public Destination {
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lw_engine_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("lw_engine");
     for (int64_t k = 1; k <= 3; ++k) world_.Change(k, "row " + std::to_string(k));
     // Registered here only: the binary knows neither type.
     sources_.Register("fake", [this](const YAML::Node&, const BlockContext&) {
@@ -270,14 +267,7 @@ class EngineTest : public ::testing::Test {
   }
   // One value from the state store (a fresh read-only connection); "" for
   // null or no row.
-  std::string Query(const std::string& sql) {
-    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadOnly);
-    if (!db.ok()) return "<no db>";
-    auto st = (*db)->Prepare(sql);
-    if (!st.ok()) return "<" + st.message() + ">";
-    if (!st->Step() || st->IsNull(0)) return "";
-    return st->Text(0);
-  }
+  std::string Query(const std::string& sql) { return testing::QueryOne(options_.state_db, sql); }
   std::string Cursor() { return Query("SELECT cursor FROM linkwatch_sync_cursor"); }
   std::string SyncState() {
     return Query("SELECT syncstate || '/' || initialsyncstate FROM synapselinkprofileentitystate");
