@@ -46,6 +46,19 @@ class WatcherTest : public ::testing::Test {
   }
 
   void Build(const std::string& source_path, const std::string& rules) {
+    std::vector<std::unique_ptr<StateSource>> sources;
+    sources.push_back(std::make_unique<LocalSource>("local", source_path));
+    WatcherCallbacks callbacks;
+    callbacks.snapshot = [this](const std::string&, std::shared_ptr<const state::Snapshot> s) {
+      ++snapshots_;
+      last_ = std::move(s);
+    };
+    BuildAround(std::move(sources), WatcherOptions{Millis(15000), Millis(60000)}, rules,
+                std::move(callbacks));
+  }
+  // The rule engine, outbox and router around `sources`, and the watcher.
+  void BuildAround(std::vector<std::unique_ptr<StateSource>> sources, WatcherOptions options,
+                   const std::string& rules, WatcherCallbacks callbacks) {
     engine_ = std::make_unique<RuleEngine>(LoadRuleString(rules, "rules.yaml", Millis(1000)),
                                            nullptr, rules_metrics_);
     auto outbox = notifiers::Outbox::Open(state_path_, clock_, notifier_metrics_);
@@ -55,17 +68,9 @@ class WatcherTest : public ::testing::Test {
     route.receiver = "none";
     router_ = std::make_unique<notifiers::Router>(route, *outbox_, clock_, "http://x/",
                                                   std::map<std::string, bool>{{"none", true}});
-    std::vector<std::unique_ptr<StateSource>> sources;
-    sources.push_back(std::make_unique<LocalSource>("local", source_path));
-    WatcherCallbacks callbacks;
-    callbacks.snapshot = [this](const std::string&, std::shared_ptr<const state::Snapshot> s) {
-      ++snapshots_;
-      last_ = std::move(s);
-    };
     callbacks.sources = [this](const std::vector<SourceStatus>& list) { sources_ = list; };
-    watcher_ =
-        std::make_unique<Watcher>(WatcherOptions{Millis(15000), Millis(60000)}, std::move(sources),
-                                  *engine_, *router_, clock_, metrics_, callbacks);
+    watcher_ = std::make_unique<Watcher>(options, std::move(sources), *engine_, *router_, clock_,
+                                         metrics_, callbacks);
   }
 
   std::vector<Alert> Firing(const std::string& name) {
@@ -405,22 +410,11 @@ class WatcherWithFakeSourceTest : public WatcherTest {
     script_.changed = true;
   }
   void BuildWith(const Config& config, const std::string& rules) {
-    engine_ = std::make_unique<RuleEngine>(LoadRuleString(rules, "rules.yaml", Millis(1000)),
-                                           nullptr, rules_metrics_);
-    auto outbox = notifiers::Outbox::Open(state_path_, clock_, notifier_metrics_);
-    ASSERT_TRUE(outbox.ok()) << outbox.message();
-    outbox_ = std::move(outbox).value();
-    notifiers::RouteConfig route;
-    route.receiver = "none";
-    router_ = std::make_unique<notifiers::Router>(route, *outbox_, clock_, "http://x/",
-                                                  std::map<std::string, bool>{{"none", true}});
     auto sources = watch_sources_.BuildAll(config);
     ASSERT_TRUE(sources.ok()) << sources.message();
-    WatcherCallbacks callbacks;
-    callbacks.sources = [this](const std::vector<SourceStatus>& list) { sources_ = list; };
-    watcher_ = std::make_unique<Watcher>(
-        WatcherOptions{config.watch.interval, config.watch.source_unreachable_for},
-        std::move(sources).value(), *engine_, *router_, clock_, metrics_, callbacks);
+    BuildAround(std::move(sources).value(),
+                WatcherOptions{config.watch.interval, config.watch.source_unreachable_for}, rules,
+                {});
   }
 
   StateSourceRegistry watch_sources_;
