@@ -73,7 +73,7 @@ demo: build
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang).
 asan: test-deps
 	@echo "== building build-asan/ with ASan+UBSan"
-	CC=clang CXX=clang++ cmake -S . -B build-asan -G $(GENERATOR) -DLINKWATCH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	CC=clang CXX=clang++ cmake -S . -B build-asan -G $(GENERATOR) -DLINKWATCH_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DLINKWATCH_UNITY=ON
 	cmake --build build-asan -j $(JOBS) --target unit_tests
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600

@@ -91,7 +91,7 @@ class DyingDestination : public Destination {
   Death& death_;
 };
 
-struct Param {
+struct EngineCut {
   bool append_only;
   bool die_between_commits;  // else: after both commits
   // The state store's files are cut too (tests/core/crash_vfs.h): what
@@ -99,13 +99,13 @@ struct Param {
   bool cut_state_store = false;
 };
 
-std::string Name(const ::testing::TestParamInfo<Param>& info) {
+std::string EngineCutName(const ::testing::TestParamInfo<EngineCut>& info) {
   return std::string(info.param.append_only ? "AppendOnly" : "InPlace") +
          (info.param.die_between_commits ? "DiesBetweenLakeAndStateCommit" : "DiesAfterBoth") +
          (info.param.cut_state_store ? "StateStoreCutToo" : "");
 }
 
-class EnginePowerCutTest : public ::testing::TestWithParam<Param> {
+class EnginePowerCutTest : public ::testing::TestWithParam<EngineCut> {
  protected:
   void SetUp() override {
     dir_ = testing::FreshTestDir("lw_engine_cut");
@@ -216,11 +216,13 @@ TEST_P(EnginePowerCutTest, ALakeCommitSurvivesTheCutAndIsNotWrittenTwice) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cuts, EnginePowerCutTest,
-                         ::testing::Values(Param{false, true}, Param{false, false},
-                                           Param{true, true}, Param{true, false},
-                                           Param{false, true, true}, Param{false, false, true},
-                                           Param{true, true, true}, Param{true, false, true}),
-                         Name);
+                         ::testing::Values(EngineCut{false, true}, EngineCut{false, false},
+                                           EngineCut{true, true}, EngineCut{true, false},
+                                           EngineCut{false, true, true},
+                                           EngineCut{false, false, true},
+                                           EngineCut{true, true, true},
+                                           EngineCut{true, false, true}),
+                         EngineCutName);
 
 }  // namespace
 }  // namespace linkwatch::sync
