@@ -503,15 +503,20 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   callbacks.sources = [&](const std::vector<watch::SourceStatus>& list) {
     published.SetSources(list);
   };
+  callbacks.wake = [&controls] { controls.Wake(); };
   watcher = std::make_unique<watch::Watcher>(
       watch::WatcherOptions{config.watch.interval, config.watch.source_unreachable_for},
       std::move(sources).value(), engine, router, clock, watch_metrics, callbacks);
   outbox.Start();
   if (options.on_listening) options.on_listening(url);
 
-  // The watcher checks for changes every kTick, so a committed change is seen
-  // within tens of milliseconds; timed work (polls, group flushes) wakes it too.
-  constexpr auto kTick = std::chrono::milliseconds(25);
+  // The loop sleeps until a watched state file changes (the watcher's
+  // sources notify it), timed work is due (polls, group flushes) or a
+  // request comes; at least every kTick it looks at the state store's
+  // health. While a source cannot notify, it is checked every kChangeTick,
+  // so that a committed change is still seen within tens of milliseconds.
+  constexpr auto kTick = std::chrono::seconds(1);
+  constexpr auto kChangeTick = std::chrono::milliseconds(25);
   auto reloaded = [&](bool ok) { agent_metrics.Reloaded(ok, ToEpochSeconds(clock.Now())); };
   reloaded(true);  // the configuration loaded at start counts as the first
   while (!controls.stop_requested()) {
@@ -536,7 +541,8 @@ int RunAgent(const RunOptions& options, Controls& controls) {
       reloaded(error.empty());
       controls.ReloadDone(error);
     }
-    controls.WaitUntil(clock, std::min(watcher->NextWakeup(), clock.Now() + kTick));
+    const Duration tick = watcher->NotifiesChanges() ? Duration(kTick) : Duration(kChangeTick);
+    controls.WaitUntil(clock, std::min(watcher->NextWakeup(), clock.Now() + tick));
   }
   spdlog::info("stopping: finishing the current sync batches and deliveries in flight");
   sync_engine.Stop();

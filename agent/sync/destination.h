@@ -74,6 +74,12 @@ class TableWriter {
   virtual Result<BatchResult> Commit() = 0;
   // Drops an uncommitted batch.
   virtual void Abort() = 0;
+  // Checks, outside a batch, that what is there is still what was committed
+  // (the check Begin of a change batch makes, without starting one): a
+  // Status::Break when not. The engine calls it for a table whose source is
+  // idle, so that a destination changed by hand is found without a round.
+  // By default nothing is checked.
+  virtual Status Check() { return Status::Ok(); }
   // A read-only copy of the committed table as of `now`, keeping the newest
   // `keep` copies. Not during a batch.
   virtual Result<SnapshotResult> Snapshot(double now, int keep) = 0;

@@ -29,10 +29,10 @@ Status InTransaction(state::Db& db, F write) {
 
 }  // namespace
 
-// An idle table (its last round found nothing) does a full round again at
-// least this often: the lake's own checks (a partition or model.json changed
-// by hand) and the source's row count run then, and on any source change.
-constexpr Duration kIdleFullRound = std::chrono::seconds(15);
+// An idle table (its last round found nothing and its source has not
+// changed since) does no rounds; the destination's own checks (a partition
+// or model.json changed by hand: TableWriter::Check) still run this often.
+constexpr Duration kIdleCheck = std::chrono::seconds(15);
 
 // A profile's destination, opened once and shared by its table workers; a
 // failure to open it (unwritable folder, corrupt model.json) is retried.
@@ -54,9 +54,64 @@ struct SyncEngine::ProfileRuntime {
     return std::exchange(heartbeats, {});
   }
 
+  // When an idle table is next due: the next multiple of sync_interval, so
+  // that all idle tables of the profile are due at the same moment and the
+  // pool wakes once per interval for them, not once per table.
+  TimePoint NextIdleTick(TimePoint now) const {
+    const auto step = std::chrono::duration_cast<Duration>(config.sync_interval);
+    if (step <= Duration::zero()) return now;
+    return TimePoint((now.time_since_epoch() / step + 1) * step);
+  }
+
   std::mutex heartbeat_mu;
   std::vector<std::string> heartbeats;
   TimePoint last_flush{};
+
+  // What a source's data_version was, on the profile's own connection to it
+  // (a connection's numbers are only comparable with its own: `connection`
+  // tells them apart).
+  struct SourceVersion {
+    uint64_t connection = 0;
+    int64_t version = 0;
+    bool operator==(const SourceVersion&) const = default;
+  };
+  // The source's data_version now, for all tables of the profile: one
+  // query (and one check of the file) per half sync_interval, not one per
+  // table. A cached answer is older than `now`, which only makes a table
+  // do a round it could have skipped. Nullopt when the source cannot tell
+  // (a source type without one, a file replaced or lost): the tables do
+  // full rounds, which find out what happened.
+  std::optional<SourceVersion> SourceVersionAt(TimePoint now) {
+    std::lock_guard<std::mutex> lock(probe_mu);
+    if (probed && now >= probed_at && now - probed_at < config.sync_interval / 2) {
+      return probed_version;
+    }
+    probed = true;
+    probed_at = now;
+    probed_version.reset();
+    if (!probe) {
+      auto opener = options->sources->Opener(config);
+      if (!opener) return std::nullopt;
+      auto opened = (*opener)();
+      if (!opened) return std::nullopt;
+      probe = std::move(opened).value();
+      ++probe_connection;
+    }
+    auto version = probe->DataVersion();
+    if (!version.ok() || !probe->CheckFile().ok()) {
+      probe.reset();  // reopened next time: the file may be back or new
+      return std::nullopt;
+    }
+    probed_version = SourceVersion{probe_connection, *version};
+    return probed_version;
+  }
+
+  std::mutex probe_mu;
+  std::unique_ptr<Source> probe;
+  uint64_t probe_connection = 0;
+  bool probed = false;
+  TimePoint probed_at{};
+  std::optional<SourceVersion> probed_version;
 
   Result<std::shared_ptr<sync::Destination>> OpenDestination() {
     std::lock_guard<std::mutex> lock(mu);
@@ -139,10 +194,10 @@ class SyncEngine::Worker {
   std::unique_ptr<SyncMetrics::Table> table_metrics_;
   Millis backoff_{1000};
   bool prepared_ = false;
-  // The source's data_version at the start of the last full round, when
-  // that round found nothing: while it stays the same the table is idle.
-  std::optional<int64_t> idle_since_;
-  TimePoint last_full_round_{};
+  // The source's data_version at the start of the last round, when that
+  // round found nothing: while it stays the same the table is idle.
+  std::optional<ProfileRuntime::SourceVersion> idle_since_;
+  TimePoint last_check_{};  // the destination's last check (a round or kIdleCheck)
 
   std::unique_ptr<state::Db> db_;
   std::unique_ptr<Source> source_;
@@ -295,10 +350,18 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
   }
   // Nothing new in the source since a round that found nothing (no other
   // connection committed, the same file): no round, only the heartbeat
-  // (batched with the profile's other idle tables).
-  const auto version = source_->DataVersion();
-  if (version.ok() && idle_since_ == *version && now - last_full_round_ < kIdleFullRound &&
-      source_->CheckFile().ok()) {
+  // (batched with the profile's other idle tables) and, now and then, the
+  // destination's check that what it committed is still there.
+  const auto version = profile_.SourceVersionAt(now);
+  if (version && idle_since_ == version) {
+    if (now - last_check_ >= kIdleCheck) {
+      last_check_ = now;
+      if (auto s = writer_->Check(); !s.ok()) {
+        idle_since_.reset();
+        return fail(s, false);
+      }
+      for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);
+    }
     if (auto s = MaybeSnapshot(); !s.ok()) {
       idle_since_.reset();
       return fail(s, false);
@@ -311,10 +374,10 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
         metrics_.CountStateStoreWriteError();
       }
     }
-    return now + profile_.config.sync_interval;
+    return profile_.NextIdleTick(now);
   }
   idle_since_.reset();
-  last_full_round_ = now;
+  last_check_ = now;
   // The source's schema moved (a column added, ...): describe the table
   // again, so new columns reach the lake (appended after IsDelete).
   if (auto v = source_->SchemaVersion(); v.ok() && *v != schema_version_) {
@@ -326,7 +389,7 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
   auto applied = Round();
   if (!applied) return fail(applied.status(), false);
   backoff_ = Millis(1000);
-  if (*applied == 0 && version.ok()) idle_since_ = *version;
+  if (*applied == 0 && version) idle_since_ = version;
   // What the destination repaired on its own (a model.json deleted by
   // hand and recreated) is counted under the table whose round found it.
   for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);

@@ -44,12 +44,17 @@ Result<std::optional<LinkedProfile>> ReadProfile(Db& db, const std::string& name
   p.id = st->Text(0);
   p.name = st->Text(1);
   p.state = static_cast<int>(st->Int(2));
+  // Each table's state row (the first by rowid, should there be more),
+  // joined rather than looked up per table: the state tables have no
+  // indexes, and the supervisor reads this every second.
   auto tables = db.Prepare(
       "SELECT pe.synapselinkprofileentityid, pe.entityname, coalesce(pe.appendonlymode, 0), "
-      "coalesce(pe.partitionstrategy, 0), "
-      "(SELECT es.synapselinkprofileentitystateid FROM synapselinkprofileentitystate es "
-      " WHERE es.profileentity = pe.synapselinkprofileentityid LIMIT 1) "
-      "FROM synapselinkprofileentity pe WHERE pe.profile = ?1 ORDER BY pe.entityname");
+      "coalesce(pe.partitionstrategy, 0), es.id "
+      "FROM synapselinkprofileentity pe LEFT JOIN "
+      "(SELECT profileentity, synapselinkprofileentitystateid AS id, min(rowid) "
+      " FROM synapselinkprofileentitystate GROUP BY profileentity) es "
+      "ON es.profileentity = pe.synapselinkprofileentityid "
+      "WHERE pe.profile = ?1 ORDER BY pe.entityname");
   if (!tables) return tables.status();
   tables->Bind(1, p.id);
   while (tables->Step()) {
@@ -286,8 +291,10 @@ Status MarkIdleRounds(Db& db, const std::vector<std::string>& profileentity_ids,
   }
   return Run(db,
              "UPDATE synapselinkprofileentitystate SET lastsynceddatatime = ?2, "
-             "lakerecordcountmodifiedtime = ?2, modifiedon = ?2 WHERE profileentity IN "
-             "(SELECT value FROM json_each(?1)) AND syncstate = 2 AND metadatastate = 8",
+             "lakerecordcountmodifiedtime = ?2, crmrecordcountmodifiedtime = CASE WHEN "
+             "crmrecordcount IS NULL THEN crmrecordcountmodifiedtime ELSE ?2 END, modifiedon = ?2 "
+             "WHERE profileentity IN (SELECT value FROM json_each(?1)) AND syncstate = 2 AND "
+             "metadatastate = 8",
              {ids.dump(), FormatDateTime(now)});
 }
 

@@ -83,6 +83,23 @@ bool LocalSource::Changed() {
   return version.ok() && *version != last_version_;
 }
 
+bool LocalSource::NotifyChanges(const std::function<void()>& wake) {
+  if (watch_ && watch_->alive()) return true;
+  watch_.reset();
+  auto w = FileWatch::Start(path_, wake);
+  if (!w) {
+    if (!watch_failure_logged_) {
+      spdlog::warn("watch source {}: {}; checking it for changes every few tens of ms instead",
+                   name_, w.message());
+      watch_failure_logged_ = true;
+    }
+    return false;
+  }
+  watch_ = std::move(w).value();
+  watch_failure_logged_ = false;
+  return true;
+}
+
 }  // namespace linkwatch::watch
 
 namespace linkwatch::watch {

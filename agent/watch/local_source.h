@@ -1,8 +1,9 @@
 // LocalSource: a StateSource over a SQLite file holding the six state tables
 // (linkwatch's own state store, or a file other tools write). Change detection
 // uses PRAGMA data_version on a connection kept open between polls, which
-// costs microseconds, so the watcher can check it every few tens of
-// milliseconds.
+// costs microseconds; the watcher checks it when inotify says the file, its
+// -wal or -journal was touched (FileWatch), so an idle agent does not wake
+// on a timer.
 //
 // The file at the path may be replaced (`mv new.db watched.db`, `rm` then
 // `cp`) or deleted while watched. Both Changed() and Poll() compare the path's
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/core/file_watch.h"
 #include "agent/state/db.h"
 #include "agent/watch/state_source.h"
 
@@ -31,6 +33,7 @@ class LocalSource final : public StateSource {
   const std::string& name() const override { return name_; }
   Result<std::shared_ptr<const state::Snapshot>> Poll() override;
   bool Changed() override;
+  bool NotifyChanges(const std::function<void()>& wake) override;
   Status CheckReadable() const override;
 
  private:
@@ -48,6 +51,8 @@ class LocalSource final : public StateSource {
   // was.
   bool failed_ = false;
   std::optional<state::FileIdentity> failed_file_;
+  std::unique_ptr<FileWatch> watch_;
+  bool watch_failure_logged_ = false;
 };
 
 }  // namespace linkwatch::watch

@@ -4,6 +4,7 @@
 // thread only; implementations need not be thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,15 @@ class StateSource {
   // last successful Poll. Sources that cannot tell return false and are
   // polled every watch.interval only.
   virtual bool Changed() = 0;
+  // Asks the source to call `wake` (from any thread) whenever Changed() may
+  // have turned true, so that the watcher need not check it on a timer.
+  // Returns whether the source does so now; while it returns false the
+  // watcher checks Changed() every few tens of milliseconds. Called every
+  // cycle (a source may start notifying later, or stop). False by default.
+  virtual bool NotifyChanges(const std::function<void()>& wake) {
+    (void)wake;
+    return false;
+  }
   // What check-config, `run` and a reload refuse before starting, such as a
   // watched file that is there but is not SQLite (a missing one is only
   // unreachable until it appears). Reads only. Ok by default.

@@ -96,6 +96,11 @@ double Watcher::ReevaluationPeriod() const {
 void Watcher::RunOnce() {
   const double now = ToEpochSeconds(clock_.Now());
   bool polled = false;
+  // Before Changed(): a change after it then still wakes the loop.
+  notified_ = static_cast<bool>(callbacks_.wake);
+  for (auto& t : sources_) {
+    if (notified_ && !t->source->NotifyChanges(callbacks_.wake)) notified_ = false;
+  }
   for (auto& t : sources_) {
     const bool changed = t->source->Changed();
     if (changed || now >= t->next_poll) {

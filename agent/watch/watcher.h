@@ -52,6 +52,9 @@ struct WatcherCallbacks {
   std::function<void(const std::string& source, std::shared_ptr<const state::Snapshot>)> snapshot;
   std::function<void(const std::vector<Alert>&)> alerts;
   std::function<void(const std::vector<SourceStatus>&)> sources;
+  // Called from any thread when a source's data may have changed: wakes
+  // the loop that runs RunOnce (StateSource::NotifyChanges).
+  std::function<void()> wake;
 };
 
 class Watcher {
@@ -65,6 +68,10 @@ class Watcher {
   void RunOnce();
   // When the next cycle has timed work (a poll due, a group to flush).
   TimePoint NextWakeup() const;
+  // Whether, as of the last cycle, every source calls `wake` when its data
+  // may have changed. While not, the loop must run a cycle every few tens
+  // of milliseconds for changes to be seen that fast.
+  bool NotifiesChanges() const { return notified_; }
   // True once every source has been polled successfully at least once.
   bool Ready() const;
   void set_options(WatcherOptions options) { options_ = options; }
@@ -83,6 +90,7 @@ class Watcher {
   WatchMetrics& metrics_;
   WatcherCallbacks callbacks_;
   double evaluation_seconds_ = 0;  // how long the last evaluation took
+  bool notified_ = false;          // every source notifies its changes (wake)
   InvalidValueLog invalid_values_;
 };
 

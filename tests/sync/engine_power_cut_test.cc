@@ -49,6 +49,7 @@ class DyingWriter : public TableWriter {
     if (death_.died) return Status::Error("test: the process is gone");
     return inner_->Begin(initial, now);
   }
+  Status Check() override { return inner_->Check(); }
   void ReportSyncedIds(bool on) override { inner_->ReportSyncedIds(on); }
   Status Put(const RowView& row) override { return inner_->Put(row); }
   Result<BatchResult> Commit() override {

@@ -233,6 +233,7 @@ class LakeTableWriter final : public TableWriter {
     lake::AppendSinkTime(sink_now_, now);
     return Status::Ok();
   }
+  Status Check() override { return CheckCommitted(false); }
   Status Put(const RowView& row) override;
   void ReportSyncedIds(bool on) override { report_synced_ = on; }
   Result<BatchResult> Commit() override;
