@@ -33,7 +33,7 @@ bool ManualClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_v
     // under the waiter's own mutex, which cv.wait releases atomically.
     std::lock_guard guard(mu_);
     if (Now() >= deadline) return true;
-    self = waiters_.insert(waiters_.end(), Waiter{&cv, lock.mutex(), deadline});
+    self = waiters_.insert(waiters_.end(), Waiter{&cv, lock.mutex(), deadline, ++waits_begun_});
     changed_.notify_all();
   }
   cv.wait(lock);
@@ -102,10 +102,20 @@ bool ManualClock::AwaitWaiters(size_t n, std::chrono::milliseconds real_timeout)
 
 bool ManualClock::AwaitDeadline(TimePoint from, TimePoint to,
                                 std::chrono::milliseconds real_timeout) const {
+  return AwaitWaitSince(0, from, to, real_timeout);
+}
+
+uint64_t ManualClock::WaitsBegun() const {
+  std::lock_guard guard(mu_);
+  return waits_begun_;
+}
+
+bool ManualClock::AwaitWaitSince(uint64_t since, TimePoint from, TimePoint to,
+                                 std::chrono::milliseconds real_timeout) const {
   std::unique_lock guard(mu_);
   return changed_.wait_for(guard, real_timeout, [&] {
     return std::any_of(waiters_.begin(), waiters_.end(), [&](const Waiter& w) {
-      return !w.woken && w.deadline >= from && w.deadline <= to;
+      return !w.woken && w.number > since && w.deadline >= from && w.deadline <= to;
     });
   });
 }

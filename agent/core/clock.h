@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <mutex>
 
@@ -103,6 +104,18 @@ class ManualClock final : public Clock {
   bool AwaitDeadline(TimePoint from, TimePoint to,
                      std::chrono::milliseconds real_timeout = std::chrono::seconds(60)) const;
   bool AwaitDeadline(TimePoint deadline) const { return AwaitDeadline(deadline, deadline); }
+  // Waits begun on the clock so far. A thread handed work through its own
+  // condition variable (an Enqueue, not the time) still counts as parked
+  // until it runs, so a parked thread alone proves nothing; a test reads
+  // WaitsBegun(), looks at what the threads did, and when that is not yet
+  // what it waits for, awaits a wait begun after (AwaitWaitSince): some
+  // thread finished a step meanwhile.
+  uint64_t WaitsBegun() const;
+  // Blocks until a thread parks for a deadline in [from, to] in a wait begun
+  // after the first `since` waits; false when `real_timeout` passes first.
+  bool AwaitWaitSince(uint64_t since, TimePoint from = TimePoint::min(),
+                      TimePoint to = TimePoint::max(),
+                      std::chrono::milliseconds real_timeout = std::chrono::seconds(60)) const;
   // The earliest deadline any waiter waits for (TimePoint::max() when none).
   TimePoint NextDeadline() const;
 
@@ -111,6 +124,7 @@ class ManualClock final : public Clock {
     std::condition_variable* cv;
     std::mutex* mu;
     TimePoint deadline;
+    uint64_t number;     // this wait's place in WaitsBegun
     bool woken = false;  // notified by Advance/Set; no longer counted as parked
   };
   void WakeDue();
@@ -122,6 +136,7 @@ class ManualClock final : public Clock {
   mutable std::condition_variable changed_;  // waiters_ or notifying_ changed
   mutable std::list<Waiter> waiters_;
   mutable int notifying_ = 0;  // Advance calls between copying waiters_ and notifying them
+  mutable uint64_t waits_begun_ = 0;
 };
 
 // Seconds since the Unix epoch as a double (fractional), the unit the rule

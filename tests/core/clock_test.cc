@@ -64,6 +64,51 @@ TEST(ManualClockTest, AwaitDeadlineWaitsForAWaiterOfThatDeadline) {
   sleeper.join();
 }
 
+// A thread woken through its own condition variable (new work) still
+// counts as parked until it runs; a wait begun after the hand-over shows the
+// work done.
+TEST(ManualClockTest, AWaitBegunAfterTheHandOverShowsTheWorkDone) {
+  ManualClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  int work = 0, done = 0;
+  bool stop = false;
+  std::thread worker([&] {
+    std::unique_lock lock(mu);
+    while (!stop) {
+      if (work > 0) {
+        --work;
+        ++done;
+        continue;
+      }
+      clock.WaitUntil(lock, cv, TimePoint::max(), [&] { return stop || work > 0; });
+    }
+  });
+  ASSERT_TRUE(clock.AwaitWaiters(1));
+  const uint64_t before = clock.WaitsBegun();
+  EXPECT_GE(before, 1u);
+  EXPECT_FALSE(clock.AwaitWaitSince(before, TimePoint::min(), TimePoint::max(),
+                                    std::chrono::milliseconds(1)))
+      << "the worker's wait began before";
+  for (int i = 1; i <= 50; ++i) {
+    const uint64_t mark = clock.WaitsBegun();
+    {
+      std::lock_guard lock(mu);
+      ++work;
+    }
+    cv.notify_all();
+    ASSERT_TRUE(clock.AwaitWaitSince(mark, TimePoint::max(), TimePoint::max()));
+    std::lock_guard lock(mu);
+    ASSERT_EQ(done, i);
+  }
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  worker.join();
+}
+
 TEST(SystemClockTest, WaitingUntilTheEndOfTimeWaitsForTheNotification) {
   SystemClock clock;
   std::mutex mu;

@@ -119,6 +119,12 @@ bool HttpReceiver::WaitForRequests(size_t n, std::chrono::milliseconds timeout) 
   return cv_.wait_for(lk, timeout, [&] { return requests_.size() >= n; });
 }
 
+void HttpReceiver::Release() {
+  std::lock_guard lk(mu_);
+  released_ = true;
+  cv_.notify_all();
+}
+
 void HttpReceiver::Stop() {
   std::vector<std::thread> threads;
   {
@@ -155,6 +161,12 @@ void HttpReceiver::AcceptLoop() {
 bool HttpReceiver::Sleep(std::chrono::milliseconds d) {
   std::unique_lock lk(mu_);
   return !cv_.wait_for(lk, d, [this] { return stopping_; });
+}
+
+bool HttpReceiver::Hold() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [this] { return released_ || stopping_; });
+  return !stopping_;
 }
 
 void HttpReceiver::Serve(int fd) {
@@ -220,6 +232,7 @@ void HttpReceiver::Serve(int fd) {
       cv_.notify_all();
     }
     if (resp.delay.count() > 0 && !Sleep(resp.delay)) return false;
+    if (resp.hold && !Hold()) return false;
     std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + Reason(resp.status) +
                       "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
     for (const auto& [k, v] : resp.headers) out += k + ": " + v + "\r\n";

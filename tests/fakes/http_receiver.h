@@ -1,8 +1,9 @@
 // HttpReceiver: a tiny in-process HTTP/1.1 server for tests (webhook, Teams,
 // SMS and Alertmanager fakes). It listens on 127.0.0.1 port 0, records every
 // request, and answers each with the next scripted response (status,
-// headers, body, optional delay), or the default one (200) once the script
-// is used up. Connections are kept alive, one thread each.
+// headers, body, optional delay, or held until the test releases it), or
+// the default one (200) once the script is used up. Connections are kept
+// alive, one thread each.
 //
 // Thread-safe: tests script and inspect it while the code under test posts.
 #pragma once
@@ -36,6 +37,9 @@ struct ScriptedResponse {
   Headers headers;
   std::string body;
   std::chrono::milliseconds delay{0};  // wait before answering
+  // Answer only after Release() (no answer at all once stopped): the
+  // request stays in flight for as long as the test needs.
+  bool hold = false;
 };
 
 class HttpReceiver {
@@ -59,6 +63,8 @@ class HttpReceiver {
   size_t Count() const;
   // Waits (in real time) until at least n requests arrived.
   bool WaitForRequests(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // Lets every held answer (and every later one) go.
+  void Release();
 
   // Closes the listener and every connection; idempotent.
   void Stop();
@@ -67,12 +73,14 @@ class HttpReceiver {
   void AcceptLoop();
   void Serve(int fd);
   bool Sleep(std::chrono::milliseconds d);  // false when stopped meanwhile
+  bool Hold();                              // until Release; false when stopped first
 
   int listen_fd_ = -1;
   int port_ = 0;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   bool stopping_ = false;
+  bool released_ = false;
   std::deque<ScriptedResponse> script_;
   ScriptedResponse default_;
   std::vector<RecordedRequest> requests_;

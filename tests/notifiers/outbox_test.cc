@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "agent/core/problem.h"
@@ -24,7 +25,6 @@ using fakes::ScriptedResponse;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testutil::MakeAlert;
-using testutil::WaitUntil;
 
 class OutboxTest : public ::testing::Test {
  protected:
@@ -83,7 +83,7 @@ class OutboxTest : public ::testing::Test {
 
   // Waits until the head pending row has `attempts` attempts recorded.
   bool WaitForAttempts(int attempts) {
-    return WaitUntil([&] {
+    return Eventually([&] {
       auto l = List("pending");
       return !l.empty() && l[0].attempts == attempts;
     });
@@ -111,6 +111,8 @@ class OutboxTest : public ::testing::Test {
   double Pending(const std::string& receiver) {
     return Value("linkwatch_outbox_pending", {{"receiver", receiver}});
   }
+  // Waits until `done` holds, looking whenever a worker parks on the clock.
+  bool Eventually(const std::function<bool()>& done) { return testutil::Eventually(clock_, done); }
   // Advancing the clock alone wakes a worker whose retry came due.
   void Advance(Duration d) { clock_.Advance(d); }
   // Waits until the worker parks on the clock for its head's next attempt
@@ -136,7 +138,7 @@ TEST_F(OutboxTest, DeliversAsSoonAsEnqueuedAndCountsIt) {
   EXPECT_LT(took, milliseconds(1000))
       << "enqueue -> POST took " << std::chrono::duration<double>(took).count() << "s";
   EXPECT_EQ(nlohmann::json::parse(server.Requests()[0].body), WebhookBody(n));
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
   EXPECT_TRUE(List("").empty());
   EXPECT_EQ(Pending("hooks"), 0);
   EXPECT_EQ(Value("linkwatch_notification_latency_seconds",
@@ -225,7 +227,7 @@ TEST_F(OutboxTest, HonoursRetryAfterUpToTenMinutes) {
   EXPECT_EQ(List("pending").at(0).next_attempt_at,
             ToEpochSeconds(testutil::T0() + seconds(120) + std::chrono::minutes(10)));
   Advance(std::chrono::minutes(10));
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
 }
 
 TEST_F(OutboxTest, DeadLettersA400WithReasonClientError) {
@@ -234,7 +236,7 @@ TEST_F(OutboxTest, DeadLettersA400WithReasonClientError) {
   server.Push(401);
   Receivers({{"hooks", &server}});
   Enqueue(Make("hooks", "SyncStalled"));
-  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return List("dead").size() == 1; }));
   auto dead = List("dead").at(0);
   EXPECT_EQ(dead.state, "dead");
   EXPECT_EQ(dead.dead_reason, "clientError");
@@ -248,7 +250,7 @@ TEST_F(OutboxTest, DeadLettersA400WithReasonClientError) {
   EXPECT_EQ(Pending("hooks"), 0);
 
   Enqueue(Make("hooks", "ProfileError"));
-  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return List("dead").size() == 2; }));
   EXPECT_EQ(List("dead").at(1).dead_reason, "authError");
   EXPECT_EQ(Dead("hooks", "authError"), 1);
   EXPECT_EQ(server.Count(), 2u);  // dead letters are not retried
@@ -263,7 +265,7 @@ TEST_F(OutboxTest, ExpiresAfterMaxAge) {
   Enqueue(Make("hooks", "SyncStalled"));
   ASSERT_TRUE(ParkedUntil(testutil::T0() + milliseconds(500)));
   Advance(std::chrono::hours(2));
-  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return List("dead").size() == 1; }));
   EXPECT_EQ(List("dead").at(0).dead_reason, "expired");
   EXPECT_EQ(Dead("hooks", "expired"), 1);
   EXPECT_EQ(server.Count(), 1u);
@@ -279,7 +281,7 @@ TEST_F(OutboxTest, NewerNotificationSupersedesAnUndeliveredOlderOne) {
 
   const Notification newer = Make("hooks", "SyncStalled", {"account", "contact"});
   Enqueue(newer);  // replaces the waiting one and is tried at once
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
   ASSERT_EQ(server.Count(), 2u);
   EXPECT_EQ(nlohmann::json::parse(server.Requests()[1].body), WebhookBody(newer));
   EXPECT_TRUE(List("").empty());
@@ -302,7 +304,7 @@ TEST_F(OutboxTest, OtherGroupsAreNotSuperseded) {
   // FIFO per receiver: the head's backoff holds the queue (the order of the
   // requests below shows ProfileError did not go first).
   Advance(seconds(1));
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 2; }));
   auto got = server.Requests();
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(nlohmann::json::parse(got[1].body)["groupLabels"]["alertname"], "SyncStalled");
@@ -311,14 +313,15 @@ TEST_F(OutboxTest, OtherGroupsAreNotSuperseded) {
 
 TEST_F(OutboxTest, NotificationInFlightIsNotSupersededButDroppedIfItFails) {
   HttpReceiver server;
-  server.Push(ScriptedResponse{503, {}, {}, milliseconds(300)});
+  server.Push(ScriptedResponse{503, {}, {}, {}, /*hold=*/true});
   Receivers({{"hooks", &server}});
   Enqueue(Make("hooks", "SyncStalled", {"account"}));
-  ASSERT_TRUE(server.WaitForRequests(1));  // the first attempt is in flight now
+  ASSERT_TRUE(server.WaitForRequests(1));  // the first attempt is in flight now, held
   const Notification newer = Make("hooks", "SyncStalled", {"account", "contact"});
   Enqueue(newer);
   EXPECT_EQ(List("pending").size(), 2u);  // the one in flight was kept
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  server.Release();                       // its 503 comes now
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
   ASSERT_EQ(server.Count(), 2u);
   EXPECT_EQ(nlohmann::json::parse(server.Requests()[1].body), WebhookBody(newer));
   EXPECT_EQ(Failed("hooks", "serverError"), 1);
@@ -335,7 +338,7 @@ TEST_F(OutboxTest, PendingRowsAreDeliveredAfterARestartInOrder) {
 
   HttpReceiver server;
   Receivers({{"hooks", &server}});
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 2; }));
   auto got = server.Requests();
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(nlohmann::json::parse(got[0].body)["groupLabels"]["alertname"], "SyncStalled");
@@ -365,7 +368,7 @@ TEST_F(OutboxTest, LostStoreQueuesNothingAndDeliversQueuedRowsOnce) {
   outbox_->Start();
   ASSERT_TRUE(server.WaitForRequests(2));
   // Both deletions were refused (and counted); the rows are not sent again.
-  ASSERT_TRUE(WaitUntil([&] { return WriteErrors(registry_) >= 3; }));
+  ASSERT_TRUE(Eventually([&] { return WriteErrors(registry_) >= 3; }));
   Advance(seconds(10));
   ASSERT_TRUE(ParkedUntil(TimePoint::max()));  // nothing left to send
   EXPECT_EQ(server.Count(), 2u);
@@ -389,15 +392,15 @@ TEST_F(OutboxTest, LockedStoreMakesEnqueueFailFastAndCounted) {
 
 TEST_F(OutboxTest, SlowReceiverDoesNotBlockAnother) {
   HttpReceiver slow, fast;
-  slow.SetDefault(ScriptedResponse{200, {}, {}, seconds(3)});
+  slow.SetDefault(ScriptedResponse{200, {}, {}, {}, /*hold=*/true});  // answers only when stopped
   Receivers({{"fast", &fast}, {"slow", &slow}});
   Enqueue(Make("slow", "SyncStalled"));
   ASSERT_TRUE(slow.WaitForRequests(1));
   Enqueue(Make("fast", "SyncStalled"));
-  ASSERT_TRUE(fast.WaitForRequests(1, milliseconds(2000)));
+  ASSERT_TRUE(fast.WaitForRequests(1));
   EXPECT_EQ(Delivered("slow"), 0);  // still waiting for its answer
   slow.Stop();                      // cut the slow answer short
-  ASSERT_TRUE(WaitUntil([&] { return Failed("slow", "other") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Failed("slow", "other") == 1; }));
 }
 
 TEST_F(OutboxTest, RateLimitWaitsForATokenWithoutFailing) {
@@ -413,7 +416,7 @@ TEST_F(OutboxTest, RateLimitWaitsForATokenWithoutFailing) {
   EXPECT_EQ(Failed("hooks", "rateLimited"), 0);
   EXPECT_EQ(List("pending").at(0).attempts, 0);
   Advance(seconds(1) + milliseconds(1));
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 2; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 2; }));
 }
 
 TEST_F(OutboxTest, EnqueueAndTheCallersRowsCommitTogether) {
@@ -467,7 +470,7 @@ TEST_F(OutboxTest, NothingIsSentBeforeStart) {
   EXPECT_EQ(server.Count(), 0u);
   EXPECT_EQ(Pending("hooks"), 1);
   outbox_->Start();
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
   outbox_->Start();  // idempotent
 }
 
@@ -487,7 +490,7 @@ TEST_F(OutboxTest, QueuedNotificationsSurviveAPowerCut) {
   EXPECT_EQ(List("pending").size(), 5u) << "every acknowledged Enqueue is on disk";
   Receivers({{"hooks", &server}});
   ASSERT_TRUE(server.WaitForRequests(5));
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 5; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 5; }));
   EXPECT_EQ(server.Count(), 5u);
   outbox_.reset();  // before the VFS it uses goes away
 }
@@ -499,7 +502,7 @@ TEST_F(OutboxTest, TemplateErrorIsCountedOnceAndStillSent) {
   n.alerts[1].template_error = true;
   n.alerts[1].annotations["summary"] = "template error: unknown column \"x\"";
   Enqueue(n);
-  ASSERT_TRUE(WaitUntil([&] { return Delivered("hooks") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
   EXPECT_EQ(Failed("hooks", "template"), 1);
   auto body = nlohmann::json::parse(server.Requests().at(0).body);
   EXPECT_EQ(body["alerts"][1]["annotations"]["summary"], n.alerts[1].annotations["summary"]);
@@ -510,7 +513,7 @@ TEST_F(OutboxTest, ListJsonGivesTheApiFields) {
   server.Push(400, {}, "nope");
   Receivers({{"hooks", &server}});
   Enqueue(Make("hooks", "SyncStalled"));
-  ASSERT_TRUE(WaitUntil([&] { return List("dead").size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return List("dead").size() == 1; }));
   Enqueue(Make("nobody", "ProfileError"));  // no worker: stays pending
 
   nlohmann::json dead = outbox_->ListJson("dead");

@@ -1,17 +1,18 @@
 // Helpers shared by the notifiers tests: temporary directories, alerts,
-// and a bounded real-time wait for worker threads (never for timers: timers
-// run on a ManualClock).
+// and a wait for the worker threads under test that looks each time one of
+// them parks on the ManualClock (never a sleep; timers run on that clock).
 #pragma once
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
-#include <thread>
 
+#include "agent/core/clock.h"
 #include "agent/core/time_format.h"
 #include "rules/alert.h"
 
@@ -35,15 +36,19 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Polls `done` until it holds or `timeout` passes (worker threads only).
-inline bool WaitUntil(const std::function<bool()>& done,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+// Waits until `done` holds, looking each time a thread parks on `clock`
+// (it finished a step: what it did is visible). The count of waits is read
+// before each look, so a park after a look that failed is always seen.
+// False when no thread parks again within `real_timeout` (wall time, a
+// guard against a hanging test, not a wait) while `done` fails.
+inline bool Eventually(const ManualClock& clock, const std::function<bool()>& done,
+                       std::chrono::milliseconds real_timeout = std::chrono::seconds(30)) {
+  uint64_t seen = 0;
+  while (clock.AwaitWaitSince(seen, TimePoint::min(), TimePoint::max(), real_timeout)) {
+    seen = clock.WaitsBegun();
+    if (done()) return true;
   }
-  return true;
+  return done();
 }
 
 inline TimePoint T0() { return FromEpochSeconds(*ParseDateTime("2026-01-01T00:00:00Z")); }

@@ -14,8 +14,9 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
-#include <thread>
+#include <string>
 
 #include "agent/core/clock.h"
 #include "agent/state/db.h"
@@ -39,19 +40,19 @@ using linkwatch::faults::FaultInjectionEnv;
 struct Death {
   std::atomic<bool> after_next_commit{false};
   std::atomic<bool> died{false};
+  Status BeforeOpen() const {
+    return died ? Status::Error("test: the process is gone") : Status::Ok();
+  }
 };
 
-class DyingWriter : public TableWriter {
+class DyingWriter : public testing::ForwardingWriter {
  public:
   DyingWriter(std::unique_ptr<TableWriter> inner, Death& death)
-      : inner_(std::move(inner)), death_(death) {}
+      : ForwardingWriter(std::move(inner)), death_(death) {}
   Status Begin(bool initial, double now) override {
-    if (death_.died) return Status::Error("test: the process is gone");
+    if (Status s = death_.BeforeOpen(); !s.ok()) return s;
     return inner_->Begin(initial, now);
   }
-  Status Check() override { return inner_->Check(); }
-  void ReportSyncedIds(bool on) override { inner_->ReportSyncedIds(on); }
-  Status Put(const RowView& row) override { return inner_->Put(row); }
   Result<BatchResult> Commit() override {
     auto r = inner_->Commit();
     if (r.ok() && death_.after_next_commit.exchange(false)) {
@@ -61,34 +62,8 @@ class DyingWriter : public TableWriter {
     }
     return r;
   }
-  void Abort() override { inner_->Abort(); }
-  Result<SnapshotResult> Snapshot(double now, int keep) override {
-    return inner_->Snapshot(now, keep);
-  }
-  bool NeedsEveryRowAgain() const override { return inner_->NeedsEveryRowAgain(); }
-  void EveryRowLogged() override { inner_->EveryRowLogged(); }
 
  private:
-  std::unique_ptr<TableWriter> inner_;
-  Death& death_;
-};
-
-class DyingDestination : public Destination {
- public:
-  DyingDestination(std::unique_ptr<Destination> inner, Death& death)
-      : inner_(std::move(inner)), death_(death) {}
-  Result<std::unique_ptr<TableWriter>> OpenTable(const TableSchema& schema,
-                                                 const TableOptions& options,
-                                                 const std::string& marker) override {
-    if (death_.died) return Status::Error("test: the process is gone");
-    auto w = inner_->OpenTable(schema, options, marker);
-    if (!w) return w.status();
-    return std::unique_ptr<TableWriter>(
-        std::make_unique<DyingWriter>(std::move(w).value(), death_));
-  }
-
- private:
-  std::unique_ptr<Destination> inner_;
   Death& death_;
 };
 
@@ -106,47 +81,28 @@ std::string EngineCutName(const ::testing::TestParamInfo<EngineCut>& info) {
          (info.param.cut_state_store ? "StateStoreCutToo" : "");
 }
 
-class EnginePowerCutTest : public ::testing::TestWithParam<EngineCut> {
+// The engine on the manual clock (testing::LakeEngineTest), the real lake
+// on the fault-injecting Env wrapped in DyingWriters.
+class EnginePowerCutTest : public testing::LakeEngineTest<::testing::TestWithParam<EngineCut>> {
  protected:
   void SetUp() override {
-    dir_ = testing::FreshTestDir("lw_engine_cut");
-    src_ = (dir_ / "crm.db").string();
-    Source(
-        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, createdon TEXT);"
-        "INSERT INTO t VALUES (1, 'a', '2024-01-01T00:00:00Z'), (2, 'b', '2024-06-01T00:00:00Z'),"
-        "(3, 'c', '2025-01-01T00:00:00Z');");
-    ASSERT_TRUE(EnableChangeTracking(src_, {"t"}).ok());
-    options_.state_db = (dir_ / "state.db").string();
-    options_.supervise_every = Millis(100);
-    options_.max_backoff = Millis(200);
     TableConfig table;
     table.name = "t";
     table.append_only = GetParam().append_only;
-    options_.profiles = {testing::LakeProfile(src_, (dir_ / "lake").string(), table)};
-    // The real lake on the fault-injecting Env, registered as "lake" in this
-    // test's registry.
-    destinations_.Register("lake", [this](const YAML::Node&, const BlockContext& ctx) {
-      return DestinationOpener([this, path = ctx.path]() -> Result<std::shared_ptr<Destination>> {
-        auto lake = LakeDestination::Open(path, env_);
-        if (!lake) return lake.status();
-        (*lake)->move_grace = std::chrono::milliseconds(0);
-        return std::shared_ptr<Destination>(
-            std::make_shared<DyingDestination>(std::move(lake).value(), death_));
-      });
-    });
-    options_.destinations = &destinations_;
+    SetUpLake("lw_engine_cut",
+              "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, createdon TEXT);"
+              "INSERT INTO t VALUES (1, 'a', '2024-01-01T00:00:00Z'), "
+              "(2, 'b', '2024-06-01T00:00:00Z'), (3, 'c', '2025-01-01T00:00:00Z');",
+              table);
+    options_.max_backoff = Millis(200);
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  template <typename F>
-  bool WaitFor(F predicate) {
-    return testing::WaitFor(predicate);
-  }
-  std::string Query(const std::string& sql) { return testing::QueryOne(options_.state_db, sql); }
-  void Source(const std::string& sql) {
-    auto db = state::Db::Open(src_);
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)->Exec(sql).ok());
+  Result<std::shared_ptr<Destination>> OpenLake(const std::string& path) override {
+    auto lake = LakeDestination::Open(path, env_);
+    if (!lake) return lake.status();
+    (*lake)->move_grace = std::chrono::milliseconds(0);
+    return std::shared_ptr<Destination>(
+        std::make_shared<testing::WrappingDestination<DyingWriter, Death>>(std::move(lake).value(),
+                                                                           death_));
   }
   // "" when the lake reads as the source; else what differs.
   std::string LakeVersusSource() {
@@ -162,23 +118,17 @@ class EnginePowerCutTest : public ::testing::TestWithParam<EngineCut> {
     return out;
   }
 
-  fs::path dir_;
-  std::string src_;
-  EngineOptions options_;
   FaultInjectionEnv env_;
   Death death_;
-  DestinationRegistry destinations_;
-  prometheus::Registry registry_;
-  SyncMetrics metrics_{registry_};
 };
 
 TEST_P(EnginePowerCutTest, ALakeCommitSurvivesTheCutAndIsNotWrittenTwice) {
   std::optional<faults::CrashVfs> vfs;
   if (GetParam().cut_state_store) vfs.emplace(/*make_default=*/true);
   {
-    SyncEngine engine(options_, SystemClock::Instance(), metrics_);
+    SyncEngine engine(options_, clock_, metrics_);
     ASSERT_TRUE(engine.Start().ok());
-    ASSERT_TRUE(WaitFor([&] { return Query("SELECT cursor FROM linkwatch_sync_cursor") != ""; }));
+    ASSERT_TRUE(RunUntil([&] { return Query("SELECT cursor FROM linkwatch_sync_cursor") != ""; }));
     const std::string cursor = Query("SELECT cursor FROM linkwatch_sync_cursor");
     death_.after_next_commit = GetParam().die_between_commits;
     // An update, a record moving to another partition, a new partition, a
@@ -188,13 +138,13 @@ TEST_P(EnginePowerCutTest, ALakeCommitSurvivesTheCutAndIsNotWrittenTwice) {
         "WHERE id = 2; DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (4, 'd', "
         "'2026-03-01T00:00:00Z');");
     if (GetParam().die_between_commits) {
-      ASSERT_TRUE(WaitFor([&] { return death_.died.load(); }));
+      ASSERT_TRUE(RunUntil([&] { return death_.died.load(); }));
       EXPECT_EQ(Query("SELECT cursor FROM linkwatch_sync_cursor"), cursor)
           << "the state commit did not happen";
     } else {
-      ASSERT_TRUE(WaitFor([&] { return LakeVersusSource().empty(); })) << LakeVersusSource();
+      ASSERT_TRUE(RunUntil([&] { return LakeVersusSource().empty(); })) << LakeVersusSource();
       ASSERT_TRUE(
-          WaitFor([&] { return Query("SELECT cursor FROM linkwatch_sync_cursor") != cursor; }));
+          RunUntil([&] { return Query("SELECT cursor FROM linkwatch_sync_cursor") != cursor; }));
     }
     if (vfs) vfs->Cut();  // nothing the engine writes from now on reaches the store
     engine.Stop();
@@ -205,9 +155,9 @@ TEST_P(EnginePowerCutTest, ALakeCommitSurvivesTheCutAndIsNotWrittenTwice) {
   }
   death_.died = false;
 
-  SyncEngine engine(options_, SystemClock::Instance(), metrics_);
+  SyncEngine engine(options_, clock_, metrics_);
   ASSERT_TRUE(engine.Start().ok());
-  EXPECT_TRUE(WaitFor([&] {
+  EXPECT_TRUE(RunUntil([&] {
     return LakeVersusSource().empty() && Query("SELECT count(*) FROM linkwatch_sync_error") == "0";
   })) << LakeVersusSource()
       << Query("SELECT error FROM linkwatch_sync_error");

@@ -3,9 +3,9 @@
 // binary does not know ("fake", "memory"). The engine is used only through
 // its public interface (Start/Stop) and watched through the state store, so
 // the test holds however the worker is scheduled. The clock is a manual
-// clock: waits wait for progress of the fakes, and the clock is advanced
-// meanwhile so that timers due (sync_interval, backoff) fire when the
-// engine waits through the clock.
+// clock: the test looks whenever all of the engine's threads are parked on
+// it, then moves it to their next deadline (sync_interval, backoff), so
+// nothing waits in real time.
 #include "agent/sync/engine.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -33,10 +32,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// What the fakes share with the test. Every change wakes Await.
+// What the fakes share with the test.
 struct World {
   std::mutex mu;
-  std::condition_variable changed;
   // The source: rows by key, and a change log of (sequence, key).
   std::map<int64_t, std::string> rows;
   std::vector<std::pair<int64_t, int64_t>> log;
@@ -49,18 +47,14 @@ struct World {
   std::vector<std::string> markers_opened;
 
   void Change(int64_t key, std::optional<std::string> name) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (name) {
-        rows[key] = *name;
-      } else {
-        rows.erase(key);
-      }
-      log.emplace_back(++seq, key);
+    std::lock_guard<std::mutex> lock(mu);
+    if (name) {
+      rows[key] = *name;
+    } else {
+      rows.erase(key);
     }
-    changed.notify_all();
+    log.emplace_back(++seq, key);
   }
-  void Notify() { changed.notify_all(); }
 };
 
 // The cursor is opaque to the engine: here a token that is not a number.
@@ -180,7 +174,6 @@ class FakeWriter : public TableWriter {
       std::lock_guard<std::mutex> lock(w_.mu);
       if (w_.fail_commits > 0) {
         --w_.fail_commits;
-        w_.Notify();
         return Status::Error("test: the destination is unreachable");
       }
       w_.lake = batch_;
@@ -188,7 +181,6 @@ class FakeWriter : public TableWriter {
       if (initial_) ++w_.initial_batches;
       r.marker = "batch-" + std::to_string(w_.commits);
     }
-    w_.Notify();
     r.records = static_cast<int64_t>(batch_.size());
     return r;
   }
@@ -250,20 +242,12 @@ class EngineTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Waits for `predicate` over the state store or the fakes: between checks
-  // it waits for the fakes to report progress (at most 20 ms) and advances
-  // the manual clock, so that whatever the engine waits for through the
-  // clock comes due. Never a sleep for a timer.
+  // Runs the engine on the manual clock until `predicate` (over the state
+  // store or the fakes) holds: looks whenever every engine thread is parked
+  // on the clock, then moves the clock to the next deadline.
   template <typename F>
   bool Eventually(F predicate) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      clock_.Advance(Millis(100));
-      std::unique_lock<std::mutex> lock(world_.mu);
-      world_.changed.wait_for(lock, std::chrono::milliseconds(20));
-    }
-    return predicate();
+    return testing::RunUntil(clock_, options_, predicate);
   }
   // One value from the state store (a fresh read-only connection); "" for
   // null or no row.

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "agent/core/clock.h"
 #include "agent/core/files.h"
@@ -25,6 +24,7 @@
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
 #include "tests/fakes/metric_value.h"
+#include "tests/sync/engine_test_util.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -469,10 +469,7 @@ TEST(FailedRecordsTest, AreUpsertedPerIdForgottenWhenSyncedAndShownInStatus) {
 // an incremental change (the other case form inserted later), each a failed
 // record in the state store and the counter, the lake without them.
 TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCounter) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("lw_lakev_engine_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const fs::path dir = testing::FreshTestDir("lw_lakev_engine");
   const std::string src = (dir / "crm.db").string();
   {
     auto db = state::Db::Open(src);
@@ -493,18 +490,13 @@ TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCoun
   EngineOptions options;
   options.state_db = (dir / "state.db").string();
   options.supervise_every = Millis(100);
-  ProfileConfig profile;
-  profile.name = "crm";
-  profile.source_type = "sqlite";
-  profile.source_path = src;
-  profile.destination_type = "lake";
-  profile.destination_path = (dir / "lake").string();
-  profile.sync_interval = Millis(100);
+  ProfileConfig profile = testing::LakeProfile(src, (dir / "lake").string(), {"g"});
   profile.tables = {{"g"}, {"ga", true}};
   options.profiles = {profile};
   prometheus::Registry registry;
   SyncMetrics metrics(registry);
-  SyncEngine engine(options, SystemClock::Instance(), metrics);
+  ManualClock clock(FromEpochSeconds(1767225600));
+  SyncEngine engine(options, clock, metrics);
   auto value = [&](const char* name, const std::map<std::string, std::string>& labels) {
     return fakes::MetricValue(registry, name, labels).value_or(0);
   };
@@ -521,12 +513,8 @@ TEST(SyncEngineFailedRecordsTest, CollisionsAreFailedRecordsInTheStoreAndTheCoun
     while (st->Step()) ids.push_back(st->Text(0));
     return ids;
   };
-  auto wait_for = [&](auto predicate) {
-    for (int i = 0; i < 1200 && !predicate(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return predicate();
-  };
+  // The engine's rounds on the manual clock until the predicate holds.
+  auto wait_for = [&](auto predicate) { return testing::RunUntil(clock, options, predicate); };
   const std::map<std::string, std::string> labels{{"profile", "crm"}, {"entity", "g"}};
   ASSERT_TRUE(wait_for([&] { return failed_ids().size() == 1; }));
   EXPECT_THAT(failed_ids()[0], ::testing::StartsWith("0a000000-0000-4000-8000-00000000000b "));
