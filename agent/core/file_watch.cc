@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -59,16 +60,23 @@ bool FileWatch::Concerns(const char* entry) const {
 }
 
 void FileWatch::Run() {
+  // A commit writes its pages one by one (an event each): the callback runs
+  // once the burst is over (kQuiet without an event, or kMaxDelay after its
+  // first event), not once per page.
+  constexpr int kQuietMs = 2;
+  constexpr auto kMaxDelay = std::chrono::milliseconds(20);
   // Aligned for struct inotify_event, as inotify(7) asks.
   alignas(struct inotify_event) char buffer[8192];
+  bool pending = false;
+  std::chrono::steady_clock::time_point first{};
   while (true) {
     struct pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
+    const int ready = ::poll(fds, 2, pending ? kQuietMs : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds[1].revents != 0) return;
-    bool concerns = false;
     ssize_t n;
     while ((n = ::read(inotify_fd_, buffer, sizeof buffer)) > 0) {
       for (ssize_t off = 0; off < n;) {
@@ -77,13 +85,17 @@ void FileWatch::Run() {
         // have changed.
         if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW | IN_IGNORED)) != 0 ||
             (ev->len > 0 && Concerns(ev->name))) {
-          concerns = true;
+          if (!pending) first = std::chrono::steady_clock::now();
+          pending = true;
         }
         if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) != 0) alive_ = false;
         off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
       }
     }
-    if (concerns) changed_();
+    if (pending && (ready == 0 || !alive_ || std::chrono::steady_clock::now() - first >= kMaxDelay)) {
+      pending = false;
+      changed_();
+    }
     if (!alive_) return;
   }
 }

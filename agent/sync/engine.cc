@@ -737,6 +737,12 @@ void SyncEngine::Retire(Worker* w) {
 Status SyncEngine::SuperviseOnce() {
   state::Db& db = store_->db();
   const double now = ToEpochSeconds(clock_.Now());
+  // Nothing linked, unlinked, added or removed since the last pass: the
+  // same workers are wanted (what they do in between does not move it).
+  // Taken before the pass, so a change during it is seen at the next one.
+  auto fingerprint = LinkFingerprint(db);
+  if (!fingerprint) return fingerprint.status();
+  if (supervised_ == *fingerprint) return Status::Ok();
   for (const auto& pc : options_.profiles) {
     auto linked = ReadProfile(db, pc.name);
     if (!linked) return linked.status();
@@ -785,6 +791,7 @@ Status SyncEngine::SuperviseOnce() {
       runtime->workers[id] = std::move(w);
     }
   }
+  supervised_ = *fingerprint;
   return Status::Ok();
 }
 

@@ -113,6 +113,7 @@ class SyncEngine {
   std::condition_variable retired_cv_;        // a retired table's round finished
   std::multimap<TimePoint, Worker*> queue_;   // tables by when they are next due
   std::unique_ptr<state::StateStore> store_;  // used by the supervisor only
+  std::optional<std::string> supervised_;     // LinkFingerprint at the last full pass
   std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name
   std::mutex pause_mu_;
   std::map<std::pair<std::string, std::string>, double> paused_;

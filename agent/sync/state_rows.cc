@@ -72,6 +72,22 @@ Result<std::optional<LinkedProfile>> ReadProfile(Db& db, const std::string& name
   return std::optional<LinkedProfile>(std::move(p));
 }
 
+Result<std::string> LinkFingerprint(Db& db) {
+  auto st = db.Prepare(
+      "SELECT (SELECT group_concat(synapselinkprofileid || '=' || coalesce(profilestate, 0) || "
+      "'=' || name) FROM synapselinkprofile) || '|' || "
+      "(SELECT group_concat(synapselinkprofileentityid || '=' || profile || '=' || "
+      "coalesce(entityname, '')) FROM synapselinkprofileentity) || '|' || "
+      "(SELECT group_concat(synapselinkprofileentitystateid || '=' || profileentity) "
+      "FROM synapselinkprofileentitystate)");
+  if (!st) return st.status();
+  if (!st->Step()) {
+    if (!st->status().ok()) return st->status();
+    return std::string();
+  }
+  return st->IsNull(0) ? std::string() : st->Text(0);
+}
+
 Result<LinkedProfile> LinkProfile(Db& db, const ProfileConfig& profile, double now) {
   auto existing = ReadProfile(db, profile.name);
   if (!existing) return existing.status();
