@@ -17,6 +17,8 @@
 #include "agent/cli/app.h"
 #include "agent/core/clock.h"
 #include "agent/core/config.h"
+#include "agent/core/env.h"
+#include "agent/core/files.h"
 #include "agent/core/problem.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
@@ -238,6 +240,12 @@ class LakeDeletion {
     }
     std::string what = keep_folder ? "the content of lake folder " + real_.string()
                                    : "lake folder " + real_.string();
+    // A deleted lake must not come back after a power cut: the folder that
+    // lost the entries is fsynced (env.h).
+    if (auto s = Env::Default().SyncDir(keep_folder ? real_.string() : ParentDir(real_.string()));
+        !s.ok()) {
+      return Status::Error("deleted " + what + ", but " + s.message());
+    }
     if (real_.string() != destination_) {
       if (!keep_folder && fs::is_symlink(fs::symlink_status(destination_, ec))) {
         fs::remove(destination_, ec);
@@ -246,6 +254,9 @@ class LakeDeletion {
                                " naming it: " + ec.message());
         }
         what += " and the symlink " + destination_ + " naming it";
+        if (auto s = Env::Default().SyncDir(ParentDir(destination_)); !s.ok()) {
+          return Status::Error("deleted " + what + ", but " + s.message());
+        }
       } else {
         what += " (reached through " + destination_ + ")";
       }
