@@ -30,8 +30,9 @@
 // of their own annotation or else of their table, are marked `snapshot`, and
 // are left out of the source comparison (a snapshot is older than the source).
 //
-// Plain functions over a folder; they keep no state and may run on any
-// thread. The report owns everything it holds.
+// Plain functions over a folder, read through an Env (env.h) like the rest
+// of the lake code; they keep no state and may run on any thread. The
+// report owns everything it holds.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/core/status.h"
 
 namespace linkwatch::sync {
@@ -126,6 +128,9 @@ struct LakeReport {
 // or unreadable model.json) are reported in LakeReport::problems; an error
 // Status only when `dir` is not a folder or options.source_path cannot be
 // opened as a source (bad usage).
+Result<LakeReport> VerifyLake(Env& env, const std::string& dir,
+                              const LakeVerifyOptions& options = {});
+// The same through Env::Default() (the command, and tests reading a lake).
 Result<LakeReport> VerifyLake(const std::string& dir, const LakeVerifyOptions& options = {});
 
 // Compares every non-snapshot table of `report` with the same table of
