@@ -23,7 +23,7 @@
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
 #include "agent/sync/destinations/lake_location.h"
-#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/source_registry.h"
 #include "agent/sync/state_rows.h"
 
 namespace linkwatch {
@@ -338,14 +338,17 @@ const TableConfig* ConfiguredTable(const ProfileConfig& p, const std::string& na
 
 Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables,
                          bool* unreadable) {
-  if (profile.source_type != "sqlite") return Status::Ok();
-  std::error_code ec;
-  if (!fs::is_regular_file(profile.source_path, ec)) {
-    return Status::Error("profile " + profile.name + ": its source " + profile.source_path +
-                         " does not exist");
-  }
-  auto source = sync::SqliteSource::Open(profile.source_path);
+  const auto& sources = sync::SourceRegistry::Builtin();
+  if (!sources.Runs(profile.source_type)) return Status::Ok();
+  auto opener = sources.Opener(profile);
+  if (!opener) return opener.status();
+  auto source = (*opener)();
   if (!source) {
+    // The reason every source gives when nothing is where its block points.
+    if (source.status().reason() == "source_missing") {
+      return Status::Error("profile " + profile.name + ": its source " + profile.source_path +
+                           " does not exist");
+    }
     if (unreadable) *unreadable = true;
     return source.status().WithContext("profile " + profile.name);
   }

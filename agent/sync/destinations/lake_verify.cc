@@ -25,7 +25,7 @@
 #include "agent/sync/destinations/cdm_model_check.h"
 #include "agent/sync/destinations/csv_reader.h"
 #include "agent/sync/source.h"
-#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/source_registry.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -1309,12 +1309,17 @@ const TableReport* LakeReport::Find(const std::string& table) const {
 Result<LakeReport> VerifyLake(Env& env, const std::string& dir, const LakeVerifyOptions& options) {
   const auto info = StatOf(env, dir);
   if (!info || !info->is_dir) return Status::Error(dir + " is not a folder");
-  std::unique_ptr<SqliteSource> source;
+  std::unique_ptr<Source> source;
   if (!options.source_path.empty()) {
     if (!IsRegularFile(env, options.source_path)) {
       return Status::Error("source " + options.source_path + " is not a file");
     }
-    auto opened = SqliteSource::Open(options.source_path);
+    ProfileConfig block;  // a source block with only its type and path
+    block.source_type = options.source_type;
+    block.source_path = options.source_path;
+    auto opener = SourceRegistry::Builtin().Opener(block);
+    if (!opener) return opener.status();
+    auto opened = (*opener)();
     if (!opened) return opened.status();
     source = std::move(opened).value();
   }

@@ -51,7 +51,10 @@ namespace linkwatch::sync {
 class Source;
 
 struct LakeVerifyOptions {
-  // A SQLite source (sqlite_source.h) to compare every table with; empty: none.
+  // A source to compare every table with: the file of a source of
+  // `source_type` (a type of the source registry, source_registry.h; `lake
+  // verify --source FILE` names a sqlite one); empty path: none.
+  std::string source_type = "sqlite";
   std::string source_path;
   // Keep each live row's fields in TableReport::state (tests); the CLI keeps
   // only versions, which a lake of millions of rows needs.
