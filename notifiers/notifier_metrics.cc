@@ -1,22 +1,12 @@
 #include "notifiers/notifier_metrics.h"
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 #include <algorithm>
 
 #include "agent/core/metric_buckets.h"
+#include "agent/core/metric_families.h"
 
 namespace linkwatch::notifiers {
 namespace {
-
-prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, const char* name,
-                                                       const char* help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
-}
 
 template <size_t N>
 int IndexOf(const std::array<std::string_view, N>& reasons, const std::string& reason) {
@@ -42,14 +32,10 @@ NotifierMetrics::NotifierMetrics(prometheus::Registry& registry)
                             "Failed notification attempts, by reason.")),
       dead_(CounterFamily(registry, "linkwatch_notifications_dead_total",
                           "Notifications dead-lettered, by reason.")),
-      latency_(prometheus::BuildHistogram()
-                   .Name("linkwatch_notification_latency_seconds")
-                   .Help("Time from a notification's creation to its delivery.")
-                   .Register(registry)),
-      pending_(prometheus::BuildGauge()
-                   .Name("linkwatch_outbox_pending")
-                   .Help("Notifications waiting in the outbox.")
-                   .Register(registry)),
+      latency_(HistogramFamily(registry, "linkwatch_notification_latency_seconds",
+                               "Time from a notification's creation to its delivery.")),
+      pending_(GaugeFamily(registry, "linkwatch_outbox_pending",
+                           "Notifications waiting in the outbox.")),
       write_errors_(registry, "outbox") {}
 
 NotifierMetrics::~NotifierMetrics() = default;

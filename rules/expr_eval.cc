@@ -182,20 +182,7 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
       if (l.tag != Tag::kNumber) return Value::Null();
       Value r = Child(node.b, ctx);
       if (r.tag != Tag::kNumber) return Value::Null();
-      switch (node.op) {
-        case Op::kEqNum:
-          return Value::Bool(l.number == r.number);
-        case Op::kNeNum:
-          return Value::Bool(l.number != r.number);
-        case Op::kLtNum:
-          return Value::Bool(l.number < r.number);
-        case Op::kLeNum:
-          return Value::Bool(l.number <= r.number);
-        case Op::kGtNum:
-          return Value::Bool(l.number > r.number);
-        default:
-          return Value::Bool(l.number >= r.number);
-      }
+      return Value::Bool(Compare(node.op, l.number, r.number));
     }
     case Op::kEqText:
     case Op::kNeText:
@@ -207,21 +194,7 @@ Value Expr::EvalNode(int32_t n, const EvalContext& ctx) const {
       if (l.tag != Tag::kText) return Value::Null();
       Value r = Child(node.b, ctx);
       if (r.tag != Tag::kText) return Value::Null();
-      const int c = l.text.compare(r.text);
-      switch (node.op) {
-        case Op::kEqText:
-          return Value::Bool(c == 0);
-        case Op::kNeText:
-          return Value::Bool(c != 0);
-        case Op::kLtText:
-          return Value::Bool(c < 0);
-        case Op::kLeText:
-          return Value::Bool(c <= 0);
-        case Op::kGtText:
-          return Value::Bool(c > 0);
-        default:
-          return Value::Bool(c >= 0);
-      }
+      return Value::Bool(Compare(node.op, l.text, r.text));
     }
     case Op::kInNum:
     case Op::kNotInNum:

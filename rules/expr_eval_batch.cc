@@ -181,27 +181,7 @@ void Expr::EvalBatch(const EvalContext& ctx, const JoinRow* rows, int n, BatchSc
         const double* l = num(node.a);
         const double* r = num(node.b);
         for (int i = 0; i < n; ++i) {
-          bool v;
-          switch (node.op) {
-            case Op::kEqNum:
-              v = l[i] == r[i];
-              break;
-            case Op::kNeNum:
-              v = l[i] != r[i];
-              break;
-            case Op::kLtNum:
-              v = l[i] < r[i];
-              break;
-            case Op::kLeNum:
-              v = l[i] <= r[i];
-              break;
-            case Op::kGtNum:
-              v = l[i] > r[i];
-              break;
-            default:
-              v = l[i] >= r[i];
-          }
-          o[i] = (isnan(l[i]) || isnan(r[i])) ? kNaN : (v ? 1.0 : 0.0);
+          o[i] = (isnan(l[i]) || isnan(r[i])) ? kNaN : (Compare(node.op, l[i], r[i]) ? 1.0 : 0.0);
         }
         break;
       }
@@ -222,28 +202,7 @@ void Expr::EvalBatch(const EvalContext& ctx, const JoinRow* rows, int n, BatchSc
             o[i] = kNaN;
             continue;
           }
-          const int c = l[i].compare(r[i]);
-          bool v;
-          switch (node.op) {
-            case Op::kEqText:
-              v = c == 0;
-              break;
-            case Op::kNeText:
-              v = c != 0;
-              break;
-            case Op::kLtText:
-              v = c < 0;
-              break;
-            case Op::kLeText:
-              v = c <= 0;
-              break;
-            case Op::kGtText:
-              v = c > 0;
-              break;
-            default:
-              v = c >= 0;
-          }
-          o[i] = v ? 1.0 : 0.0;
+          o[i] = Compare(node.op, l[i], r[i]) ? 1.0 : 0.0;
         }
         break;
       }

@@ -96,6 +96,32 @@ enum class Op : uint8_t {
   kNotInText,
 };
 
+// Comparison `op` (kEqNum..kGeNum or kEqText..kGeText) of two present
+// values: the one home of what each comparison means, shared by the scalar
+// and the batch evaluator (each handles null first).
+template <typename T>
+inline bool Compare(Op op, const T& l, const T& r) {
+  switch (op) {
+    case Op::kEqNum:
+    case Op::kEqText:
+      return l == r;
+    case Op::kNeNum:
+    case Op::kNeText:
+      return l != r;
+    case Op::kLtNum:
+    case Op::kLtText:
+      return l < r;
+    case Op::kLeNum:
+    case Op::kLeText:
+      return l <= r;
+    case Op::kGtNum:
+    case Op::kGtText:
+      return l > r;
+    default:
+      return l >= r;
+  }
+}
+
 struct Node {
   Op op = Op::kConst;
   uint8_t slot = 0;                                     // columns: join slot

@@ -17,11 +17,13 @@
 #include "agent/cli/app.h"
 #include "agent/core/clock.h"
 #include "agent/core/config.h"
+#include "agent/core/env.h"
+#include "agent/core/files.h"
 #include "agent/core/problem.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
 #include "agent/sync/destinations/lake_location.h"
-#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/source_registry.h"
 #include "agent/sync/state_rows.h"
 
 namespace linkwatch {
@@ -238,6 +240,12 @@ class LakeDeletion {
     }
     std::string what = keep_folder ? "the content of lake folder " + real_.string()
                                    : "lake folder " + real_.string();
+    // A deleted lake must not come back after a power cut: the folder that
+    // lost the entries is fsynced (env.h).
+    if (auto s = Env::Default().SyncDir(keep_folder ? real_.string() : ParentDir(real_.string()));
+        !s.ok()) {
+      return Status::Error("deleted " + what + ", but " + s.message());
+    }
     if (real_.string() != destination_) {
       if (!keep_folder && fs::is_symlink(fs::symlink_status(destination_, ec))) {
         fs::remove(destination_, ec);
@@ -246,6 +254,9 @@ class LakeDeletion {
                                " naming it: " + ec.message());
         }
         what += " and the symlink " + destination_ + " naming it";
+        if (auto s = Env::Default().SyncDir(ParentDir(destination_)); !s.ok()) {
+          return Status::Error("deleted " + what + ", but " + s.message());
+        }
       } else {
         what += " (reached through " + destination_ + ")";
       }
@@ -327,14 +338,17 @@ const TableConfig* ConfiguredTable(const ProfileConfig& p, const std::string& na
 
 Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables,
                          bool* unreadable) {
-  if (profile.source_type != "sqlite") return Status::Ok();
-  std::error_code ec;
-  if (!fs::is_regular_file(profile.source_path, ec)) {
-    return Status::Error("profile " + profile.name + ": its source " + profile.source_path +
-                         " does not exist");
-  }
-  auto source = sync::SqliteSource::Open(profile.source_path);
+  const auto& sources = sync::SourceRegistry::Builtin();
+  if (!sources.Runs(profile.source_type)) return Status::Ok();
+  auto opener = sources.Opener(profile);
+  if (!opener) return opener.status();
+  auto source = (*opener)();
   if (!source) {
+    // The reason every source gives when nothing is where its block points.
+    if (source.status().reason() == "source_missing") {
+      return Status::Error("profile " + profile.name + ": its source " + profile.source_path +
+                           " does not exist");
+    }
     if (unreadable) *unreadable = true;
     return source.status().WithContext("profile " + profile.name);
   }

@@ -11,6 +11,7 @@
 #include "agent/state/db.h"
 #include "agent/sync/destinations/lake_location.h"
 #include "agent/sync/destinations/lake_verify.h"
+#include "agent/sync/source_registry.h"
 #include "agent/sync/sources/sqlite_source.h"
 
 namespace linkwatch {
@@ -64,6 +65,7 @@ int LakeVerifyCommand(const std::string& path, bool json, const std::string& sou
   std::string lake = path;
   std::map<std::string, std::set<std::string>> failed;
   std::string source = source_path;
+  std::string source_type = sync::LakeVerifyOptions().source_type;  // what --source names
   if (path.empty() == config_path.empty() || config_path.empty() != profile.empty()) {
     std::fprintf(stderr,
                  "linkwatch lake verify: give either --path DIR or --config FILE --profile NAME\n");
@@ -89,11 +91,17 @@ int LakeVerifyCommand(const std::string& path, bool json, const std::string& sou
       return 2;
     }
     lake = found->destination_path;
-    if (source.empty() && found->source_type == "sqlite") source = found->source_path;
+    // The profile's source, when this version reads it from a file.
+    if (source.empty() && sync::SourceRegistry::Builtin().Runs(found->source_type) &&
+        !found->source_path.empty()) {
+      source = found->source_path;
+      source_type = found->source_type;
+    }
     failed = FailedRecords(config.state_db, profile);
   }
   sync::LakeVerifyOptions options;
   options.failed_records = std::move(failed);
+  options.source_type = source_type;
   options.source_path = source;
   // Without a source, versions are all the report needs (a lake of millions
   // of rows); with one, every value is compared.

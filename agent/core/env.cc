@@ -104,6 +104,24 @@ class PosixWritableFile final : public WritableFile {
   std::string path_;
 };
 
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixSequentialFile() override { ::close(fd_); }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    while (true) {
+      const ssize_t got = ::read(fd_, buf, n);
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR) return Errno("cannot read", path_);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
 class PosixFileLock final : public FileLock {
  public:
   explicit PosixFileLock(int fd) : fd_(fd) {}
@@ -154,6 +172,12 @@ class PosixEnv final : public Env {
     }
     ::close(fd);
     return out;
+  }
+
+  Result<std::unique_ptr<SequentialFile>> OpenSequential(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot open", path);
+    return std::unique_ptr<SequentialFile>(std::make_unique<PosixSequentialFile>(fd, path));
   }
 
   Result<MappedFile> MapFile(const std::string& path) override { return MappedFile::Open(path); }

@@ -58,6 +58,16 @@ class WritableFile {
   virtual const std::string& path() const = 0;
 };
 
+// A file open for reading from its start, a block at a time: how a reader
+// streams a file it does not want whole in memory (a lake partition).
+class SequentialFile {
+ public:
+  virtual ~SequentialFile() = default;
+  // Reads up to `n` bytes into `buf`: how many were read, 0 at the end of
+  // the file. An error names the path.
+  virtual Result<size_t> Read(char* buf, size_t n) = 0;
+};
+
 // A file mapped read-only into memory (empty files map to an empty view).
 class MappedFile {
  public:
@@ -95,6 +105,8 @@ class Env {
                                                              WriteMode mode) = 0;
   // The whole file; an error names the path.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Opens a file to read it from its start; an error names the path.
+  virtual Result<std::unique_ptr<SequentialFile>> OpenSequential(const std::string& path) = 0;
   virtual Result<MappedFile> MapFile(const std::string& path) = 0;
   // nullopt when nothing is at `path`; an error for any other failure.
   virtual Result<std::optional<FileInfo>> Stat(const std::string& path) = 0;

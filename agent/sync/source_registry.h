@@ -22,6 +22,8 @@ namespace linkwatch::sync {
 
 // Opens the source a validated block names. Each sync worker opens its own
 // (a Source is used by one thread at a time); safe to call from any thread.
+// Fails with reason "source_missing" when nothing the source can be read
+// from is where the block points (commands say "does not exist").
 using SourceOpener = std::function<Result<std::unique_ptr<Source>>()>;
 // Returns an empty opener when the block has problems (in ctx.problems).
 using SourceFactoryFn = SourceOpener(const YAML::Node& spec, const BlockContext& ctx);

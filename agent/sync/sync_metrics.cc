@@ -1,30 +1,15 @@
 #include "agent/sync/sync_metrics.h"
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/histogram.h>
-#include <prometheus/registry.h>
-
 #include "agent/core/metric_buckets.h"
+#include "agent/core/metric_families.h"
 
 namespace linkwatch::sync {
-namespace {
-
-prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, const char* name,
-                                                       const char* help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
-}
-
-}  // namespace
 
 SyncMetrics::SyncMetrics(prometheus::Registry& registry)
     : changes_(CounterFamily(registry, "linkwatch_sync_changes_total",
                              "Changes committed to a destination.")),
-      lag_(prometheus::BuildHistogram()
-               .Name("linkwatch_sync_lag_seconds")
-               .Help("Source change to committed in the destination.")
-               .Register(registry)),
+      lag_(HistogramFamily(registry, "linkwatch_sync_lag_seconds",
+                           "Source change to committed in the destination.")),
       failed_records_(CounterFamily(
           registry, "linkwatch_sync_failed_records_total",
           "Source rows left out of the destination because they cannot be written as its "
@@ -36,11 +21,9 @@ SyncMetrics::SyncMetrics(prometheus::Registry& registry)
           registry, "linkwatch_sync_table_errors_total",
           "Recorded failures of a table's sync (a failed round, a table that cannot be synced, "
           "an initial sync failing three times, a break in the chain of changes), by reason.")),
-      table_error_(prometheus::BuildGauge()
-                       .Name("linkwatch_sync_table_error")
-                       .Help("1 while a table's last sync attempt failed or a break is being "
-                             "repaired, with the reason; absent once a round commits again.")
-                       .Register(registry)),
+      table_error_(GaugeFamily(registry, "linkwatch_sync_table_error",
+                               "1 while a table's last sync attempt failed or a break is being "
+                               "repaired, with the reason; absent once a round commits again.")),
       write_errors_(registry, "sync") {}
 
 std::unique_ptr<SyncMetrics::Table> SyncMetrics::ForTable(const std::string& profile,

@@ -1,19 +1,8 @@
 #include "agent/watch/watch_metrics.h"
 
-#include <prometheus/counter.h>
-#include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
+#include "agent/core/metric_families.h"
 
 namespace linkwatch::watch {
-namespace {
-
-prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, const char* name,
-                                                       const char* help) {
-  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
-}
-
-}  // namespace
 
 WatchMetrics::WatchMetrics(prometheus::Registry& registry)
     : polls_(CounterFamily(registry, "linkwatch_watch_polls_total",
@@ -24,11 +13,10 @@ WatchMetrics::WatchMetrics(prometheus::Registry& registry)
           registry, "linkwatch_watch_invalid_values_total",
           "State values read as null because they do not fit their column (not a number, out "
           "of range, not a datetime), counted at every poll that reads them.")),
-      store_up_(prometheus::BuildGauge()
-                    .Name("linkwatch_state_store_up")
-                    .Help("1 while the state store connection is the file at the state_db path; "
-                          "0 once that file was deleted or replaced (nothing is written then).")
-                    .Register(registry)
+      store_up_(GaugeFamily(registry, "linkwatch_state_store_up",
+                            "1 while the state store connection is the file at the state_db "
+                            "path; 0 once that file was deleted or replaced (nothing is written "
+                            "then).")
                     .Add({})) {
   store_up_.Set(1);
 }

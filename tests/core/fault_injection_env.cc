@@ -153,6 +153,16 @@ Status FaultInjectionEnv::Rename(const std::string& from, const std::string& to)
   return Status::Ok();
 }
 
+Result<std::unique_ptr<SequentialFile>> FaultInjectionEnv::OpenSequential(const std::string& path) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (TakeFault(Op::kOpenRead, path)) {
+      return Status::Error("cannot open " + path + ": injected fault");
+    }
+  }
+  return base_.OpenSequential(path);
+}
+
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
   std::optional<std::string> old;
   if (auto content = base_.ReadFile(path); content.ok()) old = std::move(content).value();

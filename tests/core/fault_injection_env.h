@@ -33,7 +33,8 @@ namespace linkwatch::faults {
 
 class FaultInjectionEnv final : public Env {
  public:
-  enum class Op { kWrite, kSync, kRename, kSyncDir };
+  // kOpenRead: OpenSequential (a reader streaming a file) fails.
+  enum class Op { kWrite, kSync, kRename, kSyncDir, kOpenRead };
 
   explicit FaultInjectionEnv(Env& base = Env::Default()) : base_(base) {}
 
@@ -50,6 +51,7 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                      WriteMode mode) override;
   Result<std::string> ReadFile(const std::string& path) override { return base_.ReadFile(path); }
+  Result<std::unique_ptr<SequentialFile>> OpenSequential(const std::string& path) override;
   Result<MappedFile> MapFile(const std::string& path) override { return base_.MapFile(path); }
   Result<std::optional<FileInfo>> Stat(const std::string& path) override {
     return base_.Stat(path);

@@ -210,7 +210,7 @@ TEST(CsvReaderTest, ReadsAFileInBlocks) {
     text += std::to_string(i) + ",\"name " + std::to_string(i) + ", \"\"quoted\"\"\",x\r\n";
   }
   std::ofstream(path, std::ios::binary) << text;
-  auto reader = CsvReader::OpenFile(path.string(), "lake/t.csv", 64);
+  auto reader = CsvReader::OpenFile(Env::Default(), path.string(), "lake/t.csv", 64);
   ASSERT_TRUE(reader.ok()) << reader.message();
   Parsed p = ReadAll(**reader);
   ASSERT_EQ(p.records.size(), 1000u);
@@ -220,15 +220,15 @@ TEST(CsvReaderTest, ReadsAFileInBlocks) {
   EXPECT_EQ(p, Read(text));
   std::filesystem::remove(path);
 
-  auto missing = CsvReader::OpenFile(path.string());
+  auto missing = CsvReader::OpenFile(Env::Default(), path.string());
   ASSERT_FALSE(missing.ok());
-  EXPECT_THAT(missing.message(), HasSubstr("opening " + path.string()));
+  EXPECT_THAT(missing.message(), HasSubstr("cannot open " + path.string()));
 }
 
 TEST(CsvReaderTest, ErrorsInAFileNameItsDisplayName) {
   const auto path = std::filesystem::temp_directory_path() / "lw_csv_reader_bad.csv";
   std::ofstream(path, std::ios::binary) << "a\nb\nc\"\n";
-  auto reader = CsvReader::OpenFile(path.string(), "account/2024.csv", 2);
+  auto reader = CsvReader::OpenFile(Env::Default(), path.string(), "account/2024.csv", 2);
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(ReadAll(**reader).error, "account/2024.csv:3: quote inside unquoted field 1");
   std::filesystem::remove(path);

@@ -4,6 +4,8 @@
 // table reopens without a break, the replayed batch is written exactly once,
 // and the lake reads (lake_verify.h) as the source: in place and append
 // only. A write failing or cut short mid-batch is the same as a cut there.
+// What the writer removes (pruned snapshots, partitions cut back at open)
+// does not come back after a cut.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -211,6 +213,76 @@ INSTANTIATE_TEST_SUITE_P(
                       Param{true, Cut::kAfterStore}, Param{true, Cut::kMidBatchWrite},
                       Param{true, Cut::kMidBatchShortWrite}, Param{true, Cut::kMidBatchRename}),
     Name);
+
+// What the writer removes stays removed across a power cut: the folder
+// that lost the file is fsynced.
+using LakeRemovalPowerCutTest = LakePowerCutTest;
+
+TEST_P(LakeRemovalPowerCutTest, PrunedSnapshotsDoNotComeBack) {
+  FaultInjectionEnv env;
+  const std::vector<Change> load = {{"a1", "Contoso", "2024-03-01T10:00:00Z"},
+                                    {"a2", "Fabrikam", "2025-04-01T10:00:00Z"}};
+  auto w = Open(env, "");
+  ASSERT_TRUE(w.ok()) << w.message();
+  auto loaded = Batch(**w, true, load);
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  ASSERT_TRUE((*w)->Snapshot(now_, 1).ok());
+  ASSERT_TRUE((*w)->Snapshot(now_ + 1, 1).ok());  // keeps 1: prunes the first
+  auto snapshots = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_ / "lake" / "account" / "Snapshot")) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const std::vector<std::string> kept = {"2024_20260101T000101Z.csv", "2025_20260101T000101Z.csv"};
+  ASSERT_EQ(snapshots(), kept);
+  w->reset();
+  lake_.reset();
+  ASSERT_TRUE(env.PowerCut().ok());
+  EXPECT_EQ(snapshots(), kept) << "a pruned snapshot came back after the power cut";
+}
+
+TEST_P(LakeRemovalPowerCutTest, PartitionCutBackAtOpenDoesNotComeBack) {
+  if (!GetParam().append_only) GTEST_SKIP() << "only an append-only table is cut back at open";
+  FaultInjectionEnv env;
+  const std::vector<Change> load = {{"a1", "Contoso", "2024-03-01T10:00:00Z"}};
+  auto w = Open(env, "");
+  ASSERT_TRUE(w.ok()) << w.message();
+  auto loaded = Batch(**w, true, load);
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  Apply(load);
+  const std::string stored = loaded->marker;
+  // A batch that starts partition 2026 commits; the process dies before the
+  // engine stores its marker.
+  auto r1 = Batch(**w, false, {{"a2", "Fabrikam", "2026-02-01T10:00:00Z"}});
+  ASSERT_TRUE(r1.ok()) << r1.message();
+  const fs::path partition = dir_ / "lake" / "account" / "2026.csv";
+  ASSERT_TRUE(fs::exists(partition));
+  w->reset();
+  lake_.reset();
+
+  // The restart removes 2026, whose rows are replayed; meanwhile the source
+  // moved a2 to 2024, so the replay writes no 2026 again.
+  auto reopened = Open(env, stored);
+  ASSERT_TRUE(reopened.ok()) << reopened.message();
+  ASSERT_FALSE(fs::exists(partition));
+  const std::vector<Change> replay = {{"a2", "Fabrikam", "2024-02-01T10:00:00Z"}};
+  auto r2 = Batch(**reopened, false, replay);
+  ASSERT_TRUE(r2.ok()) << r2.message();
+  Apply(replay);
+  reopened->reset();
+  lake_.reset();
+  ASSERT_TRUE(env.PowerCut().ok());
+  EXPECT_FALSE(fs::exists(partition)) << "a partition cut back at open came back";
+  ExpectLakeIsSource();
+}
+
+INSTANTIATE_TEST_SUITE_P(Removals, LakeRemovalPowerCutTest,
+                         ::testing::Values(Param{false, Cut::kAfterStore},
+                                           Param{true, Cut::kAfterStore}),
+                         Name);
 
 }  // namespace
 }  // namespace linkwatch::sync

@@ -13,6 +13,7 @@
 #include "agent/state/db.h"
 #include "agent/sync/destinations/cdm_model_check.h"
 #include "agent/sync/sources/sqlite_source.h"
+#include "tests/core/fault_injection_env.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -96,6 +97,28 @@ class LakeVerifyTest : public ::testing::Test {
   std::string lake_;
   json entities_ = json::array();
 };
+
+// The verifier reads the lake through the Env it is given, like the lake
+// writer: a partition (or model.json) the Env cannot open is reported.
+TEST_F(LakeVerifyTest, ReadsThroughItsEnv) {
+  AddEntity("account", {"account/2023.csv", "account/2024.csv"});
+  WriteModel();
+  WriteFile("account/2023.csv", Row("a1", "Contoso", 7));
+  WriteFile("account/2024.csv", Row("a2", "Fabrikam", 3));
+  faults::FaultInjectionEnv env;
+  env.FailNext(faults::FaultInjectionEnv::Op::kOpenRead, "2024.csv");
+  auto r = VerifyLake(env, lake_);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(env.failures(), 1);
+  EXPECT_THAT(r->problems,
+              ElementsAre("cannot open " + lake_ + "/account/2024.csv: injected fault"));
+  EXPECT_EQ(r->tables.at(0).live, 1);
+
+  env.FailNext(faults::FaultInjectionEnv::Op::kOpenRead, "model.json");
+  r = VerifyLake(env, lake_);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_THAT(r->problems, ElementsAre("model.json: cannot be opened"));
+}
 
 TEST_F(LakeVerifyTest, InPlaceLakeIsConsistent) {
   AddEntity("account", {"account/2023.csv", "account/2024.csv"});

@@ -1,12 +1,8 @@
 #include "agent/sync/destinations/csv_reader.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 
 namespace linkwatch::sync {
@@ -63,16 +59,14 @@ CsvReader::CsvReader(std::string_view data, std::string name)
   eof_ = true;
 }
 
-CsvReader::~CsvReader() {
-  if (fd_ >= 0) ::close(fd_);
-}
+CsvReader::~CsvReader() = default;
 
-Result<std::unique_ptr<CsvReader>> CsvReader::OpenFile(const std::string& path, std::string name,
-                                                       size_t block_size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("opening " + path + ": " + std::strerror(errno));
+Result<std::unique_ptr<CsvReader>> CsvReader::OpenFile(Env& env, const std::string& path,
+                                                       std::string name, size_t block_size) {
+  auto file = env.OpenSequential(path);
+  if (!file) return file.status();
   std::unique_ptr<CsvReader> r(new CsvReader(Input::kFile, name.empty() ? path : std::move(name)));
-  r->fd_ = fd;
+  r->file_ = std::move(file).value();
   r->capacity_ = std::max<size_t>(block_size, 1);
   r->buffer_ = std::make_unique<char[]>(r->capacity_);
   r->data_ = r->buffer_.get();
@@ -119,14 +113,11 @@ Status CsvReader::Refill() {
     if (n == 0) eof_ = true;
     return Status::Ok();
   }
-  while (true) {
-    const ssize_t n = ::read(fd_, out, room);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::Error("reading " + name_ + ": " + std::strerror(errno));
-    size_ += static_cast<size_t>(n);
-    if (n == 0) eof_ = true;
-    return Status::Ok();
-  }
+  auto n = file_->Read(out, room);
+  if (!n) return n.status();
+  size_ += *n;
+  if (*n == 0) eof_ = true;
+  return Status::Ok();
 }
 
 // Parses one record at pos_ without consuming it. Needs more input (when

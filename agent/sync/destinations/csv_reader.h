@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/core/status.h"
 
 namespace linkwatch::sync {
@@ -35,9 +36,10 @@ class CsvReader {
 
   // Reads `data`, which the caller keeps alive; `name` prefixes error messages.
   CsvReader(std::string_view data, std::string name);
-  // Streams the file at `path`; `name` (default: the path) prefixes error
-  // messages. Fails when the file cannot be opened.
-  static Result<std::unique_ptr<CsvReader>> OpenFile(const std::string& path, std::string name = {},
+  // Streams the file at `path` through `env`; `name` (default: the path)
+  // prefixes error messages. Fails when the file cannot be opened.
+  static Result<std::unique_ptr<CsvReader>> OpenFile(Env& env, const std::string& path,
+                                                     std::string name = {},
                                                      size_t block_size = kDefaultBlockSize);
   // For tests and the fuzzer: reads `data` as a stream handed over `chunk`
   // bytes at a time into a buffer that starts `block_size` bytes long, which
@@ -93,8 +95,8 @@ class CsvReader {
   bool eof_ = false;
   std::unique_ptr<char[]> buffer_;
   size_t capacity_ = 0;
-  int fd_ = -1;
-  std::string_view chunks_;  // kChunks: the rest still to hand over
+  std::unique_ptr<SequentialFile> file_;  // kFile
+  std::string_view chunks_;               // kChunks: the rest still to hand over
   size_t chunk_ = 0;
 
   int64_t next_line_ = 1;  // line at pos_

@@ -220,6 +220,9 @@ class LakeTableWriter final : public TableWriter {
       confirm_on_begin_ = false;
       if (!uncommitted_.empty()) {
         uncommitted_.clear();
+        // Made durable by the folder's next fsync (a batch that renames a
+        // partition); coming back after a power cut before that is
+        // harmless: it lists the contents the stored marker names.
         (void)env_.RemoveFile(dir_ + "/" + kUncommittedFile);
       }
     }
@@ -246,6 +249,8 @@ class LakeTableWriter final : public TableWriter {
     pending_.clear();
     pending_by_id_.clear();
     buffers_.clear();
+    // Not made durable: a temporary coming back after a power cut is
+    // removed by the next Open.
     for (auto& [p, f] : initial_files_) (void)env_.RemoveFile(TempPath(dir_, partition_names_[p]));
     initial_files_.clear();
     initial_crc_.clear();
@@ -417,7 +422,9 @@ Status LakeTableWriter::Open(const std::string& marker) {
   auto expected = ParseMarker(marker);
   if (!expected) return expected.status();
   if (auto s = CreateDirsDurably(env_, dir_); !s.ok()) return s;
-  // Temporaries of a rewrite, initial load or snapshot that a crash interrupted.
+  // Temporaries of a rewrite, initial load or snapshot that a crash
+  // interrupted. Not made durable: one coming back after a power cut is
+  // hidden from readers and removed again here.
   for (const std::string& folder : {dir_, dir_ + "/Snapshot"}) {
     auto entries = env_.ListDir(folder);
     if (!entries) continue;
@@ -605,12 +612,13 @@ Result<std::map<std::string, LakeTableWriter::Expected>> LakeTableWriter::ParseM
 
 Status LakeTableWriter::CutBack(const std::map<std::string, Expected>& expected) {
   if (!options_.append_only) return Status::Ok();
+  bool removed = false;
   for (const auto& p : PartitionsOnDisk(env_, dir_)) {
     const std::string path = PartitionPath(dir_, p);
     auto it = expected.find(p);
     if (it == expected.end()) {
       // Created after the last committed batch: its rows will be replayed.
-      (void)env_.RemoveFile(path);
+      removed |= env_.RemoveFile(path).ok();
       continue;
     }
     const uint64_t committed = it->second.length;
@@ -625,6 +633,10 @@ Status LakeTableWriter::CutBack(const std::map<std::string, Expected>& expected)
       if (auto s = (*f)->Sync(); !s.ok()) return s;
     }
   }
+  // The removals made durable before anything is written on top of them:
+  // the replay may put its rows elsewhere and never fsync this folder, and
+  // a partition coming back after a power cut would hold rows twice.
+  if (removed) return env_.SyncDir(dir_);
   return Status::Ok();
 }
 
@@ -1465,8 +1477,14 @@ Result<SnapshotResult> LakeTableWriter::Snapshot(double now, int keep) {
     if (static_cast<int>(kept.size()) >= std::max(keep, 1)) break;
     kept.insert(st);
   }
+  bool pruned = false;
   for (const auto& [st, path] : files) {
-    if (!kept.count(st)) (void)env_.RemoveFile(path);
+    if (!kept.count(st)) pruned |= env_.RemoveFile(path).ok();
+  }
+  // A pruned snapshot must not come back after a power cut (readers list
+  // Snapshot/ and would find more than `keep` of them).
+  if (pruned) {
+    if (auto s = env_.SyncDir(snap_dir); !s.ok()) return s;
   }
   SnapshotResult r;
   r.records = records_;

@@ -9,14 +9,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <system_error>
 #include <tuple>
@@ -27,7 +25,7 @@
 #include "agent/sync/destinations/cdm_model_check.h"
 #include "agent/sync/destinations/csv_reader.h"
 #include "agent/sync/source.h"
-#include "agent/sync/sources/sqlite_source.h"
+#include "agent/sync/source_registry.h"
 
 namespace linkwatch::sync {
 namespace {
@@ -182,16 +180,36 @@ std::string Canonical(const fs::path& p) {
   return ec ? p.lexically_normal().string() : c.string();
 }
 
-std::string ReadText(const fs::path& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
+std::string ReadText(Env& env, const fs::path& path, std::string& error) {
+  auto in = env.OpenSequential(path.string());
   if (!in) {
     error = "cannot be opened";
     return {};
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) error = "cannot be read";
-  return out.str();
+  std::string out;
+  char buf[1 << 16];
+  while (true) {
+    auto n = (*in)->Read(buf, sizeof buf);
+    if (!n) {
+      error = "cannot be read";
+      break;
+    }
+    if (*n == 0) break;
+    out.append(buf, *n);
+  }
+  return out;
+}
+
+// What stat() says of `path` (following symbolic links); nullopt when
+// nothing is there or it cannot be stat'ed.
+std::optional<FileInfo> StatOf(Env& env, const fs::path& path) {
+  auto info = env.Stat(path.string());
+  return info.ok() ? *info : std::nullopt;
+}
+
+bool IsRegularFile(Env& env, const fs::path& path) {
+  const auto info = StatOf(env, path);
+  return info && info->is_regular;
 }
 
 // --- Values as a reader types them (lake-format.md "CSV") -----------------
@@ -628,8 +646,8 @@ struct RowKey {
 
 class Verifier {
  public:
-  Verifier(const fs::path& dir, const LakeVerifyOptions& options, LakeReport& report)
-      : dir_(dir), options_(options), report_(report) {}
+  Verifier(Env& env, const fs::path& dir, const LakeVerifyOptions& options, LakeReport& report)
+      : env_(env), dir_(dir), options_(options), report_(report) {}
 
   void Run() {
     std::vector<Entity> entities;
@@ -688,13 +706,12 @@ class Verifier {
 
   bool ReadModel(std::vector<Entity>& entities) {
     const fs::path path = dir_ / "model.json";
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) {
+    if (!IsRegularFile(env_, path)) {
       LakeProblem("model.json: missing (a lake lists its tables and partitions in model.json)");
       return false;
     }
     std::string error;
-    const std::string text = ReadText(path, error);
+    const std::string text = ReadText(env_, path, error);
     if (!error.empty()) {
       LakeProblem("model.json: " + error);
       return false;
@@ -838,8 +855,7 @@ class Verifier {
                          (it->second == e.name ? "it" : "entity " + it->second));
         continue;
       }
-      std::error_code ec;
-      if (!fs::is_regular_file(*resolved, ec)) {
+      if (!IsRegularFile(env_, *resolved)) {
         TableProblem(t, nullptr,
                      display + ": missing (listed as partition " + Quoted(pname) + " of " + e.name +
                          " in model.json at location " + Quoted(location) + ")");
@@ -847,7 +863,7 @@ class Verifier {
       }
       const int file = static_cast<int>(t.partitions.size());
       t.partitions.push_back(display);
-      auto reader = CsvReader::OpenFile(resolved->string(), display);
+      auto reader = CsvReader::OpenFile(env_, resolved->string(), display);
       if (!reader) {
         TableProblem(t, nullptr, reader.message());
         continue;
@@ -865,9 +881,9 @@ class Verifier {
     uintmax_t bytes = 0;
     for (const auto& [pname, location] : e.partitions) {
       auto resolved = ResolveLocation(dir_, location);
-      std::error_code ec;
-      const uintmax_t size = resolved ? fs::file_size(*resolved, ec) : 0;
-      if (!ec) bytes += size;
+      if (!resolved) continue;
+      const auto info = StatOf(env_, *resolved);
+      if (info && info->is_regular) bytes += info->size;
     }
     t.state.reserve(static_cast<size_t>(std::min<uintmax_t>(bytes / 100, uintmax_t{1} << 26)));
   }
@@ -1057,19 +1073,20 @@ class Verifier {
   // CSV files in a table folder (not in Snapshot/) that model.json does not list.
   void FindUnlistedPartitions() {
     std::vector<std::string> unlisted;
-    std::error_code ec;
-    for (fs::directory_iterator d(dir_, ec), end; !ec && d != end; d.increment(ec)) {
-      std::error_code ec2;
-      if (!d->is_directory(ec2)) continue;
-      const std::string folder = d->path().filename().string();
-      if (std::find(std::begin(kMetadataFolders), std::end(kMetadataFolders), folder) !=
+    auto folders = env_.ListDir(dir_.string());
+    for (const auto& d : folders.ok() ? *folders : std::vector<DirEntry>{}) {
+      const fs::path folder = dir_ / d.name;
+      const auto info = StatOf(env_, folder);
+      if (!info || !info->is_dir) continue;
+      if (std::find(std::begin(kMetadataFolders), std::end(kMetadataFolders), d.name) !=
           std::end(kMetadataFolders)) {
         continue;
       }
-      for (fs::directory_iterator f(d->path(), ec2), fend; !ec2 && f != fend; f.increment(ec2)) {
-        std::error_code ec3;
-        if (!f->is_regular_file(ec3) || f->path().extension() != ".csv") continue;
-        if (listed_.count(Canonical(f->path())) == 0) unlisted.push_back(Display(f->path()));
+      auto files = env_.ListDir(folder.string());
+      for (const auto& f : files.ok() ? *files : std::vector<DirEntry>{}) {
+        const fs::path file = folder / f.name;
+        if (file.extension() != ".csv" || !IsRegularFile(env_, file)) continue;
+        if (listed_.count(Canonical(file)) == 0) unlisted.push_back(Display(file));
       }
     }
     std::sort(unlisted.begin(), unlisted.end());
@@ -1078,6 +1095,7 @@ class Verifier {
     }
   }
 
+  Env& env_;
   const fs::path dir_;
   const LakeVerifyOptions& options_;
   LakeReport& report_;
@@ -1288,25 +1306,35 @@ const TableReport* LakeReport::Find(const std::string& table) const {
   return nullptr;
 }
 
-Result<LakeReport> VerifyLake(const std::string& dir, const LakeVerifyOptions& options) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return Status::Error(dir + " is not a folder");
-  std::unique_ptr<SqliteSource> source;
+Result<LakeReport> VerifyLake(Env& env, const std::string& dir, const LakeVerifyOptions& options) {
+  const auto info = StatOf(env, dir);
+  if (!info || !info->is_dir) return Status::Error(dir + " is not a folder");
+  std::unique_ptr<Source> source;
   if (!options.source_path.empty()) {
-    if (!fs::is_regular_file(options.source_path, ec)) {
+    if (!IsRegularFile(env, options.source_path)) {
       return Status::Error("source " + options.source_path + " is not a file");
     }
-    auto opened = SqliteSource::Open(options.source_path);
+    ProfileConfig block;  // a source block with only its type and path
+    block.source_type = options.source_type;
+    block.source_path = options.source_path;
+    auto opener = SourceRegistry::Builtin().Opener(block);
+    if (!opener) return opener.status();
+    auto opened = (*opener)();
     if (!opened) return opened.status();
     source = std::move(opened).value();
   }
   LakeReport report;
   report.path = dir;
+  std::error_code ec;
   fs::path root = fs::absolute(dir, ec).lexically_normal();
   if (!root.has_filename()) root = root.parent_path();  // "lake/"
-  Verifier(root, options, report).Run();
+  Verifier(env, root, options, report).Run();
   if (source) CompareWithSource(*source, report, options);
   return report;
+}
+
+Result<LakeReport> VerifyLake(const std::string& dir, const LakeVerifyOptions& options) {
+  return VerifyLake(Env::Default(), dir, options);
 }
 
 void CompareWithSource(Source& source, LakeReport& report, const LakeVerifyOptions& options) {

@@ -30,8 +30,9 @@
 // of their own annotation or else of their table, are marked `snapshot`, and
 // are left out of the source comparison (a snapshot is older than the source).
 //
-// Plain functions over a folder; they keep no state and may run on any
-// thread. The report owns everything it holds.
+// Plain functions over a folder, read through an Env (env.h) like the rest
+// of the lake code; they keep no state and may run on any thread. The
+// report owns everything it holds.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/core/env.h"
 #include "agent/core/status.h"
 
 namespace linkwatch::sync {
@@ -49,7 +51,10 @@ namespace linkwatch::sync {
 class Source;
 
 struct LakeVerifyOptions {
-  // A SQLite source (sqlite_source.h) to compare every table with; empty: none.
+  // A source to compare every table with: the file of a source of
+  // `source_type` (a type of the source registry, source_registry.h; `lake
+  // verify --source FILE` names a sqlite one); empty path: none.
+  std::string source_type = "sqlite";
   std::string source_path;
   // Keep each live row's fields in TableReport::state (tests); the CLI keeps
   // only versions, which a lake of millions of rows needs.
@@ -126,6 +131,9 @@ struct LakeReport {
 // or unreadable model.json) are reported in LakeReport::problems; an error
 // Status only when `dir` is not a folder or options.source_path cannot be
 // opened as a source (bad usage).
+Result<LakeReport> VerifyLake(Env& env, const std::string& dir,
+                              const LakeVerifyOptions& options = {});
+// The same through Env::Default() (the command, and tests reading a lake).
 Result<LakeReport> VerifyLake(const std::string& dir, const LakeVerifyOptions& options = {});
 
 // Compares every non-snapshot table of `report` with the same table of

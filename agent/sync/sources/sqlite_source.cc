@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "agent/core/env.h"
 #include "agent/core/text.h"
 #include "agent/state/db.h"
 #include "agent/sync/destinations/lake_format.h"
@@ -443,7 +444,10 @@ Status EnableChangeTracking(const std::string& db_path, const std::vector<std::s
 Result<std::unique_ptr<SqliteSource>> SqliteSource::Open(const std::string& path) {
   // Never switches the file to WAL (docs/sync.md): its journal mode is the
   // application's.
-  if (!state::StatFile(path).ok()) {
+  // Nothing at the path, or no file (a folder): nothing a database can be
+  // opened from.
+  auto info = Env::Default().Stat(path);
+  if (!info.ok() || !*info || !(*info)->is_regular) {
     return Status::Error("the sqlite source " + path + " does not exist")
         .WithReason("source_missing");
   }
