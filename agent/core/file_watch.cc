@@ -32,8 +32,7 @@ Result<std::unique_ptr<FileWatch>> FileWatch::Start(const std::string& path,
     ::close(fd);
     return Status::Error(std::string("eventfd: ") + std::strerror(err));
   }
-  std::unique_ptr<FileWatch> w(
-      new FileWatch(fd, stop, p.filename().string(), std::move(changed)));
+  std::unique_ptr<FileWatch> w(new FileWatch(fd, stop, p.filename().string(), std::move(changed)));
   w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
   return w;
 }
@@ -52,10 +51,9 @@ FileWatch::~FileWatch() {
   ::close(stop_fd_);
 }
 
-bool FileWatch::Concerns(const char* entry) const {
-  const std::string_view e(entry);
-  if (!e.starts_with(name_)) return false;
-  const std::string_view rest = e.substr(name_.size());
+bool FileWatch::Concerns(std::string_view name, std::string_view entry) {
+  if (!entry.starts_with(name)) return false;
+  const std::string_view rest = entry.substr(name.size());
   return rest.empty() || rest == "-wal" || rest == "-journal";
 }
 
@@ -84,7 +82,7 @@ void FileWatch::Run() {
         // The folder itself gone or moved, or events lost: anything may
         // have changed.
         if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW | IN_IGNORED)) != 0 ||
-            (ev->len > 0 && Concerns(ev->name))) {
+            (ev->len > 0 && Concerns(name_, ev->name))) {
           if (!pending) first = std::chrono::steady_clock::now();
           pending = true;
         }
@@ -92,7 +90,8 @@ void FileWatch::Run() {
         off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
       }
     }
-    if (pending && (ready == 0 || !alive_ || std::chrono::steady_clock::now() - first >= kMaxDelay)) {
+    if (pending &&
+        (ready == 0 || !alive_ || std::chrono::steady_clock::now() - first >= kMaxDelay)) {
       pending = false;
       changed_();
     }

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "agent/core/status.h"
@@ -33,16 +34,17 @@ class FileWatch {
   // False once the folder itself was deleted or moved away: no event comes
   // any more (`changed` was called a last time); start a new watch.
   bool alive() const { return alive_.load(); }
+  // Whether an event on the folder entry `entry` concerns the file named
+  // `name` (the file itself, its -wal or -journal).
+  static bool Concerns(std::string_view name, std::string_view entry);
   FileWatch& operator=(const FileWatch&) = delete;
 
  private:
   FileWatch(int inotify_fd, int stop_fd, std::string name, std::function<void()> changed);
   void Run();
-  // Whether an event on the folder entry `entry` concerns the file.
-  bool Concerns(const char* entry) const;
 
   const int inotify_fd_;
-  const int stop_fd_;  // an eventfd; written to stop the thread
+  const int stop_fd_;       // an eventfd; written to stop the thread
   const std::string name_;  // the file's name in its folder
   const std::function<void()> changed_;
   std::atomic<bool> alive_{true};

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 
 #include "agent/state/state_store.h"
 #include "agent/watch/local_source.h"
@@ -139,6 +141,54 @@ TEST_F(WatcherTest, ChangedRowIsEvaluatedWithoutWaitingForTheInterval) {
   ASSERT_EQ(Firing("ProfileError").size(), 1u);
   EXPECT_EQ(Firing("ProfileError")[0].labels.at("profile"), "crm");
   EXPECT_EQ(Firing("ProfileError")[0].labels.at("source"), "local");
+}
+
+TEST_F(WatcherTest, ALocalSourceWakesTheLoopWhenAnotherConnectionCommits) {
+  // The agent's loop sleeps until `wake` (no timer): a commit by another
+  // connection must call it, and the next cycle then sees the change.
+  std::mutex mu;
+  std::condition_variable cv;
+  int wakes = 0;
+  std::vector<std::unique_ptr<StateSource>> sources;
+  sources.push_back(std::make_unique<LocalSource>("local", state_path_));
+  WatcherCallbacks callbacks;
+  callbacks.snapshot = [this](const std::string&, std::shared_ptr<const state::Snapshot> s) {
+    ++snapshots_;
+    last_ = std::move(s);
+  };
+  callbacks.wake = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    ++wakes;
+    cv.notify_all();
+  };
+  BuildAround(std::move(sources), WatcherOptions{Millis(15000), Millis(60000)}, kProfileError,
+              std::move(callbacks));
+  watcher_->RunOnce();
+  EXPECT_TRUE(watcher_->NotifiesChanges());
+  EXPECT_EQ(snapshots_, 1);
+  int before = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    before = wakes;
+  }
+  auto other = state::Db::Open(state_path_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(
+      (*other)->Exec("INSERT INTO synapselinkprofile(name, profilestate) VALUES ('crm', 2)").ok());
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return wakes > before; }))
+        << "the commit woke nobody";
+  }
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 2);
+  EXPECT_EQ(Firing("ProfileError").size(), 1u);
+}
+
+TEST_F(WatcherTest, WithoutAWakeCallbackTheWatcherAsksToBeTicked) {
+  Build(state_path_, kProfileError);
+  watcher_->RunOnce();
+  EXPECT_FALSE(watcher_->NotifiesChanges());
 }
 
 TEST_F(WatcherTest, PollsAgainAfterTheInterval) {
