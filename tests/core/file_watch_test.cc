@@ -5,12 +5,13 @@
 #include "agent/core/file_watch.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+
+#include "tests/fakes/test_dir.h"
 
 namespace linkwatch {
 namespace {
@@ -20,11 +21,7 @@ namespace fs = std::filesystem;
 class FileWatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lw_file_watch_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = fakes::FreshTestDir("lw_file_watch");
     path_ = (dir_ / "state.db").string();
     Write(path_, "x");
   }

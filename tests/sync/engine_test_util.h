@@ -29,19 +29,11 @@
 #include "agent/sync/engine.h"
 #include "agent/sync/sources/sqlite_source.h"
 #include "agent/sync/sync_metrics.h"
+#include "tests/fakes/test_dir.h"
 
 namespace linkwatch::sync::testing {
 
-// <tmp>/<prefix>_<pid>_<test name>, created empty.
-inline std::filesystem::path FreshTestDir(const std::string& prefix) {
-  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  std::replace(name.begin(), name.end(), '/', '_');
-  const auto dir = std::filesystem::temp_directory_path() /
-                   (prefix + "_" + std::to_string(::getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+using fakes::FreshTestDir;
 
 // Profile "crm": the SQLite file `source` into the lake `lake`, table `table`,
 // a round every 100 ms.

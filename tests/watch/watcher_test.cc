@@ -50,13 +50,17 @@ class WatcherTest : public ::testing::Test {
   void Build(const std::string& source_path, const std::string& rules) {
     std::vector<std::unique_ptr<StateSource>> sources;
     sources.push_back(std::make_unique<LocalSource>("local", source_path));
+    BuildAround(std::move(sources), WatcherOptions{Millis(15000), Millis(60000)}, rules,
+                CountingSnapshots());
+  }
+  // Callbacks that count the snapshots (snapshots_) and keep the last.
+  WatcherCallbacks CountingSnapshots() {
     WatcherCallbacks callbacks;
     callbacks.snapshot = [this](const std::string&, std::shared_ptr<const state::Snapshot> s) {
       ++snapshots_;
       last_ = std::move(s);
     };
-    BuildAround(std::move(sources), WatcherOptions{Millis(15000), Millis(60000)}, rules,
-                std::move(callbacks));
+    return callbacks;
   }
   // The rule engine, outbox and router around `sources`, and the watcher.
   void BuildAround(std::vector<std::unique_ptr<StateSource>> sources, WatcherOptions options,
@@ -151,11 +155,7 @@ TEST_F(WatcherTest, ALocalSourceWakesTheLoopWhenAnotherConnectionCommits) {
   int wakes = 0;
   std::vector<std::unique_ptr<StateSource>> sources;
   sources.push_back(std::make_unique<LocalSource>("local", state_path_));
-  WatcherCallbacks callbacks;
-  callbacks.snapshot = [this](const std::string&, std::shared_ptr<const state::Snapshot> s) {
-    ++snapshots_;
-    last_ = std::move(s);
-  };
+  WatcherCallbacks callbacks = CountingSnapshots();
   callbacks.wake = [&] {
     std::lock_guard<std::mutex> lock(mu);
     ++wakes;
