@@ -97,11 +97,12 @@ struct SyncEngine::ProfileRuntime {
       probe = std::move(opened).value();
       ++probe_connection;
     }
-    auto version = probe->DataVersion();
-    if (!version.ok() || !probe->CheckFile().ok()) {
+    if (!probe->CheckFile().ok()) {
       probe.reset();  // reopened next time: the file may be back or new
       return std::nullopt;
     }
+    auto version = probe->DataVersion();
+    if (!version.ok()) return std::nullopt;  // a source type that cannot tell
     probed_version = SourceVersion{probe_connection, *version};
     return probed_version;
   }

@@ -47,6 +47,8 @@ struct Faults {
   std::atomic<bool> fail_initial{false};      // Begin(true) fails (a crash stand-in)
   std::atomic<bool> break_in_read{false};     // the next incremental Put is a break
   std::atomic<int> initial_begins{0};
+  std::atomic<int> round_begins{0};  // Begin(false): incremental rounds
+  std::atomic<int> checks{0};        // Check(): an idle table's destination check
   std::mutex mu;
   std::function<void()> after_commit;  // run once after the next Commit
   Status BeforeOpen() const { return Status::Ok(); }
@@ -61,13 +63,14 @@ class FaultyWriter : public testing::ForwardingWriter {
     if (initial) {
       ++faults_.initial_begins;
       if (faults_.fail_initial) return Status::Error("test: the process died here");
-    } else if (faults_.break_next_round.exchange(false)) {
+    } else if (++faults_.round_begins; faults_.break_next_round.exchange(false)) {
       return Status::Break("partition_missing", "test: partition 2025.csv is gone");
     }
     return inner_->Begin(initial, now);
   }
   // An idle table's check of what it committed finds the same break.
   Status Check() override {
+    ++faults_.checks;
     if (faults_.break_next_round.exchange(false)) {
       return Status::Break("partition_missing", "test: partition 2025.csv is gone");
     }
@@ -352,6 +355,44 @@ TEST_F(EngineBreakTest, RoundsAndIdleHeartbeatsFollowTheManualClock) {
   EXPECT_EQ(last_synced(), FormatDateTime(ToEpochSeconds(now)));
   ASSERT_TRUE(next_round());
   EXPECT_EQ(last_synced(), FormatDateTime(ToEpochSeconds(now)));
+  engine.Stop();
+}
+
+// Issue 9 point 5: an idle table (its source unchanged since a round that
+// found nothing) does no rounds, only its heartbeat and, every 15 s, its
+// destination's check; a change of the source brings the rounds back.
+TEST_F(EngineBreakTest, AnIdleTableDoesNoRoundsUntilItsSourceChanges) {
+  options_.supervise_every = Millis(3600 * 1000);
+  const Millis interval = options_.profiles[0].sync_interval;
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  TimePoint now = clock_.Now();
+  auto next_tick = [&] {
+    now += interval;
+    clock_.Set(now);
+    return clock_.AwaitDeadline(now + Millis(1), now + interval);
+  };
+  // The initial sync, then a round that finds nothing: idle from then on.
+  ASSERT_TRUE(RunUntil([&] { return SyncState() == "2/4"; })) << SyncState();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(next_tick());
+  const int rounds = faults_.round_begins;
+  const int checks = faults_.checks;
+  const int ticks = static_cast<int>(std::chrono::seconds(16) / interval);
+  for (int i = 0; i < ticks; ++i) ASSERT_TRUE(next_tick());
+  EXPECT_EQ(faults_.round_begins, rounds) << "no round while the source is unchanged";
+  EXPECT_GE(faults_.checks, checks + 1) << "the destination checked within 15 s";
+  EXPECT_LE(faults_.checks, checks + 2);
+  // The heartbeats are written once per interval, each at most an interval
+  // late.
+  EXPECT_THAT(Query("SELECT lastsynceddatatime FROM synapselinkprofileentitystate"),
+              ::testing::AnyOf(FormatDateTime(ToEpochSeconds(now)),
+                               FormatDateTime(ToEpochSeconds(now - interval))))
+      << "the heartbeat goes on";
+
+  Source("INSERT INTO t VALUES (3, 'zzz-new', '2025-01-01T00:00:00Z')");
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(next_tick());
+  EXPECT_GT(faults_.round_begins, rounds);
+  EXPECT_NE(Lake().find("zzz-new"), std::string::npos) << Lake();
   engine.Stop();
 }
 
