@@ -3,10 +3,11 @@
 
 One SQLite source with N change-tracked tables of a few rows each, one
 profile linking all of them into a lake (sync_interval 1s, the default), the
-example rules (examples/rules/synapse-link.yaml) watched every second. After
-every table's initial sync completed and a settling pause, nothing changes;
-over --window seconds the agent's CPU time is read from /proc/<pid>/stat
-(utime + stime) and its thread count from /proc/<pid>/status.
+example rules (examples/rules/synapse-link.yaml) watched at the default
+watch.interval (15s; --watch-interval sets another). After every table's
+initial sync and first snapshot completed and a settling pause, nothing
+changes; over --window seconds the agent's CPU time is read from
+/proc/<pid>/stat (utime + stime) and its thread count from /proc/<pid>/status.
 
 Measured side by side in one run: the previous code (--old-binary, a thread
 per table) with --old-tables tables, and this code with the same number and
@@ -14,6 +15,7 @@ with --tables tables. The target: at most 1 % of a core with 500 tables, and
 a thread count that does not grow with the tables.
 
 Usage: bench/idle_tables.py [--tables 500] [--old-tables 50] [--window 30]
+                            [--watch-interval 1s]
                             [--binary build/linkwatch]
                             [--old-binary /work/bench-old/linkwatch-issue8]
 """
@@ -62,7 +64,7 @@ def threads(pid):
     return 0
 
 
-def measure(binary, tables, window, settle):
+def measure(binary, tables, window, settle, watch_interval):
     d = tempfile.mkdtemp(prefix="lw_idle_")
     try:
         build_source(os.path.join(d, "crm.db"), binary, tables)
@@ -72,10 +74,11 @@ def measure(binary, tables, window, settle):
         cfg = os.path.join(d, "linkwatch.yaml")
         with open(cfg, "w") as f:
             f.write("state_db: state.db\nhttp: {listen: 127.0.0.1:%d}\n"
-                    "watch: {interval: 1s, rule_files: [rules.yaml]}\n"
+                    "watch: {%srule_files: [rules.yaml]}\n"
                     "profiles:\n  - name: crm\n    source: {type: sqlite, path: crm.db}\n"
                     "    destination: {type: lake, path: lake}\n    sync_interval: 1s\n"
-                    "    tables: [%s]\n" % (port, ", ".join("t%d" % i for i in range(tables))))
+                    "    tables: [%s]\n" % (port, "interval: %s, " % watch_interval if watch_interval else "",
+                                         ", ".join("t%d" % i for i in range(tables))))
         harness.BINARY = binary
         agent = harness.Agent(cfg).start()
         try:
@@ -91,12 +94,23 @@ def measure(binary, tables, window, settle):
 
             harness.wait_for(synced, timeout=600, interval=0.5, what="initial syncs")
             initial = time.time() - started
+
+            def snapshotted():  # the first snapshot follows each initial sync
+                try:
+                    return state.query("SELECT count(*) FROM synapselinkexternaltablestate "
+                                       "WHERE lastsynchronizedon IS NOT NULL")[0][0] >= tables
+                except Exception:
+                    return False
+
+            harness.wait_for(snapshotted, timeout=600, interval=0.5, what="first snapshots")
+            snapshots = time.time() - started - initial
             time.sleep(settle)  # a fixed window is the measurement itself
             pid = agent.proc.pid
             c0, t0 = cpu_seconds(pid), time.time()
             time.sleep(window)
             c1, t1 = cpu_seconds(pid), time.time()
-            return {"tables": tables, "initial_s": initial, "cpu": (c1 - c0) / (t1 - t0),
+            return {"tables": tables, "initial_s": initial, "snapshots_s": snapshots,
+                    "cpu": (c1 - c0) / (t1 - t0),
                     "threads": threads(pid)}
         finally:
             agent.stop(timeout=300)  # 500 tables close 500 connections each side
@@ -109,22 +123,26 @@ def main():
     ap.add_argument("--tables", type=int, default=500)
     ap.add_argument("--old-tables", type=int, default=50)
     ap.add_argument("--window", type=float, default=30)
-    ap.add_argument("--settle", type=float, default=60)  # snapshots after the initial syncs
+    ap.add_argument("--settle", type=float, default=10)
+    ap.add_argument("--watch-interval", default="")  # "": linkwatch's default (15s)
     ap.add_argument("--binary", default=os.path.join(HERE, "..", "build", "linkwatch"))
     ap.add_argument("--old-binary", default="/work/bench-old/linkwatch-issue8")
     args = ap.parse_args()
     runs = [("previous", os.path.abspath(args.old_binary), args.old_tables),
             ("this code", os.path.abspath(args.binary), args.old_tables),
             ("this code", os.path.abspath(args.binary), args.tables)]
-    print("idle cost: %.0f s window after every initial sync completed (+%.0f s settling)"
-          % (args.window, args.settle))
-    print("%-10s %7s %10s %9s %14s" % ("code", "tables", "CPU", "threads", "initial syncs"))
+    print("idle cost: %.0f s window after every initial sync and first snapshot completed "
+          "(+%.0f s settling), watch.interval %s"
+          % (args.window, args.settle, args.watch_interval or "15s (default)"))
+    print("%-10s %7s %10s %9s %14s %11s" % ("code", "tables", "CPU", "threads", "initial syncs",
+                                             "snapshots"))
     results = []
     for name, binary, tables in runs:
-        r = measure(binary, tables, args.window, args.settle)
+        r = measure(binary, tables, args.window, args.settle, args.watch_interval)
         results.append((name, r))
-        print("%-10s %7d %9.2f%% %9d %12.1f s" % (name, r["tables"], 100 * r["cpu"],
-                                                   r["threads"], r["initial_s"]), flush=True)
+        print("%-10s %7d %9.2f%% %9d %12.1f s %9.1f s" % (name, r["tables"], 100 * r["cpu"],
+                                                          r["threads"], r["initial_s"],
+                                                          r["snapshots_s"]), flush=True)
     big = results[-1][1]
     print("target: <= 1%% of a core and threads not growing with tables: %s (%.2f%%, %d vs %d "
           "threads)" % ("met" if big["cpu"] <= 0.01 and big["threads"] <= results[1][1]["threads"]

@@ -61,8 +61,8 @@ void FileWatch::Run() {
   // A commit writes its pages one by one (an event each): the callback runs
   // once the burst is over (kQuiet without an event, or kMaxDelay after its
   // first event), not once per page.
-  constexpr int kQuietMs = 2;
-  constexpr auto kMaxDelay = std::chrono::milliseconds(20);
+  constexpr int kQuietMs = 5;
+  constexpr auto kMaxDelay = std::chrono::milliseconds(50);
   // Aligned for struct inotify_event, as inotify(7) asks.
   alignas(struct inotify_event) char buffer[8192];
   bool pending = false;

@@ -356,6 +356,29 @@ TEST_F(LakeTest, AnotherWritersLocalEntityIsKeptAsItIs) {
   EXPECT_TRUE(found);
 }
 
+// model.json is put together from texts kept per entity: it must be the
+// very text nlohmann's dump(2) of the whole model gives (managed entities,
+// another writer's, and a foreign element), before and after a change.
+TEST_F(LakeTest, ModelJsonIsTheWholeModelDumpedWithTwoSpaceIndent) {
+  fs::create_directories(dir_);
+  const std::string other =
+      R"({"$type":"LocalEntity","name":"other","description":"the\nirs \u00e9","custom":1,)"
+      R"("annotations":[{"name":"x","value":"y"}],"attributes":[],"partitions":[]})";
+  {
+    std::ofstream(dir_ / "model.json") << R"({"name":"cdm","entities":[)" + other +
+                                              R"(,{"$type":"ReferenceEntity","name":"ref"}]})";
+  }
+  auto w = OpenWriter(false);
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(w->Begin(round == 0, t0_ + round).ok());
+    ASSERT_TRUE(Put(*w, "a" + std::to_string(round), "x", "2021-03-01T10:00:00Z", 1 + round).ok());
+    ASSERT_TRUE(w->Commit().ok());
+    const std::string text = *ReadFile((dir_ / "model.json").string());
+    EXPECT_EQ(text, nlohmann::json::parse(text).dump(2));
+    EXPECT_EQ(Model()["entities"].size(), 3u);
+  }
+}
+
 TEST_F(LakeTest, AppendOnlyAppendsEveryChangeAndCutsBackToTheMarker) {
   std::string marker;
   {

@@ -85,6 +85,7 @@ void LakeDestination::LoadEntities(const json& model, bool keep_managed) {
     if (auto entity = ParseEntity(e, root_)) {
       if (keep_managed && managed_.count(entity->name)) continue;
       raw_[entity->name] = e;
+      rendered_.erase(entity->name);
       entities_[entity->name] = std::move(*entity);
     } else {
       foreign_.push_back(e);
@@ -184,6 +185,7 @@ Status LakeDestination::PutEntity(const Entity& entity) {
   std::lock_guard<std::mutex> lock(mu_);
   entities_[entity.name] = entity;
   managed_.insert(entity.name);
+  rendered_.erase(entity.name);
   return WriteModel();
 }
 
@@ -202,13 +204,36 @@ Status LakeDestination::WriteModel() {
   return WriteModelFile();
 }
 
+namespace {
+
+// `value` as nlohmann's dump(2) writes it at depth 2 of a document (an
+// element of the model's "entities" array): every line after the first
+// indented by 4 more (JSON text has no raw newlines inside strings).
+std::string ElementText(const json& value) {
+  std::string text = value.dump(2);
+  std::string out = "    ";
+  out.reserve(text.size() + text.size() / 8);
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out += "    ";
+  }
+  return out;
+}
+
+}  // namespace
+
 Status LakeDestination::WriteModelFile() {
-  json entities = json::array();
+  // The same text as the model rendered whole by dump(2), put together from
+  // the entities' texts (the managed ones rendered once per change).
+  std::vector<std::string> elements;
   // Entities this process writes are rendered; any other is kept exactly as
   // it was read (another writer's, or a table not opened yet).
   for (const auto& [name, e] : entities_) {
     if (managed_.count(name)) {
-      entities.push_back(EntityJson(e, root_));
+      auto it = rendered_.find(name);
+      if (it == rendered_.end())
+        it = rendered_.emplace(name, ElementText(EntityJson(e, root_))).first;
+      elements.push_back(it->second);
       continue;
     }
     // Kept as read, except that an older lake's relative locations become
@@ -221,15 +246,27 @@ Status LakeDestination::WriteModelFile() {
         }
       }
     }
-    entities.push_back(std::move(raw));
+    elements.push_back(ElementText(raw));
   }
-  for (const auto& f : foreign_) entities.push_back(f);
-  const json model = {{"name", "cdm"},
-                      {"description", "linkwatch lake (Azure Synapse Link for Dataverse layout)"},
-                      {"version", "1.0"},
-                      {"entities", entities}};
+  for (const auto& f : foreign_) elements.push_back(ElementText(f));
+  const json head = {{"name", "cdm"},
+                     {"description", "linkwatch lake (Azure Synapse Link for Dataverse layout)"},
+                     {"version", "1.0"},
+                     {"entities", json::array()}};
+  std::string text = head.dump(2);
+  if (!elements.empty()) {
+    std::string list = "[\n";
+    for (size_t i = 0; i < elements.size(); ++i) {
+      list += elements[i];
+      list += i + 1 < elements.size() ? ",\n" : "\n  ]";
+    }
+    const std::string empty = "\"entities\": []";
+    const size_t at = text.find(empty);
+    if (at == std::string::npos) return Status::Error("model.json: cannot place the entities");
+    text.replace(at + empty.size() - 2, 2, list);
+  }
   const std::string path = path_ + "/model.json";
-  if (auto s = WriteFileAtomic(env_, path, model.dump(2)); !s.ok()) return s;
+  if (auto s = WriteFileAtomic(env_, path, text); !s.ok()) return s;
   auto info = env_.Stat(path);
   if (!info) return info.status();
   if (!*info) return Status::Error("cannot stat " + path + ": it vanished");

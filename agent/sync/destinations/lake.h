@@ -153,6 +153,11 @@ class LakeDestination final : public Destination {
   std::map<std::string, Entity> entities_;
   std::map<std::string, nlohmann::json> raw_;  // as read from model.json
   std::set<std::string> managed_;              // entities written by this process
+  // The managed entities' JSON text as written into model.json (indented
+  // for their place in it), kept until the entity changes: a lake of
+  // hundreds of tables rewrites model.json for each table's change, and
+  // rendering every entity each time made that quadratic.
+  std::map<std::string, std::string> rendered_;
   // Entities of model.json that linkwatch does not manage, kept as they are.
   std::vector<nlohmann::json> foreign_;
 };
