@@ -108,7 +108,12 @@ void Watcher::RunOnce() {
       polled = true;
     } else if (t->status.up && t->snapshot && now >= t->next_reevaluation &&
                engine_.DependsOnTime()) {
+      const double due = t->next_reevaluation;
       Evaluate(*t, now, /*force=*/true);
+      // On the grid of the last poll: a cycle woken a little late does not
+      // push every later re-evaluation back by as much.
+      const double period = ReevaluationPeriod();
+      if (now - due < period) t->next_reevaluation = due + period;
       polled = true;
     }
   }
