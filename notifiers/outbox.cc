@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/core/thread_name.h"
 #include "agent/core/time_format.h"
 #include "agent/state/db.h"
 #include "agent/state/state_store.h"
@@ -202,7 +203,10 @@ void Outbox::Start() {
 }
 
 void Outbox::StartWorkerLocked(Worker* w) {
-  w->thread = std::thread([this, w] { Run(w); });
+  w->thread = std::thread([this, w] {
+    NameThisThread("lw-send " + w->receiver);
+    Run(w);
+  });
 }
 
 void Outbox::CountFailed(const std::string& receiver, const std::string& integration,

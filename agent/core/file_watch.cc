@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "agent/core/thread_name.h"
+
 namespace linkwatch {
 
 Result<std::unique_ptr<FileWatch>> FileWatch::Start(const std::string& path,
@@ -33,7 +35,10 @@ Result<std::unique_ptr<FileWatch>> FileWatch::Start(const std::string& path,
     return Status::Error(std::string("eventfd: ") + std::strerror(err));
   }
   std::unique_ptr<FileWatch> w(new FileWatch(fd, stop, p.filename().string(), std::move(changed)));
-  w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
+  w->thread_ = std::thread([raw = w.get()] {
+    NameThisThread("lw-inotify");
+    raw->Run();
+  });
   return w;
 }
 

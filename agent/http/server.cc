@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "agent/core/clock.h"
+#include "agent/core/thread_name.h"
 #include "agent/http/route_table.h"
 
 namespace linkwatch::http {
@@ -329,6 +330,7 @@ Status HttpServer::Impl::Start() {
   DoAccept();
   for (int i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([this] {
+      NameThisThread("lw-http");
       // A bug in a handler must not take the process down.
       while (true) {
         try {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "agent/core/thread_name.h"
 #include "agent/state/db.h"
 #include "agent/state/schema.h"
 #include "agent/state/state_store.h"
@@ -27,6 +28,40 @@ Status InTransaction(state::Db& db, F write) {
   return tx.Commit();
 }
 
+// Connections (a source's, the state store's) lent to one table step at a
+// time: as many exist as steps ran at once (at most the pool's threads), not
+// one per table. A SQLite connection holds the whole parsed schema of its
+// file, so one source connection per table held gigabytes with hundreds of
+// tracked tables. Nothing of a table stays in a connection between steps.
+template <class T>
+class Lender {
+ public:
+  using Opener = std::function<Result<std::unique_ptr<T>>()>;
+  explicit Lender(Opener open) : open_(std::move(open)) {}
+
+  Result<std::unique_ptr<T>> Borrow() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return open_();
+  }
+  void Return(std::unique_ptr<T> c) {
+    if (!c) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(c));
+  }
+
+ private:
+  Opener open_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<T>> idle_;  // not lent now
+};
+
 }  // namespace
 
 // An idle table (its last round found nothing and its source has not
@@ -34,9 +69,41 @@ Status InTransaction(state::Db& db, F write) {
 // or model.json changed by hand: TableWriter::Check) still run this often.
 constexpr Duration kIdleCheck = std::chrono::seconds(15);
 
+// What a step asks for: to run again at `at`; or, for a table that found
+// nothing new (idle), to be parked with its profile's idle tables until `at`,
+// when its destination's check or a snapshot is due, unless its source
+// changes before.
+struct SyncEngine::Next {
+  Next(TimePoint at, bool idle = false) : at(at), idle(idle) {}  // NOLINT: implicit
+  TimePoint at;
+  bool idle;
+};
+
+// What the pool runs: a table's round (Worker) or a profile's idle tick.
+struct SyncEngine::Task {
+  virtual ~Task() = default;
+  // One step; nullopt: nothing more to do (a removed table).
+  virtual std::optional<Next> Step() = 0;
+  // Scheduling, guarded by the engine's mu_.
+  bool running = false;  // a pool thread is in Step()
+  bool retired = false;  // the supervisor let go of it: never queued again
+  std::optional<std::multimap<TimePoint, Task*>::iterator> queued;
+};
+
+// A profile's idle tick (SyncEngine::TickIdle), queued once per profile.
+class SyncEngine::IdleTick : public Task {
+ public:
+  IdleTick(SyncEngine& engine, ProfileRuntime& profile) : engine_(engine), profile_(profile) {}
+  std::optional<Next> Step() override { return engine_.TickIdle(profile_); }
+
+ private:
+  SyncEngine& engine_;
+  ProfileRuntime& profile_;
+};
+
 // A profile's destination, opened once and shared by its table workers; a
 // failure to open it (unwritable folder, corrupt model.json) is retried.
-// Also the batch of its idle tables' heartbeats.
+// Also its idle tables, parked until their source changes.
 struct SyncEngine::ProfileRuntime {
   ProfileConfig config;
   const EngineOptions* options = nullptr;
@@ -44,28 +111,40 @@ struct SyncEngine::ProfileRuntime {
   std::shared_ptr<sync::Destination> destination;
   std::map<std::string, std::unique_ptr<Worker>> workers;  // by profileentity id
 
-  // Queues an idle table's heartbeat; once per sync_interval the caller
-  // writes the queued ones (of the interval before) in one transaction.
-  std::vector<std::string> Heartbeat(const std::string& profileentity_id, TimePoint now) {
-    std::lock_guard<std::mutex> lock(heartbeat_mu);
-    heartbeats.push_back(profileentity_id);
-    if (now - last_flush < config.sync_interval) return {};
-    last_flush = now;
-    return std::exchange(heartbeats, {});
+  // The parked (idle) tables, each with when its own duties are due (the
+  // destination's check, a snapshot); guarded by the engine's mu_.
+  std::map<Worker*, TimePoint> parked;
+  // Queued once the first table is parked, then every sync_interval for
+  // good (one task per profile: its step never runs twice at once).
+  std::unique_ptr<IdleTick> idle_tick;
+  bool idle_tick_started = false;  // guarded by the engine's mu_
+
+  // The idle tables' rounds, in one transaction (state-tables.md: every
+  // round, also one that found nothing, moves lastsynceddatatime).
+  Status WriteHeartbeats(const std::vector<std::string>& ids, double now) {
+    auto db = state_dbs.Borrow();
+    if (!db) return db.status();
+    const Status s = InTransaction(**db, [&] { return MarkIdleRounds(**db, ids, now); });
+    state_dbs.Return(std::move(db).value());
+    return s;
   }
 
-  // When an idle table is next due: the next multiple of sync_interval, so
-  // that all idle tables of the profile are due at the same moment and the
-  // pool wakes once per interval for them, not once per table.
+  // The profile's connections to its source and to the state store, lent
+  // to one table step at a time (Lender).
+  Lender<Source> sources{[this]() -> Result<std::unique_ptr<Source>> {
+    auto opener = options->sources->Opener(config);
+    if (!opener) return opener.status();
+    return (*opener)();
+  }};
+  Lender<state::Db> state_dbs{
+      [this] { return state::Db::Open(options->state_db, state::Db::Mode::kReadWrite); }};
+
+  // When the idle tick is next due: the next multiple of sync_interval.
   TimePoint NextIdleTick(TimePoint now) const {
     const auto step = std::chrono::duration_cast<Duration>(config.sync_interval);
     if (step <= Duration::zero()) return now;
     return TimePoint((now.time_since_epoch() / step + 1) * step);
   }
-
-  std::mutex heartbeat_mu;
-  std::vector<std::string> heartbeats;
-  TimePoint last_flush{};
 
   // What a source's data_version was, on the profile's own connection to it
   // (a connection's numbers are only comparable with its own: `connection`
@@ -126,7 +205,7 @@ struct SyncEngine::ProfileRuntime {
   }
 };
 
-class SyncEngine::Worker {
+class SyncEngine::Worker : public Task {
  public:
   Worker(SyncEngine& engine, ProfileRuntime& profile, LinkedTable table,
          const EngineOptions& options, const Clock& clock, SyncMetrics& metrics)
@@ -145,14 +224,16 @@ class SyncEngine::Worker {
   // needs, or does its initial sync, or one incremental batch, or records a
   // failure. Returns when the table is next due: now when more is waiting
   // (a full batch), the next sync_interval, or the backoff after a failure;
+  // idle (parked) when nothing changed since a round that found nothing;
   // nullopt when the table was removed (nothing more to do for it). Called
   // by one pool thread at a time.
-  std::optional<TimePoint> Step();
+  std::optional<Next> Step() override;
 
-  // Scheduling, guarded by the engine's mu_.
-  bool running = false;  // a pool thread is in Step()
-  bool retired = false;  // the supervisor let go of the table: never queued again
-  std::optional<std::multimap<TimePoint, Worker*>::iterator> queued;
+  // Read by the idle tick while the table is parked (not running).
+  const std::string& id() const { return table_.profileentity_id; }
+  const LinkedTable& table() const { return table_; }
+  const std::optional<ProfileRuntime::SourceVersion>& idle_since() const { return idle_since_; }
+  ProfileRuntime& profile() const { return profile_; }
 
  private:
   double Now() const { return ToEpochSeconds(clock_.Now()); }
@@ -200,6 +281,7 @@ class SyncEngine::Worker {
   std::optional<ProfileRuntime::SourceVersion> idle_since_;
   TimePoint last_check_{};  // the destination's last check (a round or kIdleCheck)
 
+  // Lent by the profile for one Step (null outside).
   std::unique_ptr<state::Db> db_;
   std::unique_ptr<Source> source_;
   std::shared_ptr<Destination> destination_;
@@ -219,19 +301,6 @@ class SyncEngine::Worker {
 };
 
 Status SyncEngine::Worker::Prepare() {
-  if (!db_) {
-    auto db = state::Db::Open(options_.state_db, state::Db::Mode::kReadWrite);
-    if (!db) return db.status();
-    db_ = std::move(db).value();
-  }
-  const ProfileConfig& pc = profile_.config;
-  if (!source_) {
-    auto opener = options_.sources->Opener(pc);
-    if (!opener) return opener.status();
-    auto src = (*opener)();
-    if (!src) return src.status();
-    source_ = std::move(src).value();
-  }
   auto committed = ReadCommitted(*db_, table_);
   if (!committed) return committed.status();
   committed_ = *committed;
@@ -269,7 +338,7 @@ Status SyncEngine::Worker::Prepare() {
   return Status::Ok();
 }
 
-std::optional<TimePoint> SyncEngine::Worker::Step() {
+std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
   const std::string who = table_.profile_name + "/" + table_.entity;
   const TimePoint now = clock_.Now();
   // Returns when to try again (nullopt when the table was removed while a
@@ -319,6 +388,24 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
     return due;
   };
+  // Connections of the profile, for this step only.
+  struct GiveBack {
+    Worker& w;
+    ~GiveBack() {
+      w.profile_.sources.Return(std::move(w.source_));
+      w.profile_.state_dbs.Return(std::move(w.db_));
+    }
+  } give_back{*this};
+  if (auto db = profile_.state_dbs.Borrow(); db.ok()) {
+    db_ = std::move(db).value();
+  } else {
+    return fail(db.status(), !prepared_);
+  }
+  if (auto source = profile_.sources.Borrow(); source.ok()) {
+    source_ = std::move(source).value();
+  } else {
+    return fail(source.status(), !prepared_);
+  }
   if (!prepared_) {
     if (auto s = Prepare(); !s.ok()) return fail(s, true);
     prepared_ = true;
@@ -350,9 +437,9 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
     return now + Millis(100);
   }
   // Nothing new in the source since a round that found nothing (no other
-  // connection committed, the same file): no round, only the heartbeat
-  // (batched with the profile's other idle tables) and, now and then, the
-  // destination's check that what it committed is still there.
+  // connection committed, the same file): no round. The table is parked with
+  // the profile's idle tables (whose tick writes its heartbeat) until its
+  // source changes or the destination's check or a snapshot is due.
   const auto version = profile_.SourceVersionAt(now);
   if (version && idle_since_ == version) {
     if (now - last_check_ >= kIdleCheck) {
@@ -367,15 +454,15 @@ std::optional<TimePoint> SyncEngine::Worker::Step() {
       idle_since_.reset();
       return fail(s, false);
     }
-    if (auto ids = profile_.Heartbeat(table_.profileentity_id, now); !ids.empty()) {
-      const Status s = InTransaction(*db_, [&] { return MarkIdleRounds(*db_, ids, Now()); });
-      if (!s.ok()) {
-        spdlog::warn("sync {}: cannot record the idle tables' rounds: {}", table_.profile_name,
-                     s.message());
-        metrics_.CountStateStoreWriteError();
-      }
+    TimePoint due = last_check_ + kIdleCheck;
+    if (changed_since_snapshot_) {
+      const double left = last_snapshot_ +
+                          std::chrono::duration<double>(profile_.config.snapshot_interval).count() -
+                          Now();
+      due = std::min(due, now + std::chrono::duration_cast<Duration>(
+                                    std::chrono::duration<double>(std::max(0.0, left))));
     }
-    return profile_.NextIdleTick(now);
+    return Next(due, /*idle=*/true);
   }
   idle_since_.reset();
   last_check_ = now;
@@ -643,13 +730,20 @@ size_t SyncEngine::PoolSize(const EngineOptions& options) {
 
 Status SyncEngine::Start() {
   // The supervisor's connection (the store is created and migrated here);
-  // each table opens its own.
+  // the tables borrow the profiles' (Lender).
   auto store = state::StateStore::Open(options_.state_db);
   if (!store) return store.status();
   store_ = std::move(store).value();
   if (auto s = SuperviseOnce(); !s.ok()) return s;
-  for (size_t i = 0; i < PoolSize(options_); ++i) pool_.emplace_back([this] { RunPool(); });
-  supervisor_ = std::thread([this] { Supervise(); });
+  for (size_t i = 0; i < PoolSize(options_); ++i)
+    pool_.emplace_back([this] {
+      NameThisThread("lw-sync");
+      RunPool();
+    });
+  supervisor_ = std::thread([this] {
+    NameThisThread("lw-supervise");
+    Supervise();
+  });
   return Status::Ok();
 }
 
@@ -689,11 +783,20 @@ void SyncEngine::Supervise() {
   }
 }
 
-void SyncEngine::QueueLocked(Worker* w, TimePoint due) {
+void SyncEngine::QueueLocked(Task* t, TimePoint due) {
   const bool earliest = queue_.empty() || due < queue_.begin()->first;
-  w->queued = queue_.emplace(due, w);
+  t->queued = queue_.emplace(due, t);
   // Only a new earliest entry changes what the idle pool threads wait for.
   if (earliest) pool_cv_.notify_one();
+}
+
+void SyncEngine::ParkLocked(Worker* w, TimePoint due) {
+  ProfileRuntime& p = w->profile();
+  p.parked[w] = due;
+  if (!p.idle_tick_started) {
+    p.idle_tick_started = true;
+    QueueLocked(p.idle_tick.get(), p.NextIdleTick(clock_.Now()));
+  }
 }
 
 void SyncEngine::RunPool() {
@@ -706,22 +809,58 @@ void SyncEngine::RunPool() {
       });
       continue;
     }
-    Worker* w = queue_.begin()->second;
+    Task* t = queue_.begin()->second;
     queue_.erase(queue_.begin());
-    w->queued.reset();
-    w->running = true;
+    t->queued.reset();
+    t->running = true;
     // Another thread may take the next entry while this one works.
     if (!queue_.empty()) pool_cv_.notify_one();
     lock.unlock();
-    const std::optional<TimePoint> next = w->Step();
+    const std::optional<Next> next = t->Step();
     lock.lock();
-    w->running = false;
-    if (w->retired) {
+    t->running = false;
+    if (t->retired) {
       retired_cv_.notify_all();
+    } else if (next && next->idle) {
+      ParkLocked(static_cast<Worker*>(t), next->at);  // only a table's step is idle
     } else if (next) {
-      QueueLocked(w, *next);
+      QueueLocked(t, next->at);
     }
   }
+}
+
+std::optional<SyncEngine::Next> SyncEngine::TickIdle(ProfileRuntime& p) {
+  const TimePoint now = clock_.Now();
+  const double epoch_now = ToEpochSeconds(now);
+  // Asked before the tables are looked at: a change committed after this
+  // answer is seen by the next tick.
+  const auto version = p.SourceVersionAt(now);
+  std::vector<std::string> heartbeats;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = p.parked.begin(); it != p.parked.end();) {
+      Worker* w = it->first;
+      const bool changed = !version || w->idle_since() != version;
+      const bool paused = PausedUntil(w->table().profile_name, w->table().entity) > epoch_now;
+      // An unchanged table whose check is due does it now and is parked
+      // again; it had its round all the same (the heartbeat).
+      if (!changed && !paused) heartbeats.push_back(w->id());
+      if (changed || paused || it->second <= now) {
+        QueueLocked(w, now);
+        it = p.parked.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!heartbeats.empty()) {
+    if (auto s = p.WriteHeartbeats(heartbeats, epoch_now); !s.ok()) {
+      spdlog::warn("sync {}: cannot record the idle tables' rounds: {}", p.config.name,
+                   s.message());
+      metrics_.CountStateStoreWriteError();
+    }
+  }
+  return Next(p.NextIdleTick(now));
 }
 
 void SyncEngine::Retire(Worker* w) {
@@ -731,6 +870,7 @@ void SyncEngine::Retire(Worker* w) {
     queue_.erase(*w->queued);
     w->queued.reset();
   }
+  w->profile().parked.erase(w);
   // Not a timed wait: the round in flight finishes its batch.
   retired_cv_.wait(lock, [w] { return !w->running; });
 }
@@ -762,6 +902,7 @@ Status SyncEngine::SuperviseOnce() {
       runtime = std::make_unique<ProfileRuntime>();
       runtime->config = pc;
       runtime->options = &options_;
+      runtime->idle_tick = std::make_unique<IdleTick>(*this, *runtime);
     }
     std::map<std::string, const LinkedTable*> wanted;
     if ((*linked)->state == state::codes::kProfileActive) {

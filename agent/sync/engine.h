@@ -7,9 +7,11 @@
 // of tables) runs the steps that are due, one thread per table at a time,
 // and waits through the Clock for the next due one. So initial syncs of
 // several tables run concurrently and a newly added table does not pause
-// the others. A table whose source file is unchanged since its last round
-// found nothing skips its rounds (one PRAGMA data_version per profile tells)
-// and only its heartbeat is written, batched per profile; see docs/sync.md.
+// the others. A table whose last round found nothing is parked with its
+// profile's idle tables: it takes no pool time until its source changes. One
+// idle tick per profile and sync_interval asks the source whether anything
+// changed (one PRAGMA data_version), wakes the tables if so, and else writes
+// the heartbeat of all parked tables in one transaction; see docs/sync.md.
 //
 // Each batch commits the destination first, then the source cursor, the
 // destination's marker and the state rows in one SQLite transaction; after a
@@ -90,28 +92,37 @@ class SyncEngine {
   static size_t PoolSize(const EngineOptions& options);
 
  private:
+  struct Next;
+  struct Task;
   class Worker;
+  class IdleTick;
   struct ProfileRuntime;
   void Supervise();
   Status SuperviseOnce();
-  // A pool thread: runs the earliest due table's Step, queues it again for
-  // when it says; waits through the clock while nothing is due.
+  // A pool thread: runs the earliest due task's Step, queues it again for
+  // when it says (or parks an idle table); waits through the clock while
+  // nothing is due.
   void RunPool();
-  void QueueLocked(Worker* w, TimePoint due);  // mu_ held
-  // Takes a table out of the queue and waits for its round in flight.
+  void QueueLocked(Task* t, TimePoint due);   // mu_ held
+  void ParkLocked(Worker* w, TimePoint due);  // mu_ held
+  // The profile's idle tick: wakes the parked tables that have something
+  // to do, writes the heartbeat of the others; when it is next due.
+  std::optional<Next> TickIdle(ProfileRuntime& profile);
+  // Takes a table out of the queue (or the parked ones) and waits for its
+  // round in flight.
   void Retire(Worker* w);
 
   EngineOptions options_;
   const Clock& clock_;
   SyncMetrics& metrics_;
-  std::mutex mu_;               // guards stopping_ and the queue
+  std::mutex mu_;               // guards stopping_, the queue and the parked tables
   std::condition_variable cv_;  // the supervisor's
   bool stopping_ = false;
   std::thread supervisor_;
   std::vector<std::thread> pool_;
   std::condition_variable pool_cv_;           // the queue's earliest entry changed, or stopping
   std::condition_variable retired_cv_;        // a retired table's round finished
-  std::multimap<TimePoint, Worker*> queue_;   // tables by when they are next due
+  std::multimap<TimePoint, Task*> queue_;     // tasks by when they are next due
   std::unique_ptr<state::StateStore> store_;  // used by the supervisor only
   std::optional<std::string> supervised_;     // LinkFingerprint at the last full pass
   std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name

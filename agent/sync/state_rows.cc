@@ -297,21 +297,15 @@ Status MarkRound(Db& db, const LinkedTable& table, const RoundResult& round, dou
 
 Status MarkIdleRounds(Db& db, const std::vector<std::string>& profileentity_ids, double now) {
   if (profileentity_ids.empty()) return Status::Ok();
-  nlohmann::json ids = profileentity_ids;
-  if (auto s = Run(db,
-                   "UPDATE linkwatch_sync_cursor SET updated_at = ?2 WHERE profileentity IN "
-                   "(SELECT value FROM json_each(?1))",
-                   {ids.dump(), std::to_string(now)});
-      !s.ok()) {
-    return s;
-  }
+  // The cursors stay as they are (their updated_at is when a batch last
+  // moved them).
   return Run(db,
              "UPDATE synapselinkprofileentitystate SET lastsynceddatatime = ?2, "
              "lakerecordcountmodifiedtime = ?2, crmrecordcountmodifiedtime = CASE WHEN "
              "crmrecordcount IS NULL THEN crmrecordcountmodifiedtime ELSE ?2 END, modifiedon = ?2 "
              "WHERE profileentity IN (SELECT value FROM json_each(?1)) AND syncstate = 2 AND "
              "metadatastate = 8",
-             {ids.dump(), FormatDateTime(now)});
+             {nlohmann::json(profileentity_ids).dump(), FormatDateTime(now)});
 }
 
 Status MarkUnsyncable(Db& db, const LinkedTable& table, const std::string& error, double now,

@@ -93,7 +93,7 @@ struct RoundResult {
 Status MarkRound(state::Db& db, const LinkedTable& table, const RoundResult& round, double now);
 // What MarkRound records for rounds that found nothing to sync, for many
 // tables in one go (the engine's heartbeat of idle tables): the times of
-// the cursor and state rows move to `now`; cursor, marker and counts stay
+// the state rows move to `now`; cursor (and its updated_at), marker and counts stay
 // (an idle table's source is unchanged: its row count still holds, so the
 // count's time moves on too).
 // Tables no longer linked, or whose state shows an error, are left alone.

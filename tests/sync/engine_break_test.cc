@@ -389,10 +389,48 @@ TEST_F(EngineBreakTest, AnIdleTableDoesNoRoundsUntilItsSourceChanges) {
                                FormatDateTime(ToEpochSeconds(now - interval))))
       << "the heartbeat goes on";
 
+  // The profile's idle tick sees the change at the next interval and wakes
+  // the table, whose round syncs it.
   Source("INSERT INTO t VALUES (3, 'zzz-new', '2025-01-01T00:00:00Z')");
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(next_tick());
+  ASSERT_TRUE(RunUntil([&] { return Lake().find("zzz-new") != std::string::npos; })) << Lake();
   EXPECT_GT(faults_.round_begins, rounds);
-  EXPECT_NE(Lake().find("zzz-new"), std::string::npos) << Lake();
+  EXPECT_LE(clock_.Now() - now, 2 * interval);
+  engine.Stop();
+}
+
+// A table paused while it is parked with the idle tables (the demo's stall)
+// gets no heartbeat from the profile's idle tick: its lastsynceddatatime ages
+// as when a sync hangs, and moves again once the pause ends.
+TEST_F(EngineBreakTest, APausedIdleTableGetsNoHeartbeat) {
+  options_.supervise_every = Millis(3600 * 1000);
+  const Millis interval = options_.profiles[0].sync_interval;
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(RunUntil([&] { return SyncState() == "2/4"; })) << SyncState();
+  TimePoint now = clock_.Now();
+  auto next_tick = [&] {
+    now += interval;
+    clock_.Set(now);
+    return clock_.AwaitDeadline(now + Millis(1), now + interval);
+  };
+  auto last_synced = [&] {
+    return Query("SELECT lastsynceddatatime FROM synapselinkprofileentitystate");
+  };
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(next_tick());  // parked by now
+  const int rounds = faults_.round_begins;
+  const TimePoint paused_at = now;
+  engine.Pause("crm", "t", ToEpochSeconds(now + 10 * interval));
+  const std::string before = last_synced();
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(next_tick());
+  EXPECT_EQ(last_synced(), before) << "no heartbeat while paused";
+  EXPECT_LE(before, FormatDateTime(ToEpochSeconds(paused_at)));
+  // After the pause, one round (as a hung sync resuming), then heartbeats.
+  ASSERT_TRUE(RunUntil([&] {
+    return last_synced() > FormatDateTime(ToEpochSeconds(paused_at + 10 * interval));
+  })) << last_synced();
+  now = clock_.Now();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(next_tick());
+  EXPECT_LE(faults_.round_begins, rounds + 1) << "the source did not change: idle again";
   engine.Stop();
 }
 

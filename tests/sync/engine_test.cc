@@ -45,6 +45,8 @@ struct World {
   int fail_commits = 0;     // the next n commits fail (an ordinary failure)
   bool break_next = false;  // the next change batch finds the lake broken
   std::vector<std::string> markers_opened;
+  // Source connections open now, and the most open at once.
+  int sources_open = 0, most_sources_open = 0;
 
   void Change(int64_t key, std::optional<std::string> name) {
     std::lock_guard<std::mutex> lock(mu);
@@ -63,7 +65,14 @@ int64_t SeqOf(const Cursor& c) { return std::stoll(c.substr(c.find(':') + 1)); }
 
 class FakeSource : public Source {
  public:
-  explicit FakeSource(World& w) : w_(w) {}
+  explicit FakeSource(World& w) : w_(w) {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    w_.most_sources_open = std::max(w_.most_sources_open, ++w_.sources_open);
+  }
+  ~FakeSource() override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    --w_.sources_open;
+  }
   Result<TableSchema> Describe(const std::string& table) override {
     TableSchema s;
     s.name = table;
@@ -316,6 +325,35 @@ TEST_F(EngineTest, InitialSyncThenIncrementalChangesWithAnOpaqueCursor) {
   std::lock_guard<std::mutex> lock(world_.mu);
   EXPECT_EQ(world_.markers_opened.back(), last_marker)
       << "reopened with the marker committed with the cursor";
+}
+
+// A profile's tables share its source connections: as many are open as
+// steps run at once (the pool's threads), not one per table (a SQLite
+// connection holds the whole parsed schema of its file).
+TEST_F(EngineTest, TablesShareTheProfilesSourceConnections) {
+  constexpr int kTables = 40;
+  options_.profiles[0].tables.clear();
+  for (int i = 0; i < kTables; ++i)
+    options_.profiles[0].tables.push_back({"t" + std::to_string(i)});
+  {
+    SyncEngine engine(options_, clock_, metrics_);
+    ASSERT_TRUE(engine.Start().ok());
+    auto completed = [&] {
+      return Query(
+                 "SELECT count(*) FROM synapselinkprofileentitystate WHERE syncstate = 2 AND "
+                 "initialsyncstate = 4") == std::to_string(kTables);
+    };
+    ASSERT_TRUE(Eventually(completed));
+    world_.Change(2, "row 2 edited");
+    ASSERT_TRUE(Eventually([&] {
+      return Query("SELECT count(*) FROM linkwatch_sync_cursor WHERE cursor = 'delta-token:4'") ==
+             std::to_string(kTables);
+    }));
+  }
+  std::lock_guard<std::mutex> lock(world_.mu);
+  EXPECT_LE(world_.most_sources_open, static_cast<int>(SyncEngine::PoolSize(options_)) + 1)
+      << "one per pool thread at most (and the profile's probe)";
+  EXPECT_EQ(world_.sources_open, 0) << "all closed with the engine";
 }
 
 TEST_F(EngineTest, AFailedBatchIsRecordedAndRetried) {
