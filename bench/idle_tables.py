@@ -7,11 +7,11 @@ example rules (examples/rules/synapse-link.yaml) watched at the default
 watch.interval (15s; --watch-interval sets another). After every table's
 initial sync and first snapshot completed and a settling pause, nothing
 changes; over --window seconds the agent's CPU time is read from
-/proc/<pid>/stat (utime + stime) and its thread count from /proc/<pid>/status.
+/proc/<pid>/stat (utime + stime), then its thread count and resident memory
+from /proc/<pid>/status, then how long a SIGTERM takes to stop it.
 
-Measured side by side in one run: the previous code (--old-binary, a thread
-per table) with --old-tables tables, and this code with the same number and
-with --tables tables. The target: at most 1 % of a core with 500 tables, and
+Measured side by side in one run: the previous code (--old-binary) and this
+code, each with --old-tables and with --tables tables. The target: at most 1 % of a core with 500 tables, and
 a thread count that does not grow with the tables.
 
 Usage: bench/idle_tables.py [--tables 500] [--old-tables 50] [--window 30]
@@ -64,6 +64,14 @@ def threads(pid):
     return 0
 
 
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
 def measure(binary, tables, window, settle, watch_interval):
     d = tempfile.mkdtemp(prefix="lw_idle_")
     try:
@@ -109,11 +117,15 @@ def measure(binary, tables, window, settle, watch_interval):
             c0, t0 = cpu_seconds(pid), time.time()
             time.sleep(window)
             c1, t1 = cpu_seconds(pid), time.time()
-            return {"tables": tables, "initial_s": initial, "snapshots_s": snapshots,
-                    "cpu": (c1 - c0) / (t1 - t0),
-                    "threads": threads(pid)}
+            result = {"tables": tables, "initial_s": initial, "snapshots_s": snapshots,
+                      "cpu": (c1 - c0) / (t1 - t0), "threads": threads(pid),
+                      "rss_mb": rss_mb(pid)}
+            stop = time.time()
+            agent.stop(timeout=300)
+            result["stop_s"] = time.time() - stop
+            return result
         finally:
-            agent.stop(timeout=300)  # 500 tables close 500 connections each side
+            agent.stop(timeout=300)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -130,19 +142,20 @@ def main():
     args = ap.parse_args()
     runs = [("previous", os.path.abspath(args.old_binary), args.old_tables),
             ("this code", os.path.abspath(args.binary), args.old_tables),
+            ("previous", os.path.abspath(args.old_binary), args.tables),
             ("this code", os.path.abspath(args.binary), args.tables)]
     print("idle cost: %.0f s window after every initial sync and first snapshot completed "
           "(+%.0f s settling), watch.interval %s"
           % (args.window, args.settle, args.watch_interval or "15s (default)"))
-    print("%-10s %7s %10s %9s %14s %11s" % ("code", "tables", "CPU", "threads", "initial syncs",
-                                             "snapshots"))
+    print("%-10s %7s %10s %9s %9s %14s %11s %7s" % ("code", "tables", "CPU", "threads", "RSS",
+                                                    "initial syncs", "snapshots", "stop"))
     results = []
     for name, binary, tables in runs:
         r = measure(binary, tables, args.window, args.settle, args.watch_interval)
         results.append((name, r))
-        print("%-10s %7d %9.2f%% %9d %12.1f s %9.1f s" % (name, r["tables"], 100 * r["cpu"],
-                                                          r["threads"], r["initial_s"],
-                                                          r["snapshots_s"]), flush=True)
+        print("%-10s %7d %9.2f%% %9d %6.0f MB %12.1f s %9.1f s %5.1f s"
+              % (name, r["tables"], 100 * r["cpu"], r["threads"], r["rss_mb"], r["initial_s"],
+                 r["snapshots_s"], r["stop_s"]), flush=True)
     big = results[-1][1]
     print("target: <= 1%% of a core and threads not growing with tables: %s (%.2f%%, %d vs %d "
           "threads)" % ("met" if big["cpu"] <= 0.01 and big["threads"] <= results[1][1]["threads"]

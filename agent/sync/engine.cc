@@ -759,7 +759,10 @@ void SyncEngine::Stop() {
   // Each pool thread finishes the round it is in (the current batch).
   for (auto& t : pool_) t.join();
   pool_.clear();
-  for (auto& [name, p] : profiles_) p->workers.clear();
+  for (auto& [name, p] : profiles_) {
+    p->parked.clear();
+    p->workers.clear();
+  }
 }
 
 void SyncEngine::Pause(const std::string& profile, const std::string& table, double until) {

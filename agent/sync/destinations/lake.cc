@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <deque>
+#include <string_view>
+
 #include "agent/core/files.h"
 #include "agent/sync/destinations/lake_location.h"
 #include "agent/sync/destinations/lake_model.h"
@@ -225,7 +228,8 @@ std::string ElementText(const json& value) {
 Status LakeDestination::WriteModelFile() {
   // The same text as the model rendered whole by dump(2), put together from
   // the entities' texts (the managed ones rendered once per change).
-  std::vector<std::string> elements;
+  std::vector<std::string_view> elements;  // into rendered_ or `owned`
+  std::deque<std::string> owned;
   // Entities this process writes are rendered; any other is kept exactly as
   // it was read (another writer's, or a table not opened yet).
   for (const auto& [name, e] : entities_) {
@@ -246,16 +250,19 @@ Status LakeDestination::WriteModelFile() {
         }
       }
     }
-    elements.push_back(ElementText(raw));
+    elements.push_back(owned.emplace_back(ElementText(raw)));
   }
-  for (const auto& f : foreign_) elements.push_back(ElementText(f));
+  for (const auto& f : foreign_) elements.push_back(owned.emplace_back(ElementText(f)));
   const json head = {{"name", "cdm"},
                      {"description", "linkwatch lake (Azure Synapse Link for Dataverse layout)"},
                      {"version", "1.0"},
                      {"entities", json::array()}};
   std::string text = head.dump(2);
   if (!elements.empty()) {
+    size_t bytes = 0;
+    for (const auto e : elements) bytes += e.size() + 2;
     std::string list = "[\n";
+    list.reserve(bytes + 8);
     for (size_t i = 0; i < elements.size(); ++i) {
       list += elements[i];
       list += i + 1 < elements.size() ? ",\n" : "\n  ]";
