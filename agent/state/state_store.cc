@@ -383,6 +383,12 @@ Result<Snapshot> ReadSnapshot(Db& db) {
     // after row (every entity of a profile names the profile), so equal
     // neighbours share one copy in the pool.
     std::vector<Cell> previous(table.columns.size());
+    struct DateTimeMemo {
+      bool valid = false;
+      std::string text;
+      double value = 0;
+    };
+    std::vector<DateTimeMemo> previous_time(table.columns.size());
     while (st->Step()) {
       Row row(table.columns.size());
       const size_t first_invalid = snap.invalid_values.size();
@@ -399,12 +405,21 @@ Result<Snapshot> ReadSnapshot(Db& db) {
             cell = IntegerCell(*st, col, def.type, reason);
             break;
           case ColumnType::kDateTime: {
-            auto parsed = ParseDateTime(st->TextView(col));
-            if (parsed) {
-              cell = Cell::Number(*parsed);
-            } else {
-              reason = "not an ISO-8601 datetime";
+            // Times repeat row after row too (an idle profile's heartbeat
+            // writes one time into every table's row): parsed once.
+            const std::string_view text = st->TextView(col);
+            DateTimeMemo& memo = previous_time[selected[k]];
+            if (!memo.valid || memo.text != text) {
+              auto parsed = ParseDateTime(text);
+              memo.valid = parsed.ok();
+              if (!parsed.ok()) {  // an invalid text is reported each time
+                reason = "not an ISO-8601 datetime";
+                break;
+              }
+              memo.text.assign(text);
+              memo.value = *parsed;
             }
+            cell = Cell::Number(memo.value);
             break;
           }
           default: {

@@ -755,6 +755,7 @@ void SyncEngine::Stop() {
   }
   cv_.notify_all();
   pool_cv_.notify_all();
+  leader_cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
   // Each pool thread finishes the round it is in (the current batch).
   for (auto& t : pool_) t.join();
@@ -789,8 +790,9 @@ void SyncEngine::Supervise() {
 void SyncEngine::QueueLocked(Task* t, TimePoint due) {
   const bool earliest = queue_.empty() || due < queue_.begin()->first;
   t->queued = queue_.emplace(due, t);
-  // Only a new earliest entry changes what the idle pool threads wait for.
-  if (earliest) pool_cv_.notify_one();
+  // Only a new earliest entry changes what the waiting thread waits for;
+  // without one, a follower takes the lead.
+  if (earliest) (has_leader_ ? leader_cv_ : pool_cv_).notify_one();
 }
 
 void SyncEngine::ParkLocked(Worker* w, TimePoint due) {
@@ -807,17 +809,27 @@ void SyncEngine::RunPool() {
   while (!stopping_) {
     const TimePoint due = queue_.empty() ? TimePoint::max() : queue_.begin()->first;
     if (due > clock_.Now()) {
-      clock_.WaitUntil(lock, pool_cv_, due, [&] {
+      // One idle thread (the leader) waits for the earliest due task; the
+      // others wait until the lead is free, so that a task coming due wakes
+      // one thread, not the whole pool.
+      if (has_leader_) {
+        clock_.WaitUntil(lock, pool_cv_, TimePoint::max(),
+                         [&] { return stopping_ || !has_leader_; });
+        continue;
+      }
+      has_leader_ = true;
+      clock_.WaitUntil(lock, leader_cv_, due, [&] {
         return stopping_ || (!queue_.empty() && queue_.begin()->first < due);
       });
+      has_leader_ = false;
       continue;
     }
     Task* t = queue_.begin()->second;
     queue_.erase(queue_.begin());
     t->queued.reset();
     t->running = true;
-    // Another thread may take the next entry while this one works.
-    if (!queue_.empty()) pool_cv_.notify_one();
+    // Another thread takes the lead (or the next entry) while this one works.
+    if (!queue_.empty() && !has_leader_) pool_cv_.notify_one();
     lock.unlock();
     const std::optional<Next> next = t->Step();
     lock.lock();

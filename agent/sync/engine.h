@@ -120,7 +120,9 @@ class SyncEngine {
   bool stopping_ = false;
   std::thread supervisor_;
   std::vector<std::thread> pool_;
-  std::condition_variable pool_cv_;           // the queue's earliest entry changed, or stopping
+  bool has_leader_ = false;                   // an idle pool thread waits for the earliest task
+  std::condition_variable leader_cv_;         // its wait: the earliest entry changed, or stopping
+  std::condition_variable pool_cv_;           // the other idle threads': the lead is free
   std::condition_variable retired_cv_;        // a retired table's round finished
   std::multimap<TimePoint, Task*> queue_;     // tasks by when they are next due
   std::unique_ptr<state::StateStore> store_;  // used by the supervisor only
