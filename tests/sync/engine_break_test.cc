@@ -366,19 +366,14 @@ TEST_F(EngineBreakTest, AnIdleTableDoesNoRoundsUntilItsSourceChanges) {
   const Millis interval = options_.profiles[0].sync_interval;
   SyncEngine engine(options_, clock_, metrics_);
   ASSERT_TRUE(engine.Start().ok());
-  TimePoint now = clock_.Now();
-  auto next_tick = [&] {
-    now += interval;
-    clock_.Set(now);
-    return clock_.AwaitDeadline(now + Millis(1), now + interval);
-  };
   // The initial sync, then a round that finds nothing: idle from then on.
   ASSERT_TRUE(RunUntil([&] { return SyncState() == "2/4"; })) << SyncState();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(next_tick());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(NextTick());
   const int rounds = faults_.round_begins;
   const int checks = faults_.checks;
   const int ticks = static_cast<int>(std::chrono::seconds(16) / interval);
-  for (int i = 0; i < ticks; ++i) ASSERT_TRUE(next_tick());
+  for (int i = 0; i < ticks; ++i) ASSERT_TRUE(NextTick());
+  const TimePoint now = clock_.Now();
   EXPECT_EQ(faults_.round_begins, rounds) << "no round while the source is unchanged";
   EXPECT_GE(faults_.checks, checks + 1) << "the destination checked within 15 s";
   EXPECT_LE(faults_.checks, checks + 2);
@@ -407,29 +402,22 @@ TEST_F(EngineBreakTest, APausedIdleTableGetsNoHeartbeat) {
   SyncEngine engine(options_, clock_, metrics_);
   ASSERT_TRUE(engine.Start().ok());
   ASSERT_TRUE(RunUntil([&] { return SyncState() == "2/4"; })) << SyncState();
-  TimePoint now = clock_.Now();
-  auto next_tick = [&] {
-    now += interval;
-    clock_.Set(now);
-    return clock_.AwaitDeadline(now + Millis(1), now + interval);
-  };
   auto last_synced = [&] {
     return Query("SELECT lastsynceddatatime FROM synapselinkprofileentitystate");
   };
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(next_tick());  // parked by now
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(NextTick());  // parked by now
   const int rounds = faults_.round_begins;
-  const TimePoint paused_at = now;
-  engine.Pause("crm", "t", ToEpochSeconds(now + 10 * interval));
+  const TimePoint paused_at = clock_.Now();
+  engine.Pause("crm", "t", ToEpochSeconds(paused_at + 10 * interval));
   const std::string before = last_synced();
-  for (int i = 0; i < 8; ++i) ASSERT_TRUE(next_tick());
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(NextTick());
   EXPECT_EQ(last_synced(), before) << "no heartbeat while paused";
   EXPECT_LE(before, FormatDateTime(ToEpochSeconds(paused_at)));
   // After the pause, one round (as a hung sync resuming), then heartbeats.
   ASSERT_TRUE(RunUntil([&] {
     return last_synced() > FormatDateTime(ToEpochSeconds(paused_at + 10 * interval));
   })) << last_synced();
-  now = clock_.Now();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(next_tick());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(NextTick());
   EXPECT_LE(faults_.round_begins, rounds + 1) << "the source did not change: idle again";
   engine.Stop();
 }

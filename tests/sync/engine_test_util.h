@@ -155,6 +155,15 @@ class LakeEngineTest : public Base {
   bool RunUntil(F done) {
     return testing::RunUntil(clock_, options_, done);
   }
+  // Moves the clock one sync_interval on and waits until a pool thread waits
+  // for the interval after it (what came due has run: an idle tick, a
+  // round). False when none does.
+  bool NextTick() {
+    const Millis interval = options_.profiles[0].sync_interval;
+    const TimePoint now = clock_.Now() + interval;
+    clock_.Set(now);
+    return clock_.AwaitDeadline(now + Millis(1), now + interval);
+  }
   std::string Query(const std::string& sql) { return QueryOne(options_.state_db, sql); }
   // Runs `sql` on the source (its own connection, as another program would).
   void Source(const std::string& sql) {
