@@ -156,13 +156,14 @@ struct SyncEngine::ProfileRuntime {
   };
   // The source's data_version now, for all tables of the profile: one
   // query (and one check of the file) per half sync_interval, not one per
-  // table. A cached answer is older than `now`, which only makes a table
-  // do a round it could have skipped. Nullopt when the source cannot tell
-  // (a source type without one, a file replaced or lost): the tables do
-  // full rounds, which find out what happened.
-  std::optional<SourceVersion> SourceVersionAt(TimePoint now) {
+  // table, unless `fresh` (the idle tick, once per interval: a cached answer
+  // would let a change wait a whole interval more). A cached answer is older
+  // than `now`: a change after it is seen at the next probe. Nullopt when the
+  // source cannot tell (a source type without one, a file replaced or lost):
+  // the tables do full rounds, which find out what happened.
+  std::optional<SourceVersion> SourceVersionAt(TimePoint now, bool fresh = false) {
     std::lock_guard<std::mutex> lock(probe_mu);
-    if (probed && now >= probed_at && now - probed_at < config.sync_interval / 2) {
+    if (!fresh && probed && now >= probed_at && now - probed_at < config.sync_interval / 2) {
       return probed_version;
     }
     probed = true;
@@ -849,7 +850,7 @@ std::optional<SyncEngine::Next> SyncEngine::TickIdle(ProfileRuntime& p) {
   const double epoch_now = ToEpochSeconds(now);
   // Asked before the tables are looked at: a change committed after this
   // answer is seen by the next tick.
-  const auto version = p.SourceVersionAt(now);
+  const auto version = p.SourceVersionAt(now, /*fresh=*/true);
   std::vector<std::string> heartbeats;
   {
     std::lock_guard<std::mutex> lock(mu_);
