@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
 #include <unordered_map>
 
 namespace linkwatch::state {
@@ -126,6 +127,11 @@ Db::~Db() {
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, Mode mode, Journal journal,
                                      const DbFiles& files) {
   Env& env = files.env ? *files.env : Env::Default();
+  // SQLite's memory statistics take a process-wide mutex on every
+  // allocation, and linkwatch never reads them. Only possible before SQLite
+  // initialises (otherwise SQLITE_MISUSE, and the statistics stay on).
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (mode) {
     case Mode::kReadWriteCreate:

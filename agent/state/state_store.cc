@@ -166,6 +166,40 @@ DROP TABLE linkwatch_sync_cursor;
 ALTER TABLE linkwatch_sync_cursor_v5 RENAME TO linkwatch_sync_cursor;
 )SQL";
 
+// Version 6: a generation that every change to what is linked moves, so
+// that the sync supervisor learns of a link, unlink or relink (by the agent
+// or by a `linkwatch link` in another process) by reading one row each
+// second instead of every table's ids. Triggers, so that every writer moves
+// it; only the columns that decide the linked set count, so the rounds' and
+// heartbeats' updates of the state rows leave it alone.
+std::string LinkGenerationDdl() {
+  struct Watched {
+    const char* table;
+    const char* columns;  // UPDATE OF these moves the generation
+  };
+  const Watched watched[] = {
+      {"synapselinkprofile", "synapselinkprofileid, name, profilestate"},
+      {"synapselinkprofileentity", "synapselinkprofileentityid, profile, entityname"},
+      {"synapselinkprofileentitystate", "synapselinkprofileentitystateid, profileentity"}};
+  // The watched tables as version 1 made them, for a store that lacks one
+  // (an older test's or a hand-made file).
+  std::string sql;
+  for (const auto& t : AllTables()) sql += SixTableDdl(t) + ";\n";
+  sql +=
+      "CREATE TABLE IF NOT EXISTS linkwatch_link_generation (id INTEGER PRIMARY KEY "
+      "CHECK (id = 1), n INTEGER NOT NULL);\n"
+      "INSERT OR IGNORE INTO linkwatch_link_generation VALUES (1, 0);\n";
+  const std::string bump = " BEGIN UPDATE linkwatch_link_generation SET n = n + 1; END;\n";
+  for (const auto& w : watched) {
+    const std::string t = w.table;
+    const std::string create = "CREATE TRIGGER IF NOT EXISTS linkwatch_link_" + t;
+    sql += create + "_insert AFTER INSERT ON " + t + bump;
+    sql += create + "_delete AFTER DELETE ON " + t + bump;
+    sql += create + "_update AFTER UPDATE OF " + w.columns + " ON " + t + bump;
+  }
+  return sql;
+}
+
 // SQLite's fundamental types (sqlite3_column_type).
 constexpr int kSqliteInteger = 1, kSqliteFloat = 2, kSqliteText = 3;
 
@@ -294,7 +328,8 @@ std::vector<Migration> Migrations() {
           {2, kLinkwatchTablesV2},
           {3, kLinkwatchTablesV3},
           {4, kLinkwatchTablesV4},
-          {5, kLinkwatchTablesV5}};
+          {5, kLinkwatchTablesV5},
+          {6, LinkGenerationDdl()}};
 }
 
 }  // namespace
@@ -355,29 +390,78 @@ Status Migrate(Db& db) {
   return tx.Commit();
 }
 
-Result<Snapshot> ReadSnapshot(Db& db) {
+namespace {
+
+// The columns of each of the six tables that this file has (other tools may
+// write fewer), and the SELECT of them.
+Result<SnapshotPlan::Table> PlanTable(Db& db, const TableDef& table) {
+  std::set<std::string, std::less<>> present;
+  {
+    auto info = db.Prepare("PRAGMA table_info(" + std::string(table.name) + ")");
+    if (!info) return info.status();
+    while (info->Step()) present.insert(info->Text(1));
+    if (!info->status().ok()) return info->status();
+  }
+  SnapshotPlan::Table plan;
+  if (present.empty()) return plan;  // table missing: no rows
+  plan.sql = "SELECT ";
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    if (!present.count(table.columns[i].name)) continue;
+    if (!plan.selected.empty()) plan.sql += ", ";
+    plan.sql += std::string(table.columns[i].name);
+    plan.selected.push_back(static_cast<int>(i));
+  }
+  plan.sql += " FROM " + std::string(table.name);
+  return plan;
+}
+
+Result<int64_t> SchemaVersion(Db& db) {
+  Statement* st = db.Cached("PRAGMA schema_version");
+  if (st == nullptr) return Status::Error(db.LastError());
+  if (!st->Step()) {
+    Status s = st->status().ok() ? Status::Error(db.LastError()) : st->status();
+    st->Reset();
+    return s;
+  }
+  const int64_t v = st->Int(0);
+  st->Reset();
+  return v;
+}
+
+// Resets a cached statement however the read ends: one left stepping would
+// hold the connection's read transaction open.
+struct ResetOnExit {
+  Statement* st;
+  ~ResetOnExit() { st->Reset(); }
+};
+
+}  // namespace
+
+Result<Snapshot> ReadSnapshot(Db& db, SnapshotPlan* plan) {
+  SnapshotPlan local;
+  if (plan == nullptr) plan = &local;
+  auto version = SchemaVersion(db);
+  if (!version) return version.status();
+  const auto& tables = AllTables();
+  if (plan->schema_version != *version || plan->tables.size() != tables.size()) {
+    plan->schema_version = -1;
+    plan->tables.clear();
+    for (const auto& table : tables) {
+      auto t = PlanTable(db, table);
+      if (!t) return t.status();
+      plan->tables.push_back(std::move(t).value());
+    }
+    plan->schema_version = *version;
+  }
   Snapshot snap;
-  for (const auto& table : AllTables()) {
-    // Only select the columns this file has: other tools may write fewer.
-    std::set<std::string, std::less<>> present;
-    {
-      auto info = db.Prepare("PRAGMA table_info(" + std::string(table.name) + ")");
-      if (!info) return info.status();
-      while (info->Step()) present.insert(info->Text(1));
-      if (!info->status().ok()) return info->status();
-    }
-    if (present.empty()) continue;  // table missing: no rows
-    std::vector<int> selected;
-    std::string sql = "SELECT ";
-    for (size_t i = 0; i < table.columns.size(); ++i) {
-      if (!present.count(table.columns[i].name)) continue;
-      if (!selected.empty()) sql += ", ";
-      sql += std::string(table.columns[i].name);
-      selected.push_back(static_cast<int>(i));
-    }
-    sql += " FROM " + std::string(table.name);
-    auto st = db.Prepare(sql);
-    if (!st) return st.status();
+  for (size_t ti = 0; ti < tables.size(); ++ti) {
+    const TableDef& table = tables[ti];
+    const SnapshotPlan::Table& tp = plan->tables[ti];
+    if (tp.sql.empty()) continue;
+    const std::vector<int>& selected = tp.selected;
+    Statement* st = db.Cached(tp.sql);
+    if (st == nullptr) return Status::Error(db.LastError() + " in: " + tp.sql);
+    ResetOnExit reset{st};
     auto& out = snap[table.id].rows;
     // The previous row's text per column: lookups and names repeat row
     // after row (every entity of a profile names the profile), so equal

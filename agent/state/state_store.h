@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/core/status.h"
 #include "agent/state/db.h"
@@ -18,14 +19,30 @@
 
 namespace linkwatch::state {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // Creates missing tables and applies pending migrations.
 Status Migrate(Db& db);
 // The CREATE TABLE statement of one of the six tables.
 std::string SixTableDdl(const TableDef& table);
+// Which of the six tables' columns a file has, and the statements that read
+// them: kept by a caller that reads the same connection again and again
+// (the watcher, each time the file changed), so that a read is only the
+// rows. Worked out again when the file's schema changes.
+struct SnapshotPlan {
+  struct Table {
+    std::string sql;            // empty: the file has no such table
+    std::vector<int> selected;  // the TableDef columns the SELECT returns, in order
+  };
+  int64_t schema_version = -1;  // PRAGMA schema_version the plan is for
+  std::vector<Table> tables;    // by AllTables() index
+};
+
 // Reads the six tables; tables or columns that do not exist read as empty/null.
-Result<Snapshot> ReadSnapshot(Db& db);
+// `plan`, when given, is used while the file's schema is unchanged and
+// updated when it changed; it belongs to `db` (a new connection starts with
+// a new plan).
+Result<Snapshot> ReadSnapshot(Db& db, SnapshotPlan* plan = nullptr);
 // Whether `path` can be the state store, without creating or changing
 // anything (check-config runs it): an existing file must be a SQLite
 // database this linkwatch can read and migrate (schema version not newer),

@@ -12,9 +12,11 @@ namespace {
 namespace codes = state::codes;
 using state::Db;
 
+// Prepared once per connection (Db::Cached): the idle tick writes every
+// parked table's heartbeat with the same statement each sync_interval.
 Status Run(Db& db, const std::string& sql, const std::vector<std::optional<std::string>>& args) {
-  auto st = db.Prepare(sql);
-  if (!st) return st.status();
+  state::Statement* st = db.Cached(sql);
+  if (st == nullptr) return Status::Error(db.LastError() + " in: " + sql);
   for (size_t i = 0; i < args.size(); ++i) st->Bind(static_cast<int>(i) + 1, args[i]);
   return st->Run();
 }
@@ -73,19 +75,19 @@ Result<std::optional<LinkedProfile>> ReadProfile(Db& db, const std::string& name
 }
 
 Result<std::string> LinkFingerprint(Db& db) {
-  auto st = db.Prepare(
-      "SELECT (SELECT group_concat(synapselinkprofileid || '=' || coalesce(profilestate, 0) || "
-      "'=' || name) FROM synapselinkprofile) || '|' || "
-      "(SELECT group_concat(synapselinkprofileentityid || '=' || profile || '=' || "
-      "coalesce(entityname, '')) FROM synapselinkprofileentity) || '|' || "
-      "(SELECT group_concat(synapselinkprofileentitystateid || '=' || profileentity) "
-      "FROM synapselinkprofileentitystate)");
-  if (!st) return st.status();
+  // Moved by the store's triggers on every change to what is linked
+  // (state_store.cc, schema version 6), by this process or another.
+  state::Statement* st = db.Cached("SELECT n FROM linkwatch_link_generation");
+  if (st == nullptr) return Status::Error(db.LastError());
   if (!st->Step()) {
-    if (!st->status().ok()) return st->status();
+    Status s = st->status();
+    st->Reset();
+    if (!s.ok()) return s;
     return std::string();
   }
-  return st->IsNull(0) ? std::string() : st->Text(0);
+  std::string n = st->Text(0);
+  st->Reset();
+  return n;
 }
 
 Result<LinkedProfile> LinkProfile(Db& db, const ProfileConfig& profile, double now) {

@@ -46,10 +46,10 @@ struct Committed {
 
 // Profile rows by name (any state), with their tables; nullopt if none.
 Result<std::optional<LinkedProfile>> ReadProfile(state::Db& db, const std::string& name);
-// What decides which tables are linked, in one string (the profiles with
-// their states, the tables' and their state rows' ids): when it is the
-// same as at the last look, so is every ReadProfile. Cheaper than reading
-// the profiles, and unmoved by the rounds' and heartbeats' writes.
+// A generation of what decides which tables are linked (the profiles with
+// their names and states, the tables and their state rows): when it is the
+// same as at the last look, so is every ReadProfile. One row read, moved by
+// any writer's link changes and never by the rounds' and heartbeats' writes.
 Result<std::string> LinkFingerprint(state::Db& db);
 
 // Creates the profile's rows (state-tables.md "link"): profile Active,

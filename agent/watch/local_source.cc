@@ -28,6 +28,7 @@ Status LocalSource::EnsureOpen() {
   auto db = state::Db::Open(path_, state::Db::Mode::kReadOnly);
   if (!db) return db.status();
   db_ = std::move(db).value();
+  plan_ = {};
   return Status::Ok();
 }
 
@@ -68,7 +69,7 @@ Result<std::shared_ptr<const state::Snapshot>> LocalSource::PollOpen() {
   if (!version) return version.status();
   // One read transaction so the six tables are consistent with each other.
   if (auto s = db_->Exec("BEGIN"); !s.ok()) return s;
-  auto snap = state::ReadSnapshot(*db_);
+  auto snap = state::ReadSnapshot(*db_, &plan_);
   (void)db_->Exec("COMMIT");
   if (!snap) return snap.status().WithContext("polling " + path_);
   last_version_ = *version;

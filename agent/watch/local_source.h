@@ -20,6 +20,7 @@
 
 #include "agent/core/file_watch.h"
 #include "agent/state/db.h"
+#include "agent/state/state_store.h"
 #include "agent/watch/state_source.h"
 
 namespace linkwatch::watch {
@@ -44,6 +45,7 @@ class LocalSource final : public StateSource {
   std::string path_;
   bool state_store_ = false;
   std::unique_ptr<state::Db> db_;
+  state::SnapshotPlan plan_;  // db_'s (a new connection starts a new one)
   int64_t last_version_ = -1;
   // After a failed poll: the file at the path as it was then (nullopt when
   // there was none). Changed() asks for a poll as soon as it differs (a file

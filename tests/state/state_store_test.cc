@@ -146,6 +146,73 @@ TEST_F(StateStoreTest, MigratesVersion4IntegerCursorsToText) {
   EXPECT_EQ(again->Text(0), "007");
 }
 
+// The sync supervisor reads one row each second to learn whether anything
+// linked changed (sync/state_rows.h LinkFingerprint): the generation must
+// move with every such change, by any writer, and with nothing else.
+TEST_F(StateStoreTest, LinkGenerationMovesWithLinksOnly) {
+  auto store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  Db& db = (*store)->db();
+  auto generation = [&] {
+    auto st = db.Prepare("SELECT n FROM linkwatch_link_generation");
+    EXPECT_TRUE(st.ok() && st->Step());
+    return st.ok() ? st->Int(0) : -1;
+  };
+  int64_t last = generation();
+  auto moves = [&](const char* sql) {
+    EXPECT_TRUE(db.Exec(sql).ok()) << sql;
+    const int64_t now = generation();
+    const bool moved = now != last;
+    last = now;
+    return moved;
+  };
+  EXPECT_TRUE(
+      moves("INSERT INTO synapselinkprofile(synapselinkprofileid, name, profilestate) "
+            "VALUES ('p1', 'crm', 1)"));
+  EXPECT_TRUE(
+      moves("INSERT INTO synapselinkprofileentity(synapselinkprofileentityid, profile, "
+            "entityname) VALUES ('pe1', 'p1', 'account')"));
+  EXPECT_TRUE(
+      moves("INSERT INTO synapselinkprofileentitystate(synapselinkprofileentitystateid, "
+            "profileentity, entityname) VALUES ('s1', 'pe1', 'account')"));
+  // A round's and a heartbeat's writes.
+  EXPECT_FALSE(
+      moves("UPDATE synapselinkprofileentitystate SET lastsynceddatatime = "
+            "'2026-01-01T00:00:00Z', syncstate = 2, modifiedon = '2026-01-01T00:00:00Z'"));
+  EXPECT_FALSE(moves("UPDATE synapselinkprofile SET modifiedon = '2026-01-01T00:00:00Z'"));
+  EXPECT_TRUE(moves("UPDATE synapselinkprofile SET profilestate = 0"));
+  EXPECT_TRUE(moves("UPDATE synapselinkprofile SET name = 'crm2'"));
+  EXPECT_TRUE(moves("UPDATE synapselinkprofileentity SET entityname = 'contact'"));
+  EXPECT_TRUE(moves("UPDATE synapselinkprofileentitystate SET profileentity = 'pe1'"));
+  EXPECT_TRUE(moves("DELETE FROM synapselinkprofileentitystate"));
+  EXPECT_TRUE(moves("DELETE FROM synapselinkprofileentity"));
+  EXPECT_TRUE(moves("DELETE FROM synapselinkprofile"));
+  // A store migrated from an earlier version has the generation too.
+  ASSERT_TRUE(db.Exec("DROP TABLE linkwatch_link_generation;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofile_insert;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofile_delete;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofile_update;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofileentity_insert;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofileentity_delete;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofileentity_update;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofileentitystate_insert;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofileentitystate_delete;"
+                      "DROP TRIGGER linkwatch_link_synapselinkprofileentitystate_update;"
+                      "PRAGMA user_version = 5")
+                  .ok());
+  store->reset();
+  store = StateStore::Open(Path());
+  ASSERT_TRUE(store.ok()) << store.message();
+  Db& migrated = (*store)->db();
+  ASSERT_TRUE(migrated
+                  .Exec("INSERT INTO synapselinkprofile(synapselinkprofileid, name) "
+                        "VALUES ('p3', 'erp')")
+                  .ok());
+  auto st = migrated.Prepare("SELECT n FROM linkwatch_link_generation");
+  ASSERT_TRUE(st.ok() && st->Step());
+  EXPECT_EQ(st->Int(0), 1);
+}
+
 TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
   {
     auto db = Db::Open(Path());
