@@ -897,9 +897,9 @@ Status SyncEngine::SuperviseOnce() {
   // Nothing linked, unlinked, added or removed since the last pass: the
   // same workers are wanted (what they do in between does not move it).
   // Taken before the pass, so a change during it is seen at the next one.
-  auto fingerprint = LinkFingerprint(db);
-  if (!fingerprint) return fingerprint.status();
-  if (supervised_ == *fingerprint) return Status::Ok();
+  auto generation = LinkGeneration(db);
+  if (!generation) return generation.status();
+  if (supervised_ == *generation) return Status::Ok();
   for (const auto& pc : options_.profiles) {
     auto linked = ReadProfile(db, pc.name);
     if (!linked) return linked.status();
@@ -949,7 +949,7 @@ Status SyncEngine::SuperviseOnce() {
       runtime->workers[id] = std::move(w);
     }
   }
-  supervised_ = *fingerprint;
+  supervised_ = *generation;
   return Status::Ok();
 }
 

@@ -74,7 +74,7 @@ Result<std::optional<LinkedProfile>> ReadProfile(Db& db, const std::string& name
   return std::optional<LinkedProfile>(std::move(p));
 }
 
-Result<std::string> LinkFingerprint(Db& db) {
+Result<std::string> LinkGeneration(Db& db) {
   // Moved by the store's triggers on every change to what is linked
   // (state_store.cc, schema version 6), by this process or another.
   state::Statement* st = db.Cached("SELECT n FROM linkwatch_link_generation");

@@ -147,7 +147,7 @@ TEST_F(StateStoreTest, MigratesVersion4IntegerCursorsToText) {
 }
 
 // The sync supervisor reads one row each second to learn whether anything
-// linked changed (sync/state_rows.h LinkFingerprint): the generation must
+// linked changed (sync/state_rows.h LinkGeneration): the generation must
 // move with every such change, by any writer, and with nothing else.
 TEST_F(StateStoreTest, LinkGenerationMovesWithLinksOnly) {
   auto store = StateStore::Open(Path());
@@ -229,6 +229,54 @@ TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
   ASSERT_TRUE(snap.ok()) << snap.message();
   EXPECT_EQ((*snap)[TableId::kEntityState].rows.size(), 1u);
   EXPECT_TRUE((*snap)[TableId::kProfile].rows.empty());
+}
+
+// The watcher keeps its plan between reads: a column or table that appears
+// (another tool migrating the file) is read from the next read on.
+TEST_F(StateStoreTest, AKeptPlanFollowsTheFilesSchema) {
+  {
+    auto db = Db::Open(Path());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("CREATE TABLE synapselinkprofileentitystate (entityname TEXT); "
+                           "INSERT INTO synapselinkprofileentitystate VALUES ('contact')")
+                    .ok());
+  }
+  auto db = Db::Open(Path(), Db::Mode::kReadOnly);
+  ASSERT_TRUE(db.ok());
+  SnapshotPlan plan;
+  const TableDef& def = Table(TableId::kEntityState);
+  const int syncstate = def.ColumnIndex("syncstate");
+  auto first = ReadSnapshot(**db, &plan);
+  ASSERT_TRUE(first.ok()) << first.message();
+  ASSERT_EQ((*first)[TableId::kEntityState].rows.size(), 1u);
+  EXPECT_TRUE((*first)[TableId::kEntityState].rows[0][syncstate].is_null());
+  EXPECT_TRUE((*first)[TableId::kProfile].rows.empty());
+  {
+    auto writer = Db::Open(Path());
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)
+                    ->Exec("ALTER TABLE synapselinkprofileentitystate ADD COLUMN syncstate "
+                           "INTEGER; UPDATE synapselinkprofileentitystate SET syncstate = 4; "
+                           "CREATE TABLE synapselinkprofile (name TEXT); "
+                           "INSERT INTO synapselinkprofile VALUES ('crm')")
+                    .ok());
+  }
+  auto second = ReadSnapshot(**db, &plan);
+  ASSERT_TRUE(second.ok()) << second.message();
+  ASSERT_EQ((*second)[TableId::kEntityState].rows.size(), 1u);
+  EXPECT_EQ((*second)[TableId::kEntityState].rows[0][syncstate].as_int64(), 4);
+  EXPECT_EQ((*second)[TableId::kProfile].rows.size(), 1u);
+  // And a table that goes away reads as empty again.
+  {
+    auto writer = Db::Open(Path());
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Exec("DROP TABLE synapselinkprofile").ok());
+  }
+  auto third = ReadSnapshot(**db, &plan);
+  ASSERT_TRUE(third.ok()) << third.message();
+  EXPECT_TRUE((*third)[TableId::kProfile].rows.empty());
+  EXPECT_EQ((*third)[TableId::kEntityState].rows.size(), 1u);
 }
 
 TEST_F(StateStoreTest, MigrationIsIdempotentAndVersioned) {
