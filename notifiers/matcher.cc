@@ -1,5 +1,7 @@
 #include "notifiers/matcher.h"
 
+#include <re2/re2.h>
+
 #include <algorithm>
 #include <cctype>
 #include <tuple>
@@ -97,8 +99,17 @@ class Parser {
         }
         if (c == '\\') {
           if (AtEnd()) break;
-          char e = s_[i_++];
-          value += e == 'n' ? '\n' : e;
+          // As Alertmanager unescapes: \n, \" and \\; any other backslash
+          // stays, so that a regex's \d or \. means what it says.
+          const char e = s_[i_++];
+          if (e == 'n') {
+            value += '\n';
+          } else if (e == '"' || e == '\\') {
+            value += e;
+          } else {
+            value += '\\';
+            value += e;
+          }
         } else {
           value += c;
         }
@@ -137,12 +148,14 @@ Result<Matcher> Matcher::Make(std::string name, Op op, std::string value) {
   m.op_ = op;
   m.value_ = std::move(value);
   if (op == Op::kRegex || op == Op::kNotRegex) {
-    try {
-      m.regex_ = std::make_shared<const std::regex>(m.value_, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
+    RE2::Options options;
+    options.set_log_errors(false);  // the error is returned, with where it came from
+    auto regex = std::make_shared<const RE2>(m.value_, options);
+    if (!regex->ok()) {
       return Status::Error("bad regular expression \"" + m.value_ + "\" for " + m.name_ + ": " +
-                           e.what());
+                           regex->error());
     }
+    m.regex_ = std::move(regex);
   }
   return m;
 }
@@ -157,9 +170,9 @@ bool Matcher::Matches(const LabelSet& labels) const {
     case Op::kNotEqual:
       return v != value_;
     case Op::kRegex:
-      return std::regex_match(v, *regex_);  // anchored: the whole value must match
+      return RE2::FullMatch(v, *regex_);  // anchored: the whole value must match
     case Op::kNotRegex:
-      return !std::regex_match(v, *regex_);
+      return !RE2::FullMatch(v, *regex_);
   }
   return false;
 }

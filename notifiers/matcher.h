@@ -1,17 +1,23 @@
 // Matcher: Alertmanager label matchers (`label="v"`, `label!="v"`,
 // `label=~"re"`, `label!~"re"`; values may be unquoted; regexes are anchored
-// at both ends). Used by routes now and by silences and inhibit rules later.
+// at both ends, as Alertmanager's `^(?:re)$`). Regexes are RE2, the engine
+// and syntax of Alertmanager's Go regexp: matching takes time linear in the
+// value, whatever the pattern (a hostile `(a+)+$` included).
+// Used by routes now and by silences and inhibit rules later.
 // A Matcher is immutable after parsing and thread-safe to use.
 #pragma once
 
 #include <memory>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/core/status.h"
 #include "rules/alert.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace linkwatch::notifiers {
 
@@ -37,7 +43,7 @@ class Matcher {
   std::string name_;
   Op op_ = Op::kEqual;
   std::string value_;
-  std::shared_ptr<const std::regex> regex_;
+  std::shared_ptr<const re2::RE2> regex_;
 };
 
 // Parses one matcher string as written in YAML: `a="b"`, or several

@@ -31,6 +31,49 @@ TEST(MatcherTest, RegexesAreAnchored) {
   EXPECT_TRUE(One("team!~\"data\"").Matches({{"team", "database"}}));
 }
 
+// Alertmanager anchors as ^(?:re)$: an alternation is anchored as a whole.
+TEST(MatcherTest, AnAlternationIsAnchoredAsAWhole) {
+  EXPECT_TRUE(One("a=~\"x|y\"").Matches({{"a", "y"}}));
+  EXPECT_FALSE(One("a=~\"x|y\"").Matches({{"a", "xy"}}));
+  EXPECT_FALSE(One("a=~\"x|y\"").Matches({{"a", "ay"}}));
+  EXPECT_FALSE(One("a=~\"x|y\"").Matches({{"a", "xa"}}));
+}
+
+// RE2 is the syntax of Alertmanager's Go regexp: Perl classes work, and what
+// Go refuses (backreferences, lookaround) is refused with a clear error
+// rather than matched differently than Alertmanager would.
+TEST(MatcherTest, RegexSyntaxIsAlertmanagers) {
+  EXPECT_TRUE(One("a=~\"\\d+\"").Matches({{"a", "2026"}}));
+  EXPECT_TRUE(One("a=~\"(?i)CRM\"").Matches({{"a", "crm"}}));
+  EXPECT_FALSE(One("a=~\".*\"").Matches({{"a", "two\nlines"}}));  // . is not \n
+  for (const char* bad : {"a=~\"(x)\\1\"", "a=~\"x(?=y)\"", "a=~\"(x\""}) {
+    auto m = ParseMatchers(bad);
+    ASSERT_FALSE(m.ok()) << bad;
+    EXPECT_NE(m.message().find("bad regular expression"), std::string::npos) << m.message();
+  }
+}
+
+// A pattern that backtracking engines take exponential time over (std::regex
+// on this input does not finish) is matched in linear time.
+TEST(MatcherTest, AHostileRegexIsMatchedInLinearTime) {
+  const std::string many_a(10000, 'a');
+  EXPECT_FALSE(One("a=~\"(a+)+$\"").Matches({{"a", many_a + "b"}}));
+  EXPECT_TRUE(One("a=~\"(a+)+$\"").Matches({{"a", many_a}}));
+  EXPECT_FALSE(One("a=~\"(a|aa)+c\"").Matches({{"a", many_a}}));
+}
+
+// Alertmanager's unescaping: \", \\ and \n; any other backslash stays.
+TEST(MatcherTest, UnescapesAsAlertmanagerAndFormatsBack) {
+  EXPECT_EQ(One(R"(a="say \"hi\"")").value(), "say \"hi\"");
+  EXPECT_EQ(One(R"(a="back\\slash")").value(), "back\\slash");
+  EXPECT_EQ(One(R"(a="two\nlines")").value(), "two\nlines");
+  EXPECT_EQ(One(R"(a=~"\d+\.x")").value(), "\\d+\\.x");
+  for (const char* text : {R"(a="say \"hi\"")", R"(a="back\\slash")", R"(a=~"\d+\.x")"}) {
+    const Matcher m = One(text);
+    EXPECT_EQ(One(m.ToString()).value(), m.value()) << text;
+  }
+}
+
 TEST(MatcherTest, MissingLabelIsTheEmptyString) {
   EXPECT_TRUE(One("team=\"\"").Matches({}));
   EXPECT_TRUE(One("team!=\"x\"").Matches({}));
