@@ -22,6 +22,13 @@ class StateStoreTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Path() const { return (dir_ / "state.db").string(); }
+  // Runs `sql` on the file through a connection of its own (another tool's
+  // write), closed before the test goes on.
+  void Write(const std::string& sql) const {
+    auto db = Db::Open(Path());
+    ASSERT_TRUE(db.ok()) << db.message();
+    ASSERT_TRUE((*db)->Exec(sql).ok()) << sql;
+  }
   std::filesystem::path dir_;
 };
 
@@ -214,15 +221,10 @@ TEST_F(StateStoreTest, LinkGenerationMovesWithLinksOnly) {
 }
 
 TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
-  {
-    auto db = Db::Open(Path());
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)
-                    ->Exec("CREATE TABLE synapselinkprofileentitystate (entityname TEXT, "
-                           "syncstate INTEGER); INSERT INTO synapselinkprofileentitystate "
-                           "VALUES ('contact', 4)")
-                    .ok());
-  }
+  Write(
+      "CREATE TABLE synapselinkprofileentitystate (entityname TEXT, "
+      "syncstate INTEGER); INSERT INTO synapselinkprofileentitystate "
+      "VALUES ('contact', 4)");
   auto db = Db::Open(Path(), Db::Mode::kReadOnly);
   ASSERT_TRUE(db.ok());
   auto snap = ReadSnapshot(**db);
@@ -234,14 +236,9 @@ TEST_F(StateStoreTest, ReadsForeignFileWithMissingColumns) {
 // The watcher keeps its plan between reads: a column or table that appears
 // (another tool migrating the file) is read from the next read on.
 TEST_F(StateStoreTest, AKeptPlanFollowsTheFilesSchema) {
-  {
-    auto db = Db::Open(Path());
-    ASSERT_TRUE(db.ok());
-    ASSERT_TRUE((*db)
-                    ->Exec("CREATE TABLE synapselinkprofileentitystate (entityname TEXT); "
-                           "INSERT INTO synapselinkprofileentitystate VALUES ('contact')")
-                    .ok());
-  }
+  Write(
+      "CREATE TABLE synapselinkprofileentitystate (entityname TEXT); "
+      "INSERT INTO synapselinkprofileentitystate VALUES ('contact')");
   auto db = Db::Open(Path(), Db::Mode::kReadOnly);
   ASSERT_TRUE(db.ok());
   SnapshotPlan plan;
@@ -252,27 +249,18 @@ TEST_F(StateStoreTest, AKeptPlanFollowsTheFilesSchema) {
   ASSERT_EQ((*first)[TableId::kEntityState].rows.size(), 1u);
   EXPECT_TRUE((*first)[TableId::kEntityState].rows[0][syncstate].is_null());
   EXPECT_TRUE((*first)[TableId::kProfile].rows.empty());
-  {
-    auto writer = Db::Open(Path());
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)
-                    ->Exec("ALTER TABLE synapselinkprofileentitystate ADD COLUMN syncstate "
-                           "INTEGER; UPDATE synapselinkprofileentitystate SET syncstate = 4; "
-                           "CREATE TABLE synapselinkprofile (name TEXT); "
-                           "INSERT INTO synapselinkprofile VALUES ('crm')")
-                    .ok());
-  }
+  Write(
+      "ALTER TABLE synapselinkprofileentitystate ADD COLUMN syncstate "
+      "INTEGER; UPDATE synapselinkprofileentitystate SET syncstate = 4; "
+      "CREATE TABLE synapselinkprofile (name TEXT); "
+      "INSERT INTO synapselinkprofile VALUES ('crm')");
   auto second = ReadSnapshot(**db, &plan);
   ASSERT_TRUE(second.ok()) << second.message();
   ASSERT_EQ((*second)[TableId::kEntityState].rows.size(), 1u);
   EXPECT_EQ((*second)[TableId::kEntityState].rows[0][syncstate].as_int64(), 4);
   EXPECT_EQ((*second)[TableId::kProfile].rows.size(), 1u);
   // And a table that goes away reads as empty again.
-  {
-    auto writer = Db::Open(Path());
-    ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->Exec("DROP TABLE synapselinkprofile").ok());
-  }
+  Write("DROP TABLE synapselinkprofile");
   auto third = ReadSnapshot(**db, &plan);
   ASSERT_TRUE(third.ok()) << third.message();
   EXPECT_TRUE((*third)[TableId::kProfile].rows.empty());
