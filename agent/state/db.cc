@@ -256,11 +256,15 @@ Status Db::Begin() { return Exec("BEGIN IMMEDIATE"); }
 Status Db::Commit() { return Exec("COMMIT"); }
 void Db::Rollback() { (void)Exec("ROLLBACK"); }
 
-Result<int64_t> Db::DataVersion() {
-  Statement* st = Cached("PRAGMA data_version");
-  if (st == nullptr) return Status::Error(LastError());
-  if (!st->Step()) return Status::Error(LastError());
-  int64_t v = st->Int(0);
+Result<int64_t> Db::CachedInt(const std::string& sql) {
+  Statement* st = Cached(sql);
+  if (st == nullptr) return Status::Error(LastError() + " in: " + sql);
+  if (!st->Step()) {
+    Status s = st->status().ok() ? Status::Error(path_ + ": no row from " + sql) : st->status();
+    st->Reset();
+    return s;
+  }
+  const int64_t v = st->Int(0);
   st->Reset();
   return v;
 }

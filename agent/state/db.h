@@ -142,8 +142,11 @@ class Db {
   Status Commit();
   void Rollback();
 
+  // The integer a one-value query (a PRAGMA, a counter row) answers, through
+  // a cached statement reset before returning; an error when it has no row.
+  Result<int64_t> CachedInt(const std::string& sql);
   // PRAGMA data_version: changes when another connection commits.
-  Result<int64_t> DataVersion();
+  Result<int64_t> DataVersion() { return CachedInt("PRAGMA data_version"); }
   int64_t LastInsertRowId() const;
   int Changes() const;
   const std::string& path() const { return path_; }

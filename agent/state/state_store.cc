@@ -415,19 +415,6 @@ Result<SnapshotPlan::Table> PlanTable(Db& db, const TableDef& table) {
   return plan;
 }
 
-Result<int64_t> SchemaVersion(Db& db) {
-  Statement* st = db.Cached("PRAGMA schema_version");
-  if (st == nullptr) return Status::Error(db.LastError());
-  if (!st->Step()) {
-    Status s = st->status().ok() ? Status::Error(db.LastError()) : st->status();
-    st->Reset();
-    return s;
-  }
-  const int64_t v = st->Int(0);
-  st->Reset();
-  return v;
-}
-
 // Resets a cached statement however the read ends: one left stepping would
 // hold the connection's read transaction open.
 struct ResetOnExit {
@@ -440,7 +427,7 @@ struct ResetOnExit {
 Result<Snapshot> ReadSnapshot(Db& db, SnapshotPlan* plan) {
   SnapshotPlan local;
   if (plan == nullptr) plan = &local;
-  auto version = SchemaVersion(db);
+  auto version = db.CachedInt("PRAGMA schema_version");
   if (!version) return version.status();
   const auto& tables = AllTables();
   if (plan->schema_version != *version || plan->tables.size() != tables.size()) {

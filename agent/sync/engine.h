@@ -126,7 +126,7 @@ class SyncEngine {
   std::condition_variable retired_cv_;        // a retired table's round finished
   std::multimap<TimePoint, Task*> queue_;     // tasks by when they are next due
   std::unique_ptr<state::StateStore> store_;  // used by the supervisor only
-  std::optional<std::string> supervised_;     // LinkGeneration at the last full pass
+  std::optional<int64_t> supervised_;         // LinkGeneration at the last full pass
   std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name
   std::mutex pause_mu_;
   std::map<std::pair<std::string, std::string>, double> paused_;

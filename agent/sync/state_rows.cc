@@ -74,20 +74,10 @@ Result<std::optional<LinkedProfile>> ReadProfile(Db& db, const std::string& name
   return std::optional<LinkedProfile>(std::move(p));
 }
 
-Result<std::string> LinkGeneration(Db& db) {
+Result<int64_t> LinkGeneration(Db& db) {
   // Moved by the store's triggers on every change to what is linked
   // (state_store.cc, schema version 6), by this process or another.
-  state::Statement* st = db.Cached("SELECT n FROM linkwatch_link_generation");
-  if (st == nullptr) return Status::Error(db.LastError());
-  if (!st->Step()) {
-    Status s = st->status();
-    st->Reset();
-    if (!s.ok()) return s;
-    return std::string();
-  }
-  std::string n = st->Text(0);
-  st->Reset();
-  return n;
+  return db.CachedInt("SELECT n FROM linkwatch_link_generation");
 }
 
 Result<LinkedProfile> LinkProfile(Db& db, const ProfileConfig& profile, double now) {

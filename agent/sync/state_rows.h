@@ -50,7 +50,7 @@ Result<std::optional<LinkedProfile>> ReadProfile(state::Db& db, const std::strin
 // their names and states, the tables and their state rows): when it is the
 // same as at the last look, so is every ReadProfile. One row read, moved by
 // any writer's link changes and never by the rounds' and heartbeats' writes.
-Result<std::string> LinkGeneration(state::Db& db);
+Result<int64_t> LinkGeneration(state::Db& db);
 
 // Creates the profile's rows (state-tables.md "link"): profile Active,
 // database, Snapshot schedule, and one profileentity + entity-state row per

@@ -686,16 +686,7 @@ Result<int64_t> SqliteSource::SchemaVersion() {
 
 Result<int64_t> SqliteSource::DataVersion() {
   if (!db_) return NotOpen();
-  state::Statement* st = db_->Cached("PRAGMA data_version");
-  if (st == nullptr) return Status::Error(db_->LastError());
-  if (!st->Step()) {
-    Status s = st->status().ok() ? Status::Error("no data_version") : st->status();
-    st->Reset();
-    return s;
-  }
-  const int64_t version = st->Int(0);
-  st->Reset();
-  return version;
+  return db_->DataVersion();
 }
 
 Result<Cursor> SqliteSource::ReadAll(const TableSchema& table, const RowCallback& row) {
