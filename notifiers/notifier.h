@@ -35,14 +35,18 @@ struct SendResult {
   std::string reason;
   std::string detail;  // for logs and the API; never contains a secret
   std::optional<Millis> retry_after;
+  // A message template of the receiver failed (MessageTemplates::Render):
+  // the message went out with the default wording; the outbox counts one
+  // failure with reason "template" for the notification and logs this text.
+  std::string template_error;
 
   static SendResult Ok() { return {}; }
   static SendResult Retry(std::string reason, std::string detail,
                           std::optional<Millis> retry_after = std::nullopt) {
-    return {kRetry, std::move(reason), std::move(detail), retry_after};
+    return {kRetry, std::move(reason), std::move(detail), retry_after, {}};
   }
   static SendResult Permanent(std::string reason, std::string detail) {
-    return {kPermanent, std::move(reason), std::move(detail), std::nullopt};
+    return {kPermanent, std::move(reason), std::move(detail), std::nullopt, {}};
   }
   bool ok() const { return kind == kOk; }
 };

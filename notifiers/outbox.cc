@@ -444,6 +444,12 @@ TimePoint Outbox::StepLocked(Worker* w, std::unique_lock<std::mutex>& lk) {
   const SendResult result = notifier->Send(*notification);
   lk.lock();
   w->in_flight = 0;
+  if (!result.template_error.empty() && row.attempts == 0) {
+    // Sent with the default wording, never dropped; counted once.
+    CountFailed(w->receiver, integration, "template");
+    spdlog::warn("outbox: notification for {} to {}: {} (sent with the default wording)",
+                 row.group_key, w->receiver, result.template_error);
+  }
   if (result.ok()) {
     DeliveredLocked(w, row, integration);
   } else if (!FailedLocked(w, row, integration, result)) {

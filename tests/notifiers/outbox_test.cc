@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -506,6 +507,39 @@ TEST_F(OutboxTest, TemplateErrorIsCountedOnceAndStillSent) {
   EXPECT_EQ(Failed("hooks", "template"), 1);
   auto body = nlohmann::json::parse(server.Requests().at(0).body);
   EXPECT_EQ(body["alerts"][1]["annotations"]["summary"], n.alerts[1].annotations["summary"]);
+}
+
+// A receiver whose message template fails: it reports the failure with
+// every attempt (first a 503, then success).
+class TemplateFailing final : public Notifier {
+ public:
+  const std::string& integration() const override {
+    static const std::string kName = "webhook";
+    return kName;
+  }
+  SendResult Send(const Notification&) override {
+    SendResult r = ++calls == 1 ? SendResult::Retry("serverError", "503") : SendResult::Ok();
+    r.template_error = "title template: {{x}} names nothing";
+    return r;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST_F(OutboxTest, AMessageTemplateErrorIsCountedOnceAcrossRetries) {
+  auto notifier = std::make_shared<TemplateFailing>();
+  ReceiverConfig rc;
+  rc.name = "hooks";
+  rc.integration = "webhook";
+  rc.notifier = notifier;
+  outbox_->SetReceivers({rc});
+  outbox_->Start();
+  Enqueue(Make("hooks", "SyncStalled"));
+  ASSERT_TRUE(WaitForAttempts(1));
+  Advance(options_.backoff_base);
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
+  EXPECT_EQ(notifier->calls, 2);
+  EXPECT_EQ(Failed("hooks", "template"), 1);
+  EXPECT_EQ(Failed("hooks", "serverError"), 1);
 }
 
 TEST_F(OutboxTest, ListJsonGivesTheApiFields) {
