@@ -454,6 +454,17 @@ void Router::Replace(RouteConfig route, std::map<std::string, bool> send_resolve
   for (const auto& [fp, a] : held) Insert(a, now);
 }
 
+std::vector<std::string> Router::ReceiversFor(const LabelSet& labels) const {
+  std::vector<int> matched;
+  Match(0, labels, matched);
+  std::vector<std::string> out;
+  for (int node : matched) {
+    const std::string& r = nodes_[node].cfg->receiver;
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  }
+  return out;
+}
+
 std::vector<Router::GroupInfo> Router::Groups() const {
   std::vector<GroupInfo> out;
   for (const auto& [id, g] : groups_) {

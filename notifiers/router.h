@@ -92,6 +92,10 @@ class Router {
   // Muters are consulted in order; an alert muted by any is not notified.
   void SetMuters(std::vector<std::shared_ptr<Muter>> muters);
 
+  // The receivers of the routes an alert with these labels goes to, in
+  // route order, without repeats (the API's receivers of an alert).
+  std::vector<std::string> ReceiversFor(const LabelSet& labels) const;
+
   // The current groups, for the API and tests.
   struct GroupInfo {
     std::string receiver;

@@ -17,6 +17,7 @@
 #include "agent/core/listen_address.h"
 #include "agent/core/logging.h"
 #include "agent/core/time_format.h"
+#include "agent/http/alertmanager_api.h"
 #include "agent/http/api.h"
 #include "agent/http/server.h"
 #include "agent/state/monitor.h"
@@ -34,10 +35,12 @@
 #include "exporters/exposition.h"
 #include "exporters/state_collector.h"
 #include "exporters/status_page.h"
+#include "notifiers/inhibitor.h"
 #include "notifiers/notifier_metrics.h"
 #include "notifiers/outbox.h"
 #include "notifiers/receivers.h"
 #include "notifiers/router.h"
+#include "notifiers/silences.h"
 #include "rules/alert_store.h"
 #include "rules/rule_engine.h"
 #include "rules/rule_file.h"
@@ -116,6 +119,7 @@ struct Loaded {
   std::vector<RuleGroup> groups;
   std::vector<notifiers::ReceiverConfig> receivers;
   notifiers::RouteConfig route;
+  std::vector<notifiers::InhibitRule> inhibit_rules;
 };
 
 Loaded LoadAll(const std::string& path) {
@@ -140,6 +144,7 @@ Loaded LoadAll(const std::string& path) {
   } else if (!out.receivers.empty()) {
     p.Add(0, 0, "receivers are configured but there is no route: add route: {receiver: NAME}");
   }
+  out.inhibit_rules = notifiers::ParseInhibitRules(out.config.inhibit_rules, out.config.path, p);
   CheckRunPrerequisites(out.config, p);
   problems = p.list();
   try {
@@ -189,6 +194,29 @@ nlohmann::json MonitorJson(const state::MonitorRow& m) {
 }
 
 // What the watcher thread publishes for the HTTP threads to read.
+// The receivers each firing alert is routed to, for /api/v2/alerts: set on
+// the watcher thread (the router is not thread-safe), read by the API.
+class ReceiversByAlert {
+ public:
+  void Set(const std::vector<Alert>& alerts, const notifiers::Router& router) {
+    std::map<std::string, std::vector<std::string>> next;
+    for (const Alert& a : alerts) {
+      if (a.state == AlertState::kFiring) next[a.fingerprint] = router.ReceiversFor(a.labels);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    by_fingerprint_ = std::move(next);
+  }
+  std::vector<std::string> Get(const std::string& fingerprint) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_fingerprint_.find(fingerprint);
+    return it == by_fingerprint_.end() ? std::vector<std::string>{} : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> by_fingerprint_;
+};
+
 class Published {
  public:
   void SetSnapshot(const std::string& source, std::shared_ptr<const state::Snapshot> s) {
@@ -433,6 +461,16 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   }
   notifiers::Outbox& outbox = **outbox_or;
   outbox.SetReceivers(loaded.receivers);
+  auto silences_or = notifiers::Silences::Open(config.state_db, clock);
+  if (!silences_or) {
+    spdlog::error("silences: {}", silences_or.message());
+    return 1;
+  }
+  std::shared_ptr<notifiers::Silences> silences = std::move(silences_or).value();
+  auto inhibitor = std::make_shared<notifiers::Inhibitor>(loaded.inhibit_rules);
+  // Routing runs on the watcher thread; the API sees the receivers each
+  // published alert was routed to.
+  ReceiversByAlert receivers_by_alert;
 
   // The watcher persists alert state through this connection: a writer
   // holding the store must not stall evaluation (issue 7 point 16).
@@ -463,6 +501,15 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   };
   api.metrics = [&] { return SerializeMetrics({&registry, &collector}); };
   http::AddApiRoutes(server, api);
+  http::AlertmanagerApiSources am_api;
+  am_api.silences = silences.get();
+  am_api.inhibitor = inhibitor.get();
+  am_api.alerts = [&] { return published.Alerts(); };
+  am_api.receivers = [&](const Alert& a) { return receivers_by_alert.Get(a.fingerprint); };
+  am_api.api_token = &config.http.api_token;
+  am_api.clock = &clock;
+  am_api.started_at = ToEpochSeconds(clock.Now());
+  http::AddAlertmanagerRoutes(server, am_api);
   server.Handle("GET", "/", [&](const http::HttpRequest&) {
     auto page =
         RenderStatusPage(published.Status(), published.Alerts(), ToEpochSeconds(clock.Now()));
@@ -486,6 +533,8 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   spdlog::info("linkwatch {} listening on {}", LINKWATCH_VERSION, url);
 
   notifiers::Router router(loaded.route, outbox, clock, url, SendResolved(loaded.receivers));
+  // Alertmanager's mute stages: inhibition, then silences.
+  router.SetMuters({inhibitor, silences});
   auto sources = watch::StateSourceRegistry::Builtin().BuildAll(config);
   if (!sources) {  // LoadAll refused what cannot be built: not expected here
     spdlog::error("watch: {}", sources.message());
@@ -498,6 +547,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   };
   callbacks.alerts = [&](const std::vector<Alert>& alerts) {
     collector.PublishAlerts(alerts);
+    receivers_by_alert.Set(alerts, router);
     published.SetAlerts(alerts);
   };
   callbacks.sources = [&](const std::vector<watch::SourceStatus>& list) {
@@ -530,6 +580,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
         Loaded next = LoadAll(options.config_path);
         outbox.SetReceivers(next.receivers);
         router.Replace(next.route, SendResolved(next.receivers));
+        inhibitor->Replace(next.inhibit_rules);
         engine.Replace(std::move(next.groups));
         watcher->set_options(
             {next.config.watch.interval, next.config.watch.source_unreachable_for});

@@ -40,6 +40,14 @@ const std::string& HttpRequest::Header(std::string_view name) const {
   return it == headers.end() ? kEmpty : it->second;
 }
 
+std::vector<std::string> HttpRequest::QueryValues(const std::string& name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : query_list) {
+    if (k == name) out.push_back(v);
+  }
+  return out;
+}
+
 std::string HttpRequest::Query(const std::string& name, std::string fallback) const {
   auto it = query.find(name);
   return it == query.end() ? fallback : it->second;
@@ -112,7 +120,8 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
 }
 
 bool ParseTarget(std::string_view target, std::string* path,
-                 std::map<std::string, std::string>* query) {
+                 std::map<std::string, std::string>* query,
+                 std::vector<std::pair<std::string, std::string>>* all) {
   if (target.empty() || target.front() != '/') return false;
   const size_t q = target.find('?');
   std::string_view raw_path = target.substr(0, q);
@@ -122,6 +131,7 @@ bool ParseTarget(std::string_view target, std::string* path,
   }
   if (!PercentDecode(raw_path, false, path)) return false;
   query->clear();
+  if (all != nullptr) all->clear();
   if (q == std::string_view::npos) return true;
   std::string_view rest = target.substr(q + 1);
   if (const size_t h = rest.find('#'); h != std::string_view::npos) rest = rest.substr(0, h);
@@ -136,6 +146,7 @@ bool ParseTarget(std::string_view target, std::string* path,
     if (eq != std::string_view::npos && !PercentDecode(pair.substr(eq + 1), true, &value)) {
       return false;
     }
+    if (all != nullptr) all->emplace_back(key, value);
     query->emplace(std::move(key), std::move(value));  // first value wins
   }
   return true;

@@ -31,6 +31,7 @@ struct HttpRequest {
   std::string target;  // as received: "/api/v1/notifications?state=dead"
   std::string path;    // percent-decoded path without the query: "/api/v1/notifications"
   std::map<std::string, std::string> query;  // decoded; the first value wins for repeats
+  std::vector<std::pair<std::string, std::string>> query_list;  // every pair, in order
   // Values of the route's "{name}" segments; "*" holds the rest of the path
   // matched by a trailing "/*" (decoded, without the leading '/').
   std::map<std::string, std::string> path_params;
@@ -42,6 +43,8 @@ struct HttpRequest {
   bool HasHeader(std::string_view name) const { return headers.find(name) != headers.end(); }
   // A query parameter or path parameter, or `fallback` when absent.
   std::string Query(const std::string& name, std::string fallback = "") const;
+  // Every value of a repeated query parameter (?filter=a&filter=b), in order.
+  std::vector<std::string> QueryValues(const std::string& name) const;
   std::string Param(const std::string& name) const;
 };
 
@@ -73,8 +76,10 @@ HttpResponse Unauthorized();
 bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
 // Splits a request target into decoded path and query parameters. False when
 // the target is not origin-form ("/...") or holds a malformed escape.
+// `all`, when given, receives every pair in order (repeats included).
 bool ParseTarget(std::string_view target, std::string* path,
-                 std::map<std::string, std::string>* query);
+                 std::map<std::string, std::string>* query,
+                 std::vector<std::pair<std::string, std::string>>* all = nullptr);
 
 }  // namespace http
 }  // namespace linkwatch

@@ -193,7 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool head = req.method() == bhttp::verb::head;
 
     HttpResponse response;
-    if (!ParseTarget(request.target, &request.path, &request.query)) {
+    if (!ParseTarget(request.target, &request.path, &request.query, &request.query_list)) {
       response = HttpResponse::Error(400, "malformed request target");
     } else {
       response = server_.Dispatch(request);

@@ -315,6 +315,20 @@ void AddSyncRows(Snapshot& snap) {
   }
 }
 
+// Silences (notifiers/silences.h): Alertmanager's fields; matchers as a JSON
+// array of {name, value, isRegex, isEqual}, never as text to parse again.
+const char* const kLinkwatchTablesV7 = R"SQL(
+CREATE TABLE IF NOT EXISTS linkwatch_silences (
+  id          TEXT PRIMARY KEY,
+  matchers    TEXT NOT NULL,
+  starts_at   REAL NOT NULL,
+  ends_at     REAL NOT NULL,
+  created_by  TEXT NOT NULL,
+  comment     TEXT NOT NULL,
+  updated_at  REAL NOT NULL
+);
+)SQL";
+
 struct Migration {
   int version;
   std::string sql;
@@ -329,7 +343,8 @@ std::vector<Migration> Migrations() {
           {3, kLinkwatchTablesV3},
           {4, kLinkwatchTablesV4},
           {5, kLinkwatchTablesV5},
-          {6, LinkGenerationDdl()}};
+          {6, LinkGenerationDdl()},
+          {7, kLinkwatchTablesV7}};
 }
 
 }  // namespace
