@@ -181,7 +181,55 @@ std::string RenderStatusPage(const nlohmann::json& status, const std::vector<Ale
            "</td></tr>";
     }
   }
-  h += "</table><h2 id=\"silences\">Silences</h2><p class=\"empty\">None.</p></body></html>";
+  h += "</table>";
+
+  h += "<h2 id=\"receivers\">Receivers</h2>";
+  const auto& receivers =
+      status.contains("receivers") ? status["receivers"] : nlohmann::json::array();
+  if (receivers.empty()) {
+    h += "<p class=\"empty\">No receivers configured.</p>";
+  } else {
+    h += "<table><tr><th>Receiver</th><th>Integration</th><th>Outbox</th><th>Dead letters</th>"
+         "<th>Last error</th></tr>";
+    for (const auto& r : receivers) {
+      const long long pending = r.value("pending", 0LL), dead = r.value("dead", 0LL);
+      const std::string when = Str(r, "lastErrorAt");
+      h += "<tr><td>" + HtmlEscape(Str(r, "name")) + "</td><td>" +
+           HtmlEscape(Str(r, "integration")) + "</td><td class=\"num\">" +
+           Badge(std::to_string(pending) + " pending", pending > 0 ? "warn" : "ok") +
+           "</td><td class=\"num\">" +
+           (dead > 0 ? Badge(std::to_string(dead) + " dead", "bad") : std::string("0")) +
+           "</td><td class=\"error\">" + HtmlEscape(Str(r, "lastError")) +
+           (when.empty() ? "" : " (" + HtmlEscape(when) + ")") + "</td></tr>";
+    }
+    h += "</table>";
+  }
+
+  h += "<h2 id=\"silences\">Silences</h2>";
+  const auto& silences = status.contains("silences") ? status["silences"] : nlohmann::json::array();
+  if (silences.empty()) {
+    h += "<p class=\"empty\">None.</p>";
+  } else {
+    h += "<table><tr><th>State</th><th>Matchers</th><th>Starts</th><th>Ends</th>"
+         "<th>Created by</th><th>Comment</th></tr>";
+    for (const auto& s : silences) {
+      std::string matchers;
+      for (const auto& m : s.value("matchers", nlohmann::json::array())) {
+        const bool regex = m.value("isRegex", false), equal = m.value("isEqual", true);
+        const char* op = equal ? (regex ? "=~" : "=") : (regex ? "!~" : "!=");
+        matchers +=
+            HtmlEscape(Str(m, "name")) + op + "&quot;" + HtmlEscape(Str(m, "value")) + "&quot; ";
+      }
+      const std::string state = s.contains("status") ? Str(s["status"], "state") : "";
+      h += "<tr id=\"silence-" + HtmlEscape(Str(s, "id")) + "\"><td>" +
+           Badge(state, state == "active" ? "ok" : "warn") + "</td><td>" + matchers + "</td><td>" +
+           HtmlEscape(Str(s, "startsAt")) + "</td><td>" + HtmlEscape(Str(s, "endsAt")) +
+           "</td><td>" + HtmlEscape(Str(s, "createdBy")) + "</td><td>" +
+           HtmlEscape(Str(s, "comment")) + "</td></tr>";
+    }
+    h += "</table>";
+  }
+  h += "</body></html>";
   return h;
 }
 

@@ -76,7 +76,9 @@ struct Outbox::Worker {
   std::condition_variable cv;
   bool wake = false;
   bool stop = false;
-  int64_t in_flight = 0;  // row id being sent, 0 if none
+  int64_t in_flight = 0;   // row id being sent, 0 if none
+  std::string last_error;  // "reason: detail" of the last failed attempt
+  double last_error_at = 0;
   std::mt19937_64 rng{std::random_device{}()};
   std::thread thread;
 };
@@ -357,6 +359,34 @@ nlohmann::json Outbox::ListJson(std::string_view state) {
   return out;
 }
 
+nlohmann::json Outbox::ReceiversJson() {
+  std::lock_guard lk(mu_);
+  std::map<std::string, std::pair<int64_t, int64_t>> counts;  // pending, dead
+  if (auto st = db_->Prepare(
+          "SELECT receiver, state, COUNT(*) FROM linkwatch_outbox GROUP BY receiver, state");
+      st.ok()) {
+    while (st->Step()) {
+      auto& c = counts[st->Text(0)];
+      (st->Text(1) == "dead" ? c.second : c.first) = st->Int(2);
+    }
+  } else {
+    spdlog::error("outbox: counting notifications: {}", st.message());
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, w] : workers_) {
+    const auto& c = counts[name];
+    out.push_back(
+        {{"name", name},
+         {"integration", w->notifier ? w->notifier->integration() : ""},
+         {"pending", c.first},
+         {"dead", c.second},
+         {"lastError", w->last_error.empty() ? nlohmann::json() : nlohmann::json(w->last_error)},
+         {"lastErrorAt", w->last_error_at > 0 ? nlohmann::json(FormatDateTime(w->last_error_at))
+                                              : nlohmann::json()}});
+  }
+  return out;
+}
+
 void Outbox::Wake() {
   std::lock_guard lk(mu_);
   for (auto& [name, w] : workers_) {
@@ -495,6 +525,8 @@ bool Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integrat
                           const SendResult& result) {
   const std::string reason = result.reason.empty() ? "other" : result.reason;
   const std::string error = reason + ": " + result.detail;
+  w->last_error = error;
+  w->last_error_at = ToEpochSeconds(clock_.Now());
   if (result.kind == SendResult::kPermanent) {
     spdlog::warn("outbox: receiver {}: notification for {} failed permanently ({}); dead letter",
                  w->receiver, row.group_key, error);

@@ -126,6 +126,11 @@ class Outbox {
   // ISO-8601 UTC. A failure to read is logged and gives [].
   nlohmann::json ListJson(std::string_view state);
 
+  // Per configured receiver, for the status page and /api/v1/status:
+  // [{name, integration, pending, dead, lastError, lastErrorAt}]; the last
+  // error is that of the receiver's last failed attempt since the start.
+  nlohmann::json ReceiversJson();
+
   // Makes every worker re-read the clock now.
   void Wake();
   // Stops every worker (attempts in flight finish first). Idempotent.

@@ -162,13 +162,6 @@ std::map<std::string, bool> SendResolved(const std::vector<notifiers::ReceiverCo
   return m;
 }
 
-std::string ExternalUrl(const std::string& listen, int port) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  return "http://" + host + ":" + std::to_string(port) + "/";
-}
-
 nlohmann::json MonitorJson(const state::MonitorRow& m) {
   nlohmann::json j{{"profile", m.profile},        {"table", m.table},
                    {"syncStatus", m.sync_status}, {"initialSync", m.initial_sync},
@@ -490,6 +483,14 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     nlohmann::json j = published.Status();
     j["stateStore"] = {
         {"path", config.state_db}, {"up", store_health.up()}, {"error", store_health.error()}};
+    j["receivers"] = outbox.ReceiversJson();
+    nlohmann::json silenced = nlohmann::json::array();
+    const double now = ToEpochSeconds(clock.Now());
+    for (const auto& s : silences->List()) {
+      if (std::string(s.StateAt(now)) != "expired")
+        silenced.push_back(notifiers::SilenceToJson(s, now));
+    }
+    j["silences"] = std::move(silenced);
     return j;
   };
   api.notifications = [&](const std::string& state) { return outbox.ListJson(state); };
@@ -511,8 +512,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   am_api.started_at = ToEpochSeconds(clock.Now());
   http::AddAlertmanagerRoutes(server, am_api);
   server.Handle("GET", "/", [&](const http::HttpRequest&) {
-    auto page =
-        RenderStatusPage(published.Status(), published.Alerts(), ToEpochSeconds(clock.Now()));
+    auto page = RenderStatusPage(api.status(), published.Alerts(), ToEpochSeconds(clock.Now()));
     http::HttpResponse r = http::HttpResponse::Text(200, std::move(page));
     r.content_type = "text/html; charset=utf-8";
     return r;
@@ -529,7 +529,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     spdlog::error("http: {}", s.message());
     return 1;
   }
-  const std::string url = ExternalUrl(config.http.listen, server.port());
+  const std::string url = LocalUrl(config.http.listen, server.port());
   spdlog::info("linkwatch {} listening on {}", LINKWATCH_VERSION, url);
 
   notifiers::Router router(loaded.route, outbox, clock, url, SendResolved(loaded.receivers));

@@ -71,4 +71,21 @@ int TablesCommand(const std::string& config_path, const std::string& profile, bo
 Status CheckSourceTables(const ProfileConfig& profile, const std::vector<std::string>& tables,
                          bool* unreadable = nullptr);
 
+// `silence add|list|expire` (silence_commands.cc): through a running agent's
+// /api/v1/silences, at the config's http.listen (or --url) with its
+// api_token. 0 ok, 1 the agent refused or could not be reached, 2 bad usage.
+struct SilenceOptions {
+  std::string config_path;
+  std::string url;                     // overrides the config's http.listen
+  std::vector<std::string> matchers;   // add: 'alertname="X"', entity=~"a.*"
+  std::string duration = "1h";         // add
+  std::string start, end;              // add: RFC 3339; end overrides duration
+  std::string comment, author;         // add
+  bool expired = false, json = false;  // list
+  std::vector<std::string> ids;        // expire
+};
+int SilenceAddCommand(const SilenceOptions& options);
+int SilenceListCommand(const SilenceOptions& options);
+int SilenceExpireCommand(const SilenceOptions& options);
+
 }  // namespace linkwatch

@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "agent/cli/app.h"
-#include "agent/core/logging.h"
 #include "agent/cli/demo.h"
+#include "agent/core/logging.h"
 
 int main(int argc, char** argv) {
   using namespace linkwatch;
@@ -103,6 +103,31 @@ int main(int argc, char** argv) {
     t->add_option("tables", table_names, "table names")->required();
   }
 
+  SilenceOptions silence_options;
+  auto* silence = app.add_subcommand("silence", "silences, through the running agent's API");
+  silence->require_subcommand(1);
+  auto* silence_add = silence->add_subcommand("add", "add a silence; prints its id");
+  auto* silence_list = silence->add_subcommand("list", "list silences (active and pending)");
+  auto* silence_expire = silence->add_subcommand("expire", "expire silences now");
+  for (auto* s : {silence_add, silence_list, silence_expire}) {
+    s->add_option("--config", silence_options.config_path, "config file (http.listen, api_token)")
+        ->required();
+    s->add_option("--url", silence_options.url, "the agent's URL instead of http.listen");
+  }
+  silence_add
+      ->add_option("matchers", silence_options.matchers,
+                   "matchers: 'alertname=\"SyncStalled\"' 'entity=~\"acc.*\"'")
+      ->required();
+  silence_add->add_option("--duration", silence_options.duration, "how long")
+      ->capture_default_str();
+  silence_add->add_option("--start", silence_options.start, "start (RFC 3339; default now)");
+  silence_add->add_option("--end", silence_options.end, "end (RFC 3339; instead of --duration)");
+  silence_add->add_option("--comment", silence_options.comment, "why")->required();
+  silence_add->add_option("--author", silence_options.author, "who (default $USER)");
+  silence_list->add_flag("--expired", silence_options.expired, "also expired silences");
+  silence_list->add_flag("--json", silence_options.json, "JSON output");
+  silence_expire->add_option("ids", silence_options.ids, "silence ids")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -134,5 +159,8 @@ int main(int argc, char** argv) {
   if (*relink) return RelinkCommand(config_path, profile, clear);
   if (*tables_add) return TablesCommand(config_path, profile, true, table_names);
   if (*tables_remove) return TablesCommand(config_path, profile, false, table_names);
+  if (*silence_add) return SilenceAddCommand(silence_options);
+  if (*silence_list) return SilenceListCommand(silence_options);
+  if (*silence_expire) return SilenceExpireCommand(silence_options);
   return 2;
 }

@@ -57,4 +57,14 @@ Status CheckListenHost(const std::string& host) {
   return Status::Ok();
 }
 
+std::string LocalUrl(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  const std::string p = port >= 0 ? std::to_string(port)
+                                  : (colon == std::string::npos ? "" : listen.substr(colon + 1));
+  return "http://" + host + ":" + p + "/";
+}
+
 }  // namespace linkwatch

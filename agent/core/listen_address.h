@@ -20,4 +20,9 @@ Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen
 // looked up as a name.
 Status CheckListenHost(const std::string& host);
 
+// The URL a local client reaches a server listening on `listen` at: the
+// host (a wildcard 0.0.0.0 / [::] becomes loopback) and `port` (the bound
+// port; -1 for the one in `listen`). "http://127.0.0.1:9464/".
+std::string LocalUrl(const std::string& listen, int port = -1);
+
 }  // namespace linkwatch

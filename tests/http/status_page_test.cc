@@ -51,5 +51,46 @@ TEST(StatusPageTest, ATableWithoutBreakHasAnEmptyCell) {
   EXPECT_THAT(page, Not(HasSubstr("repaired by")));
 }
 
+TEST(StatusPageTest, ListsReceiversWithTheirOutboxAndSilences) {
+  nlohmann::json status{
+      {"receivers",
+       {{{"name", "oncall"},
+         {"integration", "webhook"},
+         {"pending", 3},
+         {"dead", 1},
+         {"lastError", "serverError: HTTP 503 <html>"},
+         {"lastErrorAt", "2026-01-01T00:00:00Z"}},
+        {{"name", "quiet"},
+         {"integration", "log"},
+         {"pending", 0},
+         {"dead", 0},
+         {"lastError", nullptr},
+         {"lastErrorAt", nullptr}}}},
+      {"silences",
+       {{{"id", "abc"},
+         {"status", {{"state", "active"}}},
+         {"matchers",
+          {{{"name", "entity"}, {"value", "acc<.*"}, {"isRegex", true}, {"isEqual", false}}}},
+         {"startsAt", "2026-01-01T00:00:00Z"},
+         {"endsAt", "2026-01-01T02:00:00Z"},
+         {"createdBy", "ops"},
+         {"comment", "deploy <b>"}}}}};
+  const std::string page = RenderStatusPage(status, {}, 1767225660);
+  EXPECT_THAT(page, HasSubstr("<td>oncall</td><td>webhook</td>"));
+  EXPECT_THAT(page, HasSubstr("3 pending"));
+  EXPECT_THAT(page, HasSubstr("1 dead"));
+  EXPECT_THAT(page, HasSubstr("serverError: HTTP 503 &lt;html&gt; (2026-01-01T00:00:00Z)"));
+  EXPECT_THAT(page, HasSubstr("id=\"silence-abc\""));
+  EXPECT_THAT(page, HasSubstr("entity!~&quot;acc&lt;.*&quot;"));
+  EXPECT_THAT(page, HasSubstr("deploy &lt;b&gt;"));
+  EXPECT_THAT(page, Not(HasSubstr("<b>")));
+}
+
+TEST(StatusPageTest, SaysWhenThereAreNoReceiversOrSilences) {
+  const std::string page = RenderStatusPage(nlohmann::json::object(), {}, 1767225660);
+  EXPECT_THAT(page, HasSubstr("No receivers configured."));
+  EXPECT_THAT(page, HasSubstr("<h2 id=\"silences\">Silences</h2><p class=\"empty\">None.</p>"));
+}
+
 }  // namespace
 }  // namespace linkwatch

@@ -15,7 +15,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import Agent, Receiver, StateDb, TempDirTest, free_port, http_get, iso, wait_for
+from harness import (Agent, Receiver, StateDb, TempDirTest, free_port, http_get, iso, run_cli,
+                     wait_for)
 
 TOKEN = "test-token-1234"
 
@@ -126,6 +127,13 @@ inhibit_rules:
         code, listed = api("GET", self.base + "/api/v1/silences", token=None)
         self.assertEqual(sorted(s["id"] for s in listed), sorted([sid, sid2]))
         self.assertEqual({s["status"]["state"] for s in listed}, {"active"})
+        code, page = http_get(self.base + "/")
+        self.assertIn('id="silence-%s"' % sid, page)
+        self.assertIn("maintenance", page)
+        self.assertIn("<td>hooks</td><td>webhook</td>", page)
+        code, status = api("GET", self.base + "/api/v1/status", token=None)
+        self.assertEqual(sorted(s["id"] for s in status["silences"]), sorted([sid, sid2]))
+        self.assertEqual(status["receivers"][0]["name"], "hooks")
 
         self.stall("account")
         self.stall("opportunity")
@@ -227,6 +235,55 @@ inhibit_rules:
         expired = json.loads(amtool("silence", "query", "--expired", "-o", "json"))
         self.assertEqual([s["status"]["state"] for s in expired], ["expired"])
         wait_for(lambda: self.firing("account"), what="account notified after amtool expire")
+
+    def test_the_cli_adds_lists_and_expires_silences(self):
+        rc, out, err = run_cli("silence", "add", "--config", self.config, 'entity="account"',
+                               "alertname=SyncStalled", "--duration", "2h", "--comment", "deploy",
+                               "--author", "cli-test")
+        self.assertEqual(rc, 0, err)
+        sid = out.strip()
+        self.assertRegex(sid, r"^[0-9a-f-]{36}$")
+        rc, out, err = run_cli("silence", "list", "--config", self.config)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(sid, out)
+        self.assertIn('entity="account" alertname="SyncStalled"', out)
+        self.assertIn("cli-test", out)
+        rc, out, err = run_cli("silence", "list", "--config", self.config, "--json")
+        listed = json.loads(out)
+        self.assertEqual(listed[0]["comment"], "deploy")
+        ends = time.mktime(time.strptime(listed[0]["endsAt"][:19], "%Y-%m-%dT%H:%M:%S"))
+        starts = time.mktime(time.strptime(listed[0]["startsAt"][:19], "%Y-%m-%dT%H:%M:%S"))
+        self.assertAlmostEqual(ends - starts, 7200, delta=2)
+
+        self.stall("account")
+        self.stall("contact")
+        wait_for(lambda: self.firing("contact"), what="contact notified")
+        self.assertEqual(self.v2_alert("account")["status"]["silencedBy"], [sid])
+
+        rc, out, err = run_cli("silence", "expire", "--config", self.config, sid)
+        self.assertEqual(rc, 0, err)
+        wait_for(lambda: self.firing("account"), what="account notified after expire")
+        rc, out, err = run_cli("silence", "list", "--config", self.config)
+        self.assertNotIn(sid, out)
+        rc, out, err = run_cli("silence", "list", "--config", self.config, "--expired")
+        self.assertIn(sid, out)
+
+        # Errors: a second expire, a bad matcher, no comment, a wrong token.
+        rc, out, err = run_cli("silence", "expire", "--config", self.config, sid)
+        self.assertEqual(rc, 1)
+        self.assertIn("already expired", err)
+        rc, out, err = run_cli("silence", "add", "--config", self.config, 'entity=~"("',
+                               "--comment", "x")
+        self.assertEqual(rc, 2)
+        self.assertIn("bad regular expression", err)
+        rc, out, err = run_cli("silence", "add", "--config", self.config, 'entity="a"')
+        self.assertEqual(rc, 2)
+        with open(self.config) as f:
+            wrong = self.write("wrong.yaml", f.read().replace(TOKEN, "wrong-token"))
+        rc, out, err = run_cli("silence", "add", "--config", wrong, 'entity="a"', "--comment", "x")
+        self.assertEqual(rc, 1)
+        self.assertIn("401", err)
+        self.assertNotIn("wrong-token", err + out, "the token is never printed")
 
 
 if __name__ == "__main__":
