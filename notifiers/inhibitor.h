@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "notifiers/matcher.h"
-#include "notifiers/router.h"
+#include "notifiers/muter.h"
 
 namespace YAML {
 class Node;

@@ -1,17 +1,15 @@
-// Router: Alertmanager's dispatcher for linkwatch's alerts. It matches alerts
-// against the route tree of the config (`route:`: receiver, group_by,
-// group_wait, group_interval, repeat_interval, matchers, continue, nested
-// routes inheriting their parent's settings), keeps aggregation groups, and
-// when a group is due creates notifications in the outbox. What each
-// (receiver, group) was last sent is the notification log
-// (linkwatch_nflog), written in the same transaction as the outbox rows, so a
-// restart neither re-sends every firing group nor forgets repeat_interval.
-//
-// Silences and inhibition plug in as Muters, consulted when a group is
-// flushed, before a notification is created (Alertmanager's mute stages).
+// Router: Alertmanager's dispatcher for linkwatch's alerts. Every alert goes
+// to the routes of the tree (route.h) it matches; the router keeps one
+// aggregation group per route and group labels, with its timers
+// (group_wait, group_interval, repeat_interval), and when a group is due it
+// asks the mute stages (muter.h: inhibitor, silences) which alerts to leave
+// out and the notification log (nflog.h) whether anything new needs
+// sending, then queues the notification in the outbox, the log row in the
+// same transaction.
 //
 // Not thread-safe: one thread (the watcher loop) calls Update, Flush,
-// NextFlush and Replace. The Outbox it writes to is thread-safe.
+// NextFlush, ReceiversFor and Replace. The Outbox it writes to is
+// thread-safe.
 #pragma once
 
 #include <map>
@@ -22,47 +20,14 @@
 #include <vector>
 
 #include "agent/core/clock.h"
-#include "notifiers/matcher.h"
+#include "notifiers/muter.h"
+#include "notifiers/nflog.h"
+#include "notifiers/route.h"
 #include "rules/alert.h"
-
-namespace YAML {
-class Node;
-}
-namespace linkwatch {
-class Problems;
-}
 
 namespace linkwatch::notifiers {
 
 class Outbox;
-
-struct RouteConfig {
-  std::string receiver;
-  std::vector<std::string> group_by;  // label names; empty = one group per route
-  bool group_by_all = false;          // group_by: ['...']
-  Millis group_wait{30 * 1000};
-  Millis group_interval{5 * 60 * 1000};
-  Millis repeat_interval{4 * 3600 * 1000};
-  std::vector<Matcher> matchers;   // sorted, as Alertmanager sorts them
-  bool continue_matching = false;  // `continue`
-  std::vector<RouteConfig> routes;
-};
-
-// Parses `route:`. Children inherit receiver, group_by and the intervals from
-// their parent. Problems (unknown keys with a suggestion, unknown receivers,
-// bad matchers or durations) are added with file:line:column.
-RouteConfig ParseRoute(const YAML::Node& route, const std::string& file,
-                       const std::set<std::string>& receiver_names, Problems& problems);
-
-// Decides whether an alert is muted now (silences, inhibit rules). Observe
-// receives every alert the engine reports, before the router groups them, so
-// an inhibitor can track the source alerts.
-class Muter {
- public:
-  virtual ~Muter() = default;
-  virtual void Observe(const std::vector<Alert>& alerts) { (void)alerts; }
-  virtual bool Muted(const Alert& alert, TimePoint now) const = 0;
-};
 
 class Router {
  public:
@@ -107,11 +72,6 @@ class Router {
   std::vector<GroupInfo> Groups() const;
 
  private:
-  struct Node {
-    const RouteConfig* cfg = nullptr;
-    std::string key;  // Alertmanager's route key: {}/{severity="critical"}
-    std::vector<int> children;
-  };
   struct Group {
     int node = 0;
     std::string key;  // route key ":" group labels
@@ -120,14 +80,6 @@ class Router {
     TimePoint next_flush;
     bool flushed = false;
   };
-  struct LogEntry {
-    std::set<std::string> firing;
-    std::set<std::string> resolved;
-    double sent_at = 0;
-  };
-  void Build(RouteConfig route);
-  void Walk(const RouteConfig& cfg, const std::string& parent_key, bool root);
-  void Match(int node, const LabelSet& labels, std::vector<int>& out) const;
   // Adds the alert to the groups of every matching route except `skip`.
   void Insert(const Alert& alert, TimePoint now, const std::set<int>& skip = {});
   void LoadLog();
@@ -137,10 +89,9 @@ class Router {
   std::string external_url_;
   std::map<std::string, bool> send_resolved_;
   std::vector<std::shared_ptr<Muter>> muters_;
-  std::unique_ptr<RouteConfig> route_;
-  std::vector<Node> nodes_;  // pre-order; nodes_[0] is the root
+  std::unique_ptr<RouteTree> tree_;
   std::map<std::pair<int, std::string>, Group> groups_;
-  std::map<std::pair<std::string, std::string>, LogEntry> log_;  // (receiver, group key)
+  NotificationLog log_;
   // Resolved alerts already flushed from some routes' groups, by
   // fingerprint: not put back there while the engine still reports them.
   struct Done {

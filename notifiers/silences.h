@@ -26,7 +26,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/status.h"
 #include "notifiers/matcher.h"
-#include "notifiers/router.h"
+#include "notifiers/muter.h"
 
 namespace linkwatch::state {
 class Db;
