@@ -66,6 +66,10 @@ class Notifier {
   // The provider's published limit (Teams: 4 per second); a receiver's
   // rate_limit overrides it. None by default.
   virtual std::optional<RateLimit> DefaultRateLimit() const { return std::nullopt; }
+  // An integration that must see every firing alert again within this
+  // period (alertmanager: its alerts expire otherwise): the dispatcher
+  // re-sends the receiver's groups at least this often.
+  virtual std::optional<Millis> ResendInterval() const { return std::nullopt; }
 };
 
 }  // namespace linkwatch::notifiers

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "agent/core/problem.h"
+#include "agent/core/text.h"
 #include "agent/core/yaml_util.h"
 
 namespace linkwatch::notifiers {
@@ -12,7 +13,8 @@ namespace linkwatch::notifiers {
 #define LINKWATCH_INTEGRATIONS(X)   \
   X("webhook", MakeWebhookNotifier) \
   X("file", MakeFileNotifier)       \
-  X("log", MakeLogNotifier)
+  X("log", MakeLogNotifier)         \
+  X("alertmanager", MakeAlertmanagerNotifier)
 
 #define LINKWATCH_DECLARE_FACTORY(key, fn) NotifierFactoryFn fn;
 LINKWATCH_INTEGRATIONS(LINKWATCH_DECLARE_FACTORY)
@@ -37,6 +39,70 @@ bool ReceiverContext::CheckKeys(const YAML::Node& spec, std::vector<std::string>
 
 std::string ReceiverContext::What(std::string_view integration) const {
   return "receiver \"" + name + "\" " + std::string(integration);
+}
+
+Secret ReceiverContext::HttpUrl(const YAML::Node& spec, std::string_view integration,
+                                std::string_view example) const {
+  const std::string what = What(integration);
+  if (!spec["url"]) {
+    problems.Add(spec, what + ": url is required" +
+                           (example.empty() ? "" : " (" + std::string(example) + ")"));
+    return {};
+  }
+  Secret url = Secret::FromYaml(spec["url"], base_dir, problems, what + " url");
+  const std::string& u = url.Reveal();
+  if (!url.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+    // Never print the value: it may be a secret.
+    problems.Add(spec["url"], what + ": url must start with http:// or https://");
+  }
+  return url;
+}
+
+std::vector<std::pair<std::string, Secret>> ReceiverContext::Headers(
+    const YAML::Node& spec, std::string_view integration,
+    const std::vector<std::string>& reserved) const {
+  std::vector<std::pair<std::string, Secret>> headers;
+  const YAML::Node& h = spec["headers"];
+  if (!h) return headers;
+  const std::string what = What(integration);
+  if (!h.IsMap()) {
+    problems.Add(h, what + ": headers must be a mapping of header name to value");
+    return headers;
+  }
+  for (const auto& kv : h) {
+    const std::string name = kv.first.Scalar();
+    if (name.empty() || name.find_first_of(": \t\r\n") != std::string::npos) {
+      problems.Add(kv.first, what + ": invalid header name \"" + name + "\"");
+      continue;
+    }
+    bool refused = false;
+    for (const auto& r : reserved) {
+      if (EqualsIgnoreCase(name, r)) {
+        problems.Add(kv.first, what + ": " + r + " is set by linkwatch");
+        refused = true;
+      }
+    }
+    if (refused) continue;
+    Secret value = Secret::FromYaml(kv.second, base_dir, problems, what + " header " + name);
+    if (value.Reveal().find_first_of("\r\n") != std::string::npos) {
+      problems.Add(kv.second, what + ": header " + name + " must not contain a line break");
+    }
+    headers.emplace_back(name, std::move(value));
+  }
+  return headers;
+}
+
+Millis ReceiverContext::PositiveDuration(const YAML::Node& spec, const char* key,
+                                         std::string_view integration, Millis fallback) const {
+  if (!spec[key]) return fallback;
+  const std::string what = What(integration);
+  auto d = GetDuration(spec[key], problems, what + " " + key);
+  if (!d) return fallback;
+  if (d->count() <= 0) {
+    problems.Add(spec[key], what + ": " + key + " must be above 0");
+    return fallback;
+  }
+  return *d;
 }
 
 const NotifierRegistry& NotifierRegistry::Builtin() {

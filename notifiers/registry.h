@@ -14,9 +14,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/core/clock.h"
+#include "agent/core/secret.h"
 #include "notifiers/notifier.h"
 
 namespace YAML {
@@ -42,6 +44,20 @@ struct ReceiverContext {
   bool CheckKeys(const YAML::Node& spec, std::vector<std::string> known) const;
   // "receiver \"hooks\" webhook", for messages.
   std::string What(std::string_view integration) const;
+
+  // Shared readers of keys several integrations have; each adds its
+  // problems with file:line:column and never prints a secret's value.
+  // `url` (required, a secret): must start with http:// or https://.
+  Secret HttpUrl(const YAML::Node& spec, std::string_view integration,
+                 std::string_view example = "") const;
+  // `headers`: a map of header name to value (a secret); `reserved` names
+  // are refused (set by the integration itself).
+  std::vector<std::pair<std::string, Secret>> Headers(
+      const YAML::Node& spec, std::string_view integration,
+      const std::vector<std::string>& reserved = {}) const;
+  // A duration key that must be above 0; `fallback` when absent or invalid.
+  Millis PositiveDuration(const YAML::Node& spec, const char* key, std::string_view integration,
+                          Millis fallback) const;
 };
 
 // Returns nullptr when the spec has problems (they are in ctx.problems).

@@ -7,6 +7,7 @@
 #include "agent/state/db.h"
 #include "notifiers/notification.h"
 #include "notifiers/outbox.h"
+#include "notifiers/receivers.h"
 
 namespace linkwatch::notifiers {
 namespace {
@@ -20,12 +21,20 @@ constexpr Duration kRetryFailedFlush = std::chrono::seconds(1);
 
 }  // namespace
 
+ReceiverDispatchMap DispatchOf(const std::vector<ReceiverConfig>& receivers) {
+  ReceiverDispatchMap out;
+  for (const auto& r : receivers) {
+    out[r.name] = {r.send_resolved, r.notifier ? r.notifier->ResendInterval() : std::nullopt};
+  }
+  return out;
+}
+
 Router::Router(RouteConfig route, Outbox& outbox, const Clock& clock, std::string external_url,
-               std::map<std::string, bool> send_resolved_by_receiver)
+               ReceiverDispatchMap receivers)
     : outbox_(outbox),
       clock_(clock),
       external_url_(std::move(external_url)),
-      send_resolved_(std::move(send_resolved_by_receiver)) {
+      receivers_(std::move(receivers)) {
   tree_ = std::make_unique<RouteTree>(std::move(route));
   LoadLog();
 }
@@ -111,8 +120,12 @@ std::vector<std::string> Router::Flush() {
     if (g.next_flush > now) continue;
     const RouteConfig& cfg = *tree_->node(g.node).cfg;
     const std::string& receiver = cfg.receiver;
-    auto sr = send_resolved_.find(receiver);
-    const bool send_resolved = sr == send_resolved_.end() || sr->second;
+    const ReceiverDispatch dispatch =
+        receivers_.count(receiver) ? receivers_.at(receiver) : ReceiverDispatch{};
+    const bool send_resolved = dispatch.send_resolved;
+    Duration repeat_interval = cfg.repeat_interval;
+    if (dispatch.resend_interval)
+      repeat_interval = std::min(repeat_interval, Duration(*dispatch.resend_interval));
 
     std::vector<const Alert*> firing, resolved;
     std::set<std::string> firing_fps, resolved_fps;
@@ -128,9 +141,8 @@ std::vector<std::string> Router::Flush() {
         resolved_fps.insert(fp);
       }
     }
-    const bool needs =
-        NotificationLog::NeedsUpdate(log_.Query(receiver, g.key), firing_fps, resolved_fps,
-                                     send_resolved, cfg.repeat_interval, now);
+    const bool needs = NotificationLog::NeedsUpdate(
+        log_.Query(receiver, g.key), firing_fps, resolved_fps, send_resolved, repeat_interval, now);
     Due d{&g, std::nullopt};
     if (needs) {
       d.log = NotificationLog::Entry{firing_fps, resolved_fps, now_s};
@@ -190,7 +202,12 @@ std::vector<std::string> Router::Flush() {
       }
     }
     g.flushed = true;
-    g.next_flush = now + cfg.group_interval;
+    Duration interval = cfg.group_interval;
+    if (auto it = receivers_.find(cfg.receiver);
+        it != receivers_.end() && it->second.resend_interval) {
+      interval = std::min(interval, Duration(*it->second.resend_interval));
+    }
+    g.next_flush = now + interval;
   }
   for (auto it = groups_.begin(); it != groups_.end();) {
     it = it->second.alerts.empty() ? groups_.erase(it) : std::next(it);
@@ -211,7 +228,7 @@ TimePoint Router::NextFlush() const {
   return next;
 }
 
-void Router::Replace(RouteConfig route, std::map<std::string, bool> send_resolved_by_receiver) {
+void Router::Replace(RouteConfig route, ReceiverDispatchMap receivers) {
   std::map<std::string, Alert> held;
   for (const auto& [id, g] : groups_) {
     for (const auto& [fp, a] : g.alerts) held[fp] = a;
@@ -219,7 +236,7 @@ void Router::Replace(RouteConfig route, std::map<std::string, bool> send_resolve
   groups_.clear();
   done_.clear();  // route indices change
   tree_ = std::make_unique<RouteTree>(std::move(route));
-  send_resolved_ = std::move(send_resolved_by_receiver);
+  receivers_ = std::move(receivers);
   const TimePoint now = clock_.Now();
   for (const auto& [fp, a] : held) Insert(a, now);
 }

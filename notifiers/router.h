@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -28,12 +29,24 @@
 namespace linkwatch::notifiers {
 
 class Outbox;
+struct ReceiverConfig;
+
+// How the dispatcher treats a receiver's groups (from its ReceiverConfig).
+struct ReceiverDispatch {
+  bool send_resolved = true;
+  // The integration must see every firing alert again within this period
+  // (Notifier::ResendInterval, alertmanager forwarding): the receiver's
+  // groups are flushed and re-sent at least this often.
+  std::optional<Millis> resend_interval;
+};
+using ReceiverDispatchMap = std::map<std::string, ReceiverDispatch>;
+ReceiverDispatchMap DispatchOf(const std::vector<ReceiverConfig>& receivers);
 
 class Router {
  public:
   // Reads the notification log through the outbox's connection.
   Router(RouteConfig route, Outbox& outbox, const Clock& clock, std::string external_url,
-         std::map<std::string, bool> send_resolved_by_receiver);
+         ReceiverDispatchMap receivers);
   ~Router();
 
   // Called after every evaluation with every alert the engine knows (pending
@@ -52,7 +65,7 @@ class Router {
 
   // SIGHUP reload: the alerts are regrouped under the new tree (new groups
   // wait group_wait; the notification log keeps them from re-sending).
-  void Replace(RouteConfig route, std::map<std::string, bool> send_resolved_by_receiver);
+  void Replace(RouteConfig route, ReceiverDispatchMap receivers);
 
   // Muters are consulted in order; an alert muted by any is not notified.
   void SetMuters(std::vector<std::shared_ptr<Muter>> muters);
@@ -87,7 +100,7 @@ class Router {
   Outbox& outbox_;
   const Clock& clock_;
   std::string external_url_;
-  std::map<std::string, bool> send_resolved_;
+  ReceiverDispatchMap receivers_;
   std::vector<std::shared_ptr<Muter>> muters_;
   std::unique_ptr<RouteTree> tree_;
   std::map<std::pair<int, std::string>, Group> groups_;

@@ -19,10 +19,6 @@
 namespace linkwatch::notifiers {
 namespace {
 
-bool IsHttpUrl(const std::string& url) {
-  return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
-}
-
 class WebhookNotifier final : public Notifier {
  public:
   WebhookNotifier(Secret url, std::vector<std::pair<std::string, Secret>> headers, Secret hmac,
@@ -78,39 +74,9 @@ std::unique_ptr<Notifier> MakeWebhookNotifier(const YAML::Node& spec, const Rece
   }
   const size_t before = p.list().size();
   ctx.CheckKeys(spec, {"url", "headers", "hmac_secret", "max_alerts", "timeout"});
-  Secret url;
-  if (!spec["url"]) {
-    p.Add(spec, what + ": url is required");
-  } else {
-    url = Secret::FromYaml(spec["url"], ctx.base_dir, p, what + " url");
-    if (!url.empty() && !IsHttpUrl(url.Reveal())) {
-      // Never print the value: it may be a secret.
-      p.Add(spec["url"], what + ": url must start with http:// or https://");
-    }
-  }
-  std::vector<std::pair<std::string, Secret>> headers;
-  if (const auto& h = spec["headers"]) {
-    if (!h.IsMap()) {
-      p.Add(h, what + ": headers must be a mapping of header name to value");
-    } else {
-      for (const auto& kv : h) {
-        const std::string name = kv.first.Scalar();
-        if (name.empty() || name.find_first_of(": \t\r\n") != std::string::npos) {
-          p.Add(kv.first, what + ": invalid header name \"" + name + "\"");
-          continue;
-        }
-        if (EqualsIgnoreCase(name, "X-Linkwatch-Signature")) {
-          p.Add(kv.first, what + ": X-Linkwatch-Signature is set by hmac_secret");
-          continue;
-        }
-        Secret value = Secret::FromYaml(kv.second, ctx.base_dir, p, what + " header " + name);
-        if (value.Reveal().find_first_of("\r\n") != std::string::npos) {
-          p.Add(kv.second, what + ": header " + name + " must not contain a line break");
-        }
-        headers.emplace_back(name, std::move(value));
-      }
-    }
-  }
+  Secret url = ctx.HttpUrl(spec, "webhook");
+  std::vector<std::pair<std::string, Secret>> headers =
+      ctx.Headers(spec, "webhook", {"X-Linkwatch-Signature"});
   Secret hmac;
   if (spec["hmac_secret"]) {
     hmac = Secret::FromYaml(spec["hmac_secret"], ctx.base_dir, p, what + " hmac_secret");
@@ -128,16 +94,7 @@ std::unique_ptr<Notifier> MakeWebhookNotifier(const YAML::Node& spec, const Rece
       }
     }
   }
-  Millis timeout = net::kDefaultHttpTimeout;
-  if (spec["timeout"]) {
-    if (auto d = GetDuration(spec["timeout"], p, what + " timeout")) {
-      if (d->count() <= 0) {
-        p.Add(spec["timeout"], what + ": timeout must be above 0");
-      } else {
-        timeout = *d;
-      }
-    }
-  }
+  const Millis timeout = ctx.PositiveDuration(spec, "timeout", "webhook", net::kDefaultHttpTimeout);
   if (p.list().size() != before) return nullptr;
   return std::make_unique<WebhookNotifier>(std::move(url), std::move(headers), std::move(hmac),
                                            max_alerts, timeout, ctx.clock);

@@ -156,12 +156,6 @@ Loaded LoadAll(const std::string& path) {
   return out;
 }
 
-std::map<std::string, bool> SendResolved(const std::vector<notifiers::ReceiverConfig>& rs) {
-  std::map<std::string, bool> m;
-  for (const auto& r : rs) m[r.name] = r.send_resolved;
-  return m;
-}
-
 nlohmann::json MonitorJson(const state::MonitorRow& m) {
   nlohmann::json j{{"profile", m.profile},        {"table", m.table},
                    {"syncStatus", m.sync_status}, {"initialSync", m.initial_sync},
@@ -532,7 +526,8 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   const std::string url = LocalUrl(config.http.listen, server.port());
   spdlog::info("linkwatch {} listening on {}", LINKWATCH_VERSION, url);
 
-  notifiers::Router router(loaded.route, outbox, clock, url, SendResolved(loaded.receivers));
+  notifiers::Router router(loaded.route, outbox, clock, url,
+                           notifiers::DispatchOf(loaded.receivers));
   // Alertmanager's mute stages: inhibition, then silences.
   router.SetMuters({inhibitor, silences});
   auto sources = watch::StateSourceRegistry::Builtin().BuildAll(config);
@@ -579,7 +574,7 @@ int RunAgent(const RunOptions& options, Controls& controls) {
       try {
         Loaded next = LoadAll(options.config_path);
         outbox.SetReceivers(next.receivers);
-        router.Replace(next.route, SendResolved(next.receivers));
+        router.Replace(next.route, notifiers::DispatchOf(next.receivers));
         inhibitor->Replace(next.inhibit_rules);
         engine.Replace(std::move(next.groups));
         watcher->set_options(

@@ -48,8 +48,10 @@ class RouterTest : public ::testing::Test {
   }
 
   void Start(const std::string& yaml, std::map<std::string, bool> send_resolved = {}) {
+    ReceiverDispatchMap receivers;
+    for (const auto& [name, sr] : send_resolved) receivers[name].send_resolved = sr;
     router_ = std::make_unique<Router>(Route(yaml), *outbox_, clock_, "http://lw:9464/",
-                                       std::move(send_resolved));
+                                       std::move(receivers));
   }
 
   std::vector<Notification> Drain() {

@@ -73,7 +73,7 @@ class WatcherTest : public ::testing::Test {
     notifiers::RouteConfig route;
     route.receiver = "none";
     router_ = std::make_unique<notifiers::Router>(route, *outbox_, clock_, "http://x/",
-                                                  std::map<std::string, bool>{{"none", true}});
+                                                  notifiers::ReceiverDispatchMap{{"none", {}}});
     callbacks.sources = [this](const std::vector<SourceStatus>& list) { sources_ = list; };
     watcher_ = std::make_unique<Watcher>(options, std::move(sources), *engine_, *router_, clock_,
                                          metrics_, callbacks);
