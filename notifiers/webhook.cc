@@ -14,14 +14,11 @@
 #include "agent/core/yaml_util.h"
 #include "agent/net/http_client.h"
 #include "notifiers/http_answer.h"
+#include "notifiers/http_keys.h"
 #include "notifiers/registry.h"
 
 namespace linkwatch::notifiers {
 namespace {
-
-bool IsHttpUrl(const std::string& url) {
-  return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
-}
 
 class WebhookNotifier final : public Notifier {
  public:
@@ -78,16 +75,7 @@ std::unique_ptr<Notifier> MakeWebhookNotifier(const YAML::Node& spec, const Rece
   }
   const size_t before = p.list().size();
   ctx.CheckKeys(spec, {"url", "headers", "hmac_secret", "max_alerts", "timeout"});
-  Secret url;
-  if (!spec["url"]) {
-    p.Add(spec, what + ": url is required");
-  } else {
-    url = Secret::FromYaml(spec["url"], ctx.base_dir, p, what + " url");
-    if (!url.empty() && !IsHttpUrl(url.Reveal())) {
-      // Never print the value: it may be a secret.
-      p.Add(spec["url"], what + ": url must start with http:// or https://");
-    }
-  }
+  Secret url = ParseHttpUrl(spec, ctx, what);
   std::vector<std::pair<std::string, Secret>> headers;
   if (const auto& h = spec["headers"]) {
     if (!h.IsMap()) {
@@ -128,16 +116,7 @@ std::unique_ptr<Notifier> MakeWebhookNotifier(const YAML::Node& spec, const Rece
       }
     }
   }
-  Millis timeout = net::kDefaultHttpTimeout;
-  if (spec["timeout"]) {
-    if (auto d = GetDuration(spec["timeout"], p, what + " timeout")) {
-      if (d->count() <= 0) {
-        p.Add(spec["timeout"], what + ": timeout must be above 0");
-      } else {
-        timeout = *d;
-      }
-    }
-  }
+  const Millis timeout = ParseHttpTimeout(spec, ctx, what);
   if (p.list().size() != before) return nullptr;
   return std::make_unique<WebhookNotifier>(std::move(url), std::move(headers), std::move(hmac),
                                            max_alerts, timeout, ctx.clock);
