@@ -51,25 +51,24 @@ struct CardContent {
   std::string url;  // linkwatch's external URL; no link when empty
 };
 
-// Teams' markdown joins single line breaks; a blank line between lines keeps
-// each on its own line (Teams "Format cards": use \n\n in a TextBlock).
-std::string Paragraphs(const std::string& text) {
+std::string MoreAlertsText(int n) { return "and " + std::to_string(n) + " more alerts"; }
+
+// The text as Teams shows it: Teams' markdown joins single line breaks, so
+// a blank line between lines keeps each on its own line (Teams "Format
+// cards": \n\n in a TextBlock). A line "and N more alerts" (the default
+// text ends with one) is left out: the card ends with that note, after the
+// facts, whatever the template.
+std::string Paragraphs(const std::string& text, int more_alerts) {
+  const std::string note = MoreAlertsText(more_alerts);
   std::istringstream in(text);
   std::string out;
   for (std::string line; std::getline(in, line);) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (more_alerts > 0 && line == note) continue;
     if (!out.empty()) out += "\n\n";
     out += line;
   }
   return out;
-}
-
-std::string MoreAlertsText(int n) { return "and " + std::to_string(n) + " more alerts"; }
-
-// The "and N more alerts" note, unless the text already says it (the default
-// text template does).
-bool NeedsMoreAlertsNote(const CardContent& c) {
-  return c.more_alerts > 0 && c.text.find(MoreAlertsText(c.more_alerts)) == std::string::npos;
 }
 
 json TextBlock(const std::string& text) {
@@ -89,7 +88,7 @@ json AdaptiveCard(const CardContent& c) {
     for (const auto& [name, value] : c.facts) facts.push_back({{"title", name}, {"value", value}});
     body.push_back({{"type", "FactSet"}, {"facts", std::move(facts)}});
   }
-  if (NeedsMoreAlertsNote(c)) body.push_back(TextBlock(MoreAlertsText(c.more_alerts)));
+  if (c.more_alerts > 0) body.push_back(TextBlock(MoreAlertsText(c.more_alerts)));
   json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
                {"type", "AdaptiveCard"},
                {"version", "1.4"},
@@ -118,7 +117,7 @@ json MessageCard(const CardContent& c) {
     for (const auto& [name, value] : c.facts) facts.push_back({{"name", name}, {"value", value}});
     sections.push_back({{"facts", std::move(facts)}});
   }
-  if (NeedsMoreAlertsNote(c)) sections.push_back({{"text", MoreAlertsText(c.more_alerts)}});
+  if (c.more_alerts > 0) sections.push_back({{"text", MoreAlertsText(c.more_alerts)}});
   if (!sections.empty()) card["sections"] = std::move(sections);
   if (!c.url.empty()) {
     card["potentialAction"] =
@@ -196,7 +195,7 @@ class TeamsNotifier final : public Notifier {
     part.alerts.resize(keep);
     part.truncated_alerts = n.truncated_alerts + static_cast<int>(n.alerts.size() - keep);
     const RenderedMessage text = templates_.Render(part);
-    content.text = Paragraphs(text["text"]);
+    content.text = Paragraphs(text["text"], part.truncated_alerts);
     content.more_alerts = part.truncated_alerts;
     return {Serialize(content), text.template_error ? text.error : ""};
   }
@@ -206,8 +205,9 @@ class TeamsNotifier final : public Notifier {
   // The title and facts describe the whole group either way.
   Payload Build(const Notification& n) const {
     const RenderedMessage whole = templates_.Render(n);
-    CardContent content{n.Firing(),       whole["title"],     Paragraphs(whole["text"]),
-                        n.CommonLabels(), n.truncated_alerts, n.external_url};
+    CardContent content{
+        n.Firing(),       whole["title"],     Paragraphs(whole["text"], n.truncated_alerts),
+        n.CommonLabels(), n.truncated_alerts, n.external_url};
     Payload best{Serialize(content), whole.template_error ? whole.error : ""};
     if (best.body.size() < kMaxBodyBytes || n.alerts.empty()) return best;
     // A card without any alert text is the floor even if it is still too large

@@ -235,8 +235,10 @@ TEST_F(TeamsTest, FiveHundredAlertsAreCutToFitWithTheRightCount) {
   const size_t kept = NamedEntities(card["body"][1]["text"]).size();
   const size_t per_alert = card["body"][1]["text"].get<std::string>().size() / kept;
   EXPECT_GT(body.size() + 2 * per_alert, kTeamsLimit) << body.size();
-  // The facts describe the whole group.
+  // The facts describe the whole group; the card ends with the note.
   EXPECT_EQ(card["body"][2]["type"], "FactSet");
+  ASSERT_EQ(card["body"].size(), 4u);
+  EXPECT_EQ(card["body"][3]["text"], "and " + std::to_string(500 - kept) + " more alerts");
 }
 
 TEST_F(TeamsTest, AlertsTheCreatorLeftOutCountToo) {
@@ -246,7 +248,18 @@ TEST_F(TeamsTest, AlertsTheCreatorLeftOutCountToo) {
   n.truncated_alerts = 7;
   const std::string body = SendAndGetBody(*legacy, n);
   EXPECT_LT(body.size(), kTeamsLimit);
-  ExpectFirstAlertsAndCount(json::parse(body)["text"], 507, body);
+  const json card = json::parse(body);
+  ExpectFirstAlertsAndCount(card["text"], 507, body);
+  const size_t kept = NamedEntities(card["text"]).size();
+  EXPECT_EQ(card["sections"].back(),
+            json({{"text", "and " + std::to_string(507 - kept) + " more alerts"}}));
+
+  // A card that fits still counts them.
+  n = Group(2);
+  n.truncated_alerts = 7;
+  const json small = json::parse(SendAndGetBody(*legacy, n));
+  EXPECT_EQ(small["sections"].back(), json({{"text", "and 7 more alerts"}}));
+  EXPECT_EQ(small["text"].get<std::string>().find("more alerts"), std::string::npos);
 }
 
 TEST_F(TeamsTest, ACustomTextWithoutTheCountGetsTheNote) {
