@@ -12,6 +12,8 @@
 // with body "1"); a 200 whose body says "HTTP error 429" is Teams
 // throttling (retry, rateLimited); 413 is a card Teams will never take
 // (permanent clientError); anything else as ClassifyHttpResponse says.
+//
+// Like every Notifier, called from its receiver's outbox worker only.
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
