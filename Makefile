@@ -32,7 +32,8 @@ test-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	else echo "== test dependencies: all installed"; fi
 
-# The lake's real consumers (DuckDB via npm @duckdb/node-api), pinned by
+# The real consumers of linkwatch's output (the lake: DuckDB via npm
+# @duckdb/node-api; Teams cards: Microsoft's npm adaptivecards), pinned by
 # tests/consumers/package{,-lock}.json, installed under $(BUILD)/consumers
 # (never committed); skipped when that lock is already installed.
 CONSUMERS := $(BUILD)/consumers
@@ -41,10 +42,11 @@ consumers: test-deps
 	  echo "== installing test dependencies: nodejs npm"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; fi
 	@if [ -d $(CONSUMERS)/node_modules/@duckdb/node-api ] && \
+	    [ -d $(CONSUMERS)/node_modules/adaptivecards ] && \
 	    cmp -s tests/consumers/package-lock.json $(CONSUMERS)/package-lock.json; then \
-	  echo "== lake consumers (npm): installed in $(CONSUMERS)/"; \
+	  echo "== consumers (npm): installed in $(CONSUMERS)/"; \
 	else \
-	  echo "== installing lake consumers (npm) into $(CONSUMERS)/"; \
+	  echo "== installing consumers (npm) into $(CONSUMERS)/"; \
 	  mkdir -p $(CONSUMERS) && cp tests/consumers/package.json tests/consumers/package-lock.json $(CONSUMERS)/ && \
 	  npm ci --prefix $(CONSUMERS) --no-audit --no-fund; fi
 

@@ -28,8 +28,7 @@ SendResult ClassifyHttpResponse(const OutboundResponse& r, const Clock& clock) {
   }
   const long s = r.status;
   if (s >= 200 && s < 300) return SendResult::Ok();
-  std::string detail = "HTTP " + std::to_string(s);
-  if (!r.body.empty()) detail += ": " + ShortBody(r.body);
+  const std::string detail = DescribeHttpAnswer(r);
   std::optional<Millis> retry_after;
   if (auto h = r.Header("Retry-After")) retry_after = net::ParseRetryAfter(*h, clock.Now());
   if (s == 429) return SendResult::Retry("rateLimited", detail, retry_after);
@@ -38,6 +37,12 @@ SendResult ClassifyHttpResponse(const OutboundResponse& r, const Clock& clock) {
   if (s >= 400 && s < 500) return SendResult::Permanent("clientError", detail);
   // Redirects are not followed: the configured URL is wrong, like a 4xx.
   return SendResult::Permanent("clientError", "unexpected " + detail);
+}
+
+std::string DescribeHttpAnswer(const OutboundResponse& r) {
+  std::string detail = "HTTP " + std::to_string(r.status);
+  if (!r.body.empty()) detail += ": " + ShortBody(r.body);
+  return detail;
 }
 
 }  // namespace linkwatch::notifiers

@@ -7,6 +7,8 @@
 // Stateless and thread-safe.
 #pragma once
 
+#include <string>
+
 #include "agent/core/clock.h"
 #include "agent/net/http_client.h"
 #include "notifiers/notifier.h"
@@ -19,5 +21,11 @@ namespace linkwatch::notifiers {
 // followed) clientError (permanent);
 // timeout -> timeout (retry); transport error -> other (retry).
 SendResult ClassifyHttpResponse(const net::OutboundResponse& response, const Clock& clock);
+
+// "HTTP 413: <the first 200 bytes of the body, one line>" ("HTTP 413" when
+// the body is empty): the detail of an answer, for integrations that read a
+// provider's answer before ClassifyHttpResponse (e.g. Teams' 200 that means
+// throttling).
+std::string DescribeHttpAnswer(const net::OutboundResponse& response);
 
 }  // namespace linkwatch::notifiers

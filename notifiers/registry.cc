@@ -10,11 +10,12 @@ namespace linkwatch::notifiers {
 
 // The built-in integrations: YAML key and the factory defined in
 // notifiers/<key>.cc. One line per integration.
-#define LINKWATCH_INTEGRATIONS(X)   \
-  X("webhook", MakeWebhookNotifier) \
-  X("file", MakeFileNotifier)       \
-  X("log", MakeLogNotifier)         \
-  X("alertmanager", MakeAlertmanagerNotifier)
+#define LINKWATCH_INTEGRATIONS(X)             \
+  X("webhook", MakeWebhookNotifier)           \
+  X("file", MakeFileNotifier)                 \
+  X("log", MakeLogNotifier)                   \
+  X("alertmanager", MakeAlertmanagerNotifier) \
+  X("teams", MakeTeamsNotifier)
 
 #define LINKWATCH_DECLARE_FACTORY(key, fn) NotifierFactoryFn fn;
 LINKWATCH_INTEGRATIONS(LINKWATCH_DECLARE_FACTORY)
