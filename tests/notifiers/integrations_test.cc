@@ -1,4 +1,4 @@
-// The built-in integrations (webhook, file, log), built through the registry
+// The built-in integrations (webhook, file, log, alertmanager), built through the registry
 // from YAML as the config loader builds them.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -200,6 +200,71 @@ TEST_F(IntegrationsTest, LogWritesOneLinePerNotification) {
       << text;
   EXPECT_NE(text.find("; resolved {alertname=\"SyncStalled\", entity=\"t1\"}"), std::string::npos)
       << text;
+}
+
+TEST_F(IntegrationsTest, AlertmanagerPostsV2AlertsThatExpireUnlessResent) {
+  HttpReceiver am;
+  auto notifier = Build(R"(receivers:
+  - name: am
+    alertmanager: {url: ')" +
+                        am.Url("/") + R"(', resend_interval: 30s,
+                   headers: {Authorization: 'Bearer xyz'}}
+)");
+  ASSERT_NE(notifier, nullptr);
+  EXPECT_EQ(notifier->integration(), "alertmanager");
+  EXPECT_EQ(notifier->ResendInterval(), Millis(30000));
+  Notification n = Sample(2);
+  n.alerts[1].state = AlertState::kResolved;
+  n.alerts[1].ends_at = ToEpochSeconds(clock_.Now()) - 60;
+  n.alerts[0].annotations = {{"summary", "late"}};
+  ASSERT_TRUE(notifier->Send(n).ok());
+  ASSERT_EQ(am.Count(), 1u);
+  const auto req = am.Requests()[0];
+  EXPECT_EQ(req.target, "/api/v2/alerts");
+  EXPECT_EQ(req.Header("Authorization").value_or(""), "Bearer xyz");
+  auto body = nlohmann::json::parse(req.body);
+  ASSERT_EQ(body.size(), 2u);
+  EXPECT_EQ(body[0]["labels"]["entity"], "t0");
+  EXPECT_EQ(body[0]["annotations"]["summary"], "late");
+  EXPECT_EQ(body[0]["startsAt"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(body[0]["endsAt"], "2026-01-01T00:02:00Z") << "firing: now + 4 x resend_interval";
+  EXPECT_EQ(body[0]["generatorURL"], "http://127.0.0.1:9464/#alert-" + n.alerts[0].fingerprint);
+  EXPECT_EQ(body[1]["endsAt"], "2025-12-31T23:59:00Z") << "resolved: its real end";
+
+  // The next re-send of the group (only t0 left) repeats the resolved alert
+  // for 15 minutes after it ended, then no more.
+  Notification again = Sample(1);
+  clock_.Advance(std::chrono::minutes(10));
+  ASSERT_TRUE(notifier->Send(again).ok());
+  EXPECT_EQ(nlohmann::json::parse(am.Requests()[1].body).size(), 2u);
+  clock_.Advance(std::chrono::minutes(10));
+  ASSERT_TRUE(notifier->Send(again).ok());
+  auto last = nlohmann::json::parse(am.Requests()[2].body);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0]["endsAt"], "2026-01-01T00:22:00Z");
+
+  am.Push(400, {}, R"({"code":400,"message":"bad alert"})");
+  EXPECT_EQ(notifier->Send(again).kind, SendResult::kPermanent);
+}
+
+TEST_F(IntegrationsTest, AlertmanagerConfigProblemsNameTheKey) {
+  Problems problems("config.yaml");
+  ParseReceivers(LoadYamlString(R"(receivers:
+  - name: am
+    alertmanager: {url: 'ftp://x', resend_interval: 0s}
+  - name: am2
+    alertmanager: {resend: 1m}
+)",
+                                "config.yaml")["receivers"],
+                 "config.yaml", dir_.path().string(), problems, clock_);
+  std::string all;
+  for (const auto& p : problems.list()) all += p.ToString() + "\n";
+  EXPECT_NE(all.find("config.yaml:3:25: receiver \"am\" alertmanager: url must start with http"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("resend_interval must be above 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown key \"resend\""), std::string::npos) << all;
+  EXPECT_NE(all.find("url is required"), std::string::npos) << all;
 }
 
 }  // namespace

@@ -115,6 +115,26 @@ route:
   repeat_interval: 4h
 )";
 
+TEST_F(RouterTest, AReceiverWithAResendIntervalSeesFiringGroupsThatOften) {
+  // alertmanager forwarding: Alertmanager forgets an alert that is not sent
+  // again, so its groups are re-sent each resend_interval (here 1m), well
+  // within group_interval 5m and repeat_interval 4h.
+  ReceiverDispatchMap receivers;
+  receivers["default"].resend_interval = Millis(60 * 1000);
+  router_ = std::make_unique<Router>(Route(kBasic), *outbox_, clock_, "http://lw:9464/",
+                                     std::move(receivers));
+  Alert a = Firing("SyncStalled", "account");
+  Cycle(Duration::zero(), {a});
+  Cycle(std::chrono::seconds(30), {a});
+  ASSERT_EQ(Drain().size(), 1u);
+  Cycle(std::chrono::seconds(59), {a});
+  EXPECT_TRUE(Drain().empty());
+  Cycle(std::chrono::seconds(1), {a});
+  EXPECT_EQ(Drain().size(), 1u) << "re-sent after resend_interval";
+  Cycle(std::chrono::seconds(60), {a});
+  EXPECT_EQ(Drain().size(), 1u);
+}
+
 TEST_F(RouterTest, NewGroupWaitsGroupWaitThenGroupInterval) {
   Start(kBasic);
   Alert a = Firing("SyncStalled", "account");
