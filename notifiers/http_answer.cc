@@ -27,8 +27,12 @@ SendResult ClassifyHttpResponse(const OutboundResponse& r, const Clock& clock) {
     return SendResult::Retry("other", "transport error: " + r.error_message);
   }
   const long s = r.status;
-  if (s >= 200 && s < 300) return SendResult::Ok();
   const std::string detail = DescribeHttpAnswer(r);
+  if (s >= 200 && s < 300) {
+    SendResult ok = SendResult::Ok();
+    ok.detail = detail;  // the provider's answer, for `notify test`
+    return ok;
+  }
   std::optional<Millis> retry_after;
   if (auto h = r.Header("Retry-After")) retry_after = net::ParseRetryAfter(*h, clock.Now());
   if (s == 429) return SendResult::Retry("rateLimited", detail, retry_after);

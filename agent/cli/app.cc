@@ -386,6 +386,62 @@ int PrintStatus(const std::string& config_path, const std::string& profile, bool
   return 0;
 }
 
+int NotifyTestCommand(const std::string& config_path, const std::string& receiver) {
+  Loaded loaded;
+  try {
+    loaded = LoadAll(config_path);
+  } catch (const InputError& e) {
+    PrintProblems(e);
+    return 2;
+  }
+  const notifiers::ReceiverConfig* rc = nullptr;
+  std::string names;
+  for (const auto& r : loaded.receivers) {
+    if (r.name == receiver) rc = &r;
+    names += (names.empty() ? "" : ", ") + r.name;
+  }
+  if (rc == nullptr) {
+    std::fprintf(stderr, "linkwatch notify test: no receiver \"%s\" in %s (receivers: %s)\n",
+                 receiver.c_str(), config_path.c_str(), names.empty() ? "none" : names.c_str());
+    return 2;
+  }
+  const double now = ToEpochSeconds(SystemClock::Instance().Now());
+  Alert alert;
+  alert.labels = {{"alertname", "LinkwatchTest"}, {"severity", "none"}, {"receiver", receiver}};
+  alert.annotations = {
+      {"summary", "Test notification from linkwatch: receiver " + receiver + " works"},
+      {"description", "Sent by `linkwatch notify test`; no alert is firing."}};
+  alert.state = AlertState::kFiring;
+  alert.starts_at = alert.active_at = now;
+  alert.fingerprint = LabelFingerprint(alert.labels);
+  notifiers::Notification n;
+  n.receiver = receiver;
+  n.group_labels = {{"alertname", "LinkwatchTest"}};
+  n.group_key = "{}:{alertname=\"LinkwatchTest\"}";
+  n.alerts = {alert};
+  n.created_at = now;
+  n.external_url = LocalUrl(loaded.config.http.listen);
+  // The integration itself: templates, the request, and the classification
+  // of the provider's answer, as the outbox's worker calls it (without its
+  // retries: the answer is printed as it came).
+  const notifiers::SendResult result = rc->notifier->Send(n);
+  const char* integration = rc->notifier->integration().c_str();
+  if (!result.template_error.empty()) {
+    std::printf("template error (sent with the default wording): %s\n",
+                result.template_error.c_str());
+  }
+  if (result.ok()) {
+    std::printf("receiver %s (%s): delivered%s%s\n", receiver.c_str(), integration,
+                result.detail.empty() ? "" : ": ", result.detail.c_str());
+    return 0;
+  }
+  std::printf("receiver %s (%s): failed, %s (%s): %s\n", receiver.c_str(), integration,
+              result.kind == notifiers::SendResult::kRetry ? "the agent would retry"
+                                                           : "the agent would give up",
+              result.reason.c_str(), result.detail.c_str());
+  return 1;
+}
+
 int RunAgent(const RunOptions& options, Controls& controls) {
   Loaded loaded;
   try {

@@ -33,6 +33,10 @@ struct RunOptions {
 // `run --config FILE`: runs until controls.RequestStop().
 int RunAgent(const RunOptions& options, Controls& controls);
 int CheckConfig(const std::string& config_path);
+// `notify test --config FILE --receiver NAME`: sends a clearly marked test
+// notification through the receiver's integration and prints the provider's
+// answer; 0 delivered, 1 refused or unreachable, 2 bad config or receiver.
+int NotifyTestCommand(const std::string& config_path, const std::string& receiver);
 int RulesCheck(const std::vector<std::string>& files);
 int RulesTest(const std::vector<std::string>& files);
 int PrintStatus(const std::string& config_path, const std::string& profile, bool json);

@@ -103,6 +103,14 @@ int main(int argc, char** argv) {
     t->add_option("tables", table_names, "table names")->required();
   }
 
+  std::string receiver_name;
+  auto* notify = app.add_subcommand("notify", "notifications");
+  notify->require_subcommand(1);
+  auto* notify_test = notify->add_subcommand(
+      "test", "send a test notification through a receiver and print the provider's answer");
+  notify_test->add_option("--config", config_path, "config file")->required();
+  notify_test->add_option("--receiver", receiver_name, "receiver name")->required();
+
   SilenceOptions silence_options;
   auto* silence = app.add_subcommand("silence", "silences, through the running agent's API");
   silence->require_subcommand(1);
@@ -159,6 +167,7 @@ int main(int argc, char** argv) {
   if (*relink) return RelinkCommand(config_path, profile, clear);
   if (*tables_add) return TablesCommand(config_path, profile, true, table_names);
   if (*tables_remove) return TablesCommand(config_path, profile, false, table_names);
+  if (*notify_test) return NotifyTestCommand(config_path, receiver_name);
   if (*silence_add) return SilenceAddCommand(silence_options);
   if (*silence_list) return SilenceListCommand(silence_options);
   if (*silence_expire) return SilenceExpireCommand(silence_options);
