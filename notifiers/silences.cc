@@ -74,6 +74,11 @@ Result<double> TimeField(const nlohmann::json& body, const char* key) {
   }
   auto t = ParseDateTime(body[key].get<std::string>());
   if (!t.ok()) return t.status().WithContext(key);
+  // Years 1970 to 9999: what RFC 3339 can write back (found by silence_fuzz).
+  constexpr double kYear10000 = 253402300800;
+  if (*t < 0 || *t >= kYear10000) {
+    return Status::Error(std::string(key) + " must be between 1970 and 9999");
+  }
   return *t;
 }
 
