@@ -102,10 +102,11 @@ std::string RedactSecret(std::string text, const std::string& secret) {
   return text;
 }
 
-// "curl's words (server: 550 5.1.1 no such user)".
+// "curl's words (server: 550 5.1.1 no such user)"; the server's reply only
+// when it refused something.
 std::string DescribeSmtp(const net::SmtpResult& r) {
   std::string out = r.message;
-  if (!r.reply.empty()) out += " (server: " + r.reply + ")";
+  if (r.reply_code >= 400 && !r.reply.empty()) out += " (server: " + r.reply + ")";
   return out;
 }
 
@@ -142,8 +143,10 @@ SendResult ClassifySmtp(const net::SmtpResult& r, const net::SmtpServer& server)
     return SendResult::Retry("serverError", "SMTP " + where + " deferred: " + DescribeSmtp(r));
   }
   if (r.error == E::kAuth || code == 530 || code == 534 || code == 535) {
-    return SendResult::Permanent("authError", "SMTP " + where + " refused authentication as \"" +
-                                                  server.username + "\": " + DescribeSmtp(r));
+    const std::string who = server.username.empty()
+                                ? " requires authentication (set username and password)"
+                                : " refused authentication as \"" + server.username + "\"";
+    return SendResult::Permanent("authError", "SMTP " + where + who + ": " + DescribeSmtp(r));
   }
   return SendResult::Permanent("clientError", "SMTP " + where + " rejected: " + DescribeSmtp(r));
 }

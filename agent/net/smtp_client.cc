@@ -159,7 +159,14 @@ SmtpResult SmtpClient::Send(const SmtpServer& server, const OutboundMail& mail) 
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.reply_code);
   if (result.reply_code != 0) result.reply = transfer.ReplyWithCode(result.reply_code);
   result.error = ErrorOf(rc, result.reply_code);
-  if (rc != CURLE_OK) result.message = error[0] != '\0' ? error : curl_easy_strerror(rc);
+  if (rc != CURLE_OK && error[0] != '\0') {
+    result.message = error;
+  } else if (rc != CURLE_OK && result.reply_code >= 400) {
+    // curl says "Weird server reply" for a refusal after DATA.
+    result.message = "refused with " + std::to_string(result.reply_code);
+  } else if (rc != CURLE_OK) {
+    result.message = curl_easy_strerror(rc);
+  }
   // Nothing refers to the transfer once perform returned.
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
   return result;

@@ -160,6 +160,15 @@ bool SmtpServer::WaitFor(const std::function<bool(const Events&)>& done,
   return true;
 }
 
+SmtpServer::Events SmtpServer::WaitForEvents(const std::string& kind, size_t n) const {
+  WaitFor([&](const Events& events) {
+    size_t count = 0;
+    for (const auto& e : events) count += e.value("event", "") == kind;
+    return count >= n;
+  });
+  return EventsOf(kind);
+}
+
 bool SmtpServer::AllConnectionsClosed(const Events& events) {
   std::set<int> open;
   bool any = false;

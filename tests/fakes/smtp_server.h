@@ -7,8 +7,9 @@
 // headers and parts), and every connection's end, as JSON events.
 //
 // A message is reported before the server answers DATA, so once the client
-// heard 250 its event is there. Tests wait for other events (a connection's
-// end) with WaitFor, which wakes on each new event.
+// heard 250 its event is on its way: WaitForEvents("message", 1) returns
+// promptly. Tests wait for any other state (every connection ended) with
+// WaitFor; both wake on each new event, never sleep.
 //
 // MakeTestCertificate makes a self-signed certificate for 127.0.0.1 with the
 // openssl command line tool.
@@ -60,6 +61,8 @@ class SmtpServer {
   // event; false if no event comes within `real_timeout` while it fails.
   bool WaitFor(const std::function<bool(const Events&)>& done,
                std::chrono::milliseconds real_timeout = std::chrono::seconds(20)) const;
+  // Waits for at least `n` events of `kind` and returns those there are.
+  Events WaitForEvents(const std::string& kind, size_t n) const;
   // True once every connection in `events` has ended (at least one); for
   // WaitFor.
   static bool AllConnectionsClosed(const Events& events);

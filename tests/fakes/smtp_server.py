@@ -5,7 +5,8 @@ tests/fakes/smtp_server.h.
 Listens on 127.0.0.1, port 0, and reports on stdout, one JSON object a line:
   {"event": "ready", "port": N}
   {"event": "connect", "conn": K}
-  {"event": "command", "conn": K, "verb": "EHLO", "tls": false}   every command
+  {"event": "command", "conn": K, "verb": "EHLO", "tls": false, "arg": "name"}
+                         every command (arg for EHLO, HELO, MAIL, RCPT)
   {"event": "auth", "conn": K, "mechanism": "PLAIN", "login": "u", "success": true, "tls": true}
   {"event": "message", "conn": K, "mail_from": ..., "rcpt_tos": [...], "tls": ...,
    "login": ..., "raw": ..., "headers": [[name, decoded value]...],
@@ -53,7 +54,10 @@ class RecordingSMTP(SMTP):
 
     def _recorded(self, verb, method):
         async def run(arg):
-            emit({"event": "command", "conn": self.conn, "verb": verb, "tls": self.is_tls()})
+            event = {"event": "command", "conn": self.conn, "verb": verb, "tls": self.is_tls()}
+            if verb in ("EHLO", "HELO", "MAIL", "RCPT"):  # never AUTH's credentials
+                event["arg"] = arg
+            emit(event)
             return await method(arg)
         return run
 

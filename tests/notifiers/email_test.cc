@@ -153,7 +153,7 @@ TEST_F(EmailTest, StartTlsWithAuthDeliversOneMessageToEveryRecipient) {
   const SendResult r = mail->Send(Sample());
   ASSERT_TRUE(r.ok()) << r.reason << ": " << r.detail;
 
-  const auto messages = server.EventsOf("message");
+  const auto messages = server.WaitForEvents("message", 1);
   ASSERT_EQ(messages.size(), 1u);
   const Json& m = messages[0];
   // One transaction, every recipient, over TLS, authenticated.
@@ -195,6 +195,7 @@ TEST_F(EmailTest, StartTlsWithAuthDeliversOneMessageToEveryRecipient) {
   EXPECT_NE(std::string((*html)["content"]).find("<i>summary</i>"), std::string::npos);
   // Nothing but the greeting and STARTTLS happened before TLS was up.
   EXPECT_EQ(server.EventsOf("command")[0]["verb"], "EHLO");
+  EXPECT_EQ(server.EventsOf("command")[0]["arg"], "linkwatch.test");
   for (const auto& c : server.EventsOf("command")) {
     if (c["verb"] != "EHLO" && c["verb"] != "STARTTLS") {
       EXPECT_EQ(c["tls"], true) << c.dump();
@@ -217,7 +218,7 @@ TEST_F(EmailTest, TemplatesEncodedSubjectAndDotLinesArriveIntact) {
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   ASSERT_TRUE(r.ok()) << r.detail;
-  const auto messages = server.EventsOf("message");
+  const auto messages = server.WaitForEvents("message", 1);
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(HeaderValue(messages[0], "Subject"), "Alerte crm – synchronisation bloquée");
   EXPECT_NE(std::string(messages[0]["raw"]).find("Subject: =?UTF-8?B?"), std::string::npos);
@@ -237,7 +238,7 @@ TEST_F(EmailTest, LineBreaksInALabelValueDoNotInjectHeaders) {
   n.group_labels["profile"] = "crm\r\nBcc: evil@example.net\r\n\r\nforged body";
   const SendResult r = mail->Send(n);
   ASSERT_TRUE(r.ok()) << r.detail;
-  const auto messages = server.EventsOf("message");
+  const auto messages = server.WaitForEvents("message", 1);
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(CountHeader(messages[0], "Bcc"), 0);
   EXPECT_EQ(messages[0]["rcpt_tos"], Json::array({"oncall@example.com"}));
@@ -261,9 +262,10 @@ TEST_F(EmailTest, ImplicitTlsDelivers) {
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   ASSERT_TRUE(r.ok()) << r.detail;
-  ASSERT_EQ(server.EventsOf("message").size(), 1u);
-  EXPECT_EQ(server.EventsOf("message")[0]["tls"], true);
-  EXPECT_EQ(server.EventsOf("message")[0]["login"], "linkwatch");
+  const auto messages = server.WaitForEvents("message", 1);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0]["tls"], true);
+  EXPECT_EQ(messages[0]["login"], "linkwatch");
   for (const auto& c : server.EventsOf("command")) EXPECT_EQ(c["tls"], true) << c.dump();
 }
 
@@ -289,9 +291,10 @@ TEST_F(EmailTest, TlsNoneDeliversToAPlainLocalServerAndWarnsAtLoad) {
   EXPECT_NE(log.str().find("only for local test servers"), std::string::npos) << log.str();
   const SendResult r = mail->Send(Sample());
   ASSERT_TRUE(r.ok()) << r.detail;
-  ASSERT_EQ(server.EventsOf("message").size(), 1u);
-  EXPECT_EQ(server.EventsOf("message")[0]["tls"], false);
-  EXPECT_EQ(server.EventsOf("message")[0]["login"], "linkwatch");
+  const auto messages = server.WaitForEvents("message", 1);
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0]["tls"], false);
+  EXPECT_EQ(messages[0]["login"], "linkwatch");
 }
 
 // --- failures ---------------------------------------------------------------
@@ -312,6 +315,7 @@ TEST_F(EmailTest, StartTlsNotOfferedFailsLoudlyAndSendsNothingInClear) {
                            std::string(kPassword) + "\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
+  RecordProperty("detail", r.detail);  // in --gtest_output=xml
   EXPECT_EQ(r.kind, SendResult::kPermanent);
   EXPECT_EQ(r.reason, "clientError");
   EXPECT_NE(r.detail.find("does not offer STARTTLS"), std::string::npos) << r.detail;
@@ -336,6 +340,7 @@ TEST_F(EmailTest, CertificateThatDoesNotVerifyIsPermanentAndSendsNothing) {
                            std::string(kPassword) + "\nca_file: other.pem\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
+  RecordProperty("detail", r.detail);  // in --gtest_output=xml
   EXPECT_EQ(r.kind, SendResult::kPermanent);
   EXPECT_EQ(r.reason, "clientError");
   EXPECT_NE(r.detail.find("certificate did not verify"), std::string::npos) << r.detail;
@@ -353,7 +358,7 @@ TEST_F(EmailTest, InsecureSkipVerifyAcceptsAnUnknownCertificate) {
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   EXPECT_TRUE(r.ok()) << r.detail;
-  EXPECT_EQ(server.EventsOf("message").size(), 1u);
+  EXPECT_EQ(server.WaitForEvents("message", 1).size(), 1u);
 }
 
 TEST_F(EmailTest, WrongPasswordIsAPermanentAuthErrorWithoutThePassword) {
@@ -370,10 +375,12 @@ TEST_F(EmailTest, WrongPasswordIsAPermanentAuthErrorWithoutThePassword) {
                            std::string(kPassword) + "\nca_file: server.pem\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
+  RecordProperty("detail", r.detail);  // in --gtest_output=xml
   EXPECT_EQ(r.kind, SendResult::kPermanent);
   EXPECT_EQ(r.reason, "authError");
   EXPECT_NE(r.detail.find("535"), std::string::npos) << r.detail;
   EXPECT_EQ(r.detail.find(kPassword), std::string::npos) << r.detail;
+  ASSERT_TRUE(server.WaitFor(SmtpServer::AllConnectionsClosed));
   EXPECT_TRUE(server.EventsOf("message").empty());
 }
 
@@ -388,8 +395,11 @@ TEST_F(EmailTest, MissingCredentialsWhereTheServerRequiresThemIsAnAuthError) {
                                                            "ca_file: server.pem\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());  // MAIL answered 530
+  RecordProperty("detail", r.detail);
   EXPECT_EQ(r.kind, SendResult::kPermanent);
   EXPECT_EQ(r.reason, "authError");
+  EXPECT_NE(r.detail.find("requires authentication (set username and password)"), std::string::npos)
+      << r.detail;
   EXPECT_NE(r.detail.find("530"), std::string::npos) << r.detail;
 }
 
@@ -413,9 +423,11 @@ TEST_P(EmailReplyTest, ServerReplyIsClassified) {
                                                    "ca_file: server.pem\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
+  RecordProperty("detail", r.detail);  // in --gtest_output=xml
   EXPECT_EQ(r.kind, GetParam().kind) << r.detail;
   EXPECT_EQ(r.reason, GetParam().reason) << r.detail;
   EXPECT_NE(r.detail.find(GetParam().words), std::string::npos) << r.detail;
+  ASSERT_TRUE(server.WaitFor(SmtpServer::AllConnectionsClosed));
   EXPECT_TRUE(server.EventsOf("message").empty());
 }
 
@@ -445,6 +457,7 @@ TEST_F(EmailTest, ConnectionRefusedIsRetried) {
                            "\nfrom: linkwatch@example.com\nto: [oncall@example.com]\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
+  RecordProperty("detail", r.detail);  // in --gtest_output=xml
   EXPECT_EQ(r.kind, SendResult::kRetry);
   EXPECT_EQ(r.reason, "other") << r.detail;
 }
@@ -464,6 +477,7 @@ TEST_F(EmailTest, ServerThatNeverGreetsTimesOutAndIsRetried) {
                            "timeout: 300ms\n"));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
+  RecordProperty("detail", r.detail);
   close(fd);
   EXPECT_EQ(r.kind, SendResult::kRetry);
   EXPECT_EQ(r.reason, "timeout") << r.detail;
