@@ -15,7 +15,8 @@
 // refused credentials are permanent authError; other 5xx permanent
 // clientError; a server without STARTTLS under tls: starttls and a
 // certificate that does not verify are permanent clientError (nothing was
-// sent). Details never hold the password.
+// sent); STARTTLS refused with a 4xx is retried. Details never hold the
+// password.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -124,6 +125,10 @@ SendResult ClassifySmtp(const net::SmtpResult& r, const net::SmtpServer& server)
     case E::kTransport:
       return SendResult::Retry("other", "SMTP " + where + ": " + DescribeSmtp(r));
     case E::kStartTlsMissing:
+      if (code >= 400 && code < 500) {  // offered, but "454 TLS not available" for now
+        return SendResult::Retry("serverError", "SMTP " + where + " refused STARTTLS for now (" +
+                                                    DescribeSmtp(r) + "); nothing was sent");
+      }
       return SendResult::Permanent(
           "clientError", "SMTP " + where +
                              " does not offer STARTTLS, which tls: starttls requires (" +

@@ -1,8 +1,8 @@
 // SmtpServer: a real SMTP server for tests, Debian's python3-aiosmtpd run by
 // tests/fakes/smtp_server.py under /usr/bin/python3 on 127.0.0.1 (port 0,
 // read back). STARTTLS, implicit TLS or plain; AUTH required when a username
-// is given (only over TLS unless plain); MAIL, RCPT or DATA answered with a
-// scripted reply. It reports every command (and whether it came encrypted),
+// is given (only over TLS unless plain); STARTTLS, MAIL, RCPT or DATA
+// answered with a scripted reply. It reports every command (and whether it came encrypted),
 // every AUTH attempt, every message (parsed by Python's email package: decoded
 // headers and parts), and every connection's end, as JSON events.
 //
@@ -36,7 +36,8 @@ struct SmtpServerOptions {
   std::string key_file;
   std::string username;  // AUTH required when set
   std::string password;
-  // "VERB=REPLY": MAIL, RCPT or DATA answered with REPLY ("RCPT=450 4.2.1 busy").
+  // "VERB=REPLY": STARTTLS, MAIL, RCPT or DATA answered with REPLY
+  // ("RCPT=450 4.2.1 busy").
   std::vector<std::string> replies;
 };
 

@@ -19,7 +19,8 @@ Runs until stdin is closed, then exits 0.
   --tls starttls|implicit|none   offer STARTTLS / TLS from the first byte / no TLS
   --cert FILE --key FILE         the server's certificate (starttls, implicit)
   --auth USER:PASSWORD           require AUTH (only over TLS unless --tls none)
-  --reply VERB=REPLY             answer MAIL, RCPT or DATA with REPLY (e.g. "RCPT=450 4.2.1 busy")
+  --reply VERB=REPLY             answer STARTTLS, MAIL, RCPT or DATA with REPLY
+                                 (e.g. "RCPT=450 4.2.1 busy")
 """
 import argparse
 import asyncio
@@ -58,6 +59,9 @@ class RecordingSMTP(SMTP):
             if verb in ("EHLO", "HELO", "MAIL", "RCPT"):  # never AUTH's credentials
                 event["arg"] = arg
             emit(event)
+            scripted = self.event_handler.replies.get(verb) if verb == "STARTTLS" else None
+            if scripted:
+                return await self.push(scripted)
             return await method(arg)
         return run
 

@@ -433,16 +433,17 @@ TEST_P(EmailReplyTest, ServerReplyIsClassified) {
 
 INSTANTIATE_TEST_SUITE_P(
     Replies, EmailReplyTest,
-    ::testing::Values(ReplyCase{"RCPT=450 4.2.1 mailbox busy", SendResult::kRetry, "serverError",
-                                "450 4.2.1 mailbox busy"},
-                      ReplyCase{"MAIL=421 4.3.2 shutting down", SendResult::kRetry, "serverError",
-                                "421"},
-                      ReplyCase{"RCPT=550 5.1.1 no such user", SendResult::kPermanent,
-                                "clientError", "550 5.1.1 no such user"},
-                      ReplyCase{"DATA=554 5.6.0 message refused", SendResult::kPermanent,
-                                "clientError", "554 5.6.0 message refused"},
-                      ReplyCase{"DATA=451 4.3.0 try again later", SendResult::kRetry, "serverError",
-                                "451 4.3.0"}));
+    ::testing::Values(
+        ReplyCase{"RCPT=450 4.2.1 mailbox busy", SendResult::kRetry, "serverError",
+                  "450 4.2.1 mailbox busy"},
+        ReplyCase{"MAIL=421 4.3.2 shutting down", SendResult::kRetry, "serverError", "421"},
+        ReplyCase{"RCPT=550 5.1.1 no such user", SendResult::kPermanent, "clientError",
+                  "550 5.1.1 no such user"},
+        ReplyCase{"DATA=554 5.6.0 message refused", SendResult::kPermanent, "clientError",
+                  "554 5.6.0 message refused"},
+        ReplyCase{"DATA=451 4.3.0 try again later", SendResult::kRetry, "serverError", "451 4.3.0"},
+        ReplyCase{"STARTTLS=454 4.7.0 TLS not available", SendResult::kRetry, "serverError",
+                  "refused STARTTLS for now"}));
 
 TEST_F(EmailTest, ConnectionRefusedIsRetried) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
