@@ -15,7 +15,8 @@ namespace linkwatch::notifiers {
   X("file", MakeFileNotifier)                 \
   X("log", MakeLogNotifier)                   \
   X("alertmanager", MakeAlertmanagerNotifier) \
-  X("teams", MakeTeamsNotifier)
+  X("teams", MakeTeamsNotifier)               \
+  X("email", MakeEmailNotifier)
 
 #define LINKWATCH_DECLARE_FACTORY(key, fn) NotifierFactoryFn fn;
 LINKWATCH_INTEGRATIONS(LINKWATCH_DECLARE_FACTORY)

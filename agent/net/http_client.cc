@@ -6,9 +6,9 @@
 #include <cctype>
 #include <charconv>
 #include <ctime>
-#include <mutex>
 
 #include "agent/core/text.h"
+#include "agent/net/curl_init.h"
 
 namespace linkwatch::net {
 namespace {
@@ -50,8 +50,7 @@ struct HttpClient::Impl {
 };
 
 HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  EnsureCurlInitialized();
   impl_->curl = curl_easy_init();
 }
 
