@@ -47,22 +47,12 @@ const std::vector<MessageField>& EmailFields() {
 }
 
 // Header fields linkwatch writes itself; `headers` may not replace them.
-bool IsOwnHeader(std::string_view name) {
-  for (std::string_view own :
-       {"Date", "From", "To", "Cc", "Bcc", "Subject", "Message-ID", "MIME-Version", "Content-Type",
-        "Content-Transfer-Encoding", "Auto-Submitted"}) {
-    if (EqualsIgnoreCase(name, own)) return true;
-  }
-  return false;
-}
-
-// RFC 5322 field name: printable ASCII except colon and space.
-bool IsHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (c <= 0x20 || c >= 0x7f || c == ':') return false;
-  }
-  return true;
+const std::vector<std::string>& OwnHeaders() {
+  static const std::vector<std::string> kOwn{
+      "Date",          "From",       "To",           "Cc",           "Bcc",
+      "Subject",       "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+      "Auto-Submitted"};
+  return kOwn;
 }
 
 bool IsLoopback(std::string_view host) {
@@ -329,28 +319,13 @@ struct EmailLoader {
   }
 
   void Headers(EmailConfig& c) {
-    const YAML::Node& h = spec["headers"];
-    if (!h) return;
-    if (!h.IsMap()) return p.Add(h, what + ": headers must be a mapping of header name to value");
-    for (const auto& kv : h) {
-      const std::string name = kv.first.Scalar();
-      if (!IsHeaderName(name)) {
-        p.Add(kv.first, what + ": invalid header name \"" + name + "\"");
-      } else if (IsOwnHeader(name)) {
-        p.Add(kv.first, what + ": header " + name +
-                            " is written by linkwatch (use from, to, subject instead)");
-      } else if (auto value = GetString(kv.second, p, what + " header " + name)) {
-        c.headers.emplace_back(name, *value);
-      }
+    for (auto& [name, value] : ctx.Headers(spec, "email", OwnHeaders())) {
+      c.headers.emplace_back(name, value.Reveal());
     }
   }
 
   void Timeout(net::SmtpServer& server) {
-    if (!spec["timeout"]) return;
-    if (auto d = GetDuration(spec["timeout"], p, what + " timeout")) {
-      if (d->count() <= 0) return p.Add(spec["timeout"], what + ": timeout must be above 0");
-      server.timeout = *d;
-    }
+    server.timeout = ctx.PositiveDuration(spec, "timeout", "email", server.timeout);
   }
 };
 

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "agent/core/problem.h"
 #include "agent/core/text.h"
 #include "agent/core/yaml_util.h"
@@ -73,14 +75,19 @@ std::vector<std::pair<std::string, Secret>> ReceiverContext::Headers(
   }
   for (const auto& kv : h) {
     const std::string name = kv.first.Scalar();
-    if (name.empty() || name.find_first_of(": \t\r\n") != std::string::npos) {
+    // RFC 5322 / RFC 9110 field names: printable ASCII without ':' or space.
+    const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+      const auto c = static_cast<unsigned char>(ch);
+      return c > 0x20 && c < 0x7f && c != ':';
+    });
+    if (!valid) {
       problems.Add(kv.first, what + ": invalid header name \"" + name + "\"");
       continue;
     }
     bool refused = false;
     for (const auto& r : reserved) {
       if (EqualsIgnoreCase(name, r)) {
-        problems.Add(kv.first, what + ": " + r + " is set by linkwatch");
+        problems.Add(kv.first, what + ": header " + r + " is written by linkwatch");
         refused = true;
       }
     }
