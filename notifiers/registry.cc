@@ -12,7 +12,8 @@ namespace linkwatch::notifiers {
 #define LINKWATCH_INTEGRATIONS(X)   \
   X("webhook", MakeWebhookNotifier) \
   X("file", MakeFileNotifier)       \
-  X("log", MakeLogNotifier)
+  X("log", MakeLogNotifier)         \
+  X("sms", MakeSmsNotifier)
 
 #define LINKWATCH_DECLARE_FACTORY(key, fn) NotifierFactoryFn fn;
 LINKWATCH_INTEGRATIONS(LINKWATCH_DECLARE_FACTORY)
