@@ -460,50 +460,64 @@ class SmsNotifier final : public Notifier {
     const RenderedMessage m = templates_.Render(n);
     const std::string text = FitSmsText(m["text"], n.truncated_alerts);
     Progress& p = ProgressOf(n);
-    std::vector<std::string> left;
-    for (const auto& r : to_) {
-      if (!p.sent.count(r) && !p.failed.count(r)) left.push_back(r);
-    }
-    std::optional<SendResult> retry;
-    size_t retry_count = 0;
-    if (!left.empty()) {
-      const RecipientResults results = provider_->Send(n, text, left);
-      for (size_t i = 0; i < left.size(); ++i) {
-        const SendResult& r = results[i];
-        if (r.ok()) {
-          p.sent.insert(left[i]);
-        } else if (r.kind == SendResult::kPermanent) {
-          p.failed.insert(left[i]);
-          p.permanent.push_back(r);
-        } else {
-          ++retry_count;
-          if (!retry) retry = r;
-          if (r.retry_after && (!retry->retry_after || *r.retry_after > *retry->retry_after)) {
-            retry->retry_after = r.retry_after;
-          }
-        }
-      }
-    }
-    SendResult out = Outcome(p, retry, retry_count);
+    const std::vector<std::string> left = Left(p);
+    ToRetry retry;
+    if (!left.empty()) retry = Record(p, left, provider_->Send(n, text, left));
+    SendResult out = Outcome(p, retry);
     if (out.kind != SendResult::kRetry) Forget(n);
     if (m.template_error) out.template_error = m.error;
     return out;
   }
 
  private:
+  // The recipients of this round's retry: the first one's result (with the
+  // longest Retry-After of them all) and how many there are.
+  struct ToRetry {
+    std::optional<SendResult> first;
+    size_t count = 0;
+  };
+
+  // The recipients neither sent nor failed for good, in config order.
+  std::vector<std::string> Left(const Progress& p) const {
+    std::vector<std::string> left;
+    for (const auto& r : to_) {
+      if (!p.sent.count(r) && !p.failed.count(r)) left.push_back(r);
+    }
+    return left;
+  }
+
+  static ToRetry Record(Progress& p, const std::vector<std::string>& recipients,
+                        const RecipientResults& results) {
+    ToRetry retry;
+    for (size_t i = 0; i < recipients.size(); ++i) {
+      const SendResult& r = results[i];
+      if (r.ok()) {
+        p.sent.insert(recipients[i]);
+      } else if (r.kind == SendResult::kPermanent) {
+        p.failed.insert(recipients[i]);
+        p.permanent.push_back(r);
+      } else {
+        ++retry.count;
+        if (!retry.first) retry.first = r;
+        auto& after = retry.first->retry_after;
+        if (r.retry_after && (!after || *r.retry_after > *after)) after = r.retry_after;
+      }
+    }
+    return retry;
+  }
+
   // Retry while some recipient may still get it; then delivered when all
   // were sent, else permanent with the first permanent failure's reason.
   // Details count recipients and never name them.
-  SendResult Outcome(const Progress& p, const std::optional<SendResult>& retry,
-                     size_t retry_count) const {
+  SendResult Outcome(const Progress& p, const ToRetry& retry) const {
     const std::string of = " of " + std::to_string(to_.size()) + " recipients ";
     const std::string sent = " (" + std::to_string(p.sent.size()) + " sent)";
-    if (retry) {
-      if (to_.size() == 1) return *retry;
+    if (retry.first) {
+      const SendResult& first = *retry.first;
+      if (to_.size() == 1) return first;
       return SendResult::Retry(
-          retry->reason,
-          std::to_string(retry_count) + of + "to retry" + sent + ": " + retry->detail,
-          retry->retry_after);
+          first.reason, std::to_string(retry.count) + of + "to retry" + sent + ": " + first.detail,
+          first.retry_after);
     }
     if (p.permanent.empty()) return SendResult::Ok();
     const SendResult& first = p.permanent.front();

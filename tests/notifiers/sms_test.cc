@@ -195,21 +195,25 @@ class SmsConfigTest : public ::testing::Test {
   Problems problems_{"config.yaml"};
 };
 
-TEST_F(SmsConfigTest, ParsesEachProvider) {
-  EXPECT_EQ(Parse("{provider: twilio, account_sid: AC1, auth_token: t, from: '+15550001111', "
-                  "to: ['+15550002222']}")
-                .size(),
-            1u)
-      << All();
-  EXPECT_EQ(Parse("{provider: acs, connection_string: 'endpoint=https://r.communication.azure.com/"
-                  ";accesskey=" +
-                  B64(kAcsKey) + "', from: '+18005550000', to: ['+15550002222']}")
-                .size(),
-            1u)
-      << All();
-  auto rs = Parse("{provider: webhook, url: 'http://127.0.0.1:1/sms', to: [ops]}");
-  ASSERT_EQ(rs.size(), 1u) << All();
-  EXPECT_EQ(rs[0].notifier->integration(), "sms");
+TEST_F(SmsConfigTest, ParsesEachProviderWithItsDefaultRateLimit) {
+  auto twilio = Parse(
+      "{provider: twilio, account_sid: AC1, auth_token: t, from: '+15550001111', "
+      "to: ['+15550002222']}");
+  ASSERT_EQ(twilio.size(), 1u) << All();
+  ASSERT_TRUE(twilio[0].rate_limit.has_value());
+  EXPECT_EQ(twilio[0].rate_limit->per_second, 1);
+  auto acs = Parse(
+      "{provider: acs, connection_string: 'endpoint=https://r.communication.azure.com/"
+      ";accesskey=" +
+      B64(kAcsKey) + "', from: '+18005550000', to: ['+15550002222']}");
+  ASSERT_EQ(acs.size(), 1u) << All();
+  ASSERT_TRUE(acs[0].rate_limit.has_value());
+  EXPECT_DOUBLE_EQ(acs[0].rate_limit->per_second, 200.0 / 60);
+  auto webhook = Parse("{provider: webhook, url: 'http://127.0.0.1:1/sms', to: [ops]}");
+  ASSERT_EQ(webhook.size(), 1u) << All();
+  EXPECT_EQ(webhook[0].integration, "sms");
+  EXPECT_EQ(webhook[0].notifier->integration(), "sms");
+  EXPECT_FALSE(webhook[0].rate_limit.has_value());
   EXPECT_TRUE(problems_.empty()) << All();
 }
 
