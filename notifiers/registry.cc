@@ -18,7 +18,8 @@ namespace linkwatch::notifiers {
   X("log", MakeLogNotifier)                   \
   X("alertmanager", MakeAlertmanagerNotifier) \
   X("teams", MakeTeamsNotifier)               \
-  X("email", MakeEmailNotifier)
+  X("email", MakeEmailNotifier)               \
+  X("sms", MakeSmsNotifier)
 
 #define LINKWATCH_DECLARE_FACTORY(key, fn) NotifierFactoryFn fn;
 LINKWATCH_INTEGRATIONS(LINKWATCH_DECLARE_FACTORY)
@@ -46,18 +47,18 @@ std::string ReceiverContext::What(std::string_view integration) const {
 }
 
 Secret ReceiverContext::HttpUrl(const YAML::Node& spec, std::string_view integration,
-                                std::string_view example) const {
+                                std::string_view example, const std::string& key) const {
   const std::string what = What(integration);
-  if (!spec["url"]) {
-    problems.Add(spec, what + ": url is required" +
+  if (!spec[key]) {
+    problems.Add(spec, what + ": " + key + " is required" +
                            (example.empty() ? "" : " (" + std::string(example) + ")"));
     return {};
   }
-  Secret url = Secret::FromYaml(spec["url"], base_dir, problems, what + " url");
+  Secret url = Secret::FromYaml(spec[key], base_dir, problems, what + " " + key);
   const std::string& u = url.Reveal();
   if (!url.empty() && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
     // Never print the value: it may be a secret.
-    problems.Add(spec["url"], what + ": url must start with http:// or https://");
+    problems.Add(spec[key], what + ": " + key + " must start with http:// or https://");
   }
   return url;
 }

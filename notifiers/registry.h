@@ -47,9 +47,10 @@ struct ReceiverContext {
 
   // Shared readers of keys several integrations have; each adds its
   // problems with file:line:column and never prints a secret's value.
-  // `url` (required, a secret): must start with http:// or https://.
+  // `url` (or `key`; required, a secret): must start with http:// or
+  // https://.
   Secret HttpUrl(const YAML::Node& spec, std::string_view integration,
-                 std::string_view example = "") const;
+                 std::string_view example = "", const std::string& key = "url") const;
   // `headers`: a map of header name to value (a secret); `reserved` names
   // are refused (set by the integration itself).
   std::vector<std::pair<std::string, Secret>> Headers(

@@ -40,4 +40,27 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  // EVP_DecodeBlock skips whitespace and takes '=' anywhere: check the
+  // alphabet and where the padding is first.
+  const size_t pad = text.size() >= 2 && text.substr(text.size() - 2) == "==" ? 2
+                     : !text.empty() && text.back() == '='                    ? 1
+                                                                              : 0;
+  for (size_t i = 0; i + pad < text.size(); ++i) {
+    const char c = text[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/';
+    if (!ok) return std::nullopt;
+  }
+  std::string out(3 * (text.size() / 4), '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
 }  // namespace linkwatch

@@ -1,7 +1,7 @@
 // Small text helpers shared by every layer (config labels, HTTP headers,
 // choice labels, lake column names, SQL type names, expression keywords):
-// the one home for ASCII case handling and whitespace trimming, so no file
-// keeps its own copy. Header-only, stateless, thread-safe.
+// the one home for ASCII case handling, whitespace trimming and
+// percent-encoding, so no file keeps its own copy. Header-only, stateless, thread-safe.
 //
 // All of them are ASCII-only on purpose: names, labels, header fields and
 // keywords are never locale-dependent and never Unicode case folded; bytes
@@ -53,6 +53,27 @@ inline std::string_view StripAsciiWhitespace(std::string_view s) {
   while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
   while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
   return s;
+}
+
+// RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - . _ ~)
+// stay, every other byte becomes %XX. For URL path segments and
+// application/x-www-form-urlencoded values ("+1555" -> "%2B1555").
+inline std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
 }
 
 }  // namespace linkwatch

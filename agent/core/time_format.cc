@@ -234,4 +234,22 @@ std::string FormatDateTime(double epoch_seconds) {
 
 std::string FormatDateTime(TimePoint t) { return FormatDateTime(ToEpochSeconds(t)); }
 
+std::string FormatHttpDate(TimePoint t) {
+  // date::format's %a and %b follow the global locale; HTTP wants English.
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t);
+  const auto days = std::chrono::floor<date::days>(secs);
+  const date::year_month_day ymd{days};
+  const date::hh_mm_ss<std::chrono::seconds> hms{secs - days};
+  const unsigned weekday = date::weekday{days}.c_encoding();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", kDays[weekday],
+                static_cast<unsigned>(ymd.day()), kMonths[static_cast<unsigned>(ymd.month()) - 1],
+                static_cast<int>(ymd.year()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
 }  // namespace linkwatch

@@ -27,5 +27,18 @@ TEST(CryptoTest, Base64EncodesWithPadding) {
   EXPECT_EQ(Base64Encode(std::string("\xff\x00\x10", 3)), "/wAQ");
 }
 
+TEST(CryptoTest, Base64DecodeRoundTripsAndRejectsMalformedText) {
+  EXPECT_EQ(Base64Decode(""), "");
+  EXPECT_EQ(Base64Decode("Zg=="), "f");
+  EXPECT_EQ(Base64Decode("Zm8="), "fo");
+  EXPECT_EQ(Base64Decode("Zm9vYmFy"), "foobar");
+  EXPECT_EQ(Base64Decode("/wAQ"), std::string("\xff\x00\x10", 3));
+  EXPECT_EQ(Base64Decode("Zm9"), std::nullopt);       // cut short
+  EXPECT_EQ(Base64Decode("Zm 9v"), std::nullopt);     // whitespace
+  EXPECT_EQ(Base64Decode("Zm9v-_=="), std::nullopt);  // URL alphabet
+  EXPECT_EQ(Base64Decode("Z=9v"), std::nullopt);      // padding inside
+  EXPECT_EQ(Base64Decode("Zg==Zg=="), std::nullopt);  // padding inside
+}
+
 }  // namespace
 }  // namespace linkwatch

@@ -29,5 +29,11 @@ TEST(TextTest, StripAsciiWhitespaceKeepsTheMiddle) {
   EXPECT_EQ(StripAsciiWhitespace(""), "");
 }
 
+TEST(TextTest, PercentEncodeKeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(PercentEncode("+1 555/0001~a-b_c.d"), "%2B1%20555%2F0001~a-b_c.d");
+  EXPECT_EQ(PercentEncode("a=b&c\xc3\xa9"), "a%3Db%26c%C3%A9");
+  EXPECT_EQ(PercentEncode(""), "");
+}
+
 }  // namespace
 }  // namespace linkwatch

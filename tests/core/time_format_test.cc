@@ -91,5 +91,13 @@ TEST(DateTimeTest, FormatsOutOfRangeAsNumberWithoutUndefinedBehaviour) {
   EXPECT_EQ(FormatDurationSeconds(90), "1m30s");
 }
 
+TEST(DateTimeTest, FormatsHttpDatesInEnglishGmt) {
+  EXPECT_EQ(FormatHttpDate(FromEpochSeconds(*ParseDateTime("2015-04-08T03:52:31.900Z"))),
+            "Wed, 08 Apr 2015 03:52:31 GMT");
+  EXPECT_EQ(FormatHttpDate(FromEpochSeconds(0)), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(FormatHttpDate(FromEpochSeconds(*ParseDateTime("2026-12-31T23:59:59Z"))),
+            "Thu, 31 Dec 2026 23:59:59 GMT");
+}
+
 }  // namespace
 }  // namespace linkwatch
