@@ -44,7 +44,8 @@ struct ReceiverContext;
 
 // Default wording shared by every integration.
 inline constexpr std::string_view kDefaultTitle = "{{title}}";
-// One block per alert: status, name and target, summary, then labels.
+// One block per alert: status, name and target, summary, then its labels,
+// annotations, start (and end) time and link.
 extern const std::string_view kDefaultText;
 // One line per alert (SMS, log): "FIRING SyncStalled crm/account: not synced for 21m".
 extern const std::string_view kDefaultLine;

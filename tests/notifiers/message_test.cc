@@ -53,6 +53,8 @@ TEST_F(MessageTest, DefaultsSayTheSameForEveryIntegration) {
             "  alertname: SyncStalled\n"
             "  entity: account\n"
             "  profile: crm\n"
+            "  runbook: https://wiki/<stalled>\n"
+            "  summary: not synced for 21m\n"
             "  started: 2026-01-01T00:21:00Z\n"
             "  http://127.0.0.1:9464/#alert-" +
                 Group().alerts[0].fingerprint +
@@ -61,6 +63,7 @@ TEST_F(MessageTest, DefaultsSayTheSameForEveryIntegration) {
                 "  alertname: SyncStalled\n"
                 "  entity: contact\n"
                 "  profile: crm\n"
+                "  summary: synced again\n"
                 "  started: 2026-01-01T00:21:00Z\n"
                 "  ended: 2026-01-01T00:22:00Z\n"
                 "  http://127.0.0.1:9464/#alert-" +
