@@ -7,6 +7,7 @@ Debian's /usr/bin/python3 (standard library + python3-yaml only).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -216,6 +217,20 @@ def http_get(url, timeout=5):
         return e.code, e.read().decode()
     except OSError:
         return None, ""
+
+
+def metric(text, name, **labels):
+    """The value of one series in a /metrics answer (None when absent)."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(m.group(4))
+    return None
 
 
 def run_cli(*args, timeout=60):

@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Agent, Receiver, StateDb, TempDirTest, free_port, http_get, iso, wait_for
+from harness import metric, Agent, Receiver, StateDb, TempDirTest, free_port, http_get, iso, wait_for
 
 RULES = """
 groups:
@@ -93,10 +93,7 @@ route:
 
     def delivered(self, base):
         code, text = http_get(base + "/metrics")
-        for line in text.splitlines():
-            if line.startswith("linkwatch_notifications_total{") and 'receiver="am"' in line:
-                return float(line.rsplit(" ", 1)[1])
-        return 0
+        return metric(text, "linkwatch_notifications_total", receiver="am") or 0
 
     def am_alerts(self):
         code, text = http_get(self.am_url + "/api/v2/alerts")

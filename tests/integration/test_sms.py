@@ -18,7 +18,7 @@ import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from harness import (Agent, StateDb, TempDirTest, free_port, http_get, wait_for)
+from harness import (metric, Agent, StateDb, TempDirTest, free_port, http_get, wait_for)
 
 RULES = """
 groups:
@@ -120,13 +120,6 @@ def acs_answer():
     return answer
 
 
-def metric(text, name, **labels):
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all('%s="%s"' % kv in line for kv in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 class SmsEndToEndTest(TempDirTest):

@@ -13,7 +13,7 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import (Agent, StateDb, TempDirTest, free_port, http_get, iso, wait_for)
+from harness import (metric, Agent, StateDb, TempDirTest, free_port, http_get, iso, wait_for)
 
 RULES = """
 groups:
@@ -72,13 +72,6 @@ class TeamsFake:
         self.server.server_close()
 
 
-def metric(text, name, **labels):
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all('%s="%s"' % kv in line for kv in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 class TeamsEndToEndTest(TempDirTest):

@@ -5,7 +5,6 @@ generous overall timeout (the machine may be busy); the checks that matter compa
 of polls, never wall-clock sleeps."""
 import json
 import os
-import re
 import sys
 import shutil
 import sqlite3
@@ -15,7 +14,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import Agent, Receiver, TempDirTest, free_port, http_get, wait_for
+from harness import metric, Agent, Receiver, TempDirTest, free_port, http_get, wait_for
 
 TOKEN = "s3cret-token"
 INTERVAL = 0.5  # watch.interval in seconds
@@ -57,18 +56,6 @@ def write_state_file(path, rows):
         con.close()
 
 
-def metric(text, name, **labels):
-    """The value of one series in a /metrics answer (None when absent)."""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
-        if all(have.get(k) == v for k, v in labels.items()):
-            return float(m.group(4))
-    return None
 
 
 class WatchFilesTest(TempDirTest):
