@@ -123,6 +123,14 @@ class EmailTest : public ::testing::Test {
   std::string Smarthost(const SmtpServer& s, const std::string& tls) {
     return "smarthost: " + s.HostPort() + "\ntls: " + tls + "\n";
   }
+  // One sender, one recipient, linkwatch's credentials, and `extra` keys.
+  static std::string Login(const std::string& extra = "") {
+    return "from: linkwatch@example.com\n"
+           "to: [oncall@example.com]\n"
+           "username: linkwatch\n"
+           "password: " +
+           std::string(kPassword) + "\n" + extra;
+  }
 
   testutil::TempDir dir_;
   ManualClock clock_{testutil::T0()};
@@ -253,12 +261,7 @@ TEST_F(EmailTest, ImplicitTlsDelivers) {
   o.password = kPassword;
   SmtpServer server(o);
   ASSERT_NE(server.port(), 0);
-  auto mail = Build(Config(Smarthost(server, "implicit") +
-                           "from: linkwatch@example.com\n"
-                           "to: [oncall@example.com]\n"
-                           "username: linkwatch\n"
-                           "password: " +
-                           std::string(kPassword) + "\nca_file: server.pem\n"));
+  auto mail = Build(Config(Smarthost(server, "implicit") + Login("ca_file: server.pem\n")));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   ASSERT_TRUE(r.ok()) << r.detail;
@@ -280,12 +283,7 @@ TEST_F(EmailTest, TlsNoneDeliversToAPlainLocalServerAndWarnsAtLoad) {
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
   auto previous = spdlog::default_logger();
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
-  auto mail = Build(Config(Smarthost(server, "none") +
-                           "from: linkwatch@example.com\n"
-                           "to: [oncall@example.com]\n"
-                           "username: linkwatch\n"
-                           "password: " +
-                           std::string(kPassword) + "\n"));
+  auto mail = Build(Config(Smarthost(server, "none") + Login()));
   spdlog::set_default_logger(previous);
   ASSERT_TRUE(mail);
   EXPECT_NE(log.str().find("only for local test servers"), std::string::npos) << log.str();
@@ -306,13 +304,8 @@ TEST_F(EmailTest, StartTlsNotOfferedFailsLoudlyAndSendsNothingInClear) {
   o.password = kPassword;
   SmtpServer server(o);
   ASSERT_NE(server.port(), 0);
-  auto mail = Build(Config("smarthost: " + server.HostPort() +
-                           "\n"  // tls: starttls is the default
-                           "from: linkwatch@example.com\n"
-                           "to: [oncall@example.com]\n"
-                           "username: linkwatch\n"
-                           "password: " +
-                           std::string(kPassword) + "\n"));
+  // tls: starttls is the default.
+  auto mail = Build(Config("smarthost: " + server.HostPort() + "\n" + Login()));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   RecordProperty("detail", r.detail);  // in --gtest_output=xml
@@ -332,12 +325,7 @@ TEST_F(EmailTest, CertificateThatDoesNotVerifyIsPermanentAndSendsNothing) {
   SmtpServer server(Tls("starttls", "server"));
   ASSERT_NE(server.port(), 0);
   Tls("starttls", "other");  // a CA that did not sign the server's certificate
-  auto mail = Build(Config(Smarthost(server, "starttls") +
-                           "from: linkwatch@example.com\n"
-                           "to: [oncall@example.com]\n"
-                           "username: linkwatch\n"
-                           "password: " +
-                           std::string(kPassword) + "\nca_file: other.pem\n"));
+  auto mail = Build(Config(Smarthost(server, "starttls") + Login("ca_file: other.pem\n")));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   RecordProperty("detail", r.detail);  // in --gtest_output=xml
@@ -367,12 +355,7 @@ TEST_F(EmailTest, WrongPasswordIsAPermanentAuthErrorWithoutThePassword) {
   o.password = "the-right-one";
   SmtpServer server(o);
   ASSERT_NE(server.port(), 0);
-  auto mail = Build(Config(Smarthost(server, "starttls") +
-                           "from: linkwatch@example.com\n"
-                           "to: [oncall@example.com]\n"
-                           "username: linkwatch\n"
-                           "password: " +
-                           std::string(kPassword) + "\nca_file: server.pem\n"));
+  auto mail = Build(Config(Smarthost(server, "starttls") + Login("ca_file: server.pem\n")));
   ASSERT_TRUE(mail);
   const SendResult r = mail->Send(Sample());
   RecordProperty("detail", r.detail);  // in --gtest_output=xml
