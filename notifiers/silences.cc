@@ -40,34 +40,6 @@ nlohmann::json MatcherToJson(const Matcher& m) {
   return {{"name", m.name()}, {"value", m.value()}, {"isRegex", regex}, {"isEqual", equal}};
 }
 
-Result<Matcher> MatcherFromJson(const nlohmann::json& j) {
-  if (j.is_string()) {
-    auto list = ParseMatchers(j.get<std::string>());
-    if (!list.ok()) return list.status();
-    if (list->size() != 1) return Status::Error("one matcher per string, not " + j.dump());
-    return list->front();
-  }
-  if (!j.is_object()) return Status::Error("a matcher is an object {name, value, isRegex}");
-  if (!j.contains("name") || !j["name"].is_string()) {
-    return Status::Error("a matcher needs a string name");
-  }
-  if (!j.contains("value") || !j["value"].is_string()) {
-    return Status::Error("matcher " + j["name"].get<std::string>() + " needs a string value");
-  }
-  auto flag = [&](const char* key, bool fallback) -> Result<bool> {
-    if (!j.contains(key) || j[key].is_null()) return fallback;
-    if (!j[key].is_boolean()) return Status::Error(std::string(key) + " must be true or false");
-    return j[key].get<bool>();
-  };
-  auto regex = flag("isRegex", false);
-  if (!regex.ok()) return regex.status();
-  auto equal = flag("isEqual", true);
-  if (!equal.ok()) return equal.status();
-  const Matcher::Op op = *regex ? (*equal ? Matcher::Op::kRegex : Matcher::Op::kNotRegex)
-                                : (*equal ? Matcher::Op::kEqual : Matcher::Op::kNotEqual);
-  return Matcher::Make(j["name"].get<std::string>(), op, j["value"].get<std::string>());
-}
-
 Result<double> TimeField(const nlohmann::json& body, const char* key) {
   if (!body.contains(key) || !body[key].is_string()) {
     return Status::Error(std::string(key) + " is required (RFC 3339, e.g. 2026-01-01T00:00:00Z)");
@@ -105,6 +77,34 @@ Status Validate(const Silence& s) {
 }
 
 }  // namespace
+
+Result<Matcher> MatcherFromJson(const nlohmann::json& j) {
+  if (j.is_string()) {
+    auto list = ParseMatchers(j.get<std::string>());
+    if (!list.ok()) return list.status();
+    if (list->size() != 1) return Status::Error("one matcher per string, not " + j.dump());
+    return list->front();
+  }
+  if (!j.is_object()) return Status::Error("a matcher is an object {name, value, isRegex}");
+  if (!j.contains("name") || !j["name"].is_string()) {
+    return Status::Error("a matcher needs a string name");
+  }
+  if (!j.contains("value") || !j["value"].is_string()) {
+    return Status::Error("matcher " + j["name"].get<std::string>() + " needs a string value");
+  }
+  auto flag = [&](const char* key, bool fallback) -> Result<bool> {
+    if (!j.contains(key) || j[key].is_null()) return fallback;
+    if (!j[key].is_boolean()) return Status::Error(std::string(key) + " must be true or false");
+    return j[key].get<bool>();
+  };
+  auto regex = flag("isRegex", false);
+  if (!regex.ok()) return regex.status();
+  auto equal = flag("isEqual", true);
+  if (!equal.ok()) return equal.status();
+  const Matcher::Op op = *regex ? (*equal ? Matcher::Op::kRegex : Matcher::Op::kNotRegex)
+                                : (*equal ? Matcher::Op::kEqual : Matcher::Op::kNotEqual);
+  return Matcher::Make(j["name"].get<std::string>(), op, j["value"].get<std::string>());
+}
 
 const char* Silence::StateAt(double now) const {
   if (now < starts_at) return "pending";

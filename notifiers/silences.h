@@ -56,6 +56,9 @@ nlohmann::json SilenceToJson(const Silence& s, double now);
 // comment}. Matchers are {name, value, isRegex, isEqual (default true)}
 // objects, or strings such as 'severity="critical"'. Errors say which field.
 Result<Silence> SilenceFromJson(const nlohmann::json& body);
+// One matcher of a silence body: {name, value, isRegex, isEqual (default
+// true)}, or a string such as 'severity="critical"'.
+Result<Matcher> MatcherFromJson(const nlohmann::json& j);
 // Alertmanager's filter for listing silences: every filter matcher matches
 // the labels made of the silence's own matchers (name -> value).
 bool SilenceMatchesFilter(const Silence& s, const std::vector<Matcher>& filter);

@@ -13,6 +13,7 @@
 #include "agent/core/time_format.h"
 #include "agent/net/http_client.h"
 #include "notifiers/matcher.h"
+#include "notifiers/silences.h"
 
 namespace linkwatch {
 namespace {
@@ -69,12 +70,7 @@ std::optional<nlohmann::json> Call(const Target& t, const std::string& method,
 std::string MatchersText(const nlohmann::json& matchers) {
   std::string out;
   for (const auto& m : matchers) {
-    const bool regex = m.value("isRegex", false), equal = m.value("isEqual", true);
-    auto matcher = notifiers::Matcher::Make(
-        m.value("name", ""),
-        regex ? (equal ? notifiers::Matcher::Op::kRegex : notifiers::Matcher::Op::kNotRegex)
-              : (equal ? notifiers::Matcher::Op::kEqual : notifiers::Matcher::Op::kNotEqual),
-        m.value("value", ""));
+    auto matcher = notifiers::MatcherFromJson(m);
     if (!out.empty()) out += " ";
     out += matcher.ok() ? matcher->ToString() : m.dump();
   }
