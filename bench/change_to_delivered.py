@@ -22,20 +22,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
-from harness import Agent, Receiver, StateDb, free_port, http_get, iso, wait_for  # noqa: E402
-
-
-def percentile(values, p):
-    s = sorted(values)
-    if not s:
-        return float("nan")
-    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
+from harness import (Agent, Receiver, StateDb, free_port, http_get, iso,  # noqa: E402
+                     percentile, wait_for)
 
 
 def summary(name, values):

@@ -22,6 +22,11 @@ namespace {
 // Workers re-check at least this often even when nothing wakes them.
 constexpr Duration kMaxIdleWait = std::chrono::minutes(1);
 constexpr Duration kDbErrorWait = std::chrono::seconds(1);
+// Group commit of deliveries: the deletions of delivered rows are written in
+// one transaction once this many are waiting, once the oldest has waited
+// this long, or as soon as the worker has nothing to send right now.
+constexpr size_t kMaxUnrecorded = 64;
+constexpr Duration kMaxRecordDelay = std::chrono::milliseconds(10);
 
 TimePoint At(double epoch_seconds) { return FromEpochSeconds(epoch_seconds); }
 
@@ -120,6 +125,8 @@ void Outbox::Stop() {
   for (auto& w : workers) {
     if (w->thread.joinable()) w->thread.join();
   }
+  std::lock_guard lk(mu_);
+  (void)RecordDeliveredLocked();
 }
 
 void Outbox::SetReceivers(const std::vector<ReceiverConfig>& receivers) {
@@ -174,7 +181,7 @@ void Outbox::SetReceivers(const std::vector<ReceiverConfig>& receivers) {
     std::vector<Row> dead;
     if (orphans.ok()) {
       while (orphans->Step()) {
-        if (names.count(orphans->Text(1))) continue;
+        if (names.count(orphans->Text(1)) || delivered_.count(orphans->Int(0))) continue;
         Row r;
         r.id = orphans->Int(0);
         r.receiver = orphans->Text(1);
@@ -396,25 +403,38 @@ void Outbox::Wake() {
 }
 
 Result<std::optional<Outbox::Row>> Outbox::LoadHeadLocked(const std::string& receiver) {
+  // The first id not delivered yet, from the index alone (the delivered rows
+  // before it wait for the next group commit), then that row.
+  state::Statement* ids = db_->Cached(
+      "SELECT id FROM linkwatch_outbox WHERE state = 'pending' AND receiver = ? ORDER BY id");
   state::Statement* st = db_->Cached(
-      "SELECT id, group_key, payload, created_at, attempts, next_attempt_at FROM "
-      "linkwatch_outbox WHERE state = 'pending' AND receiver = ? ORDER BY id");
-  if (st == nullptr) return Status::Error("outbox: " + db_->LastError());
-  st->Bind(1, receiver);
-  std::optional<Row> row;
-  while (st->Step()) {
-    if (delivered_.count(st->Int(0))) continue;
-    row.emplace();
-    row->id = st->Int(0);
-    row->receiver = receiver;
-    row->group_key = st->Text(1);
-    row->payload = st->Text(2);
-    row->created_at = st->Real(3);
-    row->attempts = static_cast<int>(st->Int(4));
-    row->next_attempt_at = st->Real(5);
+      "SELECT group_key, payload, created_at, attempts, next_attempt_at FROM linkwatch_outbox "
+      "WHERE id = ?");
+  if (ids == nullptr || st == nullptr) return Status::Error("outbox: " + db_->LastError());
+  ids->Bind(1, receiver);
+  int64_t id = 0;
+  while (ids->Step()) {
+    if (delivered_.count(ids->Int(0))) continue;
+    id = ids->Int(0);
     break;
   }
-  Status s = st->status();
+  Status s = ids->status();
+  ids->Reset();
+  if (!s.ok()) return s;
+  std::optional<Row> row;
+  if (id == 0) return row;
+  st->Bind(1, id);
+  if (st->Step()) {
+    row.emplace();
+    row->id = id;
+    row->receiver = receiver;
+    row->group_key = st->Text(0);
+    row->payload = st->Text(1);
+    row->created_at = st->Real(2);
+    row->attempts = static_cast<int>(st->Int(3));
+    row->next_attempt_at = st->Real(4);
+  }
+  s = st->status();
   st->Reset();
   if (!s.ok()) return s;
   return row;
@@ -423,7 +443,15 @@ Result<std::optional<Outbox::Row>> Outbox::LoadHeadLocked(const std::string& rec
 void Outbox::Run(Worker* w) {
   std::unique_lock lk(mu_);
   while (!w->stop) {
-    const TimePoint due = StepLocked(w, lk);
+    TimePoint due = StepLocked(w, lk);
+    if (!delivered_.empty()) {
+      const TimePoint now = clock_.Now();
+      if ((due > now || w->stop || delivered_.size() >= kMaxUnrecorded ||
+           now - first_unrecorded_ >= kMaxRecordDelay) &&
+          !RecordDeliveredLocked()) {
+        due = std::min(due, now + kDbErrorWait);  // tried again then
+      }
+    }
     if (w->stop) break;
     // An Enqueue, Wake, SetReceivers or Stop ends the wait early.
     clock_.WaitUntil(lk, w->cv, due, [w] { return w->wake || w->stop; });
@@ -437,7 +465,6 @@ TimePoint Outbox::StepLocked(Worker* w, std::unique_lock<std::mutex>& lk) {
   const auto at_most = [&](TimePoint due) { return std::min(due, clock_.Now() + kMaxIdleWait); };
   const auto db_error = [&] { return clock_.Now() + kDbErrorWait; };
   // Rows whose deletion stays unrecorded are skipped: delivery goes on.
-  (void)ForgetDeliveredLocked();
   auto head = LoadHeadLocked(w->receiver);
   if (!head.ok()) {
     spdlog::warn("outbox: receiver {}: {}", w->receiver, head.message());
@@ -488,37 +515,51 @@ TimePoint Outbox::StepLocked(Worker* w, std::unique_lock<std::mutex>& lk) {
   return clock_.Now();  // the next row (or this one's retry) decides
 }
 
-bool Outbox::ForgetDeliveredLocked() {
-  if (delivered_.empty()) return true;
-  state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
-  if (del == nullptr) return false;
-  for (auto it = delivered_.begin(); it != delivered_.end();) {
-    if (auto s = del->Bind(1, *it).Run(); !s.ok()) {
-      CountWriteErrorLocked("marking notification " + std::to_string(*it) + " delivered", s);
-      return false;
-    }
-    it = delivered_.erase(it);
-  }
-  return true;
+std::optional<int64_t> Outbox::OthersVersion() {
+  std::lock_guard lk(mu_);
+  auto v = db_->DataVersion();
+  if (!v.ok()) return std::nullopt;
+  return *v;
 }
 
-bool Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integration) {
-  bool recorded = true;
-  state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
-  Status s = del == nullptr ? Status::Error(db_->LastError()) : del->Bind(1, row.id).Run();
-  if (!s.ok()) {
-    // Remembered, so that it is not sent again while the store refuses the
-    // deletion (a restart before that sends it once more: at least once).
-    delivered_.insert(row.id);
-    CountWriteErrorLocked("marking notification " + std::to_string(row.id) + " delivered", s);
-    recorded = false;
+bool Outbox::RecordDeliveredLocked() {
+  if (delivered_.empty()) return true;
+  Status s = [&] {
+    state::Transaction tx(*db_);
+    if (!tx.status().ok()) return tx.status();
+    state::Statement* del = db_->Cached("DELETE FROM linkwatch_outbox WHERE id = ?");
+    if (del == nullptr) return Status::Error(db_->LastError());
+    for (const auto& [id, d] : delivered_) {
+      if (auto s = del->Bind(1, id).Run(); !s.ok()) return s;
+    }
+    return tx.Commit();
+  }();
+  std::set<std::string> receivers;
+  for (auto& [id, d] : delivered_) {
+    // Counted once, when its deletion was first written (or refused).
+    if (d.counted) continue;
+    d.counted = true;
+    metrics_.Delivered(d.receiver, d.integration, d.latency);
+    receivers.insert(d.receiver);
   }
+  if (!s.ok()) {
+    // Kept, so that none is sent again while the store refuses the deletion
+    // (a restart before that sends them once more: at least once).
+    CountWriteErrorLocked(
+        "marking " + std::to_string(delivered_.size()) + " notifications delivered", s);
+  } else {
+    delivered_.clear();
+  }
+  for (const auto& r : receivers) UpdatePendingGaugeLocked(r);
+  return s.ok();
+}
+
+void Outbox::DeliveredLocked(Worker* w, const Row& row, const std::string& integration) {
   const double latency = std::max(0.0, ToEpochSeconds(clock_.Now()) - row.created_at);
-  metrics_.Delivered(w->receiver, integration, latency);
+  if (delivered_.empty()) first_unrecorded_ = clock_.Now();
+  delivered_[row.id] = {row.receiver, integration, latency, false};
   spdlog::debug("outbox: receiver {}: delivered {} ({} after creation)", w->receiver, row.group_key,
                 FormatDurationSeconds(latency));
-  UpdatePendingGaugeLocked(row.receiver);
-  return recorded;
 }
 
 bool Outbox::FailedLocked(Worker* w, const Row& row, const std::string& integration,

@@ -7,6 +7,10 @@
 //   after a crash or restart are sent when the receiver's worker starts.
 // * One worker thread per receiver, so a slow receiver never blocks another;
 //   per receiver delivery is first-in-first-out.
+// * Group commit: the deletions of delivered rows are written together (64
+//   at most, within 10 ms, or as soon as the worker has nothing due), and a
+//   delivery is counted only then. A crash before that sends those rows once
+//   more: "in flight" is sent and not yet recorded.
 // * Per (receiver, group) at most one notification waits: a newer one
 //   supersedes an undelivered older one, unless that one is being sent right
 //   now (then the older one is dropped if its attempt fails).
@@ -131,6 +135,13 @@ class Outbox {
   // error is that of the receiver's last failed attempt since the start.
   nlohmann::json ReceiversJson();
 
+  // PRAGMA data_version of the outbox's connection: it changes only when
+  // another connection commits to the store, never with the outbox's own
+  // writes (linkwatch_outbox and linkwatch_nflog, which no watch source
+  // reads), so the watcher can tell those from changes to the data
+  // (StateSource::SetOwnWriter). nullopt when it cannot be read.
+  std::optional<int64_t> OthersVersion();
+
   // Makes every worker re-read the clock now.
   void Wake();
   // Stops every worker (attempts in flight finish first). Idempotent.
@@ -152,8 +163,10 @@ class Outbox {
   Status EnqueueLocked(const std::vector<Notification>& batch,
                        const std::function<Status(state::Db&)>& also);
   void CountWriteErrorLocked(const std::string& what, const Status& s);
-  // Retries deleting delivered rows whose deletion failed; false if some remain.
-  bool ForgetDeliveredLocked();
+  // Writes the deletions of the delivered rows in delivered_ in one
+  // transaction (group commit), and counts them delivered; false (they stay
+  // in delivered_, and are tried again) when the store refused.
+  bool RecordDeliveredLocked();
   Result<std::optional<Row>> LoadHeadLocked(const std::string& receiver);
   // One round of `w`'s worker (mu_ held through `lk`, released while a
   // notification is sent): dead-letters an expired head, or sends it when it
@@ -161,8 +174,10 @@ class Outbox {
   // head's next attempt (or token, capped at a minute), or TimePoint::max()
   // when nothing is pending (an Enqueue wakes it).
   TimePoint StepLocked(Worker* w, std::unique_lock<std::mutex>& lk);
-  // These three return false when the store could not record the outcome.
-  bool DeliveredLocked(Worker* w, const Row& row, const std::string& integration);
+  // Notes an acknowledged row in delivered_; RecordDeliveredLocked makes it
+  // durable. The other two return false when the store could not record the
+  // outcome.
+  void DeliveredLocked(Worker* w, const Row& row, const std::string& integration);
   bool FailedLocked(Worker* w, const Row& row, const std::string& integration,
                     const SendResult& result);
   bool DeadLocked(const Row& row, const std::string& integration, const std::string& reason,
@@ -179,8 +194,17 @@ class Outbox {
   std::mutex mu_;
   std::unique_ptr<state::Db> db_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;
-  // Delivered rows whose deletion the store refused: never sent again.
-  std::set<int64_t> delivered_;
+  // Rows the receiver acknowledged whose deletion is not durable yet (waiting
+  // for the next group commit, or refused by the store): never sent again,
+  // and counted delivered once the deletion was written.
+  struct Delivered {
+    std::string receiver;
+    std::string integration;
+    double latency = 0;  // seconds from creation to the acknowledgement
+    bool counted = false;
+  };
+  std::map<int64_t, Delivered> delivered_;
+  TimePoint first_unrecorded_{};  // when the oldest entry of delivered_ was acknowledged
   LogThrottle write_error_log_;
   bool started_ = false;
   bool stopped_ = false;

@@ -18,6 +18,10 @@ namespace {
 constexpr Duration kLogRetention = std::chrono::hours(120);
 // A flush whose outbox write failed is tried again this much later.
 constexpr Duration kRetryFailedFlush = std::chrono::seconds(1);
+// Due groups are queued this many per outbox transaction, so that when
+// thousands of groups flush at once the receivers' workers start sending
+// after the first few milliseconds, not after the whole burst is written.
+constexpr size_t kFlushChunk = 256;
 
 }  // namespace
 
@@ -113,9 +117,9 @@ std::vector<std::string> Router::Flush() {
   struct Due {
     Group* group;
     std::optional<NotificationLog::Entry> log;  // new log entry, if the group needed an update
+    std::optional<Notification> notification;   // what the update sends, if anything
   };
   std::vector<Due> due;
-  std::vector<Notification> batch;
   for (auto& [id, g] : groups_) {
     if (g.next_flush > now) continue;
     const RouteConfig& cfg = *tree_->node(g.node).cfg;
@@ -143,7 +147,7 @@ std::vector<std::string> Router::Flush() {
     }
     const bool needs = NotificationLog::NeedsUpdate(
         log_.Query(receiver, g.key), firing_fps, resolved_fps, send_resolved, repeat_interval, now);
-    Due d{&g, std::nullopt};
+    Due d{&g, std::nullopt, std::nullopt};
     if (needs) {
       d.log = NotificationLog::Entry{firing_fps, resolved_fps, now_s};
       Notification n;
@@ -160,17 +164,25 @@ std::vector<std::string> Router::Flush() {
                 [](const Alert& x, const Alert& y) { return x.labels < y.labels; });
       // With send_resolved false and nothing firing there is nothing to send,
       // but the log still records that the group was handled.
-      if (!n.alerts.empty()) batch.push_back(std::move(n));
+      if (!n.alerts.empty()) d.notification = std::move(n);
     }
     due.push_back(std::move(d));
   }
   if (due.empty()) return {};
 
-  bool any_log = false;
-  for (const auto& d : due) any_log = any_log || d.log.has_value();
-  if (any_log || !batch.empty()) {
+  // Each chunk's notifications and log entries in one transaction.
+  for (size_t begin = 0; begin < due.size(); begin += kFlushChunk) {
+    const size_t end = std::min(due.size(), begin + kFlushChunk);
+    std::vector<Notification> batch;
+    bool any_log = false;
+    for (size_t i = begin; i < end; ++i) {
+      if (due[i].notification) batch.push_back(std::move(*due[i].notification));
+      any_log = any_log || due[i].log.has_value();
+    }
+    if (!any_log && batch.empty()) continue;
     Status s = outbox_.Enqueue(batch, [&](state::Db& db) -> Status {
-      for (const auto& d : due) {
+      for (size_t i = begin; i < end; ++i) {
+        const Due& d = due[i];
         if (!d.log) continue;
         const std::string& receiver = tree_->node(d.group->node).cfg->receiver;
         if (auto r = NotificationLog::Log(db, receiver, d.group->key, *d.log); !r.ok()) return r;
@@ -178,9 +190,12 @@ std::vector<std::string> Router::Flush() {
       return Status::Ok();
     });
     if (!s.ok()) {
+      // This chunk and the rest are tried again; earlier chunks are queued.
       spdlog::error("router: queueing notifications: {}", s.message());
-      for (auto& d : due) d.group->next_flush = now + kRetryFailedFlush;
-      return {};
+      for (size_t i = begin; i < due.size(); ++i)
+        due[i].group->next_flush = now + kRetryFailedFlush;
+      due.resize(begin);
+      break;
     }
   }
 
@@ -214,10 +229,13 @@ std::vector<std::string> Router::Flush() {
   }
   // Forget only what no group holds any more (another route may still wait).
   std::vector<std::string> forget;
+  if (dropped.empty()) return forget;
+  std::set<std::string_view> held;
+  for (const auto& [id, g] : groups_) {
+    for (const auto& [fp, a] : g.alerts) held.insert(fp);
+  }
   for (const auto& fp : dropped) {
-    bool held = false;
-    for (const auto& [id, g] : groups_) held = held || g.alerts.count(fp) > 0;
-    if (!held) forget.push_back(fp);
+    if (!held.count(fp)) forget.push_back(fp);
   }
   return forget;
 }

@@ -591,6 +591,9 @@ int RunAgent(const RunOptions& options, Controls& controls) {
     spdlog::error("watch: {}", sources.message());
     return 1;
   }
+  // The outbox's commits (a delivered notification) are not changes to the
+  // watched data: the state store's source need not read it again for them.
+  for (auto& s : *sources) s->SetOwnWriter([&outbox] { return outbox.OthersVersion(); });
   watch::WatcherCallbacks callbacks;
   callbacks.snapshot = [&](const std::string& source, std::shared_ptr<const state::Snapshot> s) {
     collector.Publish(source, s);

@@ -1,5 +1,6 @@
 #include "agent/state/snapshot.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -32,6 +33,34 @@ std::string_view TextPool::Add(std::string_view text) {
   used_ += text.size();
   bytes_ += text.size();
   return {p, text.size()};
+}
+
+bool Cell::operator==(const Cell& other) const {
+  if (kind != other.kind) return false;
+  switch (kind) {
+    case Kind::kNull:
+      return true;
+    case Kind::kNumber:
+      return std::bit_cast<uint64_t>(number) == std::bit_cast<uint64_t>(other.number);
+    case Kind::kInt:
+      return integer == other.integer;
+    case Kind::kText:
+      return text() == other.text();
+  }
+  return false;
+}
+
+// Snapshot::operator== names every member: one added to Snapshot changes its
+// size, and this fails until the comparison (and this sum) is updated.
+static_assert(sizeof(Snapshot) == sizeof(std::array<TableRows, kTableCount>) +
+                                      4 * sizeof(std::vector<int>) +
+                                      sizeof(std::shared_ptr<TextPool>),
+              "a new Snapshot member must be compared in Snapshot::operator==");
+
+bool Snapshot::operator==(const Snapshot& other) const {
+  return tables == other.tables && sync_errors == other.sync_errors &&
+         sync_breaks == other.sync_breaks && failed_records == other.failed_records &&
+         invalid_values == other.invalid_values;
 }
 
 Snapshot::Snapshot() {

@@ -76,6 +76,9 @@ struct Cell {
     c.integer = v;
     return c;
   }
+  // Same kind and value (text by content; numbers bit for bit, so a NaN
+  // equals itself).
+  bool operator==(const Cell& other) const;
 };
 static_assert(sizeof(Cell) == 16);
 
@@ -111,6 +114,7 @@ using Row = std::vector<Cell>;  // indexed like TableDef::columns
 struct TableRows {
   const TableDef* def = nullptr;
   std::vector<Row> rows;
+  bool operator==(const TableRows&) const = default;
 };
 
 // The sync core's last error of a table (linkwatch_sync_error), if the state
@@ -122,6 +126,7 @@ struct SyncError {
   // The reason code (docs/sync.md "Breaks": "partition_missing",
   // "round_failed", ...); "" in a store older than schema version 4.
   std::string reason;
+  bool operator==(const SyncError&) const = default;
 };
 
 // The last break of a table's chain of changes (linkwatch_sync_break): what
@@ -131,6 +136,7 @@ struct SyncBreak {
   std::string profile, entity, reason, message;
   double at = 0;           // epoch seconds
   double repaired_at = 0;  // epoch seconds; 0: not repaired yet
+  bool operator==(const SyncBreak&) const = default;
 };
 
 // The sync core's failed records of a table (linkwatch_sync_failed_record):
@@ -140,6 +146,7 @@ struct FailedRecords {
   int64_t count = 0;
   std::string latest_reason;
   double latest_at = 0;  // epoch seconds
+  bool operator==(const FailedRecords&) const = default;
 };
 
 // A stored value that the read turned into null because it does not fit its
@@ -154,6 +161,7 @@ struct InvalidValue {
 
   // "synapselinkprofileentitystate.lakerecordcount of row <id>: <reason>: \"<value>\""
   std::string ToString() const;
+  bool operator==(const InvalidValue&) const = default;
 };
 
 struct Snapshot {
@@ -172,6 +180,11 @@ struct Snapshot {
   // the snapshot is being built (not once shared across threads).
   Cell Text(std::string_view text);
   Cell Store(const CellValue& value);
+
+  // The same data in every member (the text pool aside): what the rules
+  // read is the same. A new member must be compared here (a static_assert
+  // on the size in snapshot.cc is the reminder).
+  bool operator==(const Snapshot& other) const;
 
  private:
   std::shared_ptr<TextPool> text_ = std::make_shared<TextPool>();

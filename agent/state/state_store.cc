@@ -40,6 +40,25 @@ std::string SqlType(ColumnType t) {
   }
 }
 
+// The outbox as version 1 made it (version 8 creates it too, for a store
+// that lacks it: an older test's or a hand-made file).
+const char* const kOutboxTableV1 = R"SQL(
+CREATE TABLE IF NOT EXISTS linkwatch_outbox (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  receiver        TEXT NOT NULL,
+  group_key       TEXT NOT NULL,
+  payload         TEXT NOT NULL,
+  state           TEXT NOT NULL DEFAULT 'pending',
+  created_at      REAL NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at REAL NOT NULL,
+  last_error      TEXT,
+  dead_reason     TEXT
+);
+CREATE INDEX IF NOT EXISTS linkwatch_outbox_by_receiver
+  ON linkwatch_outbox (state, receiver, id);
+)SQL";
+
 // linkwatch's own tables. Version 1 is the first schema; later versions
 // append entries to kMigrations and never edit earlier ones.
 const char* const kLinkwatchTablesV1 = R"SQL(
@@ -57,20 +76,6 @@ CREATE TABLE IF NOT EXISTS linkwatch_alert (
   updated_at   REAL,
   template_error INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS linkwatch_outbox (
-  id              INTEGER PRIMARY KEY AUTOINCREMENT,
-  receiver        TEXT NOT NULL,
-  group_key       TEXT NOT NULL,
-  payload         TEXT NOT NULL,
-  state           TEXT NOT NULL DEFAULT 'pending',
-  created_at      REAL NOT NULL,
-  attempts        INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at REAL NOT NULL,
-  last_error      TEXT,
-  dead_reason     TEXT
-);
-CREATE INDEX IF NOT EXISTS linkwatch_outbox_by_receiver
-  ON linkwatch_outbox (state, receiver, id);
 CREATE TABLE IF NOT EXISTS linkwatch_nflog (
   receiver  TEXT NOT NULL,
   group_key TEXT NOT NULL,
@@ -329,6 +334,14 @@ CREATE TABLE IF NOT EXISTS linkwatch_silences (
 );
 )SQL";
 
+// Version 8: superseding a waiting notification of the same (receiver,
+// group) finds it by index, not by scanning the receiver's pending rows
+// (O(n^2) for a burst of n groups).
+const char* const kLinkwatchTablesV8 = R"SQL(
+CREATE INDEX IF NOT EXISTS linkwatch_outbox_pending_group
+  ON linkwatch_outbox (receiver, group_key) WHERE state = 'pending';
+)SQL";
+
 struct Migration {
   int version;
   std::string sql;
@@ -338,13 +351,15 @@ std::vector<Migration> Migrations() {
   std::string v1;
   for (const auto& t : AllTables()) v1 += SixTableDdl(t) + ";\n";
   v1 += kLinkwatchTablesV1;
+  v1 += kOutboxTableV1;
   return {{1, v1},
           {2, kLinkwatchTablesV2},
           {3, kLinkwatchTablesV3},
           {4, kLinkwatchTablesV4},
           {5, kLinkwatchTablesV5},
           {6, LinkGenerationDdl()},
-          {7, kLinkwatchTablesV7}};
+          {7, kLinkwatchTablesV7},
+          {8, std::string(kOutboxTableV1) + kLinkwatchTablesV8}};
 }
 
 }  // namespace

@@ -19,7 +19,7 @@
 
 namespace linkwatch::state {
 
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 // Creates missing tables and applies pending migrations.
 Status Migrate(Db& db);

@@ -61,8 +61,15 @@ Result<std::shared_ptr<const state::Snapshot>> LocalSource::Poll() {
   return snap;
 }
 
+void LocalSource::SetOwnWriter(VersionFn others_version) {
+  if (state_store_) own_writer_ = std::move(others_version);
+}
+
 Result<std::shared_ptr<const state::Snapshot>> LocalSource::PollOpen() {
   if (auto s = EnsureOpen(); !s.ok()) return s;
+  // Before the read: a commit by anyone else after this point changes it,
+  // and the next Changed() polls.
+  own_writer_version_ = own_writer_ ? own_writer_() : std::nullopt;
   // Read the version first: a commit landing during the read bumps it again
   // and the next Changed() sees it.
   auto version = db_->DataVersion();
@@ -81,7 +88,18 @@ bool LocalSource::Changed() {
   // Deleted or replaced: poll now (Poll reopens or reports the file missing).
   if (!db_->CheckFile().ok()) return true;
   auto version = db_->DataVersion();
-  return version.ok() && *version != last_version_;
+  if (!version.ok() || *version == last_version_) return false;
+  // Read after our own version: if the own writer saw no other commit since
+  // before the last poll, every commit since was its own, and the data this
+  // source reads is as polled.
+  if (own_writer_version_) {
+    const std::optional<int64_t> others = own_writer_();
+    if (others && *others == *own_writer_version_) {
+      last_version_ = *version;
+      return false;
+    }
+  }
+  return true;
 }
 
 bool LocalSource::NotifyChanges(const std::function<void()>& wake) {

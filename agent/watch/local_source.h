@@ -36,6 +36,8 @@ class LocalSource final : public StateSource {
   bool Changed() override;
   bool NotifyChanges(const std::function<void()>& wake) override;
   Status CheckReadable() const override;
+  // Only for the state store (state_store = true); other files ignore it.
+  void SetOwnWriter(VersionFn others_version) override;
 
  private:
   Status EnsureOpen();
@@ -47,6 +49,11 @@ class LocalSource final : public StateSource {
   std::unique_ptr<state::Db> db_;
   state::SnapshotPlan plan_;  // db_'s (a new connection starts a new one)
   int64_t last_version_ = -1;
+  // The own writer's view (StateSource::SetOwnWriter), read before the last
+  // poll: while it stays the same, no connection but the own writer has
+  // committed since, and a changed data_version is the own writer's commit.
+  VersionFn own_writer_;
+  std::optional<int64_t> own_writer_version_;
   // After a failed poll: the file at the path as it was then (nullopt when
   // there was none). Changed() asks for a poll as soon as it differs (a file
   // appears again, a copy grows), and not on every tick while it stays as it

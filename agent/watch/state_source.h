@@ -4,8 +4,10 @@
 // thread only; implementations need not be thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/core/status.h"
@@ -37,6 +39,14 @@ class StateSource {
   // watched file that is there but is not SQLite (a missing one is only
   // unreachable until it appears). Reads only. Ok by default.
   virtual Status CheckReadable() const { return Status::Ok(); }
+  // The agent's own writer of the state store (the outbox's connection,
+  // which writes only tables no source reads): `others_version` answers that
+  // connection's PRAGMA data_version, which changes only when some other
+  // connection commits. A source over the state store uses it to tell the
+  // agent's own commits (a delivered notification) from changes to the
+  // data, and polls only for those. Ignored by default.
+  using VersionFn = std::function<std::optional<int64_t>()>;
+  virtual void SetOwnWriter(VersionFn others_version) { (void)others_version; }
 };
 
 }  // namespace linkwatch::watch

@@ -43,9 +43,10 @@ Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource
 
 Watcher::~Watcher() = default;
 
-void Watcher::PollSource(Tracked& t, double now, bool changed) {
+bool Watcher::PollSource(Tracked& t, double now, bool changed, bool due) {
   const std::string& name = t.status.name;
   t.status.last_poll = now;
+  const double next_poll = t.next_poll;
   t.next_poll = now + std::chrono::duration<double>(options_.interval).count();
   metrics_.CountPoll(name);
   auto snap = t.source->Poll();
@@ -59,7 +60,12 @@ void Watcher::PollSource(Tracked& t, double now, bool changed) {
     t.status.last_error = snap.message();
     engine_.SourceDown(name, t.down_since,
                        std::chrono::duration<double>(options_.source_unreachable_for).count(), now);
-    return;
+    return true;
+  }
+  if (!due && t.status.up && t.snapshot && **snap == *t.snapshot) {
+    t.next_poll = next_poll;
+    t.status.last_success = now;
+    return false;
   }
   if (!t.status.up && t.status.polled) spdlog::info("watch source {} reachable again", name);
   t.status.up = true;
@@ -74,6 +80,7 @@ void Watcher::PollSource(Tracked& t, double now, bool changed) {
   // run on their own interval.
   t.snapshot = *snap;
   Evaluate(t, now, changed);
+  return true;
 }
 
 void Watcher::Evaluate(Tracked& t, double now, bool force) {
@@ -103,11 +110,14 @@ void Watcher::RunOnce() {
   }
   for (auto& t : sources_) {
     const bool changed = t->source->Changed();
+    bool evaluated = false;
     if (changed || now >= t->next_poll) {
-      PollSource(*t, now, changed || !t->status.polled);
-      polled = true;
-    } else if (t->status.up && t->snapshot && now >= t->next_reevaluation &&
-               engine_.DependsOnTime()) {
+      evaluated = PollSource(*t, now, changed || !t->status.polled,
+                             now >= t->next_poll || !t->status.polled);
+      polled = polled || evaluated;
+    }
+    if (!evaluated && t->status.up && t->snapshot && now >= t->next_reevaluation &&
+        engine_.DependsOnTime()) {
       const double due = t->next_reevaluation;
       Evaluate(*t, now, /*force=*/true);
       // On the grid of the last poll: a cycle woken a little late does not

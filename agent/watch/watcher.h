@@ -78,7 +78,13 @@ class Watcher {
 
  private:
   struct Tracked;
-  void PollSource(Tracked& t, double now, bool changed);
+  // `changed`: the source said its data changed (every group is evaluated at
+  // once). `due`: the poll of every interval, or the first (it always
+  // evaluates). A poll that is only `changed` and finds the data exactly as
+  // last evaluated (a commit of the agent's own outbox, say) evaluates
+  // nothing and keeps the interval's schedule. False when nothing was
+  // evaluated and the source's state stayed as it was.
+  bool PollSource(Tracked& t, double now, bool changed, bool due);
   void Evaluate(Tracked& t, double now, bool force);
   double ReevaluationPeriod() const;
 

@@ -34,6 +34,15 @@ def iso(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+def percentile(values, p):
+    """The nearest-rank p-th percentile of values (nan when empty)."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

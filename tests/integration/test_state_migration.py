@@ -93,7 +93,7 @@ class StateMigrationTest(harness.TempDirTest):
         self.assertEqual(agent.stop(), 0)
         log = agent.output()
 
-        self.assertEqual(state.query("PRAGMA user_version")[0][0], 7)
+        self.assertEqual(state.query("PRAGMA user_version")[0][0], 8)
         self.assertEqual(state.query("SELECT DISTINCT typeof(cursor) FROM linkwatch_sync_cursor"),
                          [("text",)])
         # Continued from the stored cursors: no initial sync, no break, the

@@ -368,10 +368,13 @@ TEST_F(OutboxTest, LostStoreQueuesNothingAndDeliversQueuedRowsOnce) {
 
   outbox_->Start();
   ASSERT_TRUE(server.WaitForRequests(2));
-  // Both deletions were refused (and counted); the rows are not sent again.
-  ASSERT_TRUE(Eventually([&] { return WriteErrors(registry_) >= 3; }));
+  // Both deletions (one group commit) were refused and counted; the rows are
+  // not sent again, and the deletion is tried again a second later.
+  ASSERT_TRUE(Eventually([&] { return WriteErrors(registry_) >= 2; }));
   Advance(seconds(10));
-  ASSERT_TRUE(ParkedUntil(TimePoint::max()));  // nothing left to send
+  ASSERT_TRUE(Eventually([&] { return WriteErrors(registry_) >= 3; }));
+  // Nothing left to send: the worker only waits to retry the deletion.
+  ASSERT_TRUE(ParkedUntil(clock_.Now() + seconds(1)));
   EXPECT_EQ(server.Count(), 2u);
   EXPECT_EQ(server.Requests().size(), 2u);
 }
@@ -494,6 +497,29 @@ TEST_F(OutboxTest, QueuedNotificationsSurviveAPowerCut) {
   ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 5; }));
   EXPECT_EQ(server.Count(), 5u);
   outbox_.reset();  // before the VFS it uses goes away
+}
+
+// Group commit (notifications.md, "Throughput"): deletions of delivered rows
+// are written together once nothing else is due (or 64 of them, or after
+// 10 ms), and a delivery is counted only once its deletion is written.
+TEST_F(OutboxTest, DeliveriesAreRecordedTogetherAndCountedOnlyThen) {
+  HttpReceiver server;
+  for (int i = 0; i < 4; ++i) server.Push(200);
+  ScriptedResponse held;
+  held.hold = true;
+  server.Push(held);
+  Receivers({{"hooks", &server}}, "", /*start=*/false);
+  for (int i = 0; i < 5; ++i) Enqueue(Make("hooks", "Alert" + std::to_string(i)));
+  outbox_->Start();
+  ASSERT_TRUE(server.WaitForRequests(5));  // four acknowledged, the fifth held
+  // The clock stands still, so only "nothing else is due" would record them.
+  EXPECT_EQ(Delivered("hooks"), 0);
+  EXPECT_EQ(List("pending").size(), 5u) << "not recorded while the next one is sent";
+  server.Release();
+  ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 5; }));
+  EXPECT_TRUE(List("").empty());
+  EXPECT_EQ(Pending("hooks"), 0);
+  EXPECT_EQ(server.Count(), 5u);
 }
 
 TEST_F(OutboxTest, TemplateErrorIsCountedOnceAndStillSent) {

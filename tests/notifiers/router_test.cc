@@ -200,6 +200,29 @@ route: {receiver: default, group_by: [alertname], group_wait: 0s, group_interval
   EXPECT_EQ(Drain().size(), 1u);
 }
 
+// A burst of groups due at once is queued in chunks (one transaction each);
+// every group is queued and logged once, and a mass resolution forgets
+// every alert.
+TEST_F(RouterTest, ABurstOfGroupsIsQueuedOnceEachAndResolvedTogether) {
+  Start(R"(
+route: {receiver: default, group_by: [alertname, entity], group_wait: 0s, group_interval: 5s}
+)");
+  std::vector<Alert> alerts;
+  for (int i = 0; i < 700; ++i) alerts.push_back(Firing("SyncStalled", "e" + std::to_string(i)));
+  EXPECT_TRUE(Cycle(seconds(0), alerts).empty());
+  auto sent = Drain();
+  ASSERT_EQ(sent.size(), 700u);
+  std::set<std::string> keys;
+  for (const auto& n : sent) keys.insert(n.group_key);
+  EXPECT_EQ(keys.size(), 700u);
+  EXPECT_TRUE(Cycle(seconds(5), alerts).empty());
+  EXPECT_TRUE(Drain().empty()) << "the log holds every group: nothing is sent again";
+  std::vector<Alert> resolved;
+  for (const auto& a : alerts) resolved.push_back(Resolved(a, Now()));
+  EXPECT_EQ(Cycle(seconds(5), resolved).size(), 700u);
+  EXPECT_TRUE(router_->Groups().empty());
+}
+
 TEST_F(RouterTest, PendingAlertsAreIgnored) {
   Start(kBasic);
   Alert p = Firing("SyncStalled", "account");

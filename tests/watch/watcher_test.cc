@@ -234,6 +234,105 @@ TEST_F(WatcherTest, ConditionsThatBecomeTrueWithTimeFireBetweenPolls) {
   EXPECT_EQ(snapshots_, 1);  // no new poll was needed
 }
 
+// A commit that leaves everything the rules read as it was (the agent's own
+// outbox and notification log share the store) is polled but not evaluated,
+// and does not push the interval's poll back; a real change still is.
+TEST_F(WatcherTest, ACommitThatChangesNoWatchedDataEvaluatesNothing) {
+  Build(state_path_, kProfileError);
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 1);
+  auto other = state::Db::Open(state_path_);
+  ASSERT_TRUE(other.ok());
+  const auto log_row = [&](int i) {
+    ASSERT_TRUE((*other)
+                    ->Exec("INSERT OR REPLACE INTO linkwatch_nflog VALUES ('hooks', 'g', '[]', "
+                           "'[]', " +
+                           std::to_string(i) + ")")
+                    .ok());
+  };
+  clock_.Advance(std::chrono::seconds(5));
+  log_row(1);
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 1) << "the same data is not evaluated again";
+  ASSERT_TRUE(
+      (*other)->Exec("INSERT INTO synapselinkprofile(name, profilestate) VALUES ('crm', 2)").ok());
+  watcher_->RunOnce();
+  EXPECT_EQ(snapshots_, 2);
+  EXPECT_EQ(Firing("ProfileError").size(), 1u);
+  clock_.Advance(std::chrono::seconds(15));
+  log_row(2);
+  watcher_->RunOnce();  // due by the interval: evaluated though nothing changed
+  EXPECT_EQ(snapshots_, 3);
+}
+
+// The outbox's own commits (StateSource::SetOwnWriter) do not ask for a poll
+// of the state store; any other connection's commit does, even when the
+// outbox commits after it; a file other than the state store ignores it.
+TEST_F(WatcherTest, TheOutboxsOwnCommitsDoNotAskForAPoll) {
+  auto outbox = notifiers::Outbox::Open(state_path_, clock_, notifier_metrics_);
+  ASSERT_TRUE(outbox.ok()) << outbox.message();
+  const auto outbox_commit = [&](int i) {
+    Status s = (*outbox)->WithDb([&](state::Db& db) {
+      return db.Exec("INSERT OR REPLACE INTO linkwatch_nflog VALUES ('hooks', 'g', '[]', '[]', " +
+                     std::to_string(i) + ")");
+    });
+    ASSERT_TRUE(s.ok()) << s.message();
+  };
+  auto other = state::Db::Open(state_path_);
+  ASSERT_TRUE(other.ok());
+  LocalSource source("local", state_path_, /*state_store=*/true);
+  LocalSource file("file", state_path_);  // the same file, watched as a foreign one
+  for (LocalSource* s : {&source, &file}) {
+    s->SetOwnWriter([&] { return (*outbox)->OthersVersion(); });
+    ASSERT_TRUE(s->Poll().ok());
+    EXPECT_FALSE(s->Changed());
+  }
+  outbox_commit(1);
+  EXPECT_FALSE(source.Changed()) << "the outbox's own commit";
+  EXPECT_TRUE(file.Changed());
+  ASSERT_TRUE((*other)->Exec("INSERT INTO synapselinkprofile(name) VALUES ('crm')").ok());
+  outbox_commit(2);
+  EXPECT_TRUE(source.Changed()) << "another connection committed before the outbox";
+  EXPECT_TRUE(source.Changed()) << "until polled";
+  auto snap = source.Poll();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ((**snap)[state::TableId::kProfile].rows.size(), 1u);
+  EXPECT_FALSE(source.Changed());
+  outbox_commit(3);
+  EXPECT_FALSE(source.Changed());
+}
+
+// Commits that change nothing watched, one before every cycle, do not keep
+// time conditions from being re-evaluated between polls.
+TEST_F(WatcherTest, TimeConditionsFireWhileUnrelatedCommitsKeepComing) {
+  Build(state_path_, R"(groups:
+  - name: g
+    rules:
+      - alert: Stalled
+        expr: age(lastsynceddatatime) > 5s
+)");
+  auto other = state::Db::Open(state_path_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)
+                  ->Exec("INSERT INTO synapselinkprofileentitystate(entityname, "
+                         "lastsynceddatatime) VALUES ('account', '2026-01-01T00:00:00Z')")
+                  .ok());
+  watcher_->RunOnce();
+  for (int i = 0; i < 70 && Firing("Stalled").empty(); ++i) {
+    clock_.Advance(std::chrono::milliseconds(100));
+    ASSERT_TRUE((*other)
+                    ->Exec("INSERT OR REPLACE INTO linkwatch_nflog VALUES ('hooks', 'g', '[]', "
+                           "'[]', " +
+                           std::to_string(i) + ")")
+                    .ok());
+    watcher_->RunOnce();
+  }
+  EXPECT_EQ(Firing("Stalled").size(), 1u);
+  // Seen within a tenth of the interval of the crossing at 5 s.
+  EXPECT_LE(clock_.Now(), FromEpochSeconds(1767225600) + std::chrono::milliseconds(6600));
+  EXPECT_EQ(snapshots_, 1);
+}
+
 TEST_F(WatcherTest, RulesThatDoNotDependOnTimeAreNotReevaluated) {
   Build(state_path_, kProfileError);
   watcher_->RunOnce();
