@@ -40,6 +40,7 @@ class WatcherTest : public ::testing::Test {
     clock_.Set(FromEpochSeconds(1767225600));  // 2026-01-01T00:00:00Z
   }
   void TearDown() override {
+    other_.reset();
     watcher_.reset();
     router_.reset();
     engine_.reset();
@@ -79,6 +80,25 @@ class WatcherTest : public ::testing::Test {
                                          metrics_, callbacks);
   }
 
+  // The rule "Stalled: age(lastsynceddatatime) > 5s" over a table last synced
+  // at the start (2026-01-01T00:00:00Z), written by another connection
+  // (other_, kept open).
+  void BuildWithATableSyncedAtTheStart() {
+    Build(state_path_, R"(groups:
+  - name: g
+    rules:
+      - alert: Stalled
+        expr: age(lastsynceddatatime) > 5s
+)");
+    auto other = state::Db::Open(state_path_);
+    ASSERT_TRUE(other.ok());
+    other_ = std::move(other).value();
+    ASSERT_TRUE(other_
+                    ->Exec("INSERT INTO synapselinkprofileentitystate(entityname, "
+                           "lastsynceddatatime) VALUES ('account', '2026-01-01T00:00:00Z')")
+                    .ok());
+  }
+
   std::vector<Alert> Firing(const std::string& name) {
     std::vector<Alert> out;
     for (const auto& a : engine_->Alerts()) {
@@ -100,6 +120,7 @@ class WatcherTest : public ::testing::Test {
   std::unique_ptr<notifiers::Outbox> outbox_;
   std::unique_ptr<notifiers::Router> router_;
   std::unique_ptr<Watcher> watcher_;
+  std::unique_ptr<state::Db> other_;
   int snapshots_ = 0;
   std::shared_ptr<const state::Snapshot> last_;
   std::vector<SourceStatus> sources_;
@@ -204,18 +225,7 @@ TEST_F(WatcherTest, PollsAgainAfterTheInterval) {
 }
 
 TEST_F(WatcherTest, ConditionsThatBecomeTrueWithTimeFireBetweenPolls) {
-  Build(state_path_, R"(groups:
-  - name: g
-    rules:
-      - alert: Stalled
-        expr: age(lastsynceddatatime) > 5s
-)");
-  auto other = state::Db::Open(state_path_);
-  ASSERT_TRUE(other.ok());
-  ASSERT_TRUE((*other)
-                  ->Exec("INSERT INTO synapselinkprofileentitystate(entityname, "
-                         "lastsynceddatatime) VALUES ('account', '2026-01-01T00:00:00Z')")
-                  .ok());
+  BuildWithATableSyncedAtTheStart();
   watcher_->RunOnce();
   EXPECT_TRUE(Firing("Stalled").empty());
   // The interval is 15 s; the condition holds from 5 s on. It is seen within
@@ -305,22 +315,11 @@ TEST_F(WatcherTest, TheOutboxsOwnCommitsDoNotAskForAPoll) {
 // Commits that change nothing watched, one before every cycle, do not keep
 // time conditions from being re-evaluated between polls.
 TEST_F(WatcherTest, TimeConditionsFireWhileUnrelatedCommitsKeepComing) {
-  Build(state_path_, R"(groups:
-  - name: g
-    rules:
-      - alert: Stalled
-        expr: age(lastsynceddatatime) > 5s
-)");
-  auto other = state::Db::Open(state_path_);
-  ASSERT_TRUE(other.ok());
-  ASSERT_TRUE((*other)
-                  ->Exec("INSERT INTO synapselinkprofileentitystate(entityname, "
-                         "lastsynceddatatime) VALUES ('account', '2026-01-01T00:00:00Z')")
-                  .ok());
+  BuildWithATableSyncedAtTheStart();
   watcher_->RunOnce();
   for (int i = 0; i < 70 && Firing("Stalled").empty(); ++i) {
     clock_.Advance(std::chrono::milliseconds(100));
-    ASSERT_TRUE((*other)
+    ASSERT_TRUE(other_
                     ->Exec("INSERT OR REPLACE INTO linkwatch_nflog VALUES ('hooks', 'g', '[]', "
                            "'[]', " +
                            std::to_string(i) + ")")
