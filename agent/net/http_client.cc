@@ -13,9 +13,26 @@
 namespace linkwatch::net {
 namespace {
 
+struct BodySink {
+  CURL* curl;
+  OutboundResponse* response;
+  const std::function<bool(std::string_view)>* on_body;
+  bool stopped = false;
+};
+
 size_t WriteBody(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<OutboundResponse*>(user);
+  auto* sink = static_cast<BodySink*>(user);
+  auto* r = sink->response;
   const size_t len = size * n;
+  if (*sink->on_body) {
+    long status = 0;
+    curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      if ((*sink->on_body)(std::string_view(data, len))) return len;
+      sink->stopped = true;
+      return 0;  // CURLE_WRITE_ERROR
+    }
+  }
   const size_t room =
       OutboundResponse::kMaxBody - std::min(OutboundResponse::kMaxBody, r->body.size());
   r->body.append(data, std::min(len, room));
@@ -91,8 +108,9 @@ OutboundResponse HttpClient::Send(const OutboundRequest& request) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   }
+  BodySink sink{c, &response, &request.on_body};
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
 
@@ -102,7 +120,9 @@ OutboundResponse HttpClient::Send(const OutboundRequest& request) {
     response.error = rc == CURLE_OPERATION_TIMEDOUT ? OutboundResponse::Error::kTimeout
                                                     : OutboundResponse::Error::kTransport;
     // curl's messages name host and port at most, never the path or query.
-    response.error_message = error[0] != '\0' ? error : curl_easy_strerror(rc);
+    response.error_message = sink.stopped       ? "stopped by the reader of the body"
+                             : error[0] != '\0' ? error
+                                                : curl_easy_strerror(rc);
     response.status = 0;
     return response;
   }

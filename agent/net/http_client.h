@@ -11,6 +11,7 @@
 // may be a secret).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,12 @@ struct OutboundRequest {
   HttpHeaders headers;
   std::string body;
   Millis timeout = kDefaultHttpTimeout;  // whole request, connect included
+  // When set, the body of a 2xx answer is handed over in chunks as it
+  // arrives, whole (no kMaxBody cap) and not kept in the response: for
+  // answers too large to hold (OData pages). Returning false stops the
+  // transfer (a transport error "stopped by the reader"). Other answers'
+  // bodies are kept as usual, for their error messages.
+  std::function<bool(std::string_view chunk)> on_body;
 };
 
 struct OutboundResponse {

@@ -66,6 +66,55 @@ TEST(HttpClientTest, ReusesTheClientForSeveralRequests) {
   EXPECT_EQ(server.Requests()[1].body.size(), 5000u);
 }
 
+// A 2xx body larger than kMaxBody reaches on_body whole, in chunks, and is
+// not kept; an error answer's body is kept as usual; a reader that stops
+// ends the transfer with a transport error, and the client goes on.
+TEST(HttpClientTest, StreamsALargeBodyToItsReader) {
+  HttpReceiver server;
+  std::string big;
+  for (int i = 0; big.size() < 3 * OutboundResponse::kMaxBody; ++i) {
+    big += "{\"row\":" + std::to_string(i) + "},";
+  }
+  server.Push(200, {}, big);
+  server.Push(503, {}, R"({"error":{"code":"0x8005f103","message":"busy"}})");
+  server.Push(200, {}, big);
+  server.Push(200, {}, "after");
+  HttpClient client;
+  OutboundRequest req;
+  req.method = "GET";
+  req.url = server.Url("/api/data/v9.2/accounts");
+  std::string got;
+  int chunks = 0;
+  req.on_body = [&](std::string_view chunk) {
+    got.append(chunk);
+    ++chunks;
+    return true;
+  };
+  OutboundResponse r = client.Send(req);
+  ASSERT_TRUE(r.answered()) << r.error_message;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(got, big);
+  EXPECT_GT(chunks, 1);
+  EXPECT_TRUE(r.body.empty());
+
+  got.clear();
+  r = client.Send(req);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(got.empty());
+  EXPECT_NE(r.body.find("0x8005f103"), std::string::npos);
+
+  req.on_body = [&](std::string_view) { return false; };
+  r = client.Send(req);
+  EXPECT_FALSE(r.answered());
+  EXPECT_EQ(r.error, OutboundResponse::Error::kTransport);
+  EXPECT_EQ(r.error_message, "stopped by the reader of the body");
+
+  req.on_body = nullptr;
+  r = client.Send(req);
+  ASSERT_TRUE(r.answered()) << r.error_message;
+  EXPECT_EQ(r.body, "after");
+}
+
 TEST(HttpClientTest, SlowServerTimesOut) {
   HttpReceiver server;
   server.Push(fakes::ScriptedResponse{200, {}, {}, std::chrono::seconds(5)});
