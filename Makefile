@@ -10,7 +10,8 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build and test dependencies (Debian 12 package names).
 BUILD_PKGS := cmake ninja-build g++ pkg-config libboost-dev libsqlite3-dev libcurl4-openssl-dev \
   nlohmann-json3-dev libyaml-cpp-dev prometheus-cpp-dev libgtest-dev libgmock-dev \
-  libbenchmark-dev libssl-dev libcli11-dev libspdlog-dev libhowardhinnant-date-dev libre2-dev libkainjow-mustache-dev
+  libbenchmark-dev libssl-dev libcli11-dev libspdlog-dev libhowardhinnant-date-dev libre2-dev libkainjow-mustache-dev \
+  libyajl-dev
 TEST_PKGS  := sqlite3 python3 python3-yaml python3-aiosmtpd prometheus prometheus-alertmanager \
   clang libclang-rt-14-dev chromium
 

@@ -655,13 +655,7 @@ void Outbox::InitCountersLocked(const std::string& receiver, const std::string& 
 }
 
 Millis Outbox::BackoffLocked(Worker* w, int attempts) {
-  const double base = static_cast<double>(options_.backoff_base.count());
-  const double cap = static_cast<double>(options_.backoff_cap.count());
-  const double backoff =
-      std::min(cap, base * std::pow(options_.backoff_factor, std::max(0, attempts - 1)));
-  if (!options_.jitter) return Millis(static_cast<long long>(backoff));
-  std::uniform_real_distribution<double> dist(0, backoff);
-  return Millis(static_cast<long long>(dist(w->rng)));
+  return options_.backoff.Delay(attempts, w->rng);
 }
 
 }  // namespace linkwatch::notifiers

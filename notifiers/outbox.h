@@ -53,6 +53,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/core/backoff.h"
 #include "agent/core/clock.h"
 #include "agent/core/log_throttle.h"
 #include "agent/core/status.h"
@@ -65,10 +66,7 @@ namespace linkwatch::notifiers {
 class NotifierMetrics;
 
 struct OutboxOptions {
-  Millis backoff_base{500};
-  double backoff_factor = 2;
-  Millis backoff_cap{60000};
-  bool jitter = true;  // full jitter: a uniform wait in [0, backoff]
+  Backoff backoff;  // 500 ms, factor 2, cap 60 s, full jitter
   Millis max_retry_after{600000};
   Millis max_age{24LL * 3600 * 1000};
   // Dead rows older than this are removed when the outbox opens.

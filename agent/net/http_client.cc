@@ -39,6 +39,10 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
   return len;  // keep reading (and discard) so the connection stays reusable
 }
 
+int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;  // 1 aborts
+}
+
 size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<OutboundResponse*>(user);
   const size_t len = size * n;
@@ -64,7 +68,10 @@ std::optional<std::string> OutboundResponse::Header(std::string_view name) const
 
 struct HttpClient::Impl {
   CURL* curl = nullptr;
+  int64_t requests = 0;
 };
+
+int64_t HttpClient::requests() const { return impl_->requests; }
 
 HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {
   EnsureCurlInitialized();
@@ -83,6 +90,7 @@ OutboundResponse HttpClient::Send(const OutboundRequest& request) {
     response.error_message = "curl_easy_init failed";
     return response;
   }
+  ++impl_->requests;
   curl_easy_reset(c);  // keeps the connection cache
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : request.headers) {
@@ -114,15 +122,21 @@ OutboundResponse HttpClient::Send(const OutboundRequest& request) {
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &response);
 
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &Progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, request.cancel);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
   const CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
     response.error = rc == CURLE_OPERATION_TIMEDOUT ? OutboundResponse::Error::kTimeout
                                                     : OutboundResponse::Error::kTransport;
     // curl's messages name host and port at most, never the path or query.
-    response.error_message = sink.stopped       ? "stopped by the reader of the body"
-                             : error[0] != '\0' ? error
-                                                : curl_easy_strerror(rc);
+    response.error_message = sink.stopped                      ? "stopped by the reader of the body"
+                             : rc == CURLE_ABORTED_BY_CALLBACK ? "cancelled"
+                             : error[0] != '\0'                ? error
+                                                               : curl_easy_strerror(rc);
     response.status = 0;
     return response;
   }

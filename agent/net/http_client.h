@@ -11,6 +11,8 @@
 // may be a secret).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +42,9 @@ struct OutboundRequest {
   // transfer (a transport error "stopped by the reader"). Other answers'
   // bodies are kept as usual, for their error messages.
   std::function<bool(std::string_view chunk)> on_body;
+  // When set and true (from any thread), the request in flight is given up
+  // within about a second: a transport error "cancelled".
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct OutboundResponse {
@@ -64,6 +69,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   OutboundResponse Send(const OutboundRequest& request);
+  // Requests sent so far, whatever their outcome (what a bench reports as
+  // "requests made").
+  int64_t requests() const;
 
  private:
   struct Impl;

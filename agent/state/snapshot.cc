@@ -1,10 +1,56 @@
 #include "agent/state/snapshot.h"
 
 #include <bit>
+#include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstring>
 
+#include "agent/core/text.h"
+
 namespace linkwatch::state {
+
+const char* NotInt64Reason(double d) {
+  if (std::isnan(d)) return "not a number";
+  if (std::isinf(d) || std::fabs(d) >= 9223372036854775808.0) return "out of int64 range";
+  return "not a whole number";
+}
+
+std::optional<int64_t> IntegerOfText(std::string_view t, ColumnType type, const char*& reason) {
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  if (type == ColumnType::kBool) {
+    if (EqualsIgnoreCase(t, "true")) return 1;
+    if (EqualsIgnoreCase(t, "false")) return 0;
+  }
+  const char* end = t.data() + t.size();
+  int64_t i = 0;
+  if (auto [p, ec] = std::from_chars(t.data(), end, i);
+      ec == std::errc() && p == end && !t.empty()) {
+    return i;
+  }
+  double d = 0;
+  auto [p, ec] = std::from_chars(t.data(), end, d);
+  if (t.empty() || ec == std::errc::invalid_argument || p != end) {
+    reason = "not a number";
+    return std::nullopt;
+  }
+  if (ec != std::errc()) {
+    reason = "out of int64 range";  // beyond even a double
+    return std::nullopt;
+  }
+  auto value = WholeInt64(d);
+  if (!value) reason = NotInt64Reason(d);
+  return value;
+}
+
+std::optional<int64_t> CheckChoiceRange(int64_t value, ColumnType type, const char*& reason) {
+  if (type == ColumnType::kChoice && (value < INT32_MIN || value > INT32_MAX)) {
+    reason = "not a choice code (outside int32)";
+    return std::nullopt;
+  }
+  return value;
+}
 
 std::optional<int64_t> WholeInt64(double v) {
   if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0)) return std::nullopt;

@@ -31,6 +31,21 @@ namespace linkwatch::state {
 // range check for every place that turns a state value into an integer.
 std::optional<int64_t> WholeInt64(double v);
 
+// The one rule for a value of an integer, choice or boolean column, read
+// from text (documented in docs/operations.md, "Values the watcher cannot
+// read"): a text that is entirely a number (blanks around it aside) counts
+// when it is a whole number in int64 range; a boolean also takes
+// "true"/"false"; a choice code must also fit int32. Returns the value, or
+// nullopt with `reason` set ("not a number", "out of int64 range", ...).
+// The SQLite reader uses it for TEXT values, the Dataverse source for every
+// JSON number and string.
+std::optional<int64_t> IntegerOfText(std::string_view text, ColumnType type, const char*& reason);
+// Why a double that WholeInt64 refused is no int64.
+const char* NotInt64Reason(double d);
+// `value` when it fits `type` (a choice code must fit int32), else nullopt
+// with `reason` set.
+std::optional<int64_t> CheckChoiceRange(int64_t value, ColumnType type, const char*& reason);
+
 // One value of a row. Text cells point into a TextPool (see Snapshot::Text),
 // which must outlive them; copies of a Snapshot share its pool.
 struct Cell {

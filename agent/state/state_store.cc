@@ -223,19 +223,10 @@ std::string QuoteValue(const Statement& st, int col) {
   return std::string(text);
 }
 
-// Why a double that WholeInt64 refused is no int64.
-const char* NotInt64Reason(double d) {
-  if (std::isnan(d)) return "not a number";
-  if (std::isinf(d) || std::fabs(d) >= 9223372036854775808.0) return "out of int64 range";
-  return "not a whole number";
-}
-
-// The one rule for integer, choice and boolean columns (documented in
-// docs/operations.md, "Values the watcher cannot read"): an INTEGER keeps
-// its exact value; a REAL, or a text that is entirely a number, counts
-// only when it is a whole number in int64 range; anything else is null.
-// A choice code must also fit int32; a boolean also takes "true"/"false".
-// Returns the cell, or sets `reason` and returns null.
+// Integer, choice and boolean columns: an INTEGER keeps its exact value; a
+// REAL counts only when it is a whole number in int64 range; a TEXT as
+// IntegerOfText says; anything else is null. Returns the cell, or sets
+// `reason` and returns null.
 Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& reason) {
   std::optional<int64_t> value;
   switch (st.Type(col)) {
@@ -248,41 +239,14 @@ Cell IntegerCell(const Statement& st, int col, ColumnType type, const char*& rea
       if (!value) reason = NotInt64Reason(d);
       break;
     }
-    case kSqliteText: {
-      std::string_view t = st.TextView(col);
-      while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-      while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-      if (type == ColumnType::kBool) {
-        if (EqualsIgnoreCase(t, "true")) return Cell::Int(1);
-        if (EqualsIgnoreCase(t, "false")) return Cell::Int(0);
-      }
-      const char* end = t.data() + t.size();
-      int64_t i = 0;
-      if (auto [p, ec] = std::from_chars(t.data(), end, i);
-          ec == std::errc() && p == end && !t.empty()) {
-        value = i;
-        break;
-      }
-      double d = 0;
-      auto [p, ec] = std::from_chars(t.data(), end, d);
-      if (t.empty() || ec == std::errc::invalid_argument || p != end) {
-        reason = "not a number";
-      } else if (ec != std::errc()) {
-        reason = "out of int64 range";  // beyond even a double
-      } else if (!(value = WholeInt64(d))) {
-        reason = NotInt64Reason(d);
-      }
+    case kSqliteText:
+      value = IntegerOfText(st.TextView(col), type, reason);
       break;
-    }
     default:
       reason = "not a number";
   }
-  if (!value) return Cell::Null();
-  if (type == ColumnType::kChoice && (*value < INT32_MIN || *value > INT32_MAX)) {
-    reason = "not a choice code (outside int32)";
-    return Cell::Null();
-  }
-  return Cell::Int(*value);
+  if (value) value = CheckChoiceRange(*value, type, reason);
+  return value ? Cell::Int(*value) : Cell::Null();
 }
 
 // The kSync rows (schema.h) from the snapshot's sync errors and breaks: one

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/core/clock.h"
 #include "agent/core/status.h"
 #include "agent/state/snapshot.h"
 
@@ -47,6 +48,12 @@ class StateSource {
   // data, and polls only for those. Ignored by default.
   using VersionFn = std::function<std::optional<int64_t>()>;
   virtual void SetOwnWriter(VersionFn others_version) { (void)others_version; }
+  // The watcher's poll interval (watch.interval): set before the first
+  // Poll and again on every reload. Ignored by default.
+  virtual void SetPollInterval(Duration interval) { (void)interval; }
+  // Makes a Poll in progress on another thread give up soon (shutdown).
+  // Thread-safe; nothing by default.
+  virtual void Stop() {}
 };
 
 }  // namespace linkwatch::watch

@@ -9,7 +9,7 @@ namespace linkwatch::watch {
 // refused by `run`).
 #define LINKWATCH_WATCH_SOURCES(X)  \
   X("local", MakeLocalSource, true) \
-  X("dataverse", MakeDataverseStateSource, false)
+  X("dataverse", MakeDataverseStateSource, true)
 
 #define LINKWATCH_DECLARE_FACTORY(type, fn, runs) StateSourceFactoryFn fn;
 LINKWATCH_WATCH_SOURCES(LINKWATCH_DECLARE_FACTORY)

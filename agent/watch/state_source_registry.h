@@ -29,7 +29,7 @@ using StateSourceFactory = std::function<StateSourceFactoryFn>;
 
 class StateSourceRegistry : public TypeRegistry<StateSourceFactory> {
  public:
-  // local; dataverse (validated, not yet polled).
+  // local; dataverse.
   static const StateSourceRegistry& Builtin();
 
   // The sources of `config` (validated when it was loaded), built in order;

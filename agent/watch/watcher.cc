@@ -34,6 +34,7 @@ Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource
     // Every source's counters exist from the start, at 0, so that rate()
     // and absence alerts work before the first (failed) poll.
     metrics_.AddSource(s->name());
+    s->SetPollInterval(options_.interval);
     auto t = std::make_unique<Tracked>();
     t->status.name = s->name();
     t->source = std::move(s);
@@ -42,6 +43,11 @@ Watcher::Watcher(WatcherOptions options, std::vector<std::unique_ptr<StateSource
 }
 
 Watcher::~Watcher() = default;
+
+void Watcher::set_options(WatcherOptions options) {
+  options_ = options;
+  for (auto& t : sources_) t->source->SetPollInterval(options_.interval);
+}
 
 bool Watcher::PollSource(Tracked& t, double now, bool changed, bool due) {
   const std::string& name = t.status.name;

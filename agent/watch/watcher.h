@@ -74,7 +74,7 @@ class Watcher {
   bool NotifiesChanges() const { return notified_; }
   // True once every source has been polled successfully at least once.
   bool Ready() const;
-  void set_options(WatcherOptions options) { options_ = options; }
+  void set_options(WatcherOptions options);
 
  private:
   struct Tracked;

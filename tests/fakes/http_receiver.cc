@@ -237,6 +237,11 @@ void HttpReceiver::Serve(int fd) {
                       "\r\nContent-Length: " + std::to_string(resp.body.size()) + "\r\n";
     for (const auto& [k, v] : resp.headers) out += k + ": " + v + "\r\n";
     if (close_after) out += "Connection: close\r\n";
+    if (resp.cut_body_at) {
+      out += "\r\n" + resp.body.substr(0, *resp.cut_body_at);
+      (void)SendAll(fd, out);
+      return false;
+    }
     out += "\r\n" + resp.body;
     return SendAll(fd, out) && !close_after;
   };

@@ -40,6 +40,9 @@ struct ScriptedResponse {
   // Answer only after Release() (no answer at all once stopped): the
   // request stays in flight for as long as the test needs.
   bool hold = false;
+  // Sends only this many bytes of the body (its whole Content-Length
+  // announced), then closes the connection: an answer cut short.
+  std::optional<size_t> cut_body_at = std::nullopt;
 };
 
 class HttpReceiver {

@@ -30,7 +30,7 @@ using testutil::MakeAlert;
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.jitter = false;  // exact backoff, so the test can check it
+    options_.backoff.jitter = false;  // exact backoff, so the test can check it
     Open();
   }
 
@@ -181,8 +181,8 @@ TEST_F(OutboxTest, RetriesOn503WithExponentialBackoffThenDelivers) {
 }
 
 TEST_F(OutboxTest, BackoffIsCappedAndJittered) {
-  options_.jitter = true;
-  options_.backoff_cap = seconds(4);
+  options_.backoff.jitter = true;
+  options_.backoff.cap = seconds(4);
   Open();
   HttpReceiver server;
   server.SetDefault(ScriptedResponse{503, {}, {}, {}});
@@ -561,7 +561,7 @@ TEST_F(OutboxTest, AMessageTemplateErrorIsCountedOnceAcrossRetries) {
   outbox_->Start();
   Enqueue(Make("hooks", "SyncStalled"));
   ASSERT_TRUE(WaitForAttempts(1));
-  Advance(options_.backoff_base);
+  Advance(options_.backoff.base);
   ASSERT_TRUE(Eventually([&] { return Delivered("hooks") == 1; }));
   EXPECT_EQ(notifier->calls, 2);
   EXPECT_EQ(Failed("hooks", "template"), 1);

@@ -321,7 +321,7 @@ TEST_F(SmsConfigTest, TwilioNeedsItsCredentialsAndOneSender) {
 class SmsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    options_.jitter = false;  // exact backoff, so the test can check it
+    options_.backoff.jitter = false;  // exact backoff, so the test can check it
     auto o = Outbox::Open(dir_.File("state.db"), clock_, metrics_, options_);
     ASSERT_TRUE(o.ok()) << o.message();
     outbox_ = std::move(o).value();

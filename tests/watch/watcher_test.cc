@@ -623,7 +623,7 @@ TEST(WatchSourceRegistryTest, BuiltinHoldsLocalAndValidatesDataverse) {
   const auto& r = StateSourceRegistry::Builtin();
   EXPECT_EQ(r.Types(), (std::vector<std::string>{"local", "dataverse"}));
   EXPECT_TRUE(r.Runs("local"));
-  EXPECT_FALSE(r.Runs("dataverse"));
+  EXPECT_TRUE(r.Runs("dataverse"));
   const ConfigTypes types{nullptr, nullptr, &r};
   try {
     ParseConfig("state_db: s.db\nwatch:\n  sources:\n    - {name: d, type: dataverse, url: u}\n",
@@ -633,9 +633,12 @@ TEST(WatchSourceRegistryTest, BuiltinHoldsLocalAndValidatesDataverse) {
     std::vector<std::string> got;
     for (const auto& p : e.problems()) got.push_back(p.ToString());
     EXPECT_EQ(got,
-              (std::vector<std::string>{"/c.yaml:4:7: dataverse source d needs tenant_id",
-                                        "/c.yaml:4:7: dataverse source d needs client_id",
-                                        "/c.yaml:4:7: dataverse source d needs client_secret"}));
+              (std::vector<std::string>{
+                  "/c.yaml:4:39: watch source d: url must be an http(s) URL, e.g. "
+                  "https://contoso.crm.dynamics.com",
+                  "/c.yaml:4:7: watch source d needs tenant_id",
+                  "/c.yaml:4:7: watch source d needs client_id",
+                  "/c.yaml:4:7: watch source d needs client_secret"}));
   }
   // A local source without a path watches the state store.
   const Config c =
