@@ -1,14 +1,27 @@
-// email: one mail per notification over SMTP (notifications.md, "email"),
-// multipart/alternative with a text and an HTML part, one SMTP transaction
-// to all recipients. The transport is net::SmtpClient (libcurl); this file
-// builds the message (notifiers/mail_message.h) and classifies the answer.
+// email: one mail per notification (notifications.md, "email"),
+// multipart/alternative with a text and an HTML part, to all recipients at
+// once. This file builds the message (notifiers/mail_message.h) and hands
+// it to one of two transports, which classify their answers:
+// * `transport: smtp` (default): net::SmtpClient (libcurl), one SMTP
+//   transaction;
+// * `transport: graph`: Microsoft Graph's sendMail for the `from` mailbox
+//   (POST <graph_url>/v1.0/users/<from>/sendMail), the same MIME message
+//   base64-encoded (Graph's MIME form, so text and HTML parts stay as over
+//   SMTP), signed in as an Entra ID app registration (tenant_id, client_id,
+//   client_secret, authority; net::EntraToken) that has the Mail.Send
+//   application permission. Answers as every HTTP integration
+//   (notifiers/http_answer.h): 202 delivered, 429 and 5xx retried (Retry-After
+//   honoured), 401/403 authError; a token that cannot be had is retried.
 //
-// Keys: smarthost (host:port, required), from (required), to (list or one
+// SMTP keys: smarthost (host:port, required), from (required), to (list or one
 // address, required), username, password (secret), tls (starttls | implicit
 // | none; default starttls), insecure_skip_verify (default false), ca_file
 // (PEM, relative to the config folder), hello (EHLO name; default this
 // host's name), headers (extra header fields), templates subject, text, html
-// (notifiers/message.h), timeout (default 10s).
+// (notifiers/message.h), timeout (default 10s). Graph keys: from, to,
+// headers, templates, timeout as above; tenant_id, client_id, client_secret
+// (required), authority (default https://login.microsoftonline.com),
+// graph_url (default https://graph.microsoft.com; tests point it at a fake).
 //
 // Answers: delivered on 250 after DATA; connection errors retry (other),
 // timeouts retry (timeout), SMTP 4xx retry (serverError); 530/534/535 and
@@ -29,7 +42,11 @@
 #include "agent/core/secret.h"
 #include "agent/core/text.h"
 #include "agent/core/yaml_util.h"
+#include "agent/net/entra_settings.h"
+#include "agent/net/entra_token.h"
+#include "agent/net/http_client.h"
 #include "agent/net/smtp_client.h"
+#include "notifiers/http_answer.h"
 #include "notifiers/mail_message.h"
 #include "notifiers/message.h"
 #include "notifiers/registry.h"
@@ -77,7 +94,14 @@ std::string DefaultHello() {
   return "localhost";
 }
 
+struct GraphSettings {
+  net::EntraSettings entra;
+  std::string graph_url = "https://graph.microsoft.com";
+};
+
 struct EmailConfig {
+  bool graph = false;  // transport: graph
+  GraphSettings graph_settings;
   net::SmtpServer server;
   Mailbox from;
   std::vector<Mailbox> to;
@@ -146,10 +170,74 @@ SendResult ClassifySmtp(const net::SmtpResult& r, const net::SmtpServer& server)
   return SendResult::Permanent("clientError", "SMTP " + where + " rejected: " + DescribeSmtp(r));
 }
 
+// Where a composed mail goes: an SMTP server or Microsoft Graph.
+class MailTransport {
+ public:
+  virtual ~MailTransport() = default;
+  virtual SendResult Send(const net::OutboundMail& mail) = 0;
+};
+
+class SmtpTransport final : public MailTransport {
+ public:
+  explicit SmtpTransport(net::SmtpServer server) : server_(std::move(server)) {}
+  SendResult Send(const net::OutboundMail& mail) override {
+    SendResult result = ClassifySmtp(client_.Send(server_, mail), server_);
+    result.detail = RedactSecret(std::move(result.detail), server_.password);
+    return result;
+  }
+
+ private:
+  net::SmtpServer server_;
+  net::SmtpClient client_;
+};
+
+class GraphTransport final : public MailTransport {
+ public:
+  GraphTransport(GraphSettings settings, Millis timeout, const Clock& clock)
+      : settings_(std::move(settings)), timeout_(timeout), clock_(clock) {
+    while (!settings_.graph_url.empty() && settings_.graph_url.back() == '/') {
+      settings_.graph_url.pop_back();
+    }
+    settings_.entra.scope = settings_.graph_url + "/.default";
+    settings_.entra.timeout = timeout_;
+    token_ = std::make_unique<net::EntraToken>(settings_.entra, client_, clock_);
+  }
+
+  SendResult Send(const net::OutboundMail& mail) override {
+    net::OutboundRequest req;
+    req.method = "POST";
+    req.url = settings_.graph_url + "/v1.0/users/" + PercentEncode(mail.from) + "/sendMail";
+    req.headers = {{"Content-Type", "text/plain"}};
+    req.body = Base64Encode(mail.message);
+    req.timeout = timeout_;
+    auto answer = token_->SendAuthorized(std::move(req));
+    // A refused or unreachable token endpoint may be an outage as well as a
+    // wrong secret: retried, never dropped (the outbox's max_age bounds it).
+    if (!answer.ok()) return SendResult::Retry("authError", "Graph: " + answer.message());
+    SendResult result = ClassifyHttpResponse(*answer, clock_);
+    if (!result.ok()) result.detail = "Graph sendMail: " + result.detail;
+    return result;
+  }
+
+ private:
+  GraphSettings settings_;
+  Millis timeout_;
+  const Clock& clock_;
+  net::HttpClient client_;
+  std::unique_ptr<net::EntraToken> token_;
+};
+
 class EmailNotifier final : public Notifier {
  public:
   EmailNotifier(EmailConfig config, MessageTemplates templates, const Clock& clock)
-      : config_(std::move(config)), templates_(std::move(templates)), clock_(clock) {}
+      : config_(std::move(config)), templates_(std::move(templates)), clock_(clock) {
+    if (config_.graph) {
+      transport_ =
+          std::make_unique<GraphTransport>(config_.graph_settings, config_.server.timeout, clock_);
+    } else {
+      transport_ = std::make_unique<SmtpTransport>(config_.server);
+    }
+  }
 
   const std::string& integration() const override {
     static const std::string kName = "email";
@@ -173,8 +261,7 @@ class EmailNotifier final : public Notifier {
     mail.from = config_.from.address;
     for (const auto& to : config_.to) mail.to.push_back(to.address);
     mail.message = ComposeMail(m);
-    SendResult result = ClassifySmtp(client_.Send(config_.server, mail), config_.server);
-    result.detail = RedactSecret(std::move(result.detail), config_.server.password);
+    SendResult result = transport_->Send(mail);
     if (rendered.template_error) result.template_error = rendered.error;
     return result;
   }
@@ -183,7 +270,7 @@ class EmailNotifier final : public Notifier {
   EmailConfig config_;
   MessageTemplates templates_;
   const Clock& clock_;
-  net::SmtpClient client_;
+  std::unique_ptr<MailTransport> transport_;
 };
 
 // --- configuration -------------------------------------------------------
@@ -350,23 +437,46 @@ std::unique_ptr<Notifier> MakeEmailNotifier(const YAML::Node& spec, const Receiv
     return nullptr;
   }
   const size_t before = p.list().size();
-  std::vector<std::string> keys{
-      "smarthost", "from",  "to",      "username", "password", "tls", "insecure_skip_verify",
-      "ca_file",   "hello", "headers", "timeout"};
+  EmailConfig config;
+  if (spec["transport"]) {
+    auto t = GetString(spec["transport"], p, what + " transport");
+    if (t && *t == "graph") {
+      config.graph = true;
+    } else if (t && *t != "smtp") {
+      p.Add(spec["transport"], what + ": transport must be smtp or graph, not \"" + *t + "\"");
+    }
+  }
+  const std::vector<std::string> smtp_keys{
+      "smarthost", "username", "password", "tls", "insecure_skip_verify", "ca_file", "hello"};
+  std::vector<std::string> graph_keys = net::EntraKeys();
+  graph_keys.push_back("graph_url");
+  std::vector<std::string> keys{"transport", "from", "to", "headers", "timeout"};
+  for (const auto& k : config.graph ? graph_keys : smtp_keys) keys.push_back(k);
   for (const auto& k : MessageTemplates::FieldKeys(EmailFields())) keys.push_back(k);
   ctx.CheckKeys(spec, keys);
-  EmailConfig config;
   EmailLoader load{spec, ctx, what, p};
-  load.Smarthost(config.server);
+  if (config.graph) {
+    net::ReadEntraSettings(spec, what, ctx.base_dir, p, config.graph_settings.entra);
+    if (auto url = load.String("graph_url")) {
+      if (net::IsHttpUrl(*url)) {
+        config.graph_settings.graph_url = *url;
+      } else {
+        p.Add(spec["graph_url"],
+              what + ": graph_url must be an http(s) URL, e.g. https://graph.microsoft.com");
+      }
+    }
+  } else {
+    load.Smarthost(config.server);
+    load.Tls(config.server);
+    load.Credentials(config.server);
+    load.Hello(config.server);
+  }
   load.Addresses(config);
-  load.Tls(config.server);
-  load.Credentials(config.server);
-  load.Hello(config.server);
   load.Headers(config);
   load.Timeout(config.server);
   MessageTemplates templates = MessageTemplates::FromYaml(spec, ctx, EmailFields());
   if (p.list().size() != before) return nullptr;
-  WarnAtLoad(config.server, what);
+  if (!config.graph) WarnAtLoad(config.server, what);
   return std::make_unique<EmailNotifier>(std::move(config), std::move(templates), ctx.clock);
 }
 

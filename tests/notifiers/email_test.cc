@@ -14,9 +14,12 @@
 #include <regex>
 #include <sstream>
 
+#include "agent/core/crypto.h"
 #include "agent/core/problem.h"
+#include "agent/core/text.h"
 #include "agent/core/yaml_util.h"
 #include "notifiers/receivers.h"
+#include "tests/fakes/http_receiver.h"
 #include "tests/fakes/smtp_server.h"
 #include "tests/notifiers/test_util.h"
 
@@ -546,6 +549,107 @@ TEST_F(EmailTest, ADefaultConfigLoadsWithStartTls) {
                    "username: linkwatch\n"
                    "password: x\n"));
   EXPECT_TRUE(mail);
+}
+
+// --- transport: graph (Microsoft Graph sendMail) ---------------------------
+
+constexpr const char* kClientSecret = "graph-client-s3cret";
+
+std::string GraphConfig(const fakes::HttpReceiver& fake, const std::string& extra = "") {
+  return Config(
+      "transport: graph\n"
+      "tenant_id: contoso\n"
+      "client_id: 11111111-2222-3333-4444-555555555555\n"
+      "client_secret: " +
+      std::string(kClientSecret) + "\nauthority: " + fake.Url("") + "\ngraph_url: " + fake.Url("") +
+      "\nfrom: Linkwatch <linkwatch@example.com>\n"
+      "to: [oncall@example.com, dba@example.com]\n" +
+      extra);
+}
+
+std::string TokenAnswer(const std::string& token) {
+  return R"({"token_type":"Bearer","expires_in":3599,"access_token":")" + token + "\"}";
+}
+
+TEST_F(EmailTest, GraphSendsTheSameMimeMessageAsTheSenderWithTheAppsToken) {
+  fakes::HttpReceiver graph;
+  graph.Push(200, {}, TokenAnswer("graph-token-1"));
+  graph.Push(202);
+  auto mail = Build(GraphConfig(graph));
+  ASSERT_TRUE(mail);
+  SendResult r = mail->Send(Sample());
+  EXPECT_TRUE(r.ok()) << r.detail;
+  auto reqs = graph.Requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[0].target, "/contoso/oauth2/v2.0/token");
+  EXPECT_NE(reqs[0].body.find("scope=" + PercentEncode(graph.Url("") + "/.default")),
+            std::string::npos)
+      << reqs[0].body;
+  EXPECT_EQ(reqs[1].method, "POST");
+  EXPECT_EQ(reqs[1].target, "/v1.0/users/linkwatch%40example.com/sendMail");
+  EXPECT_EQ(reqs[1].Header("Authorization"), "Bearer graph-token-1");
+  EXPECT_EQ(reqs[1].Header("Content-Type"), "text/plain");
+  auto mime = Base64Decode(reqs[1].body);
+  ASSERT_TRUE(mime.has_value()) << reqs[1].body;
+  EXPECT_NE(mime->find("From: \"Linkwatch\" <linkwatch@example.com>\r\n"), std::string::npos)
+      << *mime;
+  EXPECT_NE(mime->find("To: oncall@example.com, dba@example.com\r\n"), std::string::npos) << *mime;
+  EXPECT_NE(mime->find("Subject: "), std::string::npos);
+  EXPECT_NE(mime->find("multipart/alternative"), std::string::npos);
+  EXPECT_NE(mime->find("text/plain"), std::string::npos);
+  EXPECT_NE(mime->find("text/html"), std::string::npos);
+  // The token is kept for the next mail.
+  graph.Push(202);
+  EXPECT_TRUE(mail->Send(Sample()).ok());
+  EXPECT_EQ(graph.Count(), 3u);
+}
+
+TEST_F(EmailTest, GraphThrottlingIsRetriedAfterRetryAfterAndAnExpiredTokenRefreshedOnce) {
+  fakes::HttpReceiver graph;
+  graph.Push(200, {}, TokenAnswer("t1"));
+  graph.Push(429, {{"Retry-After", "7"}},
+             R"({"error":{"code":"ApplicationThrottled","message":"Too many requests"}})");
+  auto mail = Build(GraphConfig(graph));
+  ASSERT_TRUE(mail);
+  SendResult r = mail->Send(Sample());
+  EXPECT_EQ(r.kind, SendResult::kRetry);
+  EXPECT_EQ(r.reason, "rateLimited");
+  ASSERT_TRUE(r.retry_after.has_value());
+  EXPECT_EQ(*r.retry_after, Millis(7000));
+  graph.Push(401, {}, R"({"error":{"code":"InvalidAuthenticationToken"}})");
+  graph.Push(200, {}, TokenAnswer("t2"));
+  graph.Push(202);
+  EXPECT_TRUE(mail->Send(Sample()).ok());
+  auto reqs = graph.Requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  EXPECT_EQ(reqs[4].Header("Authorization"), "Bearer t2");
+}
+
+TEST_F(EmailTest, GraphWithoutATokenRetriesAndNeverShowsTheSecret) {
+  fakes::HttpReceiver graph;
+  graph.Push(
+      401, {},
+      R"({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."})");
+  auto mail = Build(GraphConfig(graph));
+  ASSERT_TRUE(mail);
+  SendResult r = mail->Send(Sample());
+  EXPECT_EQ(r.kind, SendResult::kRetry);
+  EXPECT_EQ(r.reason, "authError");
+  EXPECT_NE(r.detail.find("AADSTS7000215"), std::string::npos) << r.detail;
+  EXPECT_EQ(r.detail.find(kClientSecret), std::string::npos) << r.detail;
+  EXPECT_EQ(graph.Count(), 1u);  // no mail without a token
+}
+
+TEST_F(EmailTest, GraphNeedsItsAppRegistrationAndRefusesSmtpKeys) {
+  std::string all =
+      AllProblems(Config("transport: graph\nfrom: a@example.com\nto: b@example.com\nsmarthost: "
+                         "smtp.example.com:587\n"));
+  EXPECT_NE(all.find("needs tenant_id"), std::string::npos) << all;
+  EXPECT_NE(all.find("needs client_secret"), std::string::npos) << all;
+  EXPECT_NE(all.find("smarthost"), std::string::npos) << all;
+  all = AllProblems(
+      Config("transport: pigeon\nsmarthost: s:25\nfrom: a@example.com\nto: b@example.com\n"));
+  EXPECT_NE(all.find("transport must be smtp or graph, not \"pigeon\""), std::string::npos) << all;
 }
 
 }  // namespace email_test
