@@ -89,6 +89,20 @@ const std::string& StateFile() {
   return path;
 }
 
+// The measured loop: one Poll per iteration.
+void PollLoop(benchmark::State& st, watch::StateSource& source) {
+  size_t rows = 0;
+  for (auto _ : st) {
+    auto snap = source.Poll();
+    if (!snap.ok()) {
+      st.SkipWithError(snap.message().c_str());
+      break;
+    }
+    rows = (**snap)[state::TableId::kEntityState].rows.size();
+  }
+  st.counters["entity_rows"] = static_cast<double>(rows);
+}
+
 void BM_DataversePoll(benchmark::State& st) {
   fakes::DataverseEmulatorOptions o;
   o.state_db = StateFile();
@@ -103,33 +117,15 @@ void BM_DataversePoll(benchmark::State& st) {
                                      SystemClock::Instance());
   if (!source.Poll().ok()) std::abort();  // the token, once
   const int64_t before = source.requests();
-  size_t rows = 0;
-  for (auto _ : st) {
-    auto snap = source.Poll();
-    if (!snap.ok()) {
-      st.SkipWithError(snap.message().c_str());
-      break;
-    }
-    rows = (**snap)[state::TableId::kEntityState].rows.size();
-  }
+  PollLoop(st, source);
   st.counters["requests/poll"] =
       static_cast<double>(source.requests() - before) / static_cast<double>(st.iterations());
-  st.counters["entity_rows"] = static_cast<double>(rows);
 }
 BENCHMARK(BM_DataversePoll)->Unit(benchmark::kMillisecond)->MinTime(3);
 
 void BM_LocalPoll(benchmark::State& st) {
   watch::LocalSource source("bench", StateFile(), /*state_store=*/false);
-  size_t rows = 0;
-  for (auto _ : st) {
-    auto snap = source.Poll();
-    if (!snap.ok()) {
-      st.SkipWithError(snap.message().c_str());
-      break;
-    }
-    rows = (**snap)[state::TableId::kEntityState].rows.size();
-  }
-  st.counters["entity_rows"] = static_cast<double>(rows);
+  PollLoop(st, source);
 }
 BENCHMARK(BM_LocalPoll)->Unit(benchmark::kMillisecond)->MinTime(3);
 

@@ -10,6 +10,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <condition_variable>
 #include <cstdio>
@@ -146,37 +147,6 @@ std::string FormatTime(std::chrono::system_clock::time_point t, const char* form
 }
 
 std::string IsoNow() { return FormatTime(std::chrono::system_clock::now(), "%Y-%m-%dT%H:%M:%SZ"); }
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 413:
-      return "Payload Too Large";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Attribute types: names in metadata and in the control API.
@@ -776,7 +746,9 @@ bool DataverseEmulator::Impl::SendResponse(int fd, Response r, bool data_request
   }
   if (slow.count() > 0 && !Sleep(slow)) return false;
 
-  std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + Reason(r.status) + "\r\n";
+  std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                     std::string(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status))) +
+                     "\r\n";
   head += "Server: linkwatch-dataverse-emulator\r\n";
   if (!r.body.empty() || r.status != 204) head += "Content-Type: " + r.content_type + "\r\n";
   for (const auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
