@@ -274,6 +274,17 @@ class LakeBreaksTest(harness.TempDirTest):
 
     def test_model_json_deleted_is_recreated_and_corrupt_is_refused_until_fixed(self):
         model = os.path.join(self.lake, "model.json")
+
+        # The first snapshot of each table follows its initial sync (and adds the entity
+        # <table>_partitioned): wait for all of them, so `good` is the whole model.
+        def whole_model():
+            try:
+                with open(model) as f:
+                    names = {e["name"] for e in json.load(f)["entities"]}
+            except (OSError, ValueError, KeyError):
+                return False
+            return all(t in names and t + "_partitioned" in names for t in TABLES)
+        harness.wait_for(whole_model, timeout=60, what="every table's snapshot in model.json")
         with open(model) as f:
             good = f.read()
         os.remove(model)
