@@ -121,7 +121,8 @@ Result<net::OutboundResponse> WebApiClient::Send(
     } else if (res->status >= 500) {
       problem = Describe(*res);
     } else {
-      return Status::Error(what + ": " + Describe(*res));
+      const auto error = ParseODataError(res->body);
+      return Status::Error(what + ": " + Describe(*res)).WithReason(error ? error->code : "");
     }
     if (!wait) {
       if (++failures >= settings_.max_attempts) {
@@ -141,7 +142,9 @@ Result<net::OutboundResponse> WebApiClient::Send(
 Result<ODataPageEnd> WebApiClient::GetPages(const std::string& target, bool track_changes,
                                             const PageReader& reader) {
   const std::string name = NameOf(target);
-  std::string prefer = "odata.maxpagesize=" + std::to_string(settings_.page_size);
+  const int page_size =
+      reader.page_size > 0 ? std::min(reader.page_size, kMaxPageSize) : settings_.page_size;
+  std::string prefer = "odata.maxpagesize=" + std::to_string(page_size);
   if (track_changes) prefer += ",odata.track-changes";
   net::OutboundRequest request;
   request.method = "GET";
@@ -176,6 +179,10 @@ Result<ODataPageEnd> WebApiClient::GetPages(const std::string& target, bool trac
     }
     if (end->next_link.empty()) {
       total.delta_link = end->delta_link;
+      return total;
+    }
+    if (reader.enough && reader.enough()) {
+      total.next_link = end->next_link;
       return total;
     }
     if (end->next_link == request.url) {

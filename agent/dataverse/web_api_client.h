@@ -64,7 +64,17 @@ struct PageReader {
   std::function<void()> restart_page;
   // A page was read whole (optional): the reader may commit its rows.
   std::function<Status(const ODataPageEnd&)> page_done;
+  // Asked after each page_done (optional): true ends the read there, and
+  // the end GetPages returns carries the next page's link (next_link; empty
+  // when that page was the last) for a later read to go on from.
+  std::function<bool()> enough;
+  // Prefer: odata.maxpagesize for this read; 0 = the settings' page_size.
+  int page_size = 0;
 };
+
+// Dataverse's error code of a request that failed with an OData error
+// answer ("0x80044352"): WebApiClient's errors carry it as their reason.
+inline constexpr std::string_view kExpiredVersionStamp = "0x80044352";
 
 class WebApiClient {
  public:
@@ -75,7 +85,8 @@ class WebApiClient {
   // or an absolute link from an earlier answer, used unchanged) and every
   // page after it. With `track_changes`, asks for change tracking
   // (`Prefer: odata.track-changes`). Returns the last page's end: its
-  // delta link, and rows and bytes counted over all pages.
+  // delta link, and rows and bytes counted over all pages. An error answer
+  // with an OData error object fails with its code as the reason.
   Result<ODataPageEnd> GetPages(const std::string& target, bool track_changes,
                                 const PageReader& reader);
   // GETs one JSON document (metadata, a function's answer), at most

@@ -8,7 +8,7 @@ namespace linkwatch::sync {
 // and whether this version runs it (false: validated, refused by `run`).
 #define LINKWATCH_SOURCES(X)          \
   X("sqlite", MakeSqliteSource, true) \
-  X("dataverse", MakeDataverseSource, false)
+  X("dataverse", MakeDataverseSource, true)
 
 #define LINKWATCH_DECLARE_FACTORY(type, fn, runs) SourceFactoryFn fn;
 LINKWATCH_SOURCES(LINKWATCH_DECLARE_FACTORY)

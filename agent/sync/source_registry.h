@@ -31,7 +31,7 @@ using SourceFactory = std::function<SourceFactoryFn>;
 
 class SourceRegistry : public TypeRegistry<SourceFactory> {
  public:
-  // sqlite; dataverse (validated, not yet run).
+  // sqlite, dataverse.
   static const SourceRegistry& Builtin();
 
   // The opener of `profile`'s source block (validated when the config was

@@ -29,7 +29,7 @@ TEST(SyncRegistryTest, ListsTheBuiltinTypesAndWhichRun) {
   const auto& sources = SourceRegistry::Builtin();
   EXPECT_EQ(sources.Types(), (std::vector<std::string>{"sqlite", "dataverse"}));
   EXPECT_TRUE(sources.Runs("sqlite"));
-  EXPECT_FALSE(sources.Runs("dataverse"));
+  EXPECT_TRUE(sources.Runs("dataverse"));
   const auto& destinations = DestinationRegistry::Builtin();
   EXPECT_EQ(destinations.Types(), (std::vector<std::string>{"lake", "sqlite"}));
   EXPECT_TRUE(destinations.Runs("lake"));
@@ -41,7 +41,8 @@ TEST(SyncRegistryTest, AValidProfileHasNoProblems) {
                          "    destination: {type: lake, path: lake}\n")
                   .empty());
   // Dataverse needs no path; sqlite destinations are validated too.
-  EXPECT_TRUE(ProblemsOf("    source: {type: dataverse, url: 'https://x', client_secret: s}\n"
+  EXPECT_TRUE(ProblemsOf("    source: {type: dataverse, url: 'https://x', tenant_id: t, "
+                         "client_id: c, client_secret: s, webhook_key: k}\n"
                          "    destination: {type: sqlite, path: w.db}\n")
                   .empty());
 }
@@ -70,11 +71,6 @@ TEST(SyncRegistryTest, OpenersOfTypesNotRunSaySo) {
   profile.source_type = "dataverse";
   profile.destination_type = "sqlite";
   profile.destination_path = "/nonexistent/w.db";
-  auto source = SourceRegistry::Builtin().Opener(profile);
-  ASSERT_TRUE(source.ok()) << source.message();
-  EXPECT_EQ((*source)().message(),
-            "source type dataverse is not supported by this linkwatch's sync core yet (use "
-            "sqlite)");
   auto destination = DestinationRegistry::Builtin().Opener(profile);
   ASSERT_TRUE(destination.ok()) << destination.message();
   EXPECT_EQ((*destination)().message(),

@@ -1,22 +1,492 @@
-// The `dataverse` source type (source_registry.cc): a Dataverse environment
-// read through its Web API (dataverse-web-api.md in the spec). Its block is
-// validated now; the sync core does not read Dataverse yet, so the registry
-// marks the type as not running (`run` refuses it with a clear message) and
-// its opener fails.
+#include "agent/sync/sources/dataverse_source.h"
+
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "agent/core/time_format.h"
+#include "agent/dataverse/settings.h"
 #include "agent/sync/source_registry.h"
 
 namespace linkwatch::sync {
+namespace {
 
-SourceOpener MakeDataverseSource(const YAML::Node& spec, const BlockContext& ctx) {
-  if (!ctx.CheckKeys(
-          spec, {"url", "tenant_id", "client_id", "client_secret", "authority", "webhook_key"})) {
-    return {};
+using dataverse::ODataRow;
+using dataverse::ODataValue;
+using json = nlohmann::json;
+
+constexpr std::string_view kCursorPrefix = "dataverse:";
+
+// The lake's type of a Dataverse attribute type (AttributeMetadata's
+// AttributeType); nullopt for types that hold no column value (Virtual,
+// ManagedProperty, CalendarRules, PartyList, files and images).
+std::optional<ValueType> TypeOf(std::string_view t) {
+  if (t == "Uniqueidentifier" || t == "Lookup" || t == "Owner" || t == "Customer") {
+    return ValueType::kGuid;
   }
-  return []() -> Result<std::unique_ptr<Source>> {
+  if (t == "String" || t == "Memo" || t == "EntityName") return ValueType::kString;
+  if (t == "Integer" || t == "BigInt" || t == "Picklist" || t == "State" || t == "Status") {
+    return ValueType::kInt64;
+  }
+  if (t == "Double") return ValueType::kDouble;
+  if (t == "Decimal" || t == "Money") return ValueType::kDecimal;
+  if (t == "Boolean") return ValueType::kBoolean;
+  if (t == "DateTime") return ValueType::kDateTime;
+  return std::nullopt;
+}
+
+bool IsLookup(std::string_view t) { return t == "Lookup" || t == "Owner" || t == "Customer"; }
+
+// A logical name as Dataverse makes them; anything else is refused before
+// it reaches a URL.
+bool IsLogicalName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// Dataverse's own error codes stay in the message: as a reason they would
+// become metric labels.
+Status Plain(const Status& s) {
+  if (s.ok() || s.is_break() || !s.reason().starts_with("0x")) return s;
+  return Status::Error(s.message());
+}
+
+std::optional<int64_t> IntOf(std::string_view text) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// W/"1234" (the row's versionnumber in Dataverse's etags).
+std::optional<int64_t> VersionOfEtag(std::string_view etag) {
+  if (etag.starts_with("W/")) etag.remove_prefix(2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return IntOf(etag);
+}
+
+}  // namespace
+
+DataverseSource::DataverseSource(dataverse::WebApiSettings settings, const Clock& clock)
+    : client_(std::make_unique<dataverse::WebApiClient>(std::move(settings), clock)),
+      clock_(clock) {}
+
+DataverseSource::~DataverseSource() = default;
+
+std::optional<DataverseSource::CursorParts> DataverseSource::ParseCursor(const Cursor& cursor) {
+  std::string_view c = cursor;
+  if (!c.starts_with(kCursorPrefix)) return std::nullopt;
+  c.remove_prefix(kCursorPrefix.size());
+  const size_t a = c.find(':');
+  if (a == std::string_view::npos) return std::nullopt;
+  const size_t b = c.find(':', a + 1);
+  if (b == std::string_view::npos) return std::nullopt;
+  CursorParts parts;
+  auto version = IntOf(c.substr(0, a));
+  auto issued = IntOf(c.substr(a + 1, b - a - 1));
+  if (!version || !issued) return std::nullopt;
+  parts.max_version = *version;
+  parts.issued = static_cast<double>(*issued);
+  parts.link = std::string(c.substr(b + 1));
+  if (parts.link.empty()) return std::nullopt;
+  return parts;
+}
+
+Cursor DataverseSource::MakeCursor(const CursorParts& parts) {
+  return std::string(kCursorPrefix) + std::to_string(parts.max_version) + ":" +
+         std::to_string(static_cast<int64_t>(parts.issued)) + ":" + parts.link;
+}
+
+Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& name) {
+  if (!IsLogicalName(name)) {
+    return Status::Error("table " + name +
+                         ": not a Dataverse logical name (lower-case letters, digits and _)");
+  }
+  auto doc =
+      client_->GetDocument("EntityDefinitions(LogicalName='" + name + "')?$expand=Attributes");
+  if (!doc) {
+    if (doc.status().reason() == "0x80040217") {
+      return Status::Error("table " + name + " is not in the Dataverse environment " +
+                           client_->api_base() + " (" + doc.status().message() + ")");
+    }
+    return Plain(doc.status()).WithContext("describing table " + name);
+  }
+  const json& d = *doc;
+  auto text = [&](const json& j, const char* key) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  Described out;
+  out.table.entity_set = text(d, "EntitySetName");
+  const std::string primary = text(d, "PrimaryIdAttribute");
+  if (out.table.entity_set.empty() || primary.empty() || !d.contains("Attributes") ||
+      !d["Attributes"].is_array()) {
+    return Status::Error("describing table " + name +
+                         ": the metadata lacks EntitySetName, PrimaryIdAttribute or Attributes");
+  }
+  if (auto ct = d.find("ChangeTrackingEnabled"); ct == d.end() || (ct->is_boolean() && !*ct)) {
     return Status::Error(
-        "source type dataverse is not supported by this linkwatch's sync core yet (use sqlite)");
+        "table " + name +
+        " does not have change tracking enabled in Dataverse (ChangeTrackingEnabled is false), "
+        "so its changes cannot be followed: turn on \"Track changes\" in the table's properties "
+        "(Power Apps: Tables > " +
+        name + " > Properties > Advanced options)");
+  }
+  struct Attr {
+    int column_number;
+    SourceColumn column;
+    std::string wire;
+  };
+  std::vector<Attr> attrs;
+  for (const json& a : d["Attributes"]) {
+    if (!a.is_object()) continue;
+    const std::string logical = text(a, "LogicalName");
+    const std::string type = text(a, "AttributeType");
+    if (logical.empty()) continue;
+    if (auto of = a.find("AttributeOf"); of != a.end() && !of->is_null()) continue;
+    if (a.value("IsValidForRead", true) == false) continue;
+    if (a.value("IsValidODataAttribute", true) == false) continue;
+    if (logical == "versionnumber") {
+      out.table.has_versionnumber = true;
+      continue;
+    }
+    auto vt = TypeOf(type);
+    if (!vt) continue;
+    Attr attr;
+    attr.column_number = a.value("ColumnNumber", 0);
+    attr.column.name = logical;
+    attr.column.type = *vt;
+    attr.column.declared_type = type;
+    if (*vt == ValueType::kDecimal) {
+      // Money is stored with 4 decimals, Decimal with up to 10 (its
+      // Precision says how many it shows; stored values never have more).
+      attr.column.precision = 38;
+      attr.column.scale = type == "Money" ? 4 : 10;
+    }
+    attr.wire = IsLookup(type) ? "_" + logical + "_value" : logical;
+    attrs.push_back(std::move(attr));
+  }
+  std::stable_sort(attrs.begin(), attrs.end(),
+                   [](const Attr& x, const Attr& y) { return x.column_number < y.column_number; });
+  TableSchema& schema = out.schema;
+  schema.name = name;
+  out.table.select = "$select=";
+  for (const auto& a : attrs) {
+    const int index = static_cast<int>(schema.columns.size());
+    if (a.column.name == primary) schema.key = index;
+    if (a.column.name == "createdon") schema.createdon = index;
+    if (a.column.name == "modifiedon") out.table.modifiedon = index;
+    out.table.select += (index > 0 ? "," : "") + a.wire;
+    out.table.signature += a.column.name + ":" + a.column.declared_type + ";";
+    out.table.wire.push_back(a.wire);
+    schema.columns.push_back(a.column);
+  }
+  if (out.table.has_versionnumber) out.table.select += ",versionnumber";
+  if (schema.key < 0 || schema.columns[schema.key].type != ValueType::kGuid) {
+    return Status::Error("table " + name + ": its primary id attribute " + primary +
+                         " is not a readable uniqueidentifier");
+  }
+  return out;
+}
+
+Result<TableSchema> DataverseSource::Describe(const std::string& table) {
+  auto described = Fetch(table);
+  if (!described) return described.status();
+  tables_[table] = described->table;
+  return std::move(described->schema);
+}
+
+Result<const DataverseSource::Table*> DataverseSource::Known(const TableSchema& schema) {
+  auto it = tables_.find(schema.name);
+  if (it == tables_.end()) {
+    auto s = Describe(schema.name);
+    if (!s) return s.status();
+    it = tables_.find(schema.name);
+  }
+  return &it->second;
+}
+
+Result<int64_t> DataverseSource::RowCount(const TableSchema& table) {
+  if (!IsLogicalName(table.name))
+    return Status::Error("table " + table.name + ": not a logical name");
+  // EntityNames through a parameter alias: ['account'], percent-encoded.
+  auto doc = client_->GetDocument("RetrieveTotalRecordCount(EntityNames=@p1)?@p1=%5B%27" +
+                                  table.name + "%27%5D");
+  if (!doc) return Plain(doc.status()).WithContext("counting the rows of " + table.name);
+  const json* c = nullptr;
+  if (doc->is_object() && doc->contains("EntityRecordCountCollection")) {
+    c = &(*doc)["EntityRecordCountCollection"];
+  }
+  if (c != nullptr && c->is_object() && c->contains("Keys") && c->contains("Values") &&
+      (*c)["Keys"].is_array() && (*c)["Values"].is_array()) {
+    const json& keys = (*c)["Keys"];
+    const json& values = (*c)["Values"];
+    for (size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+      if (keys[i] == table.name && values[i].is_number_integer()) return values[i].get<int64_t>();
+    }
+  }
+  return Status::Error("counting the rows of " + table.name +
+                       ": RetrieveTotalRecordCount did not answer a count for it");
+}
+
+Result<dataverse::ODataPageEnd> DataverseSource::Read(const TableSchema& schema, const Table& table,
+                                                      const std::string& target, size_t limit,
+                                                      int64_t& max_version, bool initial,
+                                                      const RowCallback& row) {
+  const size_t ncols = schema.columns.size();
+  std::unordered_map<std::string_view, int> index;
+  for (size_t i = 0; i < table.wire.size(); ++i) index.emplace(table.wire[i], static_cast<int>(i));
+  const int createdon = schema.createdon;
+  // One page of rows, owned until the page was read whole: values in one
+  // arena, views made when they are handed over.
+  struct Cell {
+    bool null = true;
+    uint32_t off = 0, len = 0;
+  };
+  struct Pending {
+    int64_t version = 0;
+    bool deleted = false, created = false;
+    double changed_at = 0;
+    Cell key;
+  };
+  std::string arena;
+  std::vector<Cell> cells;
+  std::vector<Pending> rows;
+  size_t delivered = 0;
+  auto keep = [&](std::string_view text) {
+    Cell c;
+    c.null = false;
+    c.off = static_cast<uint32_t>(arena.size());
+    c.len = static_cast<uint32_t>(text.size());
+    arena.append(text);
+    return c;
+  };
+  auto view = [&](const Cell& c) { return std::string_view(arena).substr(c.off, c.len); };
+
+  dataverse::PageReader reader;
+  reader.page_size =
+      limit > 0 ? static_cast<int>(std::min<size_t>(limit, dataverse::kMaxPageSize)) : 0;
+  reader.row = [&](const ODataRow& r) -> Status {
+    Pending p;
+    if (r.deleted()) {
+      const ODataValue* id = r.Find("id");
+      if (id == nullptr || id->kind != ODataValue::Kind::kString || id->text.empty()) {
+        return Status::Error("a $deletedEntity row without an id");
+      }
+      p.deleted = true;
+      p.key = keep(id->text);
+      rows.push_back(p);
+      return Status::Ok();
+    }
+    const size_t base = cells.size();
+    cells.resize(base + ncols);
+    std::optional<int64_t> version;
+    for (const auto& f : r) {
+      if (f.name == "versionnumber") {
+        if (f.value.kind == ODataValue::Kind::kNumber) version = IntOf(f.value.text);
+        continue;
+      }
+      if (f.name == "@odata.etag") {
+        if (!version && f.value.kind == ODataValue::Kind::kString) {
+          version = VersionOfEtag(f.value.text);
+        }
+        continue;
+      }
+      auto it = index.find(f.name);
+      if (it == index.end() || f.value.kind == ODataValue::Kind::kNull) continue;
+      cells[base + it->second] = keep(f.value.text);
+    }
+    const Cell key = cells[base + schema.key];
+    if (key.null) return Status::Error("a row without its " + schema.columns[schema.key].name);
+    if (!version) {
+      return Status::Error("row " + std::string(view(key)) +
+                           " has neither a versionnumber nor an @odata.etag with one");
+    }
+    p.version = *version;
+    p.key = key;
+    if (table.modifiedon >= 0 && !cells[base + table.modifiedon].null) {
+      if (auto t = ParseDateTime(view(cells[base + table.modifiedon])); t.ok()) p.changed_at = *t;
+    }
+    // A delta does not say create or update: a row never modified since it
+    // was created is counted as created.
+    p.created =
+        initial || (createdon >= 0 && table.modifiedon >= 0 && !cells[base + createdon].null &&
+                    view(cells[base + createdon]) == view(cells[base + table.modifiedon]));
+    rows.push_back(p);
+    return Status::Ok();
+  };
+  reader.restart_page = [&] {
+    rows.clear();
+    cells.clear();
+    arena.clear();
+  };
+  reader.page_done = [&](const dataverse::ODataPageEnd&) -> Status {
+    std::vector<Value> values(ncols);
+    size_t next = 0;  // the next row's first cell
+    for (const Pending& p : rows) {
+      RowView v;
+      v.deleted = p.deleted;
+      v.created = p.created;
+      v.changed_at = p.changed_at;
+      v.key = Value{Value::Kind::kText, 0, 0, view(p.key)};
+      if (p.deleted) {
+        // Dataverse sends no version with a delete: one more than any seen
+        // before it, so it is newer than every earlier change of the row.
+        v.version = ++max_version;
+      } else {
+        v.version = p.version;
+        max_version = std::max(max_version, p.version);
+        for (size_t i = 0; i < ncols; ++i) {
+          const Cell& c = cells[next + i];
+          values[i] = c.null ? Value{} : Value{Value::Kind::kText, 0, 0, view(c)};
+        }
+        next += ncols;
+        v.values = values;
+      }
+      if (Status s = row(v); !s.ok()) return s;
+    }
+    delivered += rows.size();
+    rows.clear();
+    cells.clear();
+    arena.clear();
+    return Status::Ok();
+  };
+  reader.enough = [&] { return limit > 0 && delivered >= limit; };
+  auto end = client_->GetPages(target, /*track_changes=*/true, reader);
+  if (!end) return end.status();
+  return end;
+}
+
+Result<Cursor> DataverseSource::ReadAll(const TableSchema& schema, const RowCallback& row) {
+  auto table = Known(schema);
+  if (!table) return table.status();
+  int64_t max_version = 0;
+  auto end = Read(schema, **table, (*table)->entity_set + "?" + (*table)->select, 0, max_version,
+                  /*initial=*/true, row);
+  if (!end) return Plain(end.status());
+  if (end->delta_link.empty()) {
+    return Status::Error("reading " + (*table)->entity_set +
+                         ": Dataverse answered the change-tracking read without a delta link");
+  }
+  return MakeCursor({max_version, ToEpochSeconds(clock_.Now()), end->delta_link});
+}
+
+Result<Cursor> DataverseSource::ReadChanges(const TableSchema& schema, const Cursor& after,
+                                            size_t limit, const RowCallback& row) {
+  auto table = Known(schema);
+  if (!table) return table.status();
+  auto parts = ParseCursor(after);
+  if (!parts) {
+    return Status::Break("source_replaced", "the committed cursor of " + schema.name +
+                                                " is not a Dataverse delta link");
+  }
+  int64_t max_version = parts->max_version;
+  auto end = Read(schema, **table, parts->link, std::max<size_t>(limit, 1), max_version,
+                  /*initial=*/false, row);
+  if (!end) {
+    if (end.status().reason() == dataverse::kExpiredVersionStamp) {
+      return Status::Break(
+          "delta_token_expired",
+          "Dataverse no longer has the changes of " + schema.name +
+              " after the stored delta link (its change tracking keeps them 90 days by "
+              "default): " +
+              end.status().message());
+    }
+    return Plain(end.status());
+  }
+  const double now = ToEpochSeconds(clock_.Now());
+  const std::string& link = !end->next_link.empty() ? end->next_link : end->delta_link;
+  if (end->rows == 0 && end->next_link.empty() &&
+      now - parts->issued < std::chrono::duration<double>(kRenewCursor).count()) {
+    return after;  // nothing new: no state write
+  }
+  if (link.empty()) {
+    return Status::Error("reading the changes of " + schema.name +
+                         ": Dataverse answered without a delta link");
+  }
+  return MakeCursor({max_version, now, link});
+}
+
+Result<bool> DataverseSource::ChangesWaiting(const TableSchema& schema, const Cursor& after) {
+  auto table = Known(schema);
+  if (!table) return table.status();
+  auto parts = ParseCursor(after);
+  if (!parts) return Status::Error("not a Dataverse cursor");
+  int64_t max_version = parts->max_version;
+  size_t seen = 0;
+  auto end = Read(schema, **table, parts->link, 1, max_version, false, [&](const RowView&) {
+    ++seen;
+    return Status::Ok();
+  });
+  if (!end) return Plain(end.status());
+  return seen > 0;
+}
+
+Result<bool> DataverseSource::MayHaveKeyTwins(const TableSchema&) { return false; }
+
+Result<int64_t> DataverseSource::CountKeys(const TableSchema&, std::span<const StoredValue>) {
+  // The engine asks for the other case forms of a GUID key: in Dataverse
+  // they are the same uniqueidentifier, never another row.
+  return int64_t{0};
+}
+
+Result<Cursor> DataverseSource::Head() {
+  return Status::Error("a Dataverse environment has no change clock outside its tables");
+}
+
+Result<int64_t> DataverseSource::SchemaVersion() {
+  const TimePoint now = clock_.Now();
+  if (tables_.empty() || now - schema_checked_ < kSchemaCheck) return schema_version_;
+  schema_checked_ = now;
+  for (auto& [name, table] : tables_) {
+    auto fresh = Fetch(name);
+    if (!fresh) return fresh.status();
+    if (fresh->table.signature != table.signature) {
+      table = fresh->table;
+      ++schema_version_;
+    }
+  }
+  return schema_version_;
+}
+
+Status DataverseSource::LogChangeOfEveryRow(const TableSchema& table) {
+  return Status::Error("table " + table.name +
+                       ": a Dataverse source cannot log a change of every row");
+}
+
+Status DataverseSource::CheckChain(const std::string& table, const std::string&,
+                                   const Cursor& committed) {
+  auto parts = ParseCursor(committed);
+  if (!parts) {
+    return Status::Break("source_replaced",
+                         "the committed cursor of " + table +
+                             " was written by another source type, not by this Dataverse source");
+  }
+  if (!parts->link.starts_with(client_->api_base())) {
+    return Status::Break("source_replaced", "the committed cursor of " + table +
+                                                " is a delta link of another environment; this "
+                                                "profile now reads " +
+                                                client_->api_base());
+  }
+  return Status::Ok();
+}
+
+// The `dataverse` source type (source_registry.cc).
+SourceOpener MakeDataverseSource(const YAML::Node& spec, const BlockContext& ctx) {
+  std::vector<std::string> keys = dataverse::ConnectionKeys();
+  keys.push_back("webhook_key");
+  if (!ctx.CheckKeys(spec, keys)) return {};
+  auto settings = dataverse::ReadConnection(spec, ctx);
+  if (!settings) return {};
+  return [settings = std::move(*settings)]() -> Result<std::unique_ptr<Source>> {
+    return std::unique_ptr<Source>(
+        std::make_unique<DataverseSource>(settings, SystemClock::Instance()));
   };
 }
 
