@@ -26,12 +26,15 @@ SECRET = "dv-s3cret-never-shown"
 
 
 class Emulator:
-    """The standalone emulator serving `state_db`; its control API under /_emulator/."""
+    """The standalone emulator serving `state_db` (None: no state tables), started with
+    `extra` arguments; its control API under /_emulator/."""
 
-    def __init__(self, state_db):
-        self.proc = subprocess.Popen(
-            [EMULATOR, "--port", "0", "--state-db", state_db, "--client-secret", SECRET],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    def __init__(self, state_db, extra=(), secret=SECRET):
+        args = [EMULATOR, "--port", "0", "--client-secret", secret]
+        if state_db:
+            args += ["--state-db", state_db]
+        self.proc = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
         line = self.proc.stdout.readline().decode()
         m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
         if not m:
@@ -56,6 +59,8 @@ class Emulator:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
 
 
 def rules_text():

@@ -1,0 +1,179 @@
+"""Sync mode against the Dataverse emulator (issue 11, "Sync mode").
+
+`linkwatch run` syncs the emulator's change-tracked `account` table (100,000
+rows, served in pages of 5,000) into a lake. Then creates, updates and deletes
+reach it through delta links; a revoked token is refreshed once; a 429 storm
+slows the sync without an error; an expired delta token (0x80044352) is a
+break that is logged, counted, recorded and paged (SyncBroken), and the full
+resync converges. After each step the lake, as a reader rebuilds it, equals
+the emulator's store value by value and version by version, and
+`lake verify --path` passes. No secret reaches the log.
+"""
+import decimal
+import json
+import os
+import re
+import sqlite3
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import break_check  # noqa: E402
+import harness  # noqa: E402
+import lake_check  # noqa: E402
+from test_dataverse_watch import Emulator  # noqa: E402
+
+ROWS = 100000
+SECRET = "dv-sync-s3cret-never-shown"
+
+
+def store_rows(store):
+    """{accountid: (row data, version)} of the emulator's live account rows."""
+    con = sqlite3.connect("file:%s?mode=ro" % store, uri=True, timeout=30)
+    try:
+        return {i: (json.loads(d), v) for i, d, v in con.execute(
+            "SELECT id, data, version FROM emu_row WHERE entity = 'account' AND deleted = 0")}
+    finally:
+        con.close()
+
+
+def same_number(lake_text, value):
+    if value is None:
+        return lake_text == ""
+    return lake_text != "" and decimal.Decimal(lake_text) == decimal.Decimal(str(value))
+
+
+def differences(lake, store):
+    """What differs between the lake (as a reader rebuilds it) and the store."""
+    try:
+        lake_rows = lake_check.current_rows(lake, "account")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return ["lake unreadable: %s" % e]
+    want = store_rows(store)
+    problems = []
+    for i in sorted(set(want) ^ set(lake_rows))[:10]:
+        problems.append("Id %s: %s" % (i, "only in the lake" if i in lake_rows else "missing"))
+    for i, (data, version) in want.items():
+        r = lake_rows.get(i)
+        if r is None:
+            continue
+        if (r["name"] != (data.get("name") or "") or int(r["versionnumber"]) != version
+                or not same_number(r["numberofemployees"], data.get("numberofemployees"))
+                or not same_number(r["revenue"], data.get("revenue"))
+                or r["creditonhold"] != {True: "True", False: "False", None: ""}[
+                    data.get("creditonhold")]):
+            problems.append("Id %s: lake %r, store %r v%d" % (
+                i, {k: r[k] for k in ("name", "numberofemployees", "revenue", "creditonhold",
+                                      "versionnumber")}, data, version))
+        if len(problems) > 10:
+            break
+    return problems
+
+
+class DataverseSyncTest(harness.TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.store = os.path.join(self.dir, "emulator.db")
+        self.emulator = Emulator(None, ["--store", self.store, "--demo-account-rows", str(ROWS)],
+                                 secret=SECRET)
+        self.defer(self.emulator.close)
+        self.lake = os.path.join(self.dir, "lake")
+        self.port = harness.free_port()
+        self.cfg = self.write("linkwatch.yaml", """state_db: state.db
+http: {listen: 127.0.0.1:%d}
+%sprofiles:
+  - name: crm
+    source:
+      type: dataverse
+      url: %s
+      authority: %s
+      tenant_id: tenant
+      client_id: linkwatch
+      client_secret: {env: DV_SECRET}
+    destination: {type: lake, path: lake}
+    sync_interval: 300ms
+    tables: [account]
+""" % (self.port, break_check.watch_config(), self.emulator.url, self.emulator.url))
+        self.agent = harness.Agent(self.cfg, env={"DV_SECRET": SECRET}).start()
+        self.defer(self.agent.kill)
+        self.state = harness.StateDb(os.path.join(self.dir, "state.db"))
+
+    def wait_equal(self, what, timeout=300):
+        last = []
+
+        def equal():
+            last[:] = differences(self.lake, self.store)
+            return not last
+        try:
+            harness.wait_for(equal, timeout=timeout, interval=0.5, what=what)
+        except AssertionError:
+            self.fail("%s: the lake differs from the emulator's store:\n%s\n--- log tail:\n%s"
+                      % (what, "\n".join(last[:12]), self.agent.output()[-3000:]))
+
+    def control(self, path, body=None):
+        return json.loads(self.emulator.control(path, body) or b"{}")
+
+    def errors_counted(self):
+        code, body = harness.http_get("http://127.0.0.1:%d/metrics" % self.port)
+        self.assertEqual(code, 200)
+        return sum(float(v) for labels, v in
+                   re.findall(r'^linkwatch_sync_table_errors_total\{([^}]*)\} (\S+)$', body, re.M)
+                   if 'entity="account"' in labels)
+
+    def verify(self):
+        rc, out, err = harness.run_cli("lake", "verify", "--path", self.lake)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_initial_sync_changes_token_refresh_throttling_and_an_expired_delta_token(self):
+        self.wait_equal("the initial sync of %d rows" % ROWS)
+        self.assertEqual(self.state.query(
+            "SELECT crmrecordcount, lakerecordcount FROM synapselinkprofileentitystate "
+            "WHERE entityname = 'account'")[0], (ROWS, ROWS))
+        counters = self.emulator.counters()
+        # Pages of 5,000: 20 of them (21 when the last one is full), one metadata read.
+        self.assertLessEqual(counters["entity_set_page"], ROWS // 5000 + 1)
+
+        # Creates, updates and deletes through the delta link.
+        ids = sorted(store_rows(self.store))
+        self.control("entities/account/rows", [{"name": "new %d" % i, "numberofemployees": i,
+                                                "revenue": 0.25 * i} for i in range(50)])
+        self.control("entities/account/update", [{"accountid": i, "name": "renamed, \"%s\"" % i,
+                                                  "creditonhold": True} for i in ids[:30]])
+        self.control("entities/account/delete", ids[30:60])
+        self.wait_equal("creates, updates and deletes")
+        harness.wait_for(lambda: self.state.query(
+            "SELECT crmrecordcount, lakerecordcount FROM synapselinkprofileentitystate "
+            "WHERE entityname = 'account'")[0] == (ROWS + 20, ROWS + 20), what="counts")
+
+        # A revoked token: refreshed once, the change arrives.
+        tokens = self.emulator.counters()["token"]
+        self.control("faults/revoke_tokens")
+        self.control("entities/account/update", {"accountid": ids[100], "name": "after 401"})
+        self.wait_equal("a change after the token was revoked")
+        self.assertEqual(self.emulator.counters()["token"], tokens + 1)
+
+        # A 429 storm slows the sync down without an error.
+        self.control("faults/throttle", {"count": 5, "retry_after": 1})
+        self.control("entities/account/update", {"accountid": ids[101], "name": "throttled"})
+        self.wait_equal("a change during a 429 storm")
+        self.assertGreaterEqual(self.emulator.counters()["faults"], 5)
+        self.assertEqual(self.errors_counted(), 0, self.agent.output()[-3000:])
+        self.verify()
+
+        # An expired delta token: a break, then a full resync that converges.
+        self.control("faults/expire_delta_tokens")
+        self.control("entities/account/update", {"accountid": ids[102], "name": "after expiry"})
+        self.control("entities/account/delete", ids[103])
+        harness.wait_for(lambda: "the sync broke (delta_token_expired)" in self.agent.output(),
+                         timeout=60, what="the break logged")
+        break_check.wait_counted(self.port, "delta_token_expired", "account")
+        break_check.wait_alerted(self.dir, "SyncBroken", "account")
+        self.wait_equal("the resync after the delta token expired")
+        self.assertIn("0x80044352", self.agent.output())
+        self.verify()
+        self.assertNotIn(SECRET, self.agent.output())
+        self.assertNotIn("Bearer ", self.agent.output())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
