@@ -19,12 +19,14 @@
 #include "agent/core/time_format.h"
 #include "agent/http/alertmanager_api.h"
 #include "agent/http/api.h"
+#include "agent/http/dataverse_webhook.h"
 #include "agent/http/server.h"
 #include "agent/state/monitor.h"
 #include "agent/state/state_store.h"
 #include "agent/sync/destination_registry.h"
 #include "agent/sync/engine.h"
 #include "agent/sync/source_registry.h"
+#include "agent/sync/sources/dataverse_source.h"
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
 #include "agent/watch/state_source_registry.h"
@@ -561,6 +563,17 @@ int RunAgent(const RunOptions& options, Controls& controls) {
   am_api.clock = &clock;
   am_api.started_at = ToEpochSeconds(clock.Now());
   http::AddAlertmanagerRoutes(server, am_api);
+  http::DataverseWebhookSources webhooks;
+  for (const auto& pc : config.profiles) {
+    if (pc.source_type == "dataverse") webhooks.keys[pc.name] = sync::DataverseWebhookKey(pc);
+  }
+  webhooks.sync_now = [&](const std::string& profile, const std::string& table) {
+    return sync_engine.SyncNow(profile, table);
+  };
+  webhooks.count = [&](const std::string& profile, const std::string& result) {
+    sync_metrics.CountWebhook(profile, result);
+  };
+  http::AddDataverseWebhookRoute(server, std::move(webhooks));
   server.Handle("GET", "/", [&](const http::HttpRequest&) {
     auto page = RenderStatusPage(api.status(), published.Alerts(), ToEpochSeconds(clock.Now()));
     http::HttpResponse r = http::HttpResponse::Text(200, std::move(page));

@@ -64,6 +64,7 @@ void ParseProfiles(const YAML::Node& node, const std::string& dir, const std::st
       continue;
     }
     ProfileConfig pc;
+    pc.base_dir = dir;
     if (!prof["name"]) {
       p.Add(prof, "profile needs a name");
     } else if (auto s = GetString(prof["name"], p, "profile name")) {

@@ -61,6 +61,7 @@ struct ProfileConfig {
   std::string source_type, source_path;
   std::string destination_type, destination_path;
   YAML::Node source, destination;
+  std::string base_dir;  // the config file's folder: the blocks' relative paths resolve here
   Millis sync_interval{1000};
   Millis snapshot_interval{3600000};
   int snapshots_to_keep = 5;

@@ -31,6 +31,12 @@ std::string Seconds(Duration d) {
 
 }  // namespace
 
+bool IsLogicalName(std::string_view name) {
+  return !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
 WebApiClient::WebApiClient(WebApiSettings settings, const Clock& clock)
     : settings_(std::move(settings)), clock_(clock) {
   settings_.url = TrimSlash(settings_.url);

@@ -72,6 +72,11 @@ struct PageReader {
   int page_size = 0;
 };
 
+// A table or attribute logical name as Dataverse makes them (lower-case
+// ASCII letters, digits and _, at most 128): anything else is refused before
+// it reaches a URL.
+bool IsLogicalName(std::string_view name);
+
 // Dataverse's error code of a request that failed with an OData error
 // answer ("0x80044352"): WebApiClient's errors carry it as their reason.
 inline constexpr std::string_view kExpiredVersionStamp = "0x80044352";

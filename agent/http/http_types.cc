@@ -79,6 +79,10 @@ HttpResponse HttpResponse::Error(int status, std::string_view message) {
   return Json(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
+bool MatchesSecret(std::string_view presented, const Secret& secret) {
+  return !secret.empty() && ConstantTimeEquals(presented, secret.Reveal());
+}
+
 bool CheckBearer(const HttpRequest& request, const Secret& token) {
   if (token.empty()) return false;
   const std::string& auth = request.Header("Authorization");
@@ -90,7 +94,7 @@ bool CheckBearer(const HttpRequest& request, const Secret& token) {
   std::string_view presented = std::string_view(auth).substr(kScheme.size());
   while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
   while (!presented.empty() && presented.back() == ' ') presented.remove_suffix(1);
-  return ConstantTimeEquals(presented, token.Reveal());
+  return MatchesSecret(presented, token);
 }
 
 HttpResponse Unauthorized() {

@@ -63,6 +63,9 @@ struct HttpResponse {
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// True when `presented` equals the secret, compared in a time that does not
+// depend on where they first differ. An empty secret never matches.
+bool MatchesSecret(std::string_view presented, const Secret& secret);
 // True when the request carries "Authorization: Bearer <token>" equal to the
 // secret. The comparison takes the same time wherever the first difference
 // is, so the token cannot be guessed byte by byte. An empty secret never

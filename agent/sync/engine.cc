@@ -84,9 +84,13 @@ struct SyncEngine::Task {
   virtual ~Task() = default;
   // One step; nullopt: nothing more to do (a removed table).
   virtual std::optional<Next> Step() = 0;
+  // Whether the step that just ended failed (and backs off); reset by it.
+  virtual bool TakeFailed() { return false; }
   // Scheduling, guarded by the engine's mu_.
-  bool running = false;  // a pool thread is in Step()
-  bool retired = false;  // the supervisor let go of it: never queued again
+  bool running = false;      // a pool thread is in Step()
+  bool retired = false;      // the supervisor let go of it: never queued again
+  bool poked = false;        // SyncNow during Step(): run again right after it
+  bool backing_off = false;  // its last step failed: SyncNow leaves it to its backoff
   std::optional<std::multimap<TimePoint, Task*>::iterator> queued;
 };
 
@@ -229,6 +233,7 @@ class SyncEngine::Worker : public Task {
   // nullopt when the table was removed (nothing more to do for it). Called
   // by one pool thread at a time.
   std::optional<Next> Step() override;
+  bool TakeFailed() override { return std::exchange(failed_step_, false); }
 
   // Read by the idle tick while the table is parked (not running).
   const std::string& id() const { return table_.profileentity_id; }
@@ -276,6 +281,7 @@ class SyncEngine::Worker : public Task {
   SyncMetrics& metrics_;
   std::unique_ptr<SyncMetrics::Table> table_metrics_;
   Millis backoff_{1000};
+  bool failed_step_ = false;  // the step that just ended failed (read by the pool)
   bool prepared_ = false;
   // The source's data_version at the start of the last round, when that
   // round found nothing: while it stays the same the table is idle.
@@ -387,6 +393,7 @@ std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
     idle_since_.reset();
     const TimePoint due = clock_.Now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+    failed_step_ = true;
     return due;
   };
   // Connections of the profile, for this step only.
@@ -761,6 +768,10 @@ void SyncEngine::Stop() {
   // Each pool thread finishes the round it is in (the current batch).
   for (auto& t : pool_) t.join();
   pool_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    by_table_.clear();
+  }
   for (auto& [name, p] : profiles_) {
     p->parked.clear();
     p->workers.clear();
@@ -776,6 +787,28 @@ double SyncEngine::PausedUntil(const std::string& profile, const std::string& ta
   std::lock_guard<std::mutex> lock(pause_mu_);
   auto it = paused_.find({profile, table});
   return it == paused_.end() ? 0 : it->second;
+}
+
+bool SyncEngine::SyncNow(const std::string& profile, const std::string& table) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_table_.find({profile, table});
+  if (it == by_table_.end() || stopping_) return false;
+  Worker* w = it->second;
+  if (w->retired || w->backing_off) return true;
+  if (w->running) {
+    w->poked = true;
+    return true;
+  }
+  const TimePoint now = clock_.Now();
+  if (w->queued) {
+    if ((*w->queued)->first <= now) return true;
+    queue_.erase(*w->queued);
+    w->queued.reset();
+    QueueLocked(w, now);
+  } else if (w->profile().parked.erase(w) > 0) {
+    QueueLocked(w, now);
+  }
+  return true;
 }
 
 void SyncEngine::Supervise() {
@@ -832,9 +865,11 @@ void SyncEngine::RunPool() {
     // Another thread takes the lead (or the next entry) while this one works.
     if (!queue_.empty() && !has_leader_) pool_cv_.notify_one();
     lock.unlock();
-    const std::optional<Next> next = t->Step();
+    std::optional<Next> next = t->Step();
     lock.lock();
     t->running = false;
+    t->backing_off = t->TakeFailed();
+    if (std::exchange(t->poked, false) && next && !t->backing_off) next = Next(clock_.Now());
     if (t->retired) {
       retired_cv_.notify_all();
     } else if (next && next->idle) {
@@ -882,6 +917,7 @@ std::optional<SyncEngine::Next> SyncEngine::TickIdle(ProfileRuntime& p) {
 void SyncEngine::Retire(Worker* w) {
   std::unique_lock<std::mutex> lock(mu_);
   w->retired = true;
+  by_table_.erase({w->table().profile_name, w->table().entity});
   if (w->queued) {
     queue_.erase(*w->queued);
     w->queued.reset();
@@ -944,6 +980,7 @@ Status SyncEngine::SuperviseOnce() {
       auto w = std::make_unique<Worker>(*this, *runtime, *t, options_, clock_, metrics_);
       {
         std::lock_guard<std::mutex> lock(mu_);
+        by_table_[{pc.name, w->table().entity}] = w.get();
         QueueLocked(w.get(), clock_.Now());
       }
       runtime->workers[id] = std::move(w);

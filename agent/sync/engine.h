@@ -87,6 +87,12 @@ class SyncEngine {
   // The demo uses it to show a stall; `run` never does.
   void Pause(const std::string& profile, const std::string& table, double until);
   double PausedUntil(const std::string& profile, const std::string& table);
+  // Runs a round of the table now instead of at its next sync_interval (a
+  // Dataverse webhook's poke): a table waiting is queued now, one in a
+  // round runs another right after it. A table backing off after a failure
+  // keeps its backoff. False when the profile syncs no such table. From
+  // any thread.
+  bool SyncNow(const std::string& profile, const std::string& table);
 
   // The pool's size: options.pool_threads, else max(4, cores).
   static size_t PoolSize(const EngineOptions& options);
@@ -128,6 +134,8 @@ class SyncEngine {
   std::unique_ptr<state::StateStore> store_;  // used by the supervisor only
   std::optional<int64_t> supervised_;         // LinkGeneration at the last full pass
   std::map<std::string, std::unique_ptr<ProfileRuntime>> profiles_;  // by name
+  // The workers by (profile, table), for SyncNow; guarded by mu_.
+  std::map<std::pair<std::string, std::string>, Worker*> by_table_;
   std::mutex pause_mu_;
   std::map<std::pair<std::string, std::string>, double> paused_;
 };

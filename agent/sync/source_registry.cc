@@ -28,8 +28,8 @@ const SourceRegistry& SourceRegistry::Builtin() {
 Result<SourceOpener> SourceRegistry::Opener(const ProfileConfig& profile) const {
   Problems problems(profile.name);
   return Build(profile.source_type, profile.source,
-               BlockContext{"source", profile.name, profile.source_path, "", "", problems,
-                            EndpointBlockKeys()});
+               BlockContext{"source", profile.name, profile.source_path, profile.base_dir, "",
+                            problems, EndpointBlockKeys()});
 }
 
 }  // namespace linkwatch::sync

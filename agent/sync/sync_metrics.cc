@@ -24,7 +24,14 @@ SyncMetrics::SyncMetrics(prometheus::Registry& registry)
       table_error_(GaugeFamily(registry, "linkwatch_sync_table_error",
                                "1 while a table's last sync attempt failed or a break is being "
                                "repaired, with the reason; absent once a round commits again.")),
+      webhooks_(CounterFamily(registry, "linkwatch_dataverse_webhook_requests_total",
+                              "Dataverse webhook calls to a profile, by result (accepted: a "
+                              "delta read of the table was queued).")),
       write_errors_(registry, "sync") {}
+
+void SyncMetrics::CountWebhook(const std::string& profile, const std::string& result) {
+  webhooks_.Add({{"profile", profile}, {"result", result}}).Increment();
+}
 
 std::unique_ptr<SyncMetrics::Table> SyncMetrics::ForTable(const std::string& profile,
                                                           const std::string& entity) {

@@ -69,6 +69,9 @@ class SyncMetrics {
   std::unique_ptr<Table> ForTable(const std::string& profile, const std::string& entity);
 
   void CountStateStoreWriteError() { write_errors_.Count(); }
+  // A Dataverse webhook call to a profile, by result (accepted,
+  // unknown_table, unauthorized, refused, bad_request). Thread-safe.
+  void CountWebhook(const std::string& profile, const std::string& result);
 
  private:
   prometheus::Family<prometheus::Counter>& changes_;
@@ -77,6 +80,7 @@ class SyncMetrics {
   prometheus::Family<prometheus::Counter>& invalid_text_;
   prometheus::Family<prometheus::Counter>& table_errors_;
   prometheus::Family<prometheus::Gauge>& table_error_;
+  prometheus::Family<prometheus::Counter>& webhooks_;
   state::StoreWriteErrors write_errors_;
 };
 

@@ -16,6 +16,7 @@ import re
 import sqlite3
 import sys
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import break_check  # noqa: E402
@@ -25,6 +26,7 @@ from test_dataverse_watch import Emulator  # noqa: E402
 
 ROWS = 100000
 SECRET = "dv-sync-s3cret-never-shown"
+WEBHOOK_KEY = "wh-k3y-never-shown"
 
 
 def store_rows(store):
@@ -70,12 +72,16 @@ def differences(lake, store):
     return problems
 
 
-class DataverseSyncTest(harness.TempDirTest):
+class DataverseSyncBase(harness.TempDirTest):
+    rows = ROWS
+    sync_interval = "300ms"
+    source_extra = ""
+
     def setUp(self):
         super().setUp()
         self.store = os.path.join(self.dir, "emulator.db")
-        self.emulator = Emulator(None, ["--store", self.store, "--demo-account-rows", str(ROWS)],
-                                 secret=SECRET)
+        self.emulator = Emulator(None, ["--store", self.store, "--demo-account-rows",
+                                        str(self.rows)], secret=SECRET)
         self.defer(self.emulator.close)
         self.lake = os.path.join(self.dir, "lake")
         self.port = harness.free_port()
@@ -90,11 +96,13 @@ http: {listen: 127.0.0.1:%d}
       tenant_id: tenant
       client_id: linkwatch
       client_secret: {env: DV_SECRET}
-    destination: {type: lake, path: lake}
-    sync_interval: 300ms
+%s    destination: {type: lake, path: lake}
+    sync_interval: %s
     tables: [account]
-""" % (self.port, break_check.watch_config(), self.emulator.url, self.emulator.url))
-        self.agent = harness.Agent(self.cfg, env={"DV_SECRET": SECRET}).start()
+""" % (self.port, break_check.watch_config(), self.emulator.url, self.emulator.url,
+       self.source_extra, self.sync_interval))
+        self.agent = harness.Agent(self.cfg, env={"DV_SECRET": SECRET,
+                                                  "WEBHOOK_KEY": WEBHOOK_KEY}).start()
         self.defer(self.agent.kill)
         self.state = harness.StateDb(os.path.join(self.dir, "state.db"))
 
@@ -124,6 +132,9 @@ http: {listen: 127.0.0.1:%d}
         rc, out, err = harness.run_cli("lake", "verify", "--path", self.lake)
         self.assertEqual(rc, 0, out + err)
 
+
+
+class DataverseSyncTest(DataverseSyncBase):
     def test_initial_sync_changes_token_refresh_throttling_and_an_expired_delta_token(self):
         self.wait_equal("the initial sync of %d rows" % ROWS)
         self.assertEqual(self.state.query(
@@ -173,6 +184,50 @@ http: {listen: 127.0.0.1:%d}
         self.verify()
         self.assertNotIn(SECRET, self.agent.output())
         self.assertNotIn("Bearer ", self.agent.output())
+
+
+class DataverseWebhookTest(DataverseSyncBase):
+    """Rounds an hour apart: only the webhook's poke can bring a change over sooner."""
+    rows = 200
+    sync_interval = "1h"
+    source_extra = "      webhook_key: {env: WEBHOOK_KEY}\n"
+
+    def webhook_results(self):
+        code, body = harness.http_get("http://127.0.0.1:%d/metrics" % self.port)
+        self.assertEqual(code, 200)
+        return {labels: float(v) for labels, v in re.findall(
+            r'^linkwatch_dataverse_webhook_requests_total\{([^}]*)\} (\S+)$', body, re.M)}
+
+    def test_a_webhook_brings_a_change_to_the_lake_without_waiting_for_the_interval(self):
+        self.wait_equal("the initial sync")
+        hook = "http://127.0.0.1:%d/api/v1/dataverse/webhook/crm" % self.port
+        ids = sorted(store_rows(self.store))
+        for n, in_query in enumerate((False, True)):
+            self.control("webhooks/clear")
+            self.control("webhooks", {"url": hook, "key": WEBHOOK_KEY, "entity": "account",
+                                      "key_in_query": in_query})
+            self.control("entities/account/update", {"accountid": ids[n], "name": "pushed %d" % n})
+            self.wait_equal("a change pushed by a webhook (key in %s)"
+                            % ("?code=" if in_query else "the header"), timeout=120)
+        self.control("entities/account/delete", ids[5])
+        self.control("entities/account/rows", {"name": "created and pushed"})
+        self.wait_equal("a delete and a create pushed", timeout=120)
+        attempts = json.loads(urllib.request.urlopen(
+            self.emulator.url + "/_emulator/webhooks/attempts", timeout=10).read())
+        self.assertTrue(attempts)
+        self.assertTrue(all(a["status"] == 202 for a in attempts), attempts)
+        self.assertEqual(self.webhook_results().get('profile="crm",result="accepted"'),
+                         len(attempts))
+
+        # A wrong key is refused (401) and pokes nothing.
+        self.control("webhooks/clear")
+        self.control("webhooks", {"url": hook, "key": "wrong", "entity": "account"})
+        self.control("entities/account/update", {"accountid": ids[9], "name": "not pushed"})
+        harness.wait_for(lambda: self.webhook_results().get(
+            'profile="crm",result="unauthorized"'), timeout=60, what="the refused call counted")
+        self.assertNotEqual(lake_check.current_rows(self.lake, "account")[ids[9]]["name"],
+                            "not pushed")
+        self.assertNotIn(WEBHOOK_KEY, self.agent.output())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/core/clock.h"
@@ -391,6 +392,32 @@ TEST_F(EngineTest, ABreakIsRepairedByAResync) {
             "partition_missing");
   ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:4"; })) << Cursor();
   EXPECT_EQ(Lake(), Rows());
+}
+
+// A webhook's poke (SyncNow) runs the table's round at once: with an hour
+// between rounds and the clock standing still, the change arrives all the
+// same.
+TEST_F(EngineTest, SyncNowRunsATablesRoundWithoutWaitingForItsInterval) {
+  options_.profiles[0].sync_interval = std::chrono::hours(1);
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  ASSERT_EQ(Cursor(), "delta-token:3");
+  EXPECT_FALSE(engine.SyncNow("crm", "other"));
+  EXPECT_FALSE(engine.SyncNow("erp", "t"));
+  const TimePoint at = clock_.Now();
+  world_.Change(7, "pushed");
+  ASSERT_TRUE(engine.SyncNow("crm", "t"));
+  // Real time, the manual clock untouched: only the poke can run the round.
+  const auto guard = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (Cursor() != "delta-token:4" && std::chrono::steady_clock::now() < guard) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(Cursor(), "delta-token:4");
+  EXPECT_EQ(clock_.Now(), at);
+  EXPECT_EQ(Lake(), Rows());
+  engine.Stop();
+  EXPECT_FALSE(engine.SyncNow("crm", "t")) << "a stopped engine takes no pokes";
 }
 
 TEST_F(EngineTest, AnUnregisteredTypeIsRecordedAsUnsyncable) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "agent/core/problem.h"
 #include "agent/core/time_format.h"
 #include "agent/dataverse/settings.h"
 #include "agent/sync/source_registry.h"
@@ -39,14 +40,6 @@ std::optional<ValueType> TypeOf(std::string_view t) {
 }
 
 bool IsLookup(std::string_view t) { return t == "Lookup" || t == "Owner" || t == "Customer"; }
-
-// A logical name as Dataverse makes them; anything else is refused before
-// it reaches a URL.
-bool IsLogicalName(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
 
 // Dataverse's own error codes stay in the message: as a reason they would
 // become metric labels.
@@ -104,7 +97,7 @@ Cursor DataverseSource::MakeCursor(const CursorParts& parts) {
 }
 
 Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& name) {
-  if (!IsLogicalName(name)) {
+  if (!dataverse::IsLogicalName(name)) {
     return Status::Error("table " + name +
                          ": not a Dataverse logical name (lower-case letters, digits and _)");
   }
@@ -213,7 +206,7 @@ Result<const DataverseSource::Table*> DataverseSource::Known(const TableSchema& 
 }
 
 Result<int64_t> DataverseSource::RowCount(const TableSchema& table) {
-  if (!IsLogicalName(table.name))
+  if (!dataverse::IsLogicalName(table.name))
     return Status::Error("table " + table.name + ": not a logical name");
   // EntityNames through a parameter alias: ['account'], percent-encoded.
   auto doc = client_->GetDocument("RetrieveTotalRecordCount(EntityNames=@p1)?@p1=%5B%27" +
@@ -477,12 +470,24 @@ Status DataverseSource::CheckChain(const std::string& table, const std::string&,
   return Status::Ok();
 }
 
+Secret DataverseWebhookKey(const ProfileConfig& profile) {
+  if (profile.source_type != "dataverse" || !profile.source.IsMap() ||
+      !profile.source["webhook_key"]) {
+    return {};
+  }
+  Problems problems(profile.name);  // reported when the config was loaded
+  return Secret::FromYaml(profile.source["webhook_key"], profile.base_dir, problems, "webhook_key");
+}
+
 // The `dataverse` source type (source_registry.cc).
 SourceOpener MakeDataverseSource(const YAML::Node& spec, const BlockContext& ctx) {
   std::vector<std::string> keys = dataverse::ConnectionKeys();
   keys.push_back("webhook_key");
   if (!ctx.CheckKeys(spec, keys)) return {};
   auto settings = dataverse::ReadConnection(spec, ctx);
+  if (spec["webhook_key"]) {
+    (void)Secret::FromYaml(spec["webhook_key"], ctx.base_dir, ctx.problems, "webhook_key");
+  }
   if (!settings) return {};
   return [settings = std::move(*settings)]() -> Result<std::unique_ptr<Source>> {
     return std::unique_ptr<Source>(

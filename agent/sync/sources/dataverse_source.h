@@ -35,6 +35,8 @@
 #include <vector>
 
 #include "agent/core/clock.h"
+#include "agent/core/config.h"
+#include "agent/core/secret.h"
 #include "agent/dataverse/web_api_client.h"
 #include "agent/sync/source.h"
 
@@ -114,5 +116,9 @@ class DataverseSource final : public Source {
   int64_t schema_version_ = 0;
   TimePoint schema_checked_{};
 };
+
+// The `webhook_key` of a profile's dataverse source block (a secret); empty
+// when the block has none (webhooks are refused) or cannot be read.
+Secret DataverseWebhookKey(const ProfileConfig& profile);
 
 }  // namespace linkwatch::sync
