@@ -45,21 +45,36 @@ class Lender {
       if (!idle_.empty()) {
         auto c = std::move(idle_.back());
         idle_.pop_back();
+        lent_.insert(c.get());
         return c;
       }
     }
-    return open_();
+    auto opened = open_();
+    if (opened.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      lent_.insert(opened->get());
+    }
+    return opened;
   }
+  // Every borrowed connection comes back here (or is destroyed after a
+  // Return of it).
   void Return(std::unique_ptr<T> c) {
     if (!c) return;
     std::lock_guard<std::mutex> lock(mu_);
+    lent_.erase(c.get());
     idle_.push_back(std::move(c));
+  }
+  // Cancels what the connections lent now are doing (Source::Cancel).
+  void CancelLent() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (T* c : lent_) c->Cancel();
   }
 
  private:
   Opener open_;
   std::mutex mu_;
   std::vector<std::unique_ptr<T>> idle_;  // not lent now
+  std::set<T*> lent_;                     // lent now (owned by their borrower)
 };
 
 }  // namespace
@@ -351,6 +366,14 @@ std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
   // Returns when to try again (nullopt when the table was removed while a
   // batch was in flight: nothing is recorded for it then).
   auto fail = [&](const Status& s, bool unsyncable) -> std::optional<TimePoint> {
+    if (engine_.Stopping()) {
+      // Cut short by Stop (Source::Cancel): not a failure of the table; the
+      // next start goes on from the last commit.
+      spdlog::info("sync {}: stopped in the middle of a round ({})", who, s.message());
+      writer_.reset();
+      prepared_ = false;
+      return clock_.Now();
+    }
     if (s.reason() == kTableRemoved) {
       spdlog::info("sync {}: the table was removed; its worker stops", who);
       SetErrorGauge("");
@@ -420,6 +443,7 @@ std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
   }
   if (!committed_) {
     if (auto s = InitialSync(); !s.ok()) {
+      if (engine_.Stopping()) return fail(s, false);
       // After three failed attempts the state says so (InitialSyncFailed
       // fires); the attempts go on and a success sets Completed.
       if (++initial_failures_ >= 3 && db_) {
@@ -765,6 +789,9 @@ void SyncEngine::Stop() {
   pool_cv_.notify_all();
   leader_cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
+  // A round waiting on the network (a Dataverse page, a Retry-After) ends
+  // now rather than after its wait; it commits nothing.
+  for (auto& [name, p] : profiles_) p->sources.CancelLent();
   // Each pool thread finishes the round it is in (the current batch).
   for (auto& t : pool_) t.join();
   pool_.clear();
@@ -787,6 +814,11 @@ double SyncEngine::PausedUntil(const std::string& profile, const std::string& ta
   std::lock_guard<std::mutex> lock(pause_mu_);
   auto it = paused_.find({profile, table});
   return it == paused_.end() ? 0 : it->second;
+}
+
+bool SyncEngine::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
 }
 
 bool SyncEngine::SyncNow(const std::string& profile, const std::string& table) {

@@ -93,6 +93,8 @@ class SyncEngine {
   // keeps its backoff. False when the profile syncs no such table. From
   // any thread.
   bool SyncNow(const std::string& profile, const std::string& table);
+  // Whether Stop has begun.
+  bool Stopping();
 
   // The pool's size: options.pool_threads, else max(4, cores).
   static size_t PoolSize(const EngineOptions& options);

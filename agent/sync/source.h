@@ -140,6 +140,11 @@ class Source {
   // error: the source cannot tell, and every round runs.
   virtual Result<int64_t> DataVersion() { return Status::Error("no data version"); }
 
+  // The engine is stopping: a read in flight (a page, a wait on a 429's
+  // Retry-After or a backoff) and every call after it fail soon. From any
+  // thread; sources whose reads are all quick need not do anything.
+  virtual void Cancel() {}
+
   // Breaks in the chain of changes (docs/sync.md "Breaks"). Each returns a
   // Status::Break when the changes after a committed cursor can no longer be
   // trusted to bring the destination up to date; the engine then resyncs.

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "tests/fakes/dataverse_emulator.h"
 
@@ -348,6 +349,27 @@ TEST_F(DataverseSyncSourceTest, ValuesArriveExactlyAsDataverseSentThem) {
   EXPECT_EQ(v["industrycode"], "2");
   EXPECT_EQ(v["createdon"], "2021-03-04T05:06:07Z");
   EXPECT_EQ(v.count("parentaccountid"), 0u);  // null
+}
+
+// Cancel (the engine stopping) ends a read waiting on a 429's Retry-After.
+TEST_F(DataverseSyncSourceTest, CancelEndsAReadWaitingOnRetryAfter) {
+  CreateMany(2);
+  auto source = Open();
+  const TableSchema schema = Schema(*source);
+  emu_.Throttle(1, 200);  // within the 300 s a request waits
+  std::map<std::string, Seen> all;
+  Result<Cursor> read = Status::Error("not run");
+  std::thread reader([&] { read = source->ReadAll(schema, Collect(schema, all)); });
+  while (source->client().throttled() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto cancelled = std::chrono::steady_clock::now();
+  source->Cancel();
+  reader.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled, std::chrono::seconds(150))
+      << "waited the 200 s Retry-After";
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.message().find("stopped"), std::string::npos) << read.message();
+  EXPECT_TRUE(all.empty());
 }
 
 TEST_F(DataverseSyncSourceTest, RowCountIsRetrieveTotalRecordCount) {

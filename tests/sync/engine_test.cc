@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -48,6 +49,9 @@ struct World {
   std::vector<std::string> markers_opened;
   // Source connections open now, and the most open at once.
   int sources_open = 0, most_sources_open = 0;
+  // Change reads wait (as on a network) until a source is cancelled.
+  bool hang_reads = false, read_hanging = false, cancelled = false;
+  std::condition_variable cv;
 
   void Change(int64_t key, std::optional<std::string> name) {
     std::lock_guard<std::mutex> lock(mu);
@@ -97,7 +101,13 @@ class FakeSource : public Source {
   }
   Result<Cursor> ReadChanges(const TableSchema&, const Cursor& after, size_t limit,
                              const RowCallback& row) override {
-    std::lock_guard<std::mutex> lock(w_.mu);
+    std::unique_lock<std::mutex> lock(w_.mu);
+    if (w_.hang_reads) {
+      w_.read_hanging = true;
+      w_.cv.notify_all();
+      w_.cv.wait(lock, [&] { return w_.cancelled; });
+      return Status::Error("GET accounts: stopped");
+    }
     int64_t last = SeqOf(after);
     size_t n = 0;
     for (const auto& [seq, key] : w_.log) {
@@ -125,6 +135,11 @@ class FakeSource : public Source {
     return Token(w_.seq);
   }
   Result<int64_t> SchemaVersion() override { return int64_t{1}; }
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    w_.cancelled = true;
+    w_.cv.notify_all();
+  }
   Status LogChangeOfEveryRow(const TableSchema&) override { return Status::Ok(); }
   Status CheckFile() override { return Status::Ok(); }
   Status CheckChain(const std::string&, const std::string&, const Cursor& committed) override {
@@ -418,6 +433,35 @@ TEST_F(EngineTest, SyncNowRunsATablesRoundWithoutWaitingForItsInterval) {
   EXPECT_EQ(Lake(), Rows());
   engine.Stop();
   EXPECT_FALSE(engine.SyncNow("crm", "t")) << "a stopped engine takes no pokes";
+}
+
+// Stop cancels a round waiting on its source (a Dataverse page, a 429's
+// Retry-After) instead of waiting for it, and records no failure.
+TEST_F(EngineTest, StopCancelsARoundWaitingOnItsSource) {
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.hang_reads = true;
+  }
+  world_.Change(9, "never read");
+  {
+    // Move the clock to the next round and wait (real time) for it to hang.
+    std::unique_lock<std::mutex> lock(world_.mu);
+    const auto guard = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (!world_.read_hanging && std::chrono::steady_clock::now() < guard) {
+      lock.unlock();
+      clock_.Set(clock_.Now() + Millis(100));
+      lock.lock();
+      world_.cv.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(world_.read_hanging);
+  }
+  engine.Stop();  // returns: the read was cancelled
+  EXPECT_TRUE(world_.cancelled);
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
+  EXPECT_EQ(Cursor(), "delta-token:3");
 }
 
 TEST_F(EngineTest, AnUnregisteredTypeIsRecordedAsUnsyncable) {

@@ -65,6 +65,8 @@ class DataverseSource final : public Source {
   Result<int64_t> SchemaVersion() override;
   Status LogChangeOfEveryRow(const TableSchema& table) override;
 
+  void Cancel() override { client_->Stop(); }
+
   Status CheckFile() override { return Status::Ok(); }
   Status CheckChain(const std::string& table, const std::string& consumer,
                     const Cursor& committed) override;
