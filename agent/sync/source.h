@@ -49,6 +49,31 @@ struct StoredValue {
   Value view() const { return Value{kind, i, d, bytes}; }
 };
 
+// A choice's value and label (Dataverse option sets), for the lake's
+// metadata files.
+struct ChoiceOption {
+  int64_t value = 0;
+  std::string label;
+  int language = 1033;  // the label's LCID
+  int64_t state = -1;   // a Status option: the State it belongs to
+
+  bool operator==(const ChoiceOption&) const = default;
+};
+
+// What a Dataverse source knows of a column beyond its type; empty (the
+// defaults) for SQLite sources. Written to the lake's metadata files.
+struct ColumnMetadata {
+  enum class Choice : uint8_t { kNone, kPicklist, kState, kStatus };
+  Choice choice = Choice::kNone;
+  std::string option_set{};  // a global option set's name ("" when local)
+  std::vector<ChoiceOption> options{};
+  std::vector<std::string> targets{};  // a lookup's referenced tables
+  int max_length = -1;                 // string: characters, -1 unknown
+  int precision = -1;                  // Decimal, Double, Money: decimals shown; -1 unknown
+
+  bool operator==(const ColumnMetadata&) const = default;
+};
+
 struct SourceColumn {
   std::string name;
   ValueType type = ValueType::kString;
@@ -56,6 +81,7 @@ struct SourceColumn {
   bool binary = false;        // values are bytes, written as base64 text
   int precision = 38;         // decimal: as declared (DECIMAL(p,s)), else 38 and 10
   int scale = 10;
+  ColumnMetadata metadata{};
 };
 
 struct TableSchema {

@@ -1457,8 +1457,10 @@ json OptionSetJson(const EntityDef& e, const AttributeDef& a) {
                {"HasChanged", nullptr},
                {"Label", Label(o.label)},
                {"Description", Label("")}};
-    if (a.type == AttributeType::kStatus)
+    if (a.type == AttributeType::kStatus) {
       jo["@odata.type"] = "#Microsoft.Dynamics.CRM.StatusOptionMetadata";
+      if (o.state >= 0) jo["State"] = o.state;
+    }
     if (a.type == AttributeType::kState)
       jo["@odata.type"] = "#Microsoft.Dynamics.CRM.StateOptionMetadata";
     options.push_back(std::move(jo));

@@ -69,6 +69,7 @@ enum class AttributeType {
 struct OptionDef {
   int value = 0;
   std::string label;
+  int state = -1;  // a Status option: the State it belongs to (StatusOptionMetadata.State)
 };
 
 struct AttributeDef {

@@ -45,7 +45,7 @@ EntityDef DemoAccount() {
       {3, "Broadcasting Printing and Publishing"},
       {4, "Brokers"}};
   add("statecode", AttributeType::kState).options = {{0, "Active"}, {1, "Inactive"}};
-  add("statuscode", AttributeType::kStatus).options = {{1, "Active"}, {2, "Inactive"}};
+  add("statuscode", AttributeType::kStatus).options = {{1, "Active", 0}, {2, "Inactive", 1}};
   add("primarycontactid", AttributeType::kLookup).targets = {"contact"};
   add("createdon", AttributeType::kDateTime);
   add("modifiedon", AttributeType::kDateTime);

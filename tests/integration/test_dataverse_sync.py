@@ -140,6 +140,15 @@ class DataverseSyncTest(DataverseSyncBase):
         self.assertEqual(self.state.query(
             "SELECT crmrecordcount, lakerecordcount FROM synapselinkprofileentitystate "
             "WHERE entityname = 'account'")[0], (ROWS, ROWS))
+        # The choices' labels and the lookups' targets, from Dataverse's metadata.
+        def metadata(name):
+            with open(os.path.join(self.lake, "OptionsetMetadata", name)) as f:
+                return f.read().splitlines()
+        self.assertIn("account,industrycode,4,False,1033,Brokers",
+                      metadata("OptionsetMetadata.csv"))
+        self.assertIn("account,1,False,1033,Inactive", metadata("StateMetadata.csv"))
+        self.assertIn("account,1,2,False,1033,Inactive", metadata("StatusMetadata.csv"))
+        self.assertIn("account,primarycontactid,contact,contactid", metadata("TargetMetadata.csv"))
         counters = self.emulator.counters()
         # Pages of 5,000: 20 of them (21 when the last one is full), one metadata read.
         self.assertLessEqual(counters["entity_set_page"], ROWS // 5000 + 1)

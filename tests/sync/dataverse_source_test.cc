@@ -159,6 +159,22 @@ TEST_F(DataverseSyncSourceTest, DescribesATableFromItsMetadata) {
   EXPECT_EQ(types["name"], ValueType::kString);
   EXPECT_EQ(schema.columns[2].declared_type, "Money");
   EXPECT_EQ(schema.columns[2].scale, 4);
+  // What the lake's metadata files are written from.
+  std::map<std::string, ColumnMetadata> meta;
+  for (const auto& c : schema.columns) meta[c.name] = c.metadata;
+  EXPECT_EQ(meta["name"].max_length, 160);
+  EXPECT_EQ(meta["rating"].precision, 4);
+  EXPECT_EQ(meta["parentaccountid"].targets, (std::vector<std::string>{"account"}));
+  EXPECT_EQ(meta["industrycode"].choice, ColumnMetadata::Choice::kPicklist);
+  ASSERT_EQ(meta["industrycode"].options.size(), 2u);
+  EXPECT_EQ(meta["industrycode"].options[1].value, 2);
+  EXPECT_EQ(meta["industrycode"].options[1].label, "Brokers");
+  EXPECT_EQ(meta["industrycode"].options[1].language, 1033);
+  EXPECT_EQ(meta["statecode"].choice, ColumnMetadata::Choice::kState);
+  ASSERT_EQ(meta["statecode"].options.size(), 2u);
+  EXPECT_EQ(meta["statecode"].options[1].label, "Inactive");
+  EXPECT_EQ(meta["name"].choice, ColumnMetadata::Choice::kNone);
+  EXPECT_EQ(emu_.Counters().metadata, 3) << "the entity, then Picklist and State options";
 }
 
 TEST_F(DataverseSyncSourceTest, RefusesTablesWithoutChangeTrackingOrMissingByName) {

@@ -355,6 +355,90 @@ TEST_F(LakeStructureTest, EveryDecimalCarriesItsPrecisionAndScaleTrait) {
   EXPECT_EQ(decimals, 2);
 }
 
+// --- Choices and lookups of a Dataverse source: the metadata files ----------
+
+SourceColumn Choice(std::string name, const char* type, ColumnMetadata::Choice kind,
+                    std::vector<ChoiceOption> options, std::string global = "") {
+  SourceColumn c{std::move(name), ValueType::kInt64, type, false};
+  c.metadata.choice = kind;
+  c.metadata.options = std::move(options);
+  c.metadata.option_set = std::move(global);
+  return c;
+}
+
+TEST_F(LakeStructureTest, ChoicesAndLookupsReachTheMetadataFilesOfEveryTable) {
+  using C = ColumnMetadata::Choice;
+  schema_.columns.push_back(Choice("industrycode", "Picklist", C::kPicklist,
+                                   {{1, "Accounting"}, {2, "Brokers, \"Ltd\""}}));
+  schema_.columns.push_back(
+      Choice("category", "Picklist", C::kPicklist, {{5, "Five", 1036}}, "category_global"));
+  schema_.columns.push_back(
+      Choice("statecode", "State", C::kState, {{0, "Active"}, {1, "Inactive"}}));
+  schema_.columns.push_back(Choice("statuscode", "Status", C::kStatus,
+                                   {{1, "Active", 1033, 0}, {2, "Inactive", 1033, 1}}));
+  SourceColumn parent{"parentaccountid", ValueType::kGuid, "Lookup", false};
+  parent.metadata.targets = {"account"};
+  schema_.columns.push_back(parent);
+  auto w = OpenWriter(false);
+  ASSERT_TRUE(w);
+  const fs::path sets = dir_ / "OptionsetMetadata";
+  auto file = [&](const char* name) { return *ReadFile((sets / name).string()); };
+  EXPECT_EQ(file("OptionsetMetadata.csv"),
+            "account,industrycode,1,False,1033,Accounting\n"
+            "account,industrycode,2,False,1033,\"Brokers, \"\"Ltd\"\"\"\n");
+  EXPECT_EQ(file("GlobalOptionsetMetadata.csv"),
+            "category,5,False,1036,Five,category_global,account\n");
+  EXPECT_EQ(file("StateMetadata.csv"),
+            "account,0,False,1033,Active\naccount,1,False,1033,Inactive\n");
+  EXPECT_EQ(file("StatusMetadata.csv"),
+            "account,0,1,False,1033,Active\naccount,1,2,False,1033,Inactive\n");
+  EXPECT_EQ(file("TargetMetadata.csv"), "account,parentaccountid,account,accountid\n");
+  auto meta = json::parse(*ReadFile(
+      (dir_ / "Microsoft.Athena.TrickleFeedService" / "account-EntityMetadata.json").string()));
+  EXPECT_EQ(meta["OptionSetMetadata"].size(), 2u);
+  EXPECT_EQ(meta["OptionSetMetadata"][1]["LocalizedLabel"], "Brokers, \"Ltd\"");
+  EXPECT_EQ(meta["GlobalOptionSetMetadata"][0]["GlobalOptionSetName"], "category_global");
+  EXPECT_EQ(meta["StatusMetadata"][1]["State"], "1");
+  EXPECT_EQ(meta["TargetMetadata"][0]["ReferencedEntity"], "account");
+  for (const auto& a : meta["AttributeMetadata"]) {
+    if (a["AttributeName"] == "industrycode") {
+      EXPECT_EQ(a["AttributeType"], "Picklist");
+      EXPECT_EQ(a["AttributeTypeCode"], 11);
+    }
+  }
+
+  // A second table's rows join the files; a table without choices (a
+  // SQLite source's) adds none.
+  TableSchema contact;
+  contact.name = "contact";
+  contact.columns = {{"contactid", ValueType::kString, "TEXT", false},
+                     Choice("gendercode", "Picklist", C::kPicklist, {{1, "One"}}),
+                     {"createdon", ValueType::kDateTime, "DATETIME", false}};
+  contact.key = 0;
+  contact.createdon = 2;
+  ASSERT_TRUE(lake_->OpenTable(contact, TableOptions{}, "").ok());
+  TableSchema plain = contact;
+  plain.name = "plain";
+  plain.columns[1] = {"gendercode", ValueType::kInt64, "INTEGER", false};
+  ASSERT_TRUE(lake_->OpenTable(plain, TableOptions{}, "").ok());
+  EXPECT_EQ(file("OptionsetMetadata.csv"),
+            "account,industrycode,1,False,1033,Accounting\n"
+            "account,industrycode,2,False,1033,\"Brokers, \"\"Ltd\"\"\"\n"
+            "contact,gendercode,1,False,1033,One\n");
+
+  // After a restart, a table whose labels changed replaces its own rows and
+  // keeps the others' (read back from the files).
+  schema_.columns[3].metadata.options[0].label = "Accounting & Audit";
+  w = OpenWriter(false);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(file("OptionsetMetadata.csv"),
+            "account,industrycode,1,False,1033,Accounting & Audit\n"
+            "account,industrycode,2,False,1033,\"Brokers, \"\"Ltd\"\"\"\n"
+            "contact,gendercode,1,False,1033,One\n");
+  EXPECT_EQ(file("StateMetadata.csv"),
+            "account,0,False,1033,Active\naccount,1,False,1033,Inactive\n");
+}
+
 // --- 7: absolute partition locations; lake relocate -------------------------
 
 TEST_F(LakeStructureTest, LocationsAreAbsoluteFileUrisEvenUnderAFolderWithASpace) {

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "agent/core/files.h"
+#include "agent/sync/destinations/csv_reader.h"
+#include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/destinations/lake_location.h"
 #include "agent/sync/destinations/lake_model.h"
 #include "agent/sync/destinations/lake_table_writer.h"
@@ -52,6 +54,7 @@ Status LakeDestination::Attach() {
   if (!*folder) return Status::Error("cannot stat lake folder " + path + ": it vanished");
   folder_ = StampOf(**folder);
   ++generation_;
+  choice_rows_loaded_ = false;
   entities_.clear();
   raw_.clear();
   managed_.clear();
@@ -190,6 +193,51 @@ Status LakeDestination::PutEntity(const Entity& entity) {
   managed_.insert(entity.name);
   rendered_.erase(entity.name);
   return WriteModel();
+}
+
+Status LakeDestination::PutChoiceRows(const std::string& table, const lake::ChoiceRows& rows) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string folder = path_ + "/" + kOptionsetFolder;
+  if (!choice_rows_loaded_) {
+    // Other tables' records, as the files hold them (a file that cannot be
+    // read is rebuilt from the tables that put their rows since).
+    choice_rows_.clear();
+    for (size_t f = 0; f < std::size(kOptionsetFiles); ++f) {
+      auto reader = CsvReader::OpenFile(env_, folder + "/" + kOptionsetFiles[f]);
+      if (!reader) continue;
+      for (;;) {
+        auto more = (*reader)->Next();
+        if (!more.ok()) {
+          spdlog::warn("lake {}: {}; the file is written again from the synced tables", path_,
+                       more.message());
+          break;
+        }
+        if (!*more) break;
+        const auto& fields = (*reader)->fields();
+        if (fields.size() <= lake::kChoiceEntityField[f]) continue;
+        std::string& out = choice_rows_[std::string(fields[lake::kChoiceEntityField[f]])][f];
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (i > 0) out += ',';
+          lake::AppendCsvField(out, fields[i]);
+        }
+        out += '\n';
+      }
+    }
+    choice_rows_loaded_ = true;
+  }
+  lake::ChoiceRows& mine = choice_rows_[table];
+  const lake::ChoiceRows before = mine;
+  mine = rows;
+  for (size_t f = 0; f < std::size(kOptionsetFiles); ++f) {
+    if (before[f] == rows[f]) continue;
+    std::string text;
+    for (const auto& [name, r] : choice_rows_) text += r[f];
+    if (auto s = WriteFileAtomic(env_, folder + "/" + kOptionsetFiles[f], text); !s.ok()) {
+      mine[f] = before[f];
+      return s;
+    }
+  }
+  return Status::Ok();
 }
 
 std::optional<LakeDestination::Entity> LakeDestination::GetEntity(const std::string& name) {

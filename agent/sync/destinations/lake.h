@@ -123,6 +123,11 @@ class LakeDestination final : public Destination {
   Status PutEntity(const Entity& entity);
   // The entity as model.json has it now, if any.
   std::optional<Entity> GetEntity(const std::string& name);
+  // Puts the table's rows into the lake-wide OptionsetMetadata/*.csv files
+  // (its choices' labels and lookups' targets: lake::ChoiceRowsOf), keeping
+  // every other table's rows; rewrites (atomically) only the files whose
+  // content changed. A SQLite source's tables have no rows.
+  Status PutChoiceRows(const std::string& table, const lake::ChoiceRows& rows);
 
  private:
   LakeDestination(std::string path, Env& env);
@@ -160,6 +165,10 @@ class LakeDestination final : public Destination {
   std::map<std::string, std::string> rendered_;
   // Entities of model.json that linkwatch does not manage, kept as they are.
   std::vector<nlohmann::json> foreign_;
+  // The OptionsetMetadata files' records by table, read from the files at
+  // the first PutChoiceRows after the folder was attached.
+  std::map<std::string, lake::ChoiceRows> choice_rows_;
+  bool choice_rows_loaded_ = false;
 };
 
 }  // namespace linkwatch::sync

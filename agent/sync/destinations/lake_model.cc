@@ -2,6 +2,7 @@
 
 #include "agent/core/files.h"
 #include "agent/sync/destinations/cdm_model_check.h"
+#include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/destinations/lake_location.h"
 
 namespace linkwatch::sync::lake {
@@ -112,15 +113,107 @@ std::optional<Entity> ParseEntity(const json& j, const std::string& root) {
   return e;
 }
 
+namespace {
+
+// Dataverse's AttributeTypeCode of its AttributeType names.
+std::optional<int> DataverseTypeCode(std::string_view type) {
+  static constexpr std::pair<std::string_view, int> kCodes[] = {
+      {"Boolean", 0}, {"Customer", 1},   {"DateTime", 2},
+      {"Decimal", 3}, {"Double", 4},     {"Integer", 5},
+      {"Lookup", 6},  {"Memo", 7},       {"Money", 8},
+      {"Owner", 9},   {"Picklist", 11},  {"State", 12},
+      {"Status", 13}, {"String", 14},    {"Uniqueidentifier", 15},
+      {"BigInt", 18}, {"EntityName", 20}};
+  for (const auto& [name, code] : kCodes) {
+    if (name == type) return code;
+  }
+  return std::nullopt;
+}
+
+// Calls fn(file index, fields) for each metadata record of the columns.
+template <typename F>
+void ForEachChoiceRecord(const std::string& table, const std::vector<SourceColumn>& columns, F fn) {
+  using Choice = ColumnMetadata::Choice;
+  for (const auto& c : columns) {
+    const ColumnMetadata& m = c.metadata;
+    for (const auto& o : m.options) {
+      const std::string value = std::to_string(o.value), lang = std::to_string(o.language);
+      switch (m.choice) {
+        case Choice::kPicklist:
+          if (m.option_set.empty()) {
+            fn(0, std::vector<std::string>{table, c.name, value, "False", lang, o.label});
+          } else {
+            fn(1, std::vector<std::string>{c.name, value, "False", lang, o.label, m.option_set,
+                                           table});
+          }
+          break;
+        case Choice::kState:
+          fn(2, std::vector<std::string>{table, value, "False", lang, o.label});
+          break;
+        case Choice::kStatus:
+          fn(3, std::vector<std::string>{table, std::to_string(o.state), value, "False", lang,
+                                         o.label});
+          break;
+        case Choice::kNone:
+          break;
+      }
+    }
+    // The referenced table's primary id, by Dataverse's naming (accountid).
+    for (const auto& t : m.targets) fn(4, std::vector<std::string>{table, c.name, t, t + "id"});
+  }
+}
+
+}  // namespace
+
+ChoiceRows ChoiceRowsOf(const std::string& table, const std::vector<SourceColumn>& columns) {
+  ChoiceRows rows;
+  ForEachChoiceRecord(table, columns, [&](size_t file, const std::vector<std::string>& fields) {
+    std::string& out = rows[file];
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i > 0) out += ',';
+      lake::AppendCsvField(out, fields[i]);
+    }
+    out += '\n';
+  });
+  return rows;
+}
+
 Status WriteEntityMetadata(Env& env, const std::string& lake, const std::string& table,
-                           const json& attributes) {
+                           const json& attributes, const std::vector<SourceColumn>& columns) {
   json meta = {{"OptionSetMetadata", json::array()}, {"GlobalOptionSetMetadata", json::array()},
                {"StateMetadata", json::array()},     {"StatusMetadata", json::array()},
                {"TargetMetadata", json::array()},    {"AttributeMetadata", json::array()}};
+  static constexpr const char* kArrays[] = {"OptionSetMetadata", "GlobalOptionSetMetadata",
+                                            "StateMetadata", "StatusMetadata", "TargetMetadata"};
+  static const std::vector<std::vector<const char*>> kFields = {
+      {"EntityName", "OptionSetName", "Option", "IsUserLocalizedLabel",
+       "LocalizedLabelLanguageCode", "LocalizedLabel"},
+      {"OptionSetName", "Option", "IsUserLocalizedLabel", "LocalizedLabelLanguageCode",
+       "LocalizedLabel", "GlobalOptionSetName", "EntityName"},
+      {"EntityName", "State", "IsUserLocalizedLabel", "LocalizedLabelLanguageCode",
+       "LocalizedLabel"},
+      {"EntityName", "State", "Status", "IsUserLocalizedLabel", "LocalizedLabelLanguageCode",
+       "LocalizedLabel"},
+      {"EntityName", "AttributeName", "ReferencedEntity", "ReferencedAttribute"}};
+  ForEachChoiceRecord(table, columns, [&](size_t file, const std::vector<std::string>& fields) {
+    json record = json::object();
+    for (size_t i = 0; i < fields.size(); ++i) record[kFields[file][i]] = fields[i];
+    meta[kArrays[file]].push_back(std::move(record));
+  });
+  std::map<std::string, const SourceColumn*> by_name;
+  for (const auto& c : columns) by_name[c.name] = &c;
   int n = 0;
   for (const auto& a : attributes) {
     const std::string type = a.value("dataType", "string");
-    const AttributeKind k = KindOf(type);
+    AttributeKind k = KindOf(type);
+    auto column = by_name.find(a.value("name", ""));
+    const SourceColumn* source = column == by_name.end() ? nullptr : column->second;
+    // A Dataverse source's own type (Picklist, Money, Lookup, ...).
+    if (source != nullptr) {
+      if (auto code = DataverseTypeCode(source->declared_type)) {
+        k = {source->declared_type.c_str(), *code};
+      }
+    }
     // A decimal's Precision agrees with its is.dataFormat.numeric.shaped trait.
     json precision = nullptr;
     if (type == "decimal" && a.contains("cdm:traits") && a["cdm:traits"].is_array()) {
@@ -134,15 +227,20 @@ Status WriteEntityMetadata(Env& env, const std::string& lake, const std::string&
         }
       }
     }
-    meta["AttributeMetadata"].push_back({{"EntityName", table},
-                                         {"AttributeName", a.value("name", "")},
-                                         {"AttributeType", k.type},
-                                         {"AttributeTypeCode", k.code},
-                                         {"Version", 1},
-                                         {"Timestamp", ""},
-                                         {"MetadataId", table + "-" + std::to_string(n++)},
-                                         {"Precision", precision},
-                                         {"MaxLength", a.value("maxLength", -1)}});
+    meta["AttributeMetadata"].push_back(
+        {{"EntityName", table},
+         {"AttributeName", a.value("name", "")},
+         {"AttributeType", k.type},
+         {"AttributeTypeCode", k.code},
+         {"Version", 1},
+         {"Timestamp", ""},
+         {"MetadataId", table + "-" + std::to_string(n++)},
+         {"Precision", source != nullptr && source->metadata.precision >= 0
+                           ? json(source->metadata.precision)
+                           : precision},
+         {"MaxLength", source != nullptr && source->metadata.max_length >= 0
+                           ? source->metadata.max_length
+                           : a.value("maxLength", -1)}});
   }
   const std::string dir = lake + "/" + kMetadataFolder;
   if (auto s = CreateDirsDurably(env, dir); !s.ok()) return s;

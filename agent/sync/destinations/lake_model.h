@@ -8,6 +8,8 @@
 // WriteEntityMetadata's file write; thread-safe.
 #pragma once
 
+#include <array>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -53,10 +55,24 @@ nlohmann::json EntityJson(const Entity& e, const std::string& root);
 // lake folder `root` when they lie in it.
 std::optional<Entity> ParseEntity(const nlohmann::json& j, const std::string& root);
 
+// One table's records in each OptionsetMetadata/*.csv file (indexed like
+// kOptionsetFiles), each a complete CSV record ending in '\n'.
+using ChoiceRows = std::array<std::string, std::size(kOptionsetFiles)>;
+// Which field of each file's records names the table (EntityName).
+inline constexpr size_t kChoiceEntityField[] = {0, 6, 0, 0, 0};
+
+// The records of `table`'s choices (Picklist labels in OptionsetMetadata or,
+// for a global option set, GlobalOptionsetMetadata; State and Status labels)
+// and lookups (TargetMetadata) from its columns' metadata.
+ChoiceRows ChoiceRowsOf(const std::string& table, const std::vector<SourceColumn>& columns);
+
 // Writes <lake>/Microsoft.Athena.TrickleFeedService/<table>-EntityMetadata.json
-// (AttributeMetadata of the table's attributes) atomically.
+// atomically: AttributeMetadata of the table's attributes (types, precision
+// and length from `columns`' metadata when the source has it), and the
+// choices and targets of `columns` (the same as ChoiceRowsOf).
 Status WriteEntityMetadata(Env& env, const std::string& lake, const std::string& table,
-                           const nlohmann::json& attributes);
+                           const nlohmann::json& attributes,
+                           const std::vector<SourceColumn>& columns = {});
 
 // Gives a decimal attribute its is.dataFormat.numeric.shaped trait
 // (replacing an older one, keeping any other trait).

@@ -569,7 +569,13 @@ Status LakeTableWriter::Open(const std::string& marker) {
   if (!marker.empty()) {
     if (auto s = VerifyOpened(*expected); !s.ok()) return s;
   }
-  if (auto s = lake::WriteEntityMetadata(env_, lake_.path(), schema_.name, attributes_); !s.ok()) {
+  if (auto s =
+          lake::WriteEntityMetadata(env_, lake_.path(), schema_.name, attributes_, schema_.columns);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = lake_.PutChoiceRows(schema_.name, lake::ChoiceRowsOf(schema_.name, schema_.columns));
+      !s.ok()) {
     return s;
   }
   if (auto s = UpdateEntity({partitions_.begin(), partitions_.end()}, false, 0); !s.ok()) return s;

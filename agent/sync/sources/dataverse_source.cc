@@ -55,6 +55,19 @@ std::optional<int64_t> IntOf(std::string_view text) {
   return v;
 }
 
+// Metadata fields of the expected type, else `fallback` (never nlohmann's
+// value(), which throws on a field of another type).
+int64_t IntOr(const nlohmann::json& j, const char* key, int64_t fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return fallback;
+  const int64_t v = it->get<int64_t>();
+  return v >= INT32_MIN && v <= INT32_MAX ? v : fallback;
+}
+bool BoolOr(const nlohmann::json& j, const char* key, bool fallback) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
 // W/"1234" (the row's versionnumber in Dataverse's etags).
 std::optional<int64_t> VersionOfEtag(std::string_view etag) {
   if (etag.starts_with("W/")) etag.remove_prefix(2);
@@ -143,8 +156,7 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
     const std::string type = text(a, "AttributeType");
     if (logical.empty()) continue;
     if (auto of = a.find("AttributeOf"); of != a.end() && !of->is_null()) continue;
-    if (a.value("IsValidForRead", true) == false) continue;
-    if (a.value("IsValidODataAttribute", true) == false) continue;
+    if (!BoolOr(a, "IsValidForRead", true) || !BoolOr(a, "IsValidODataAttribute", true)) continue;
     if (logical == "versionnumber") {
       out.table.has_versionnumber = true;
       continue;
@@ -152,7 +164,7 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
     auto vt = TypeOf(type);
     if (!vt) continue;
     Attr attr;
-    attr.column_number = a.value("ColumnNumber", 0);
+    attr.column_number = static_cast<int>(IntOr(a, "ColumnNumber", 0));
     attr.column.name = logical;
     attr.column.type = *vt;
     attr.column.declared_type = type;
@@ -163,7 +175,72 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
       attr.column.scale = type == "Money" ? 4 : 10;
     }
     attr.wire = IsLookup(type) ? "_" + logical + "_value" : logical;
+    ColumnMetadata& m = attr.column.metadata;
+    m.max_length = static_cast<int>(IntOr(a, "MaxLength", -1));
+    m.precision = static_cast<int>(IntOr(a, "Precision", -1));
+    if (auto it = a.find("Targets"); it != a.end() && it->is_array()) {
+      for (const auto& t : *it) {
+        if (t.is_string()) m.targets.push_back(t.get<std::string>());
+      }
+    }
+    m.choice = type == "Picklist" ? ColumnMetadata::Choice::kPicklist
+               : type == "State"  ? ColumnMetadata::Choice::kState
+               : type == "Status" ? ColumnMetadata::Choice::kStatus
+                                  : ColumnMetadata::Choice::kNone;
     attrs.push_back(std::move(attr));
+  }
+  // The choices' options: one request per kind of choice the table has.
+  for (const char* kind : {"Picklist", "State", "Status"}) {
+    if (std::none_of(attrs.begin(), attrs.end(),
+                     [&](const Attr& a) { return a.column.declared_type == kind; })) {
+      continue;
+    }
+    const bool picklist = std::string_view(kind) == "Picklist";
+    auto options = client_->GetDocument("EntityDefinitions(LogicalName='" + name +
+                                        "')/Attributes/Microsoft.Dynamics.CRM." + kind +
+                                        "AttributeMetadata?$select=LogicalName&$expand=OptionSet" +
+                                        (picklist ? ",GlobalOptionSet" : ""));
+    if (!options) return Plain(options.status()).WithContext("reading the choices of " + name);
+    if (!options->contains("value") || !(*options)["value"].is_array()) continue;
+    for (const json& a : (*options)["value"]) {
+      if (!a.is_object()) continue;
+      auto attr = std::find_if(attrs.begin(), attrs.end(), [&](const Attr& x) {
+        return x.column.name == text(a, "LogicalName");
+      });
+      if (attr == attrs.end()) continue;
+      const json* set = nullptr;
+      for (const char* key : {"OptionSet", "GlobalOptionSet"}) {
+        if (set == nullptr && a.contains(key) && a[key].is_object()) set = &a[key];
+      }
+      if (set == nullptr) continue;
+      ColumnMetadata& m = attr->column.metadata;
+      if (BoolOr(*set, "IsGlobal", false)) m.option_set = text(*set, "Name");
+      if (!set->contains("Options") || !(*set)["Options"].is_array()) continue;
+      for (const json& o : (*set)["Options"]) {
+        if (!o.is_object() || !o.contains("Value") || !o["Value"].is_number_integer()) continue;
+        ChoiceOption option;
+        option.value = o["Value"].get<int64_t>();
+        if (o.contains("State") && o["State"].is_number_integer()) {
+          option.state = o["State"].get<int64_t>();
+        }
+        // The user's label, else the first localized one.
+        const json* label = nullptr;
+        if (o.contains("Label") && o["Label"].is_object()) {
+          const json& l = o["Label"];
+          if (l.contains("UserLocalizedLabel") && l["UserLocalizedLabel"].is_object()) {
+            label = &l["UserLocalizedLabel"];
+          } else if (l.contains("LocalizedLabels") && l["LocalizedLabels"].is_array() &&
+                     !l["LocalizedLabels"].empty() && l["LocalizedLabels"][0].is_object()) {
+            label = &l["LocalizedLabels"][0];
+          }
+        }
+        if (label != nullptr) {
+          option.label = text(*label, "Label");
+          option.language = static_cast<int>(IntOr(*label, "LanguageCode", 1033));
+        }
+        m.options.push_back(std::move(option));
+      }
+    }
   }
   std::stable_sort(attrs.begin(), attrs.end(),
                    [](const Attr& x, const Attr& y) { return x.column_number < y.column_number; });
@@ -177,6 +254,9 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
     if (a.column.name == "modifiedon") out.table.modifiedon = index;
     out.table.select += (index > 0 ? "," : "") + a.wire;
     out.table.signature += a.column.name + ":" + a.column.declared_type + ";";
+    for (const auto& o : a.column.metadata.options) {
+      out.table.signature += std::to_string(o.value) + "=" + o.label + ";";
+    }
     out.table.wire.push_back(a.wire);
     schema.columns.push_back(a.column);
   }
