@@ -92,18 +92,12 @@ http: {listen: 127.0.0.1:%d}
 profiles:
   - name: crm
     source:
-      type: dataverse
-      url: %s
-      authority: %s
-      tenant_id: tenant
-      client_id: linkwatch
-      client_secret: %s
-      webhook_key: %s
+%s      webhook_key: %s
     destination: {type: lake, path: lake}
     sync_interval: 60s
     snapshot_interval: 24h
     tables: [account]
-""" % (port, emulator.url, emulator.url, SECRET, KEY))
+""" % (port, emulator.block(6, SECRET), KEY))
         state = harness.StateDb(os.path.join(root, "state.db"))
         control(emulator, "counters/reset")
         start = time.monotonic()

@@ -90,17 +90,11 @@ http: {listen: 127.0.0.1:%d}
 %sprofiles:
   - name: crm
     source:
-      type: dataverse
-      url: %s
-      authority: %s
-      tenant_id: tenant
-      client_id: linkwatch
-      client_secret: {env: DV_SECRET}
-%s    destination: {type: lake, path: lake}
+%s%s    destination: {type: lake, path: lake}
     sync_interval: %s
     tables: [account]
-""" % (self.port, break_check.watch_config(), self.emulator.url, self.emulator.url,
-       self.source_extra, self.sync_interval))
+""" % (self.port, break_check.watch_config(), self.emulator.block(6), self.source_extra,
+       self.sync_interval))
         self.agent = harness.Agent(self.cfg, env={"DV_SECRET": SECRET,
                                                   "WEBHOOK_KEY": WEBHOOK_KEY}).start()
         self.defer(self.agent.kill)

@@ -49,6 +49,13 @@ class Emulator:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.read()
 
+    def block(self, indent, secret="{env: DV_SECRET}"):
+        """The keys of a `type: dataverse` block (watch source or sync source) that reach
+        this emulator, indented by `indent` spaces."""
+        keys = ["type: dataverse", "url: " + self.url, "authority: " + self.url,
+                "tenant_id: tenant", "client_id: linkwatch", "client_secret: " + secret]
+        return "".join(" " * indent + k + "\n" for k in keys)
+
     def counters(self):
         with urllib.request.urlopen(self.url + "/_emulator/counters", timeout=10) as r:
             return json.loads(r.read())
@@ -90,13 +97,7 @@ watch:
   sources:
     - {name: local, type: local}
     - name: contoso
-      type: dataverse
-      url: %s
-      authority: %s
-      tenant_id: tenant
-      client_id: linkwatch
-      client_secret: {env: DV_SECRET}
-receivers:
+%sreceivers:
   - name: hooks
     webhook: {url: %s}
 route:
@@ -105,7 +106,7 @@ route:
   group_wait: 0s
   group_interval: 1s
   repeat_interval: 4h
-""" % (self.port, self.emulator.url, self.emulator.url, self.receiver.url))
+""" % (self.port, self.emulator.block(6), self.receiver.url))
         self.agent = Agent(self.config, env={"DV_SECRET": SECRET}).start()
         self.defer(self.agent.stop)
         wait_for(lambda: http_get("http://127.0.0.1:%d/readyz" % self.port)[0] == 200,
