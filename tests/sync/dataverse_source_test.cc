@@ -388,6 +388,33 @@ TEST_F(DataverseSyncSourceTest, CancelEndsAReadWaitingOnRetryAfter) {
   EXPECT_TRUE(all.empty());
 }
 
+// A column added in Dataverse moves SchemaVersion at the next metadata check
+// (the engine then describes the table again); between checks it costs no
+// request.
+TEST_F(DataverseSyncSourceTest, AColumnAddedInDataverseMovesTheSchemaVersion) {
+  ManualClock clock;
+  clock.Set(FromEpochSeconds(1767225600));
+  DataverseSource source(Settings(), clock);
+  auto schema = source.Describe("account");
+  ASSERT_TRUE(schema.ok()) << schema.message();
+  const int64_t metadata = emu_.Counters().metadata;
+  EXPECT_EQ(*source.SchemaVersion(), 0);
+  fakes::EntityDef account;
+  account.logical_name = "account";
+  account.attributes = {Attr("accountid", AttributeType::kUniqueidentifier),
+                        Attr("name", AttributeType::kString), Attr("fax", AttributeType::kString)};
+  ASSERT_TRUE(emu_.DefineEntity(account).ok());
+  clock.Set(clock.Now() + std::chrono::minutes(9));
+  EXPECT_EQ(*source.SchemaVersion(), 0);
+  EXPECT_EQ(emu_.Counters().metadata, metadata) << "no request between checks";
+  clock.Set(clock.Now() + std::chrono::minutes(2));
+  EXPECT_EQ(*source.SchemaVersion(), 1);
+  EXPECT_EQ(*source.SchemaVersion(), 1);
+  auto again = source.Describe("account");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->columns.back().name, "fax");
+}
+
 TEST_F(DataverseSyncSourceTest, RowCountIsRetrieveTotalRecordCount) {
   CreateMany(7);
   auto source = Open();

@@ -272,6 +272,7 @@ Result<TableSchema> DataverseSource::Describe(const std::string& table) {
   auto described = Fetch(table);
   if (!described) return described.status();
   tables_[table] = described->table;
+  schema_checked_ = clock_.Now();  // the next check of the metadata in kSchemaCheck
   return std::move(described->schema);
 }
 
