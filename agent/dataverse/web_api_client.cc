@@ -149,7 +149,7 @@ Result<ODataPageEnd> WebApiClient::GetPages(const std::string& target, bool trac
                                             const PageReader& reader) {
   const std::string name = NameOf(target);
   const int page_size =
-      reader.page_size > 0 ? std::min(reader.page_size, kMaxPageSize) : settings_.page_size;
+      reader.page_size > 0 ? std::min(reader.page_size, settings_.page_size) : settings_.page_size;
   std::string prefer = "odata.maxpagesize=" + std::to_string(page_size);
   if (track_changes) prefer += ",odata.track-changes";
   net::OutboundRequest request;

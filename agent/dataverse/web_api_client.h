@@ -68,7 +68,8 @@ struct PageReader {
   // the end GetPages returns carries the next page's link (next_link; empty
   // when that page was the last) for a later read to go on from.
   std::function<bool()> enough;
-  // Prefer: odata.maxpagesize for this read; 0 = the settings' page_size.
+  // Prefer: odata.maxpagesize for this read, at most the settings'
+  // page_size; 0 = the settings' page_size.
   int page_size = 0;
 };
 

@@ -126,6 +126,17 @@ http: {listen: 127.0.0.1:%d}
         rc, out, err = harness.run_cli("lake", "verify", "--path", self.lake)
         self.assertEqual(rc, 0, out + err)
 
+    def assert_no_secret(self, secret):
+        """Neither `secret` nor a bearer token in the log, the API, the metrics or the
+        status page."""
+        pages = {"log": self.agent.output()}
+        for path in ("/api/v1/status", "/metrics", "/", "/api/v1/alerts"):
+            code, body = harness.http_get("http://127.0.0.1:%d%s" % (self.port, path))
+            self.assertEqual(code, 200, path)
+            pages[path] = body
+        for where, text in pages.items():
+            self.assertNotIn(secret, text, where)
+            self.assertNotIn("Bearer ", text, where)
 
 
 class DataverseSyncTest(DataverseSyncBase):
@@ -184,9 +195,10 @@ class DataverseSyncTest(DataverseSyncBase):
         break_check.wait_alerted(self.dir, "SyncBroken", "account")
         self.wait_equal("the resync after the delta token expired")
         self.assertIn("0x80044352", self.agent.output())
+        self.assertIn(("delta_token_expired",), self.state.query(
+            "SELECT reason FROM linkwatch_sync_break WHERE entity = 'account'"))
         self.verify()
-        self.assertNotIn(SECRET, self.agent.output())
-        self.assertNotIn("Bearer ", self.agent.output())
+        self.assert_no_secret(SECRET)
 
 
 class DataverseWebhookTest(DataverseSyncBase):
@@ -230,7 +242,8 @@ class DataverseWebhookTest(DataverseSyncBase):
             'profile="crm",result="unauthorized"'), timeout=60, what="the refused call counted")
         self.assertNotEqual(lake_check.current_rows(self.lake, "account")[ids[9]]["name"],
                             "not pushed")
-        self.assertNotIn(WEBHOOK_KEY, self.agent.output())
+        self.assert_no_secret(WEBHOOK_KEY)
+        self.assert_no_secret(SECRET)
 
 
 if __name__ == "__main__":
