@@ -66,6 +66,7 @@ int LakeVerifyCommand(const std::string& path, bool json, const std::string& sou
   std::map<std::string, std::set<std::string>> failed;
   std::string source = source_path;
   std::string source_type = sync::LakeVerifyOptions().source_type;  // what --source names
+  std::optional<ProfileConfig> verify_profile;  // a source without a file (dataverse)
   if (path.empty() == config_path.empty() || config_path.empty() != profile.empty()) {
     std::fprintf(stderr,
                  "linkwatch lake verify: give either --path DIR or --config FILE --profile NAME\n");
@@ -92,20 +93,26 @@ int LakeVerifyCommand(const std::string& path, bool json, const std::string& sou
     }
     lake = found->destination_path;
     // The profile's source, when this version reads it from a file.
-    if (source.empty() && sync::SourceRegistry::Builtin().Runs(found->source_type) &&
-        !found->source_path.empty()) {
-      source = found->source_path;
-      source_type = found->source_type;
+    std::optional<ProfileConfig> source_profile;
+    if (source.empty() && sync::SourceRegistry::Builtin().Runs(found->source_type)) {
+      if (!found->source_path.empty()) {
+        source = found->source_path;
+        source_type = found->source_type;
+      } else {
+        source_profile = *found;  // a dataverse environment: read through its block
+      }
     }
     failed = FailedRecords(config.state_db, profile);
+    verify_profile = std::move(source_profile);
   }
   sync::LakeVerifyOptions options;
+  options.source_profile = verify_profile;
   options.failed_records = std::move(failed);
   options.source_type = source_type;
   options.source_path = source;
   // Without a source, versions are all the report needs (a lake of millions
   // of rows); with one, every value is compared.
-  options.keep_fields = !source.empty();
+  options.keep_fields = !source.empty() || options.source_profile.has_value();
   auto report = sync::VerifyLake(lake, options);
   if (!report) {
     std::fprintf(stderr, "linkwatch lake verify: %s\n", report.message().c_str());

@@ -244,6 +244,21 @@ class DataverseWebhookTest(DataverseSyncBase):
                             "not pushed")
         self.assert_no_secret(WEBHOOK_KEY)
         self.assert_no_secret(SECRET)
+        # The lake compared with the environment itself, row by row.
+        self.control("entities/account/update", {"accountid": ids[9], "name": "pushed again"})
+        self.control("webhooks/clear")
+        self.control("webhooks", {"url": hook, "key": WEBHOOK_KEY, "entity": "account"})
+        self.control("entities/account/update", {"accountid": ids[10], "name": "and again"})
+        self.wait_equal("the last changes", timeout=120)
+        os.environ.update({"DV_SECRET": SECRET, "WEBHOOK_KEY": WEBHOOK_KEY})
+        try:
+            rc, out, err = harness.run_cli("lake", "verify", "--config", self.cfg, "--profile",
+                                           "crm")
+        finally:
+            for k in ("DV_SECRET", "WEBHOOK_KEY"):
+                os.environ.pop(k, None)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("source=same", out)
 
 
 if __name__ == "__main__":

@@ -1322,6 +1322,12 @@ Result<LakeReport> VerifyLake(Env& env, const std::string& dir, const LakeVerify
     auto opened = (*opener)();
     if (!opened) return opened.status();
     source = std::move(opened).value();
+  } else if (options.source_profile) {
+    auto opener = SourceRegistry::Builtin().Opener(*options.source_profile);
+    if (!opener) return opener.status();
+    auto opened = (*opener)();
+    if (!opened) return opened.status();
+    source = std::move(opened).value();
   }
   LakeReport report;
   report.path = dir;

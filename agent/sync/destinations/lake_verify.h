@@ -38,11 +38,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "agent/core/config.h"
 #include "agent/core/env.h"
 #include "agent/core/status.h"
 
@@ -56,6 +58,9 @@ struct LakeVerifyOptions {
   // verify --source FILE` names a sqlite one); empty path: none.
   std::string source_type = "sqlite";
   std::string source_path;
+  // Or a profile's whole source block (a `dataverse` source has no file):
+  // compared when set and source_path is empty.
+  std::optional<ProfileConfig> source_profile;
   // Keep each live row's fields in TableReport::state (tests); the CLI keeps
   // only versions, which a lake of millions of rows needs.
   bool keep_fields = true;
