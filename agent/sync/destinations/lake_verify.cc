@@ -1310,20 +1310,17 @@ Result<LakeReport> VerifyLake(Env& env, const std::string& dir, const LakeVerify
   const auto info = StatOf(env, dir);
   if (!info || !info->is_dir) return Status::Error(dir + " is not a folder");
   std::unique_ptr<Source> source;
+  std::optional<ProfileConfig> block = options.source_profile;
   if (!options.source_path.empty()) {
     if (!IsRegularFile(env, options.source_path)) {
       return Status::Error("source " + options.source_path + " is not a file");
     }
-    ProfileConfig block;  // a source block with only its type and path
-    block.source_type = options.source_type;
-    block.source_path = options.source_path;
-    auto opener = SourceRegistry::Builtin().Opener(block);
-    if (!opener) return opener.status();
-    auto opened = (*opener)();
-    if (!opened) return opened.status();
-    source = std::move(opened).value();
-  } else if (options.source_profile) {
-    auto opener = SourceRegistry::Builtin().Opener(*options.source_profile);
+    block.emplace();  // a source block with only its type and path
+    block->source_type = options.source_type;
+    block->source_path = options.source_path;
+  }
+  if (block) {
+    auto opener = SourceRegistry::Builtin().Opener(*block);
     if (!opener) return opener.status();
     auto opened = (*opener)();
     if (!opened) return opened.status();
