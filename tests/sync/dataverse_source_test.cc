@@ -415,6 +415,35 @@ TEST_F(DataverseSyncSourceTest, AColumnAddedInDataverseMovesTheSchemaVersion) {
   EXPECT_EQ(again->columns.back().name, "fax");
 }
 
+// The engine lends a profile's connections to its steps in turn: a
+// connection that never described the table reads it by the schema the
+// engine holds (never by fresher metadata of its own), and a change one
+// connection sees moves SchemaVersion on all of them.
+TEST_F(DataverseSyncSourceTest, ConnectionsShareTheMetadataAndReadByTheEnginesSchema) {
+  auto ids = CreateMany(3);
+  auto first = Open();
+  const TableSchema old_schema = Schema(*first);
+  const int64_t version = *first->SchemaVersion();
+  fakes::EntityDef account;
+  account.logical_name = "account";
+  account.attributes = {
+      Attr("accountid", AttributeType::kUniqueidentifier), Attr("aaa_new", AttributeType::kString),
+      Attr("name", AttributeType::kString, 160), Attr("employees", AttributeType::kInteger),
+      Attr("versionnumber", AttributeType::kBigInt)};
+  ASSERT_TRUE(emu_.DefineEntity(account).ok());
+  auto second = Open();
+  std::map<std::string, Seen> all;
+  auto cursor = second->ReadAll(old_schema, Collect(old_schema, all));
+  ASSERT_FALSE(cursor.ok()) << "the old schema names columns the table no longer has";
+  TableSchema fresh = Schema(*second);
+  EXPECT_EQ(*first->SchemaVersion(), version + 1) << "seen through the other connection";
+  ASSERT_TRUE(first->ReadAll(fresh, Collect(fresh, all)).ok());
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[ids[1]].values["name"], "row 1");
+  EXPECT_EQ(all[ids[1]].values["employees"], "1");
+  EXPECT_EQ(all[ids[1]].values.count("aaa_new"), 0u);
+}
+
 TEST_F(DataverseSyncSourceTest, RowCountIsRetrieveTotalRecordCount) {
   CreateMany(7);
   auto source = Open();

@@ -41,6 +41,11 @@ std::optional<ValueType> TypeOf(std::string_view t) {
 
 bool IsLookup(std::string_view t) { return t == "Lookup" || t == "Owner" || t == "Customer"; }
 
+// A column's name in a row: a lookup `x` travels as `_x_value`.
+std::string WireName(const SourceColumn& c) {
+  return IsLookup(c.declared_type) ? "_" + c.name + "_value" : c.name;
+}
+
 // Dataverse's own error codes stay in the message: as a reason they would
 // become metric labels.
 Status Plain(const Status& s) {
@@ -81,7 +86,8 @@ std::optional<int64_t> VersionOfEtag(std::string_view etag) {
 
 DataverseSource::DataverseSource(dataverse::WebApiSettings settings, const Clock& clock)
     : client_(std::make_unique<dataverse::WebApiClient>(std::move(settings), clock)),
-      clock_(clock) {}
+      clock_(clock),
+      shared_(SharedFor(client_->api_base())) {}
 
 DataverseSource::~DataverseSource() = default;
 
@@ -147,7 +153,6 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
   struct Attr {
     int column_number;
     SourceColumn column;
-    std::string wire;
   };
   std::vector<Attr> attrs;
   for (const json& a : d["Attributes"]) {
@@ -174,7 +179,6 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
       attr.column.precision = 38;
       attr.column.scale = type == "Money" ? 4 : 10;
     }
-    attr.wire = IsLookup(type) ? "_" + logical + "_value" : logical;
     ColumnMetadata& m = attr.column.metadata;
     m.max_length = static_cast<int>(IntOr(a, "MaxLength", -1));
     m.precision = static_cast<int>(IntOr(a, "Precision", -1));
@@ -246,21 +250,16 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
                    [](const Attr& x, const Attr& y) { return x.column_number < y.column_number; });
   TableSchema& schema = out.schema;
   schema.name = name;
-  out.table.select = "$select=";
   for (const auto& a : attrs) {
     const int index = static_cast<int>(schema.columns.size());
     if (a.column.name == primary) schema.key = index;
     if (a.column.name == "createdon") schema.createdon = index;
-    if (a.column.name == "modifiedon") out.table.modifiedon = index;
-    out.table.select += (index > 0 ? "," : "") + a.wire;
     out.table.signature += a.column.name + ":" + a.column.declared_type + ";";
     for (const auto& o : a.column.metadata.options) {
       out.table.signature += std::to_string(o.value) + "=" + o.label + ";";
     }
-    out.table.wire.push_back(a.wire);
     schema.columns.push_back(a.column);
   }
-  if (out.table.has_versionnumber) out.table.select += ",versionnumber";
   if (schema.key < 0 || schema.columns[schema.key].type != ValueType::kGuid) {
     return Status::Error("table " + name + ": its primary id attribute " + primary +
                          " is not a readable uniqueidentifier");
@@ -268,22 +267,48 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
   return out;
 }
 
+struct DataverseSource::Shared {
+  std::mutex mu;
+  std::map<std::string, Table> tables;  // by logical name
+  int64_t version = 0;
+  TimePoint checked{};
+};
+
+std::shared_ptr<DataverseSource::Shared> DataverseSource::SharedFor(const std::string& api_base) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<Shared>> all;
+  std::lock_guard<std::mutex> lock(mu);
+  std::weak_ptr<Shared>& slot = all[api_base];
+  std::shared_ptr<Shared> shared = slot.lock();
+  if (!shared) {
+    shared = std::make_shared<Shared>();
+    slot = shared;
+  }
+  return shared;
+}
+
 Result<TableSchema> DataverseSource::Describe(const std::string& table) {
   auto described = Fetch(table);
   if (!described) return described.status();
-  tables_[table] = described->table;
-  schema_checked_ = clock_.Now();  // the next check of the metadata in kSchemaCheck
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  auto [it, added] = shared_->tables.try_emplace(table, described->table);
+  if (!added && it->second.signature != described->table.signature) {
+    it->second = described->table;
+    ++shared_->version;  // the other connections' tables describe it again
+  }
+  if (shared_->checked == TimePoint{}) shared_->checked = clock_.Now();
   return std::move(described->schema);
 }
 
-Result<const DataverseSource::Table*> DataverseSource::Known(const TableSchema& schema) {
-  auto it = tables_.find(schema.name);
-  if (it == tables_.end()) {
-    auto s = Describe(schema.name);
-    if (!s) return s.status();
-    it = tables_.find(schema.name);
+Result<DataverseSource::Table> DataverseSource::Known(const TableSchema& schema) {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    auto it = shared_->tables.find(schema.name);
+    if (it != shared_->tables.end()) return it->second;
   }
-  return &it->second;
+  auto described = Fetch(schema.name);
+  if (!described) return described.status();
+  return described->table;
 }
 
 Result<int64_t> DataverseSource::RowCount(const TableSchema& table) {
@@ -309,14 +334,17 @@ Result<int64_t> DataverseSource::RowCount(const TableSchema& table) {
                        ": RetrieveTotalRecordCount did not answer a count for it");
 }
 
-Result<dataverse::ODataPageEnd> DataverseSource::Read(const TableSchema& schema, const Table& table,
+Result<dataverse::ODataPageEnd> DataverseSource::Read(const TableSchema& schema,
                                                       const std::string& target, size_t limit,
                                                       int64_t& max_version, bool initial,
                                                       const RowCallback& row) {
   const size_t ncols = schema.columns.size();
+  std::vector<std::string> wire;
+  for (const auto& c : schema.columns) wire.push_back(WireName(c));
   std::unordered_map<std::string_view, int> index;
-  for (size_t i = 0; i < table.wire.size(); ++i) index.emplace(table.wire[i], static_cast<int>(i));
+  for (size_t i = 0; i < ncols; ++i) index.emplace(wire[i], static_cast<int>(i));
   const int createdon = schema.createdon;
+  const int modifiedon = schema.ColumnIndex("modifiedon");
   // One page of rows, owned until the page was read whole: values in one
   // arena, views made when they are handed over.
   struct Cell {
@@ -384,14 +412,13 @@ Result<dataverse::ODataPageEnd> DataverseSource::Read(const TableSchema& schema,
     }
     p.version = *version;
     p.key = key;
-    if (table.modifiedon >= 0 && !cells[base + table.modifiedon].null) {
-      if (auto t = ParseDateTime(view(cells[base + table.modifiedon])); t.ok()) p.changed_at = *t;
+    if (modifiedon >= 0 && !cells[base + modifiedon].null) {
+      if (auto t = ParseDateTime(view(cells[base + modifiedon])); t.ok()) p.changed_at = *t;
     }
     // A delta does not say create or update: a row never modified since it
     // was created is counted as created.
-    p.created =
-        initial || (createdon >= 0 && table.modifiedon >= 0 && !cells[base + createdon].null &&
-                    view(cells[base + createdon]) == view(cells[base + table.modifiedon]));
+    p.created = initial || (createdon >= 0 && modifiedon >= 0 && !cells[base + createdon].null &&
+                            view(cells[base + createdon]) == view(cells[base + modifiedon]));
     rows.push_back(p);
     return Status::Ok();
   };
@@ -441,11 +468,16 @@ Result<Cursor> DataverseSource::ReadAll(const TableSchema& schema, const RowCall
   auto table = Known(schema);
   if (!table) return table.status();
   int64_t max_version = 0;
-  auto end = Read(schema, **table, (*table)->entity_set + "?" + (*table)->select, 0, max_version,
+  std::string select = "$select=";
+  for (size_t i = 0; i < schema.columns.size(); ++i) {
+    select += (i > 0 ? "," : "") + WireName(schema.columns[i]);
+  }
+  if (table->has_versionnumber) select += ",versionnumber";
+  auto end = Read(schema, table->entity_set + "?" + select, 0, max_version,
                   /*initial=*/true, row);
   if (!end) return Plain(end.status());
   if (end->delta_link.empty()) {
-    return Status::Error("reading " + (*table)->entity_set +
+    return Status::Error("reading " + table->entity_set +
                          ": Dataverse answered the change-tracking read without a delta link");
   }
   return MakeCursor({max_version, ToEpochSeconds(clock_.Now()), end->delta_link});
@@ -461,7 +493,7 @@ Result<Cursor> DataverseSource::ReadChanges(const TableSchema& schema, const Cur
                                                 " is not a Dataverse delta link");
   }
   int64_t max_version = parts->max_version;
-  auto end = Read(schema, **table, parts->link, std::max<size_t>(limit, 1), max_version,
+  auto end = Read(schema, parts->link, std::max<size_t>(limit, 1), max_version,
                   /*initial=*/false, row);
   if (!end) {
     if (end.status().reason() == dataverse::kExpiredVersionStamp) {
@@ -494,7 +526,7 @@ Result<bool> DataverseSource::ChangesWaiting(const TableSchema& schema, const Cu
   if (!parts) return Status::Error("not a Dataverse cursor");
   int64_t max_version = parts->max_version;
   size_t seen = 0;
-  auto end = Read(schema, **table, parts->link, 1, max_version, false, [&](const RowView&) {
+  auto end = Read(schema, parts->link, 1, max_version, false, [&](const RowView&) {
     ++seen;
     return Status::Ok();
   });
@@ -516,17 +548,27 @@ Result<Cursor> DataverseSource::Head() {
 
 Result<int64_t> DataverseSource::SchemaVersion() {
   const TimePoint now = clock_.Now();
-  if (tables_.empty() || now - schema_checked_ < kSchemaCheck) return schema_version_;
-  schema_checked_ = now;
-  for (auto& [name, table] : tables_) {
+  std::vector<std::string> names;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    if (shared_->tables.empty() || now - shared_->checked < kSchemaCheck) return shared_->version;
+    shared_->checked = now;  // this connection checks; the others go on
+    for (const auto& [name, table] : shared_->tables) names.push_back(name);
+  }
+  for (const auto& name : names) {
+    // A table that cannot be described now (throttled, deleted) is checked
+    // again next time; its own rounds report what is wrong with it.
     auto fresh = Fetch(name);
-    if (!fresh) return fresh.status();
-    if (fresh->table.signature != table.signature) {
-      table = fresh->table;
-      ++schema_version_;
+    if (!fresh) continue;
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    Table& known = shared_->tables[name];
+    if (fresh->table.signature != known.signature) {
+      known = fresh->table;
+      ++shared_->version;
     }
   }
-  return schema_version_;
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->version;
 }
 
 Status DataverseSource::LogChangeOfEveryRow(const TableSchema& table) {

@@ -30,6 +30,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,32 +92,34 @@ class DataverseSource final : public Source {
   const dataverse::WebApiClient& client() const { return *client_; }
 
  private:
-  // What Describe learned of a table beyond its schema.
+  // What Describe learned of a table beyond its schema. Rows are read by
+  // the columns of the TableSchema a read is given (the engine's), never by
+  // a cached list that could differ from it.
   struct Table {
     std::string entity_set;
-    std::string select;  // "$select=..." of every column's wire name, versionnumber included
-    std::vector<std::string> wire;  // per schema column: its name in a row
     bool has_versionnumber = false;
-    int modifiedon = -1;    // schema column, for changed_at
-    std::string signature;  // the columns and types, to see the metadata move
+    std::string signature;  // the columns, types and labels, to see the metadata move
   };
   struct Described {
     TableSchema schema;
     Table table;
   };
+  // The tables' metadata as every connection to one environment knows it:
+  // the engine lends a profile's connections to its tables' steps in turn,
+  // so SchemaVersion must mean the same on all of them.
+  struct Shared;
+  static std::shared_ptr<Shared> SharedFor(const std::string& api_base);
   Result<Described> Fetch(const std::string& table);
-  Result<const Table*> Known(const TableSchema& schema);
+  Result<Table> Known(const TableSchema& schema);
   // Reads `target` page by page, handing each page's rows over once it was
   // read whole; `max_version` is raised by every version seen.
-  Result<dataverse::ODataPageEnd> Read(const TableSchema& schema, const Table& table,
-                                       const std::string& target, size_t limit,
-                                       int64_t& max_version, bool initial, const RowCallback& row);
+  Result<dataverse::ODataPageEnd> Read(const TableSchema& schema, const std::string& target,
+                                       size_t limit, int64_t& max_version, bool initial,
+                                       const RowCallback& row);
 
   std::unique_ptr<dataverse::WebApiClient> client_;
   const Clock& clock_;
-  std::map<std::string, Table> tables_;  // by logical name
-  int64_t schema_version_ = 0;
-  TimePoint schema_checked_{};
+  std::shared_ptr<Shared> shared_;
 };
 
 // The `webhook_key` of a profile's dataverse source block (a secret); empty
