@@ -279,6 +279,45 @@ TEST_F(DataverseSyncSourceTest, AReadPastTheLimitStopsAtAPageBoundaryAndGoesOnFr
   for (const auto& id : ids) EXPECT_TRUE(changes.count(id)) << id;
 }
 
+// A round that stopped at its limit stores the next page's link. When that
+// page turns out empty (its rows changed again since, so they now lie past
+// the read's snapshot), the delta link it ends with replaces it: keeping the
+// page's link would re-read the same empty page for a day.
+TEST_F(DataverseSyncSourceTest, AnEmptyNextPageHandsOverItsDeltaLink) {
+  CreateMany(1);
+  auto source = Open();
+  const TableSchema schema = Schema(*source);
+  std::map<std::string, Seen> all;
+  auto cursor = source->ReadAll(schema, Collect(schema, all));
+  ASSERT_TRUE(cursor.ok()) << cursor.message();
+  const auto ids = CreateMany(20, "later");
+  std::map<std::string, Seen> first;
+  auto paged = source->ReadChanges(schema, *cursor, 10, Collect(schema, first));
+  ASSERT_TRUE(paged.ok()) << paged.message();
+  ASSERT_EQ(first.size(), 10u);
+  auto parts = DataverseSource::ParseCursor(*paged);
+  ASSERT_TRUE(parts);
+  ASSERT_NE(parts->link.find("$skiptoken="), std::string::npos) << parts->link;
+  for (const auto& id : ids) {
+    if (first.count(id) == 0) {
+      ASSERT_TRUE(emu_.Update("account", id, {{"name", "again"}}).ok());
+    }
+  }
+  std::map<std::string, Seen> empty;
+  auto next = source->ReadChanges(schema, *paged, 10, Collect(schema, empty));
+  ASSERT_TRUE(next.ok()) << next.message();
+  ASSERT_TRUE(empty.empty()) << "the emulator's page 2 should lie before the updates";
+  ASSERT_NE(*next, *paged);
+  auto moved = DataverseSource::ParseCursor(*next);
+  ASSERT_TRUE(moved);
+  EXPECT_NE(moved->link.find("$deltatoken="), std::string::npos) << moved->link;
+  std::map<std::string, Seen> rest;
+  auto last = source->ReadChanges(schema, *next, 100, Collect(schema, rest));
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_EQ(rest.size(), 10u);
+  for (const auto& [id, seen] : rest) EXPECT_EQ(seen.values.at("name"), "again") << id;
+}
+
 TEST_F(DataverseSyncSourceTest, AnExpiredDeltaTokenIsABreak) {
   CreateMany(2);
   auto source = Open();

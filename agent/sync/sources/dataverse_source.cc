@@ -21,6 +21,16 @@ using json = nlohmann::json;
 
 constexpr std::string_view kCursorPrefix = "dataverse:";
 
+// A link that resumes change tracking at a delta token, not at a page of a
+// read in progress ($skiptoken). Either may come percent-encoded.
+bool IsDeltaLink(std::string_view link) {
+  auto has = [&](std::string_view name) {
+    return link.find("$" + std::string(name) + "=") != std::string_view::npos ||
+           link.find("%24" + std::string(name) + "=") != std::string_view::npos;
+  };
+  return has("deltatoken") && !has("skiptoken");
+}
+
 // The lake's type of a Dataverse attribute type (AttributeMetadata's
 // AttributeType); nullopt for types that hold no column value (Virtual,
 // ManagedProperty, CalendarRules, PartyList, files and images).
@@ -508,7 +518,10 @@ Result<Cursor> DataverseSource::ReadChanges(const TableSchema& schema, const Cur
   }
   const double now = ToEpochSeconds(clock_.Now());
   const std::string& link = !end->next_link.empty() ? end->next_link : end->delta_link;
-  if (end->rows == 0 && end->next_link.empty() &&
+  // Keeping the stored link is right only when it is itself a delta link: a
+  // next page's link (a round stopped at its limit) is replaced by the delta
+  // link its last page ends with, or the table would re-read it for a day.
+  if (end->rows == 0 && end->next_link.empty() && IsDeltaLink(parts->link) &&
       now - parts->issued < std::chrono::duration<double>(kRenewCursor).count()) {
     return after;  // nothing new: no state write
   }
