@@ -11,6 +11,7 @@
 #include "agent/state/state_store.h"
 #include "agent/sync/destination_registry.h"
 #include "agent/sync/destinations/lake_format.h"
+#include "agent/sync/lender.h"
 #include "agent/sync/source_registry.h"
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
@@ -27,55 +28,6 @@ Status InTransaction(state::Db& db, F write) {
   if (auto s = write(); !s.ok()) return s;
   return tx.Commit();
 }
-
-// Connections (a source's, the state store's) lent to one table step at a
-// time: as many exist as steps ran at once (at most the pool's threads), not
-// one per table. A SQLite connection holds the whole parsed schema of its
-// file, so one source connection per table held gigabytes with hundreds of
-// tracked tables. Nothing of a table stays in a connection between steps.
-template <class T>
-class Lender {
- public:
-  using Opener = std::function<Result<std::unique_ptr<T>>()>;
-  explicit Lender(Opener open) : open_(std::move(open)) {}
-
-  Result<std::unique_ptr<T>> Borrow() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        lent_.insert(c.get());
-        return c;
-      }
-    }
-    auto opened = open_();
-    if (opened.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      lent_.insert(opened->get());
-    }
-    return opened;
-  }
-  // Every borrowed connection comes back here (or is destroyed after a
-  // Return of it).
-  void Return(std::unique_ptr<T> c) {
-    if (!c) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    lent_.erase(c.get());
-    idle_.push_back(std::move(c));
-  }
-  // Cancels what the connections lent now are doing (Source::Cancel).
-  void CancelLent() {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (T* c : lent_) c->Cancel();
-  }
-
- private:
-  Opener open_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<T>> idle_;  // not lent now
-  std::set<T*> lent_;                     // lent now (owned by their borrower)
-};
 
 }  // namespace
 
