@@ -12,6 +12,7 @@
 #include "agent/sync/destination_registry.h"
 #include "agent/sync/destinations/lake_format.h"
 #include "agent/sync/lender.h"
+#include "agent/sync/snapshot_count.h"
 #include "agent/sync/source_registry.h"
 #include "agent/sync/state_rows.h"
 #include "agent/sync/sync_metrics.h"
@@ -234,6 +235,12 @@ class SyncEngine::Worker : public Task {
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
+  // The source's row count for crmrecordcount (a snapshot count is weighed
+  // against `lake_records`, the lake's rows now: SnapshotCount), -1 when
+  // counting failed: the rows read are committed all the same (a count is
+  // no reason to read them again), the failure is logged once and the
+  // count's modified time ages.
+  int64_t SourceCount(int64_t lake_records);
   // The per-table error metrics: one failure counted under `reason`, and
   // (when `current`) the current-error gauge set to it; SetErrorGauge("")
   // clears the gauge once a round committed.
@@ -263,6 +270,8 @@ class SyncEngine::Worker : public Task {
   TableSchema schema_;
   std::optional<Committed> committed_;
   double last_count_ = 0;
+  bool count_failing_ = false;    // the last count failed (logged once)
+  SnapshotCount snapshot_count_;  // when the source's count is a snapshot
   double last_snapshot_ = 0;
   int64_t schema_version_ = 0;
   bool changed_since_snapshot_ = true;
@@ -303,6 +312,11 @@ Status SyncEngine::Worker::Prepare() {
   auto failed = CountFailedRecords(*db_, table_);
   if (!failed) return failed.status();
   failed_count_ = *failed;
+  if (source_->CountIsSnapshot()) {
+    auto counts = ReadRecordCounts(*db_, table_);
+    if (!counts) return counts.status();
+    if (*counts) snapshot_count_.Anchor((*counts)->source, (*counts)->lake);
+  }
   TableOptions options;
   options.append_only = table_.append_only;
   options.partition = table_.month_partitions ? Partitioning::kMonth : Partitioning::kYear;
@@ -487,25 +501,27 @@ Status SyncEngine::Worker::InitialSync() {
     if (!may) return may.status();
     twins_possible = *may;
   }
+  int64_t read = 0;
   auto cursor = source_->ReadAll(schema_, [&](const RowView& r) {
+    ++read;
     return twins_possible ? PutWithTwins(r) : writer_->Put(r);
   });
   if (!cursor) {
     writer_->Abort();
     return cursor.status();
   }
-  auto count = source_->RowCount(schema_);
-  if (!count) {
-    writer_->Abort();
-    return count.status();
-  }
+  // A snapshot count may be a day old: the rows just read are the source's
+  // count at the cursor.
+  const bool snapshot = source_->CountIsSnapshot();
+  const int64_t count = snapshot ? read : SourceCount(-1);
   auto result = writer_->Commit();
   if (!result) return result.status();
   Count(*result);
+  if (snapshot) snapshot_count_.Anchor(read, result->records);
   RoundResult round;
   round.committed = {*cursor, result->marker};
   round.lake_records = result->records;
-  round.source_records = *count;
+  round.source_records = count;
   round.initial = true;
   if (auto s = CommitState(round, *result); !s.ok()) return s;
   Report(*result);
@@ -541,9 +557,7 @@ Result<size_t> SyncEngine::Worker::Round() {
   round.lake_records = result->records;
   // Counting a big table is not free: when something changed, else every 30 s.
   if (n > 0 || now - last_count_ >= 30) {
-    auto count = source_->RowCount(schema_);
-    if (!count) return count.status();
-    round.source_records = *count;
+    round.source_records = SourceCount(result->records);
     last_count_ = now;
   }
   if (auto s = CommitState(round, *result); !s.ok()) return s;
@@ -555,6 +569,26 @@ Result<size_t> SyncEngine::Worker::Round() {
     for (double at : lags_) table_metrics_->ObserveLag(std::max(0.0, committed_at - at));
   }
   return n;
+}
+
+int64_t SyncEngine::Worker::SourceCount(int64_t lake_records) {
+  auto count = source_->RowCount(schema_);
+  if (count) {
+    if (std::exchange(count_failing_, false)) {
+      spdlog::info("sync {}/{}: the source's row count works again", table_.profile_name,
+                   table_.entity);
+    }
+    // Append only, the lake counts change records: no drift to carry.
+    if (!source_->CountIsSnapshot() || table_.append_only) return *count;
+    return snapshot_count_.Estimate(*count, lake_records);
+  }
+  if (!std::exchange(count_failing_, true)) {
+    spdlog::warn(
+        "sync {}/{}: cannot count the source's rows (crmrecordcount keeps its last "
+        "value): {}",
+        table_.profile_name, table_.entity, count.message());
+  }
+  return -1;
 }
 
 Status SyncEngine::Worker::LogEveryRowAgain() {

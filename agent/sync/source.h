@@ -130,6 +130,9 @@ class Source {
   virtual Result<TableSchema> Describe(const std::string& table) = 0;
   // Rows in the source now (crmrecordcount).
   virtual Result<int64_t> RowCount(const TableSchema& table) = 0;
+  // RowCount is a snapshot of unknown age (Dataverse: up to a day old), not
+  // the rows of now: the engine trusts it only when it moves (SnapshotCount).
+  virtual bool CountIsSnapshot() const { return false; }
   // Every row at one consistent moment; returns the cursor to continue from.
   virtual Result<Cursor> ReadAll(const TableSchema& table, const RowCallback& row) = 0;
   // Net changes after `after`, oldest first, at most `limit` rows; returns

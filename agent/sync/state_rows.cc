@@ -509,6 +509,19 @@ Result<std::optional<Committed>> ReadCommitted(Db& db, const LinkedTable& table)
   return std::optional<Committed>(Committed{st->Text(0), st->Text(1)});
 }
 
+Result<std::optional<RecordCounts>> ReadRecordCounts(Db& db, const LinkedTable& table) {
+  auto st = db.Prepare(
+      "SELECT crmrecordcount, lakerecordcount FROM synapselinkprofileentitystate WHERE "
+      "profileentity = ?1 AND crmrecordcount IS NOT NULL AND lakerecordcount IS NOT NULL");
+  if (!st) return st.status();
+  st->Bind(1, table.profileentity_id);
+  if (!st->Step()) {
+    if (!st->status().ok()) return st->status();
+    return std::optional<RecordCounts>();
+  }
+  return std::optional<RecordCounts>(RecordCounts{st->Int(0), st->Int(1)});
+}
+
 Result<std::vector<std::string>> LinkedProfileNames(Db& db, bool synced_only) {
   std::string sql =
       "SELECT DISTINCT name FROM synapselinkprofile WHERE coalesce(profilestate, 0) != ?1 AND "

@@ -151,6 +151,12 @@ Result<int64_t> CountFailedRecords(state::Db& db, const LinkedTable& table);
 
 // The committed cursor of a table; nullopt before its initial sync.
 Result<std::optional<Committed>> ReadCommitted(state::Db& db, const LinkedTable& table);
+// The state row's crmrecordcount and lakerecordcount; nullopt when either
+// is null (never counted).
+struct RecordCounts {
+  int64_t source = 0, lake = 0;
+};
+Result<std::optional<RecordCounts>> ReadRecordCounts(state::Db& db, const LinkedTable& table);
 
 // Names of the profiles the state store has linked (profilestate other than
 // Deleted), sorted; LinkNotes names those the config no longer has. With

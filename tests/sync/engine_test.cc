@@ -51,6 +51,9 @@ struct World {
   int sources_open = 0, most_sources_open = 0;
   // Change reads wait (as on a network) until a source is cancelled.
   bool hang_reads = false, read_hanging = false, cancelled = false;
+  bool fail_counts = false;  // RowCount fails (a throttled count request)
+  // RowCount answers this snapshot (CountIsSnapshot) instead of the rows.
+  std::optional<int64_t> count_snapshot;
   std::condition_variable cv;
 
   void Change(int64_t key, std::optional<std::string> name) {
@@ -88,8 +91,14 @@ class FakeSource : public Source {
     s.createdon = 2;
     return s;
   }
+  bool CountIsSnapshot() const override {
+    std::lock_guard<std::mutex> lock(w_.mu);
+    return w_.count_snapshot.has_value();
+  }
   Result<int64_t> RowCount(const TableSchema&) override {
     std::lock_guard<std::mutex> lock(w_.mu);
+    if (w_.fail_counts) return Status::Error("RetrieveTotalRecordCount: HTTP 503");
+    if (w_.count_snapshot) return *w_.count_snapshot;
     return static_cast<int64_t>(w_.rows.size());
   }
   Result<Cursor> ReadAll(const TableSchema&, const RowCallback& row) override {
@@ -390,6 +399,73 @@ TEST_F(EngineTest, AFailedBatchIsRecordedAndRetried) {
   EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
   EXPECT_EQ(Lake(), Rows());
   EXPECT_EQ(InitialBatches(), 1) << "a failure is no break: no resync";
+}
+
+// Counting is not reading: rows read while the count fails are committed
+// (never read again), and only the count keeps its last value and time.
+TEST_F(EngineTest, AFailingCountDoesNotFailTheRoundsThatReadRows) {
+  world_.fail_counts = true;
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  EXPECT_EQ(Lake(), Rows());
+  EXPECT_EQ(Query("SELECT coalesce(crmrecordcount, 'null') || '/' || lakerecordcount FROM "
+                  "synapselinkprofileentitystate"),
+            "null/3");
+  world_.Change(4, "row 4");
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:4"; })) << Cursor();
+  EXPECT_EQ(Lake(), Rows());
+  EXPECT_EQ(Query("SELECT count(*) FROM linkwatch_sync_error"), "0");
+  EXPECT_EQ(InitialBatches(), 1);
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.fail_counts = false;
+  }
+  world_.Change(5, "row 5");
+  ASSERT_TRUE(Eventually([&] {
+    return Query(
+               "SELECT crmrecordcount || '/' || lakerecordcount FROM "
+               "synapselinkprofileentitystate") == "5/5";
+  }));
+  engine.Stop();
+}
+
+// A snapshot count (Dataverse's, up to a day old) is no drift until it is
+// seen to change; then its difference from the lake is, carried forward.
+TEST_F(EngineTest, ASnapshotCountIsTrustedWhenItMoves) {
+  world_.count_snapshot = 1;  // yesterday's: 2 rows were created since
+  SyncEngine engine(options_, clock_, metrics_);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return SyncState() == "2/4"; })) << SyncState();
+  auto counts = [&] {
+    return Query(
+        "SELECT crmrecordcount || '/' || lakerecordcount FROM synapselinkprofileentitystate");
+  };
+  EXPECT_EQ(counts(), "3/3") << "the rows the initial sync read";
+  world_.Change(4, "row 4");
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:4"; })) << Cursor();
+  EXPECT_EQ(counts(), "4/4") << "the stale snapshot is not trusted";
+  {
+    // Today's snapshot: 2 rows more than the lake has (it lost them).
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.count_snapshot = 6;
+  }
+  world_.Change(5, "row 5");
+  ASSERT_TRUE(Eventually([&] { return counts() == "6/5"; })) << counts();
+  world_.Change(6, "row 6");
+  ASSERT_TRUE(Eventually([&] { return counts() == "7/6"; })) << counts();
+  engine.Stop();
+  // After a start, the drift the state row holds is carried, not the snapshot.
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.count_snapshot = 1;
+  }
+  SyncEngine again(options_, clock_, metrics_);
+  ASSERT_TRUE(again.Start().ok());
+  world_.Change(7, "row 7");
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:7"; })) << Cursor();
+  EXPECT_EQ(counts(), "8/7");
+  again.Stop();
 }
 
 TEST_F(EngineTest, ABreakIsRepairedByAResync) {

@@ -67,6 +67,7 @@ class DataverseSource final : public Source {
   Status LogChangeOfEveryRow(const TableSchema& table) override;
 
   void Cancel() override { client_->Stop(); }
+  bool CountIsSnapshot() const override { return true; }  // RetrieveTotalRecordCount
 
   Status CheckFile() override { return Status::Ok(); }
   Status CheckChain(const std::string& table, const std::string& consumer,
