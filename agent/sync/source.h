@@ -60,6 +60,15 @@ struct ChoiceOption {
   bool operator==(const ChoiceOption&) const = default;
 };
 
+// A table a lookup refers to, and the column it refers to there (its
+// primary id: accountid, or activityid for the activity tables).
+struct LookupTarget {
+  std::string table;
+  std::string attribute;
+
+  bool operator==(const LookupTarget&) const = default;
+};
+
 // What a Dataverse source knows of a column beyond its type; empty (the
 // defaults) for SQLite sources. Written to the lake's metadata files.
 struct ColumnMetadata {
@@ -67,9 +76,9 @@ struct ColumnMetadata {
   Choice choice = Choice::kNone;
   std::string option_set{};  // a global option set's name ("" when local)
   std::vector<ChoiceOption> options{};
-  std::vector<std::string> targets{};  // a lookup's referenced tables
-  int max_length = -1;                 // string: characters, -1 unknown
-  int precision = -1;                  // Decimal, Double, Money: decimals shown; -1 unknown
+  std::vector<LookupTarget> targets{};  // a lookup's referenced tables
+  int max_length = -1;                  // string: characters, -1 unknown
+  int precision = -1;                   // Decimal, Double, Money: decimals shown; -1 unknown
 
   bool operator==(const ColumnMetadata&) const = default;
 };

@@ -1614,6 +1614,26 @@ Response DataverseEmulator::Impl::HandleMetadata(const Request& /*req*/, std::st
                                           entity->logical_name + "')/Attributes"},
                    {"value", attributes}}));
   }
+  if (tail == "/ManyToOneRelationships") {
+    // One relationship per lookup and target; the referenced column is the
+    // target's primary id (activityid for an activity table).
+    json value = json::array();
+    for (const auto& a : entity->attributes) {
+      for (const auto& target : a.targets) {
+        auto referenced = FindEntity(target);
+        value.push_back(
+            {{"SchemaName", entity->logical_name + "_" + a.logical_name + "_" + target},
+             {"ReferencingEntity", entity->logical_name},
+             {"ReferencingAttribute", a.logical_name},
+             {"ReferencedEntity", target},
+             {"ReferencedAttribute", referenced ? referenced->primary_id : target + "id"}});
+      }
+    }
+    return Response::Json(
+        200, Dump({{"@odata.context", base + "/api/data/v9.2/$metadata#EntityDefinitions('" +
+                                          entity->logical_name + "')/ManyToOneRelationships"},
+                   {"value", value}}));
+  }
   constexpr std::string_view kCast = "/Attributes/Microsoft.Dynamics.CRM.";
   if (StartsWith(tail, kCast)) {
     const std::string cast(tail.substr(kCast.size()));

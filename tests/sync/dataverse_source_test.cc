@@ -61,6 +61,7 @@ class DataverseSyncSourceTest : public ::testing::Test {
              {{1, "Accounting"}, {2, "Brokers"}}),
         Attr("statecode", AttributeType::kState, 0, 0, {}, {{0, "Active"}, {1, "Inactive"}}),
         Attr("parentaccountid", AttributeType::kLookup, 0, 0, {"account"}),
+        Attr("lasttaskid", AttributeType::kLookup, 0, 0, {"task"}),
         Attr("createdon", AttributeType::kDateTime),
         Attr("modifiedon", AttributeType::kDateTime),
         Attr("versionnumber", AttributeType::kBigInt),
@@ -72,6 +73,12 @@ class DataverseSyncSourceTest : public ::testing::Test {
     note.attributes = {Attr("noteid", AttributeType::kUniqueidentifier),
                        Attr("subject", AttributeType::kString)};
     EXPECT_TRUE(emu_.DefineEntity(note).ok());
+    fakes::EntityDef task;  // an activity: its primary id is activityid
+    task.logical_name = "task";
+    task.primary_id = "activityid";
+    task.attributes = {Attr("activityid", AttributeType::kUniqueidentifier),
+                       Attr("subject", AttributeType::kString)};
+    EXPECT_TRUE(emu_.DefineEntity(task).ok());
   }
 
   dataverse::WebApiSettings Settings(int page_size = 5000) {
@@ -142,7 +149,7 @@ TEST_F(DataverseSyncSourceTest, DescribesATableFromItsMetadata) {
   EXPECT_EQ(names,
             (std::vector<std::string>{"accountid", "name", "revenue", "rating", "ratio",
                                       "employees", "big", "active", "industrycode", "statecode",
-                                      "parentaccountid", "createdon", "modifiedon"}));
+                                      "parentaccountid", "lasttaskid", "createdon", "modifiedon"}));
   ASSERT_GE(schema.key, 0);
   EXPECT_EQ(schema.columns[schema.key].name, "accountid");
   EXPECT_EQ(schema.columns[schema.createdon].name, "createdon");
@@ -164,7 +171,10 @@ TEST_F(DataverseSyncSourceTest, DescribesATableFromItsMetadata) {
   for (const auto& c : schema.columns) meta[c.name] = c.metadata;
   EXPECT_EQ(meta["name"].max_length, 160);
   EXPECT_EQ(meta["rating"].precision, 4);
-  EXPECT_EQ(meta["parentaccountid"].targets, (std::vector<std::string>{"account"}));
+  EXPECT_EQ(meta["parentaccountid"].targets, (std::vector<LookupTarget>{{"account", "accountid"}}));
+  // An activity's primary id is activityid: read from the relationship,
+  // not guessed from the name.
+  EXPECT_EQ(meta["lasttaskid"].targets, (std::vector<LookupTarget>{{"task", "activityid"}}));
   EXPECT_EQ(meta["industrycode"].choice, ColumnMetadata::Choice::kPicklist);
   ASSERT_EQ(meta["industrycode"].options.size(), 2u);
   EXPECT_EQ(meta["industrycode"].options[1].value, 2);
@@ -174,7 +184,8 @@ TEST_F(DataverseSyncSourceTest, DescribesATableFromItsMetadata) {
   ASSERT_EQ(meta["statecode"].options.size(), 2u);
   EXPECT_EQ(meta["statecode"].options[1].label, "Inactive");
   EXPECT_EQ(meta["name"].choice, ColumnMetadata::Choice::kNone);
-  EXPECT_EQ(emu_.Counters().metadata, 3) << "the entity, then Picklist and State options";
+  EXPECT_EQ(emu_.Counters().metadata, 4)
+      << "the entity, Picklist and State options, then the lookups' relationships";
 }
 
 TEST_F(DataverseSyncSourceTest, RefusesTablesWithoutChangeTrackingOrMissingByName) {

@@ -377,7 +377,7 @@ TEST_F(LakeStructureTest, ChoicesAndLookupsReachTheMetadataFilesOfEveryTable) {
   schema_.columns.push_back(Choice("statuscode", "Status", C::kStatus,
                                    {{1, "Active", 1033, 0}, {2, "Inactive", 1033, 1}}));
   SourceColumn parent{"parentaccountid", ValueType::kGuid, "Lookup", false};
-  parent.metadata.targets = {"account"};
+  parent.metadata.targets = {{"account", "accountid"}};
   schema_.columns.push_back(parent);
   auto w = OpenWriter(false);
   ASSERT_TRUE(w);

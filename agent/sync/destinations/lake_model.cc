@@ -158,8 +158,9 @@ void ForEachChoiceRecord(const std::string& table, const std::vector<SourceColum
           break;
       }
     }
-    // The referenced table's primary id, by Dataverse's naming (accountid).
-    for (const auto& t : m.targets) fn(4, std::vector<std::string>{table, c.name, t, t + "id"});
+    for (const auto& t : m.targets) {
+      fn(4, std::vector<std::string>{table, c.name, t.table, t.attribute});
+    }
   }
 }
 

@@ -194,7 +194,7 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
     m.precision = static_cast<int>(IntOr(a, "Precision", -1));
     if (auto it = a.find("Targets"); it != a.end() && it->is_array()) {
       for (const auto& t : *it) {
-        if (t.is_string()) m.targets.push_back(t.get<std::string>());
+        if (t.is_string()) m.targets.push_back({t.get<std::string>(), ""});
       }
     }
     m.choice = type == "Picklist" ? ColumnMetadata::Choice::kPicklist
@@ -253,6 +253,31 @@ Result<DataverseSource::Described> DataverseSource::Fetch(const std::string& nam
           option.language = static_cast<int>(IntOr(*label, "LanguageCode", 1033));
         }
         m.options.push_back(std::move(option));
+      }
+    }
+  }
+  // The column each lookup refers to (accountid; activityid for an
+  // activity): one request when the table has lookups.
+  if (std::any_of(attrs.begin(), attrs.end(),
+                  [](const Attr& a) { return !a.column.metadata.targets.empty(); })) {
+    auto relations = client_->GetDocument(
+        "EntityDefinitions(LogicalName='" + name +
+        "')/ManyToOneRelationships?$select=ReferencingAttribute,ReferencedEntity,"
+        "ReferencedAttribute");
+    if (!relations) return Plain(relations.status()).WithContext("reading the lookups of " + name);
+    std::map<std::pair<std::string, std::string>, std::string> referenced;
+    if (relations->contains("value") && (*relations)["value"].is_array()) {
+      for (const json& r : (*relations)["value"]) {
+        if (!r.is_object()) continue;
+        referenced[{text(r, "ReferencingAttribute"), text(r, "ReferencedEntity")}] =
+            text(r, "ReferencedAttribute");
+      }
+    }
+    for (Attr& a : attrs) {
+      for (LookupTarget& t : a.column.metadata.targets) {
+        auto it = referenced.find({a.column.name, t.table});
+        // One Dataverse does not list (none should be): by its naming.
+        t.attribute = it != referenced.end() && !it->second.empty() ? it->second : t.table + "id";
       }
     }
   }
