@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/files.h"
 #include "agent/sync/destinations/lake.h"
 #include "agent/sync/destinations/lake_verify.h"
 #include "tests/core/fault_injection_env.h"
@@ -283,6 +284,85 @@ INSTANTIATE_TEST_SUITE_P(Removals, LakeRemovalPowerCutTest,
                          ::testing::Values(Param{false, Cut::kAfterStore},
                                            Param{true, Cut::kAfterStore}),
                          Name);
+
+// The lake-wide choice files (OptionsetMetadata/*.csv) hold every table's
+// rows: a rewrite cut by a power loss leaves the old file whole, never half
+// of it; a file corrupted by hand is written again from the tables.
+class ChoiceFilesPowerCutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lw_choice_cut_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Status Open(Env& env) {
+    lake_.reset();
+    auto lake = LakeDestination::Open((dir_ / "lake").string(), env);
+    if (!lake) return lake.status();
+    lake_ = std::move(lake).value();
+    return Status::Ok();
+  }
+  static lake::ChoiceRows Rows(const std::string& table, const std::string& label) {
+    lake::ChoiceRows rows;
+    rows[0] = table + ",industrycode,1,False,1033," + label + "\n";
+    return rows;
+  }
+  std::string File() {
+    auto text = ReadFile((dir_ / "lake" / "OptionsetMetadata" / "OptionsetMetadata.csv").string());
+    return text.ok() ? *text : "<" + text.message() + ">";
+  }
+
+  fs::path dir_;
+  std::unique_ptr<LakeDestination> lake_;
+};
+
+TEST_F(ChoiceFilesPowerCutTest, ARewriteIsWholeOrNotAtAllAndACorruptFileIsRebuilt) {
+  FaultInjectionEnv env;
+  ASSERT_TRUE(Open(env).ok());
+  ASSERT_TRUE(lake_->PutChoiceRows("account", Rows("account", "Accounting")).ok());
+  ASSERT_TRUE(lake_->PutChoiceRows("contact", Rows("contact", "One")).ok());
+  const std::string both =
+      "account,industrycode,1,False,1033,Accounting\ncontact,industrycode,1,False,1033,One\n";
+  ASSERT_TRUE(env.PowerCut().ok());
+  EXPECT_EQ(File(), both) << "written durably";
+
+  // The rename of a rewrite fails (a cut just before it): the old file stays.
+  ASSERT_TRUE(Open(env).ok());
+  env.FailNext(FaultInjectionEnv::Op::kRename, "OptionsetMetadata.csv");
+  EXPECT_FALSE(lake_->PutChoiceRows("account", Rows("account", "Audit")).ok());
+  ASSERT_TRUE(env.PowerCut().ok());
+  EXPECT_EQ(File(), both);
+  // The write itself cut short: the same.
+  ASSERT_TRUE(Open(env).ok());
+  env.FailNext(FaultInjectionEnv::Op::kWrite, "OptionsetMetadata.csv", 10);
+  EXPECT_FALSE(lake_->PutChoiceRows("account", Rows("account", "Audit")).ok());
+  ASSERT_TRUE(env.PowerCut().ok());
+  EXPECT_EQ(File(), both);
+  // The next open writes it, and a cut after that keeps it.
+  ASSERT_TRUE(Open(env).ok());
+  ASSERT_TRUE(lake_->PutChoiceRows("account", Rows("account", "Audit")).ok());
+  ASSERT_TRUE(env.PowerCut().ok());
+  const std::string audit =
+      "account,industrycode,1,False,1033,Audit\ncontact,industrycode,1,False,1033,One\n";
+  EXPECT_EQ(File(), audit);
+
+  // Corrupted by hand (an open quote): read up to the damage, a warning,
+  // and the file is written again; each table's rows come back when it is
+  // opened (here: put) again.
+  ASSERT_TRUE(
+      WriteFileAtomic((dir_ / "lake" / "OptionsetMetadata" / "OptionsetMetadata.csv").string(),
+                      "account,industrycode,1,False,1033,Audit\n\"contact,broken\n")
+          .ok());
+  ASSERT_TRUE(Open(env).ok());
+  ASSERT_TRUE(lake_->PutChoiceRows("account", Rows("account", "Audit & Tax")).ok());
+  EXPECT_EQ(File(), "account,industrycode,1,False,1033,Audit & Tax\n");
+  ASSERT_TRUE(lake_->PutChoiceRows("contact", Rows("contact", "One")).ok());
+  EXPECT_EQ(
+      File(),
+      "account,industrycode,1,False,1033,Audit & Tax\ncontact,industrycode,1,False,1033,One\n");
+}
 
 }  // namespace
 }  // namespace linkwatch::sync
