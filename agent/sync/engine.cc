@@ -40,11 +40,17 @@ constexpr Duration kIdleCheck = std::chrono::seconds(15);
 // What a step asks for: to run again at `at`; or, for a table that found
 // nothing new (idle), to be parked with its profile's idle tables until `at`,
 // when its destination's check or a snapshot is due, unless its source
-// changes before.
+// changes before. A failed step backs off until `at` (SyncNow leaves it).
 struct SyncEngine::Next {
   Next(TimePoint at, bool idle = false) : at(at), idle(idle) {}  // NOLINT: implicit
+  static Next Failed(TimePoint at) {
+    Next n(at);
+    n.failed = true;
+    return n;
+  }
   TimePoint at;
   bool idle;
+  bool failed = false;
 };
 
 // What the pool runs: a table's round (Worker) or a profile's idle tick.
@@ -52,8 +58,6 @@ struct SyncEngine::Task {
   virtual ~Task() = default;
   // One step; nullopt: nothing more to do (a removed table).
   virtual std::optional<Next> Step() = 0;
-  // Whether the step that just ended failed (and backs off); reset by it.
-  virtual bool TakeFailed() { return false; }
   // Scheduling, guarded by the engine's mu_.
   bool running = false;      // a pool thread is in Step()
   bool retired = false;      // the supervisor let go of it: never queued again
@@ -201,7 +205,6 @@ class SyncEngine::Worker : public Task {
   // nullopt when the table was removed (nothing more to do for it). Called
   // by one pool thread at a time.
   std::optional<Next> Step() override;
-  bool TakeFailed() override { return std::exchange(failed_step_, false); }
 
   // Read by the idle tick while the table is parked (not running).
   const std::string& id() const { return table_.profileentity_id; }
@@ -255,7 +258,6 @@ class SyncEngine::Worker : public Task {
   SyncMetrics& metrics_;
   std::unique_ptr<SyncMetrics::Table> table_metrics_;
   Millis backoff_{1000};
-  bool failed_step_ = false;  // the step that just ended failed (read by the pool)
   bool prepared_ = false;
   // The source's data_version at the start of the last round, when that
   // round found nothing: while it stays the same the table is idle.
@@ -331,7 +333,7 @@ std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
   const TimePoint now = clock_.Now();
   // Returns when to try again (nullopt when the table was removed while a
   // batch was in flight: nothing is recorded for it then).
-  auto fail = [&](const Status& s, bool unsyncable) -> std::optional<TimePoint> {
+  auto fail = [&](const Status& s, bool unsyncable) -> std::optional<Next> {
     if (engine_.Stopping()) {
       // Cut short by Stop (Source::Cancel): not a failure of the table; the
       // next start goes on from the last commit.
@@ -382,8 +384,7 @@ std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
     idle_since_.reset();
     const TimePoint due = clock_.Now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
-    failed_step_ = true;
-    return due;
+    return Next::Failed(due);
   };
   // Connections of the profile, for this step only.
   struct GiveBack {
@@ -886,7 +887,7 @@ void SyncEngine::RunPool() {
     std::optional<Next> next = t->Step();
     lock.lock();
     t->running = false;
-    t->backing_off = t->TakeFailed();
+    t->backing_off = next && next->failed;
     if (std::exchange(t->poked, false) && next && !t->backing_off) next = Next(clock_.Now());
     if (t->retired) {
       retired_cv_.notify_all();
