@@ -314,10 +314,12 @@ Status SyncEngine::Worker::Prepare() {
   auto failed = CountFailedRecords(*db_, table_);
   if (!failed) return failed.status();
   failed_count_ = *failed;
-  if (source_->CountIsSnapshot()) {
+  if (source_->CountIsSnapshot() && !snapshot_count_.anchored()) {
+    // A start: the drift the state row recorded (after a failed step the
+    // worker's own is newer).
     auto counts = ReadRecordCounts(*db_, table_);
     if (!counts) return counts.status();
-    if (*counts) snapshot_count_.Anchor((*counts)->source, (*counts)->lake);
+    if (*counts) snapshot_count_.Anchor((*counts)->source, (*counts)->lake + failed_count_);
   }
   TableOptions options;
   options.append_only = table_.append_only;
@@ -476,7 +478,9 @@ std::optional<SyncEngine::Next> SyncEngine::Worker::Step() {
   auto applied = Round();
   if (!applied) return fail(applied.status(), false);
   backoff_ = Millis(1000);
-  if (*applied == 0 && version) idle_since_ = version;
+  // A count that failed is tried again by the next round, not parked with
+  // a heartbeat that would make it look fresh.
+  if (*applied == 0 && version && !count_failing_) idle_since_ = version;
   // What the destination repaired on its own (a model.json deleted by
   // hand and recreated) is counted under the table whose round found it.
   for (const auto& notice : destination_->TakeNotices()) CountError(notice.reason, false);
@@ -518,13 +522,13 @@ Status SyncEngine::Worker::InitialSync() {
   auto result = writer_->Commit();
   if (!result) return result.status();
   Count(*result);
-  if (snapshot) snapshot_count_.Anchor(read, result->records);
   RoundResult round;
   round.committed = {*cursor, result->marker};
   round.lake_records = result->records;
   round.source_records = count;
   round.initial = true;
   if (auto s = CommitState(round, *result); !s.ok()) return s;
+  if (snapshot) snapshot_count_.Anchor(read, result->records + failed_count_);
   Report(*result);
   last_count_ = Now();
   changed_since_snapshot_ = true;
@@ -581,13 +585,20 @@ int64_t SyncEngine::Worker::SourceCount(int64_t lake_records) {
     }
     // Append only, the lake counts change records: no drift to carry.
     if (!source_->CountIsSnapshot() || table_.append_only) return *count;
-    return snapshot_count_.Estimate(*count, lake_records);
+    // Failed records as this round began (the batch's own join next round).
+    return snapshot_count_.Estimate(*count, lake_records + failed_count_);
   }
+  if (engine_.Stopping()) return -1;  // cut short by Stop: not worth a warning
   if (!std::exchange(count_failing_, true)) {
     spdlog::warn(
         "sync {}/{}: cannot count the source's rows (crmrecordcount keeps its last "
         "value): {}",
         table_.profile_name, table_.entity, count.message());
+  }
+  if (source_->CountIsSnapshot() && !table_.append_only) {
+    // The drift as last known, carried: the state row stays a pair that a
+    // restart can take it from.
+    return snapshot_count_.Carried(lake_records + failed_count_).value_or(-1);
   }
   return -1;
 }

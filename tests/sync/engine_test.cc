@@ -454,17 +454,27 @@ TEST_F(EngineTest, ASnapshotCountIsTrustedWhenItMoves) {
   ASSERT_TRUE(Eventually([&] { return counts() == "6/5"; })) << counts();
   world_.Change(6, "row 6");
   ASSERT_TRUE(Eventually([&] { return counts() == "7/6"; })) << counts();
-  engine.Stop();
-  // After a start, the drift the state row holds is carried, not the snapshot.
+  // No snapshot to be had (throttled): the drift is carried all the same.
   {
     std::lock_guard<std::mutex> lock(world_.mu);
+    world_.fail_counts = true;
+  }
+  world_.Change(7, "row 7");
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:7"; })) << Cursor();
+  EXPECT_EQ(counts(), "8/7");
+  engine.Stop();
+  // After a start, the drift the state row holds is carried, not the
+  // snapshot first seen (it may be a day old).
+  {
+    std::lock_guard<std::mutex> lock(world_.mu);
+    world_.fail_counts = false;
     world_.count_snapshot = 1;
   }
   SyncEngine again(options_, clock_, metrics_);
   ASSERT_TRUE(again.Start().ok());
-  world_.Change(7, "row 7");
-  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:7"; })) << Cursor();
-  EXPECT_EQ(counts(), "8/7");
+  world_.Change(8, "row 8");
+  ASSERT_TRUE(Eventually([&] { return Cursor() == "delta-token:8"; })) << Cursor();
+  EXPECT_EQ(counts(), "9/8");
   again.Stop();
 }
 

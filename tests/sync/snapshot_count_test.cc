@@ -33,6 +33,25 @@ TEST(SnapshotCountTest, AStartCarriesTheDriftTheStateRowRecorded) {
   EXPECT_EQ(c.Estimate(720, 700), 720);
 }
 
+TEST(SnapshotCountTest, AfterAResyncTheSnapshotSeenBeforeIsNotNew) {
+  SnapshotCount c;
+  EXPECT_EQ(c.Estimate(3000, 3000), 3000);
+  // A break; the resync read 5000 rows while Dataverse refreshed its
+  // snapshot to 3500 (taken hours ago): not trusted when first seen.
+  c.Anchor(5000, 5000);
+  EXPECT_EQ(c.Estimate(3500, 5000), 5000);
+  EXPECT_EQ(c.Estimate(5010, 5000), 5010);
+}
+
+TEST(SnapshotCountTest, WithoutASnapshotTheKnownDriftIsCarried) {
+  SnapshotCount c;
+  EXPECT_FALSE(c.Carried(10).has_value()) << "nothing known";
+  EXPECT_FALSE(c.anchored());
+  c.Anchor(12, 10);
+  EXPECT_TRUE(c.anchored());
+  EXPECT_EQ(c.Carried(20), 22);
+}
+
 TEST(SnapshotCountTest, ALiveCountIsTakenEveryTimeItMoves) {
   SnapshotCount c;
   c.Anchor(3, 3);
