@@ -238,12 +238,16 @@ class SyncEngine::Worker : public Task {
   // A snapshot when snapshot_interval has passed and the table changed.
   Status MaybeSnapshot();
   void Count(const BatchResult& r);
-  // The source's row count for crmrecordcount (a snapshot count is weighed
-  // against `lake_records`, the lake's rows now: SnapshotCount), -1 when
+  // The source's row count for crmrecordcount. A snapshot count is weighed
+  // against `lake_records`, the lake's rows now (SnapshotCount), and when
+  // it cannot be read the known drift is carried. Otherwise -1 when
   // counting failed: the rows read are committed all the same (a count is
   // no reason to read them again), the failure is logged once and the
   // count's modified time ages.
   int64_t SourceCount(int64_t lake_records);
+  // crmrecordcount is SnapshotCount's estimate (not in append-only mode,
+  // where the lake counts change records).
+  bool CarriesDrift() const { return source_->CountIsSnapshot() && !table_.append_only; }
   // The per-table error metrics: one failure counted under `reason`, and
   // (when `current`) the current-error gauge set to it; SetErrorGauge("")
   // clears the gauge once a round committed.
@@ -314,7 +318,7 @@ Status SyncEngine::Worker::Prepare() {
   auto failed = CountFailedRecords(*db_, table_);
   if (!failed) return failed.status();
   failed_count_ = *failed;
-  if (source_->CountIsSnapshot() && !snapshot_count_.anchored()) {
+  if (CarriesDrift() && !snapshot_count_.anchored()) {
     // A start: the drift the state row recorded (after a failed step the
     // worker's own is newer).
     auto counts = ReadRecordCounts(*db_, table_);
@@ -517,8 +521,7 @@ Status SyncEngine::Worker::InitialSync() {
   }
   // A snapshot count may be a day old: the rows just read are the source's
   // count at the cursor.
-  const bool snapshot = source_->CountIsSnapshot();
-  const int64_t count = snapshot ? read : SourceCount(-1);
+  const int64_t count = source_->CountIsSnapshot() ? read : SourceCount(-1);
   auto result = writer_->Commit();
   if (!result) return result.status();
   Count(*result);
@@ -528,7 +531,7 @@ Status SyncEngine::Worker::InitialSync() {
   round.source_records = count;
   round.initial = true;
   if (auto s = CommitState(round, *result); !s.ok()) return s;
-  if (snapshot) snapshot_count_.Anchor(read, result->records + failed_count_);
+  if (CarriesDrift()) snapshot_count_.Anchor(read, result->records + failed_count_);
   Report(*result);
   last_count_ = Now();
   changed_since_snapshot_ = true;
@@ -583,19 +586,18 @@ int64_t SyncEngine::Worker::SourceCount(int64_t lake_records) {
       spdlog::info("sync {}/{}: the source's row count works again", table_.profile_name,
                    table_.entity);
     }
-    // Append only, the lake counts change records: no drift to carry.
-    if (!source_->CountIsSnapshot() || table_.append_only) return *count;
+    if (!CarriesDrift()) return *count;
     // Failed records as this round began (the batch's own join next round).
     return snapshot_count_.Estimate(*count, lake_records + failed_count_);
   }
-  if (engine_.Stopping()) return -1;  // cut short by Stop: not worth a warning
-  if (!std::exchange(count_failing_, true)) {
+  // A count cut short by Stop is not worth a warning.
+  if (!engine_.Stopping() && !std::exchange(count_failing_, true)) {
     spdlog::warn(
         "sync {}/{}: cannot count the source's rows (crmrecordcount keeps its last "
         "value): {}",
         table_.profile_name, table_.entity, count.message());
   }
-  if (source_->CountIsSnapshot() && !table_.append_only) {
+  if (CarriesDrift()) {
     // The drift as last known, carried: the state row stays a pair that a
     // restart can take it from.
     return snapshot_count_.Carried(lake_records + failed_count_).value_or(-1);
@@ -788,7 +790,7 @@ void SyncEngine::Stop() {
   leader_cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
   // A round waiting on the network (a Dataverse page, a Retry-After) ends
-  // now rather than after its wait; it commits nothing.
+  // now rather than after its wait; a read cut short commits nothing.
   for (auto& [name, p] : profiles_) p->sources.CancelLent();
   // Each pool thread finishes the round it is in (the current batch).
   for (auto& t : pool_) t.join();

@@ -215,12 +215,8 @@ Status LakeDestination::PutChoiceRows(const std::string& table, const lake::Choi
         if (!*more) break;
         const auto& fields = (*reader)->fields();
         if (fields.size() <= lake::kChoiceEntityField[f]) continue;
-        std::string& out = choice_rows_[std::string(fields[lake::kChoiceEntityField[f]])][f];
-        for (size_t i = 0; i < fields.size(); ++i) {
-          if (i > 0) out += ',';
-          lake::AppendCsvField(out, fields[i]);
-        }
-        out += '\n';
+        lake::AppendCsvRecord(choice_rows_[std::string(fields[lake::kChoiceEntityField[f]])][f],
+                              fields);
       }
     }
     choice_rows_loaded_ = true;

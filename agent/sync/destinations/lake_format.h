@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "agent/sync/destination.h"
@@ -34,6 +35,17 @@ struct RenderStats {
 // quote, CR or LF, or is empty (`""`: an empty string, where an empty
 // unquoted field is NULL); as is otherwise. The text must be valid UTF-8.
 void AppendCsvField(std::string& out, std::string_view text);
+// `fields` (strings or string_views) as one record: AppendCsvField each,
+// separated by commas, ended by LF.
+template <typename Fields>
+void AppendCsvRecord(std::string& out, const Fields& fields) {
+  bool first = true;
+  for (const auto& f : fields) {
+    if (!std::exchange(first, false)) out += ',';
+    AppendCsvField(out, f);
+  }
+  out += '\n';
+}
 // Appends `text` with each ill-formed UTF-8 sequence replaced by U+FFFD
 // (one per maximal subpart, Unicode's recommended practice); returns how
 // many were replaced. ASCII goes through a word-at-a-time fast path.

@@ -169,12 +169,7 @@ void ForEachChoiceRecord(const std::string& table, const std::vector<SourceColum
 ChoiceRows ChoiceRowsOf(const std::string& table, const std::vector<SourceColumn>& columns) {
   ChoiceRows rows;
   ForEachChoiceRecord(table, columns, [&](size_t file, const std::vector<std::string>& fields) {
-    std::string& out = rows[file];
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (i > 0) out += ',';
-      lake::AppendCsvField(out, fields[i]);
-    }
-    out += '\n';
+    lake::AppendCsvRecord(rows[file], fields);
   });
   return rows;
 }
